@@ -1,0 +1,85 @@
+// The neutral call: what every provider adapter turns its wire format into, and the only thing the
+// policy pipeline sees. Nothing here knows about HTTP framing or about policies.
+
+/** The wire-format family that spoke the call. Bounded: it is a metric label. */
+export type Provider = 'openai' | 'anthropic' | 'bedrock' | 'mcp' | 'unknown';
+
+/** Where a value sits inside the parsed JSON body, e.g. ['messages', 0, 'content']. */
+export type JsonPath = ReadonlyArray<string | number>;
+
+/** A piece of free text the caller sent or the model produced, with its place in the JSON. */
+export interface TextField {
+  path: JsonPath;
+  text: string;
+}
+
+/** A tool invocation: requested by the caller (forced choice, prior turn, MCP) or proposed by a model. */
+export interface ToolCall {
+  name: string;
+  /** Parsed arguments when they are JSON, else the raw string; undefined when none were given. */
+  arguments?: unknown;
+  id?: string;
+}
+
+/** Everything an adapter reads off a request body. */
+export interface RequestFacts {
+  /** e.g. 'chat.completions', 'responses', 'messages', 'converse', 'converse-stream', 'tools/call'. */
+  operation: string;
+  model?: string;
+  /** Names of the tools the request offers to the model. */
+  toolsDefined: string[];
+  /** Tool calls the request carries: a forced tool_choice, calls in the last assistant turn, MCP tools/call. */
+  toolCalls: ToolCall[];
+  /** Text fields to scan (prompts, system text, tool results), located in the JSON for rewriting. */
+  texts: TextField[];
+  /** Whether the caller asked for a streamed answer. */
+  stream: boolean;
+}
+
+/** One intercepted call, as the policy pipeline sees it. */
+export interface Call extends RequestFacts {
+  /** X-Chaperone-Request-Id. */
+  id: string;
+  provider: Provider;
+  agent: string;
+  session?: string;
+  /** Upstream host name (no port), lower case. */
+  host: string;
+  port: number;
+  method: string;
+  /** Path and query, as sent upstream. */
+  path: string;
+  /** The parsed JSON body, when there is one. Adapters read it; only the pipeline's rewrites change it. */
+  body?: unknown;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** What an adapter reads off a response, whole or streamed. */
+export interface ResponseFacts {
+  model?: string;
+  usage?: Usage;
+  /** Tool calls the model proposes. For streams, arguments are complete only at the end. */
+  toolCalls: ToolCall[];
+  /** Text the model produced, located in the JSON (whole responses only; streams report deltas as events). */
+  texts: TextField[];
+}
+
+/** Things a stream parser notices in a frame, in order. */
+export type StreamEvent =
+  | { type: 'tool_call'; name: string; id?: string }
+  | { type: 'text'; text: string }
+  | { type: 'usage'; usage: Partial<Usage> }
+  | { type: 'error'; message: string };
+
+/**
+ * A complete frame of a stream (one SSE event, one AWS event-stream message) with what it says.
+ * The proxy forwards whole frames only, so it can stop a stream between two of them.
+ */
+export interface StreamFrame {
+  bytes: Buffer;
+  events: StreamEvent[];
+}

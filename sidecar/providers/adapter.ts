@@ -1,0 +1,82 @@
+// The contract every provider adapter fulfils. An adapter parses one wire format; it never decides.
+import type { JsonPath, Provider, RequestFacts, ResponseFacts, StreamFrame } from '../call.js';
+
+/** The request as an adapter sees it before parsing the body. */
+export interface RequestHead {
+  host: string;
+  method: string;
+  /** Path and query. */
+  path: string;
+  contentType?: string;
+}
+
+/** An error answer in the provider's own shape, so SDKs show it well. */
+export interface ErrorAnswer {
+  contentType: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+/** Kinds of error the proxy produces; each adapter maps them onto its own type/code vocabulary. */
+export type ErrorKind =
+  | 'invalid_request' // 400: malformed JSON or shape
+  | 'too_large' // 413
+  | 'forbidden' // 403: a policy denied it
+  | 'rate_limited' // 429
+  | 'upstream_unavailable' // 502/503
+  | 'upstream_timeout' // 504
+  | 'internal';
+
+/** Raised by parseRequest when the body is not what the wire format allows; becomes a 400. */
+export class MalformedRequest extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedRequest';
+  }
+}
+
+/** Turns a stream's raw bytes into whole frames, keeping a partial frame until the rest arrives. */
+export interface StreamParser {
+  push(chunk: Buffer): StreamFrame[];
+  /** Whatever is left at the end of the stream (a trailing partial frame is returned as is). */
+  end(): StreamFrame[];
+  /** What the stream said overall: usage, model, proposed tool calls with their full arguments. */
+  facts(): ResponseFacts;
+}
+
+export interface ProviderAdapter {
+  readonly provider: Provider;
+  /** Does this adapter speak the request at this host and path? Checked in a fixed order; first wins. */
+  matches(head: RequestHead, body: unknown): boolean;
+  /** Reads the facts off a parsed JSON body. Throws MalformedRequest for a body the format does not allow. */
+  parseRequest(head: RequestHead, body: unknown): RequestFacts;
+  /** Reads the facts off a whole (non-streamed) JSON response body. Never throws. */
+  parseResponse(body: unknown): ResponseFacts;
+  /** Is this response a stream this adapter frames (by content type)? */
+  isStream(contentType: string | undefined): boolean;
+  /** A fresh incremental parser for one streamed response. */
+  streamParser(): StreamParser;
+  /** An error body in the provider's own shape. */
+  errorAnswer(kind: ErrorKind, message: string): ErrorAnswer;
+  /** A stream frame that ends a stream with an error, in the provider's stream format. */
+  streamError(kind: ErrorKind, message: string): Buffer;
+}
+
+/** Reads a value at a path in parsed JSON (undefined when any step is missing). */
+export function getAt(root: unknown, path: JsonPath): unknown {
+  let node: unknown = root;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[key];
+  }
+  return node;
+}
+
+/** Writes a value at a path in parsed JSON that getAt can read; returns false when the path is gone. */
+export function setAt(root: unknown, path: JsonPath, value: unknown): boolean {
+  if (path.length === 0) return false;
+  const parent = getAt(root, path.slice(0, -1));
+  if (parent === null || typeof parent !== 'object') return false;
+  (parent as Record<string | number, unknown>)[path[path.length - 1]!] = value;
+  return true;
+}
