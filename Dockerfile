@@ -1,0 +1,27 @@
+# One image for every component: chaperone sidecar | webhook | operator.
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin bin
+COPY api api
+COPY lib lib
+COPY sidecar sidecar
+COPY webhook webhook
+COPY operator operator
+COPY e2e e2e
+COPY bench bench
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules node_modules
+COPY --from=build /src/dist dist
+# Non-root, numeric so runAsNonRoot can verify it; the root filesystem can be read-only.
+USER 65532:65532
+EXPOSE 14001 14090
+ENTRYPOINT ["node", "/app/dist/bin/chaperone.js"]
+CMD ["sidecar"]

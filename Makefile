@@ -1,0 +1,41 @@
+# Chaperone: `make test` installs what it needs and runs every test; `make demo` shows it working.
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.install-stamp
+
+.PHONY: all deps tools build lint unit test demo bench clean
+
+all: build
+
+# npm packages, exactly as locked. Install scripts stay off (none are needed).
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+deps: $(NPM_STAMP)
+
+# Debian tools the tests drive for real (curl as a real client).
+tools:
+	@bash scripts/ensure-tools.sh
+
+build: deps
+	npx tsc -p tsconfig.build.json
+	@chmod +x dist/bin/chaperone.js
+
+lint: deps
+	npx tsc -p tsconfig.json --noEmit
+
+unit: build
+	npx vitest run
+
+# Everything CI runs: type check, build, unit and integration tests.
+test: tools lint build
+	npx vitest run
+
+demo: build
+	node dist/e2e/demo/standalone.js
+
+bench: build tools
+	node dist/bench/run.js
+
+clean:
+	rm -rf dist

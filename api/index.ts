@@ -1,0 +1,8 @@
+// The GovernancePolicy model every component shares (sidecar, operator, webhook, CRD generator).
+export * from './schema.js';
+export * from './types.js';
+export * from './validate.js';
+export * from './semantics.js';
+export * from './selector.js';
+export * from './policy.js';
+export * from './load.js';

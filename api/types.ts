@@ -1,0 +1,200 @@
+// TypeScript view of the schema in schema.ts. Hand-written for readability; schema.test.ts proves
+// the two agree (a fully populated example of these types validates against the schema, and every
+// schema property appears in that example).
+//
+// Fields with a schema default are still optional here because the same types describe what users
+// write. After validatePolicy() they are always present: see the "default" notes.
+
+import type {
+  APPROVAL_TIMEOUT_ACTIONS, DAYS, DLP_DETECTORS, DLP_MODES, DLP_SENSITIVITIES, EGRESS_ACTIONS, MODES,
+  SELECTOR_OPERATORS, TOOLS_DEFAULT_ACTIONS,
+} from './schema.js';
+
+export type Mode = (typeof MODES)[number];
+export type DlpMode = (typeof DLP_MODES)[number];
+export type Day = (typeof DAYS)[number];
+export type DlpDetector = (typeof DLP_DETECTORS)[number];
+export type DlpSensitivity = (typeof DLP_SENSITIVITIES)[number];
+export type EgressAction = (typeof EGRESS_ACTIONS)[number];
+export type ToolsDefaultAction = (typeof TOOLS_DEFAULT_ACTIONS)[number];
+export type ApprovalTimeoutAction = (typeof APPROVAL_TIMEOUT_ACTIONS)[number];
+export type SelectorOperator = (typeof SELECTOR_OPERATORS)[number];
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: SelectorOperator;
+  values?: string[];
+}
+
+/** Kubernetes LabelSelector; empty or absent selects everything. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface InterceptSpec {
+  hosts?: string[];
+}
+
+export interface RateLimit {
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+}
+
+export interface ScheduleHours {
+  /** "HH:MM", inclusive. */
+  start: string;
+  /** "HH:MM", exclusive; before start means the window crosses midnight. */
+  end: string;
+}
+
+export interface ScheduleSpec {
+  mode?: Mode;
+  days?: Day[];
+  hours?: ScheduleHours;
+  /** IANA zone; default "UTC". */
+  timezone?: string;
+}
+
+export interface EgressRule {
+  /** host[/path] glob with * wildcards. */
+  match: string;
+  action: EgressAction;
+  reason?: string;
+  rateLimit?: RateLimit;
+  schedule?: ScheduleSpec;
+}
+
+export interface EgressSpec {
+  mode?: Mode;
+  /** default "allow". */
+  defaultAction?: EgressAction;
+  rules?: EgressRule[];
+}
+
+export interface ToolsAgent {
+  name: string;
+  permitted?: string[];
+  forbidden?: string[];
+}
+
+export interface ToolsSpec {
+  mode?: Mode;
+  /** default "allow". */
+  defaultAction?: ToolsDefaultAction;
+  agents?: ToolsAgent[];
+  /** default false. */
+  stripForbidden?: boolean;
+}
+
+export interface AgentRateLimit extends RateLimit {
+  name: string;
+}
+
+export interface RateLimitsSpec extends RateLimit {
+  mode?: Mode;
+  agents?: AgentRateLimit[];
+}
+
+export interface DlpCustomDetector {
+  name: string;
+  pattern: string;
+}
+
+export interface DlpSpec {
+  /** Absent: inherits spec.mode (enforce, audit or off). */
+  mode?: DlpMode;
+  /** default "medium". */
+  sensitivity?: DlpSensitivity;
+  /** Absent: the detectors sensitivity chooses. */
+  detectors?: DlpDetector[];
+  custom?: DlpCustomDetector[];
+  /** default false. */
+  scanResponses?: boolean;
+}
+
+export interface ApprovalsSpec {
+  mode?: Mode;
+  tools?: string[];
+  /** default 1800. */
+  timeoutSeconds?: number;
+  /** default "reject". */
+  timeoutAction?: ApprovalTimeoutAction;
+}
+
+export interface ModelPricing {
+  model: string;
+  inputPerMTokUSD: number;
+  outputPerMTokUSD: number;
+}
+
+export interface BudgetSpec {
+  mode?: Mode;
+  maxCostPerRequestUSD?: number;
+  maxCostPerAgentPerDayUSD?: number;
+  maxCostPerSessionUSD?: number;
+  pricing?: ModelPricing[];
+}
+
+export interface CircuitBreakerSpec {
+  mode?: Mode;
+  /** default 5. */
+  failureThreshold?: number;
+  /** default 60. */
+  windowSeconds?: number;
+  /** default 30. */
+  recoverySeconds?: number;
+}
+
+export interface GovernancePolicySpec {
+  podSelector?: LabelSelector;
+  /** default "enforce". */
+  mode?: Mode;
+  intercept?: InterceptSpec;
+  egress?: EgressSpec;
+  schedule?: ScheduleSpec;
+  tools?: ToolsSpec;
+  rateLimits?: RateLimitsSpec;
+  dlp?: DlpSpec;
+  approvals?: ApprovalsSpec;
+  budget?: BudgetSpec;
+  circuitBreaker?: CircuitBreakerSpec;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+}
+
+export interface GovernancePolicyStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  selectedPods?: number;
+}
+
+/** The metadata fields we keep; validatePolicy drops the rest (resourceVersion, managedFields, ...). */
+export interface PolicyMetadata {
+  name: string;
+  /** default "default" (objects from the API server always carry one). */
+  namespace?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  uid?: string;
+}
+
+export interface GovernancePolicy {
+  apiVersion: 'chaperone.dev/v1alpha1';
+  kind: 'GovernancePolicy';
+  metadata: PolicyMetadata;
+  /** Always present after validatePolicy (default {} with mode enforce). */
+  spec: GovernancePolicySpec;
+  status?: GovernancePolicyStatus;
+}
+
+/** Sections that carry their own `mode` (with the Mode enum; dlp has its own). */
+export type ModedSection = 'egress' | 'schedule' | 'tools' | 'rateLimits' | 'approvals' | 'budget' | 'circuitBreaker';

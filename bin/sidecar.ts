@@ -1,0 +1,90 @@
+// `chaperone sidecar`: the proxy, in a pod or standalone.
+import { createLogger } from '../lib/logger.js';
+import { intFlag, parseFlags } from '../lib/cli.js';
+import { VERSION } from '../lib/version.js';
+import { SIDECAR_DEFAULTS, startSidecar } from '../sidecar/main.js';
+
+export const SIDECAR_HELP = `Usage: chaperone sidecar [flags]
+
+The proxy sidecar. In a pod it reads ${SIDECAR_DEFAULTS.configFile}, /etc/chaperone/ca and
+${SIDECAR_DEFAULTS.podinfoDir}. Standalone, give --policy (and --ca-dir to intercept TLS).
+
+Flags:
+  --policy FILE            GovernancePolicy YAML (repeatable, multi-document allowed); standalone mode
+  --ca-dir DIR             interception CA (tls.crt, tls.key); default /etc/chaperone/ca in a pod
+  --config FILE            pod config file (default ${SIDECAR_DEFAULTS.configFile})
+  --podinfo DIR            downward-API labels/annotations (default ${SIDECAR_DEFAULTS.podinfoDir})
+  --listen HOST:PORT       proxy listener (default ${SIDECAR_DEFAULTS.listen})
+  --admin HOST:PORT        admin listener: /healthz /readyz /metrics /status (default ${SIDECAR_DEFAULTS.admin})
+  --resolve HOST=IP:PORT   send HOST's upstream traffic to IP:PORT, TLS still verifying HOST (repeatable)
+  --upstream-ca FILE       trust this CA (PEM) for upstream TLS, besides the public roots
+  --admin-token-file FILE  bearer token for state-changing admin calls (approvals)
+  --max-body-bytes N       largest request body accepted (default ${SIDECAR_DEFAULTS.maxBodyBytes})
+  --client-timeout-ms N    time a client may take to send a request (default ${SIDECAR_DEFAULTS.clientTimeoutMs})
+  --connect-timeout-ms N   upstream connect timeout (default ${SIDECAR_DEFAULTS.connectTimeoutMs})
+  --upstream-timeout-ms N  upstream time to headers and longest silence mid-body (default ${SIDECAR_DEFAULTS.upstreamTimeoutMs})
+  --tunnel-idle-ms N       close tunnels idle this long (default ${SIDECAR_DEFAULTS.tunnelIdleMs})
+  --drain-timeout-ms N     on SIGTERM, wait this long for calls in flight (default ${SIDECAR_DEFAULTS.drainTimeoutMs})
+  --max-agent-labels N     distinct agent/model metric labels before "other" (default ${SIDECAR_DEFAULTS.maxAgentLabels})
+`;
+
+export async function sidecarCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    policy: { type: 'string', multiple: true },
+    'ca-dir': { type: 'string' },
+    config: { type: 'string' },
+    podinfo: { type: 'string' },
+    listen: { type: 'string' },
+    admin: { type: 'string' },
+    resolve: { type: 'string', multiple: true },
+    'upstream-ca': { type: 'string' },
+    'admin-token-file': { type: 'string' },
+    'max-body-bytes': { type: 'string' },
+    'client-timeout-ms': { type: 'string' },
+    'connect-timeout-ms': { type: 'string' },
+    'upstream-timeout-ms': { type: 'string' },
+    'tunnel-idle-ms': { type: 'string' },
+    'drain-timeout-ms': { type: 'string' },
+    'max-agent-labels': { type: 'string' },
+  });
+  if (values.help) {
+    process.stdout.write(SIDECAR_HELP);
+    return 0;
+  }
+  const d = SIDECAR_DEFAULTS;
+  const log = createLogger('sidecar');
+  const sidecar = await startSidecar(
+    {
+      listen: values.listen ?? d.listen,
+      admin: values.admin ?? d.admin,
+      policyFiles: values.policy ?? [],
+      configFile: values.config ?? d.configFile,
+      podinfoDir: values.podinfo ?? d.podinfoDir,
+      ...(values['ca-dir'] ? { caDir: values['ca-dir'] } : {}),
+      resolve: values.resolve ?? [],
+      ...(values['upstream-ca'] ? { upstreamCaFile: values['upstream-ca'] } : {}),
+      ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
+      maxBodyBytes: intFlag(values['max-body-bytes'], 'max-body-bytes', d.maxBodyBytes),
+      clientTimeoutMs: intFlag(values['client-timeout-ms'], 'client-timeout-ms', d.clientTimeoutMs),
+      connectTimeoutMs: intFlag(values['connect-timeout-ms'], 'connect-timeout-ms', d.connectTimeoutMs),
+      upstreamTimeoutMs: intFlag(values['upstream-timeout-ms'], 'upstream-timeout-ms', d.upstreamTimeoutMs),
+      tunnelIdleMs: intFlag(values['tunnel-idle-ms'], 'tunnel-idle-ms', d.tunnelIdleMs),
+      drainTimeoutMs: intFlag(values['drain-timeout-ms'], 'drain-timeout-ms', d.drainTimeoutMs, 0),
+      maxAgentLabels: intFlag(values['max-agent-labels'], 'max-agent-labels', d.maxAgentLabels),
+      version: VERSION,
+    },
+    log,
+  );
+  // SIGTERM (kubelet, Ctrl-C): stop accepting, let calls in flight finish (bounded), then exit.
+  return new Promise<number>((resolve) => {
+    const onSignal = (signal: string): void => {
+      log.info({ signal }, 'draining');
+      void sidecar.stop().then((clean) => {
+        log.info({ clean }, 'stopped');
+        resolve(0);
+      });
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}

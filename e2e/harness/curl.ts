@@ -1,0 +1,39 @@
+// The real curl as a client: status, headers and body of one call.
+import { execFile } from 'node:child_process';
+
+export interface CurlResult {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  exitCode: number;
+  stderr: string;
+}
+
+/** Runs curl with the given arguments; the last response's head and the body are parsed. */
+export function curl(args: string[], timeoutMs = 20_000): Promise<CurlResult> {
+  return new Promise((resolve) => {
+    execFile(
+      'curl',
+      ['-sS', '--noproxy', '', '-D', '-', '--max-time', String(Math.ceil(timeoutMs / 1000)), ...args],
+      { maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+      (error, stdout, stderr) => {
+        // With a proxy, curl prints the CONNECT answer's head too: the last head is the response's.
+        const heads = [...stdout.matchAll(/^HTTP\/[\d.]+ (\d{3})[^\r\n]*\r\n([\s\S]*?)\r\n\r\n/gm)];
+        const last = heads[heads.length - 1];
+        const headers: Record<string, string> = {};
+        for (const line of (last?.[2] ?? '').split('\r\n')) {
+          const i = line.indexOf(':');
+          if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+        }
+        const bodyStart = last ? (last.index ?? 0) + last[0].length : 0;
+        resolve({
+          status: last ? Number(last[1]) : 0,
+          headers,
+          body: stdout.slice(bodyStart),
+          exitCode: error ? ((error as { code?: number }).code ?? 1) : 0,
+          stderr,
+        });
+      },
+    );
+  });
+}

@@ -1,0 +1,90 @@
+// Runs the real `chaperone sidecar` binary (dist/) as a child process for integration tests,
+// and collects its JSON log lines (audit lines included).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CHAPERONE_BIN = join(ROOT, 'dist', 'bin', 'chaperone.js');
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  audit?: boolean;
+  [key: string]: unknown;
+}
+
+export interface SidecarProcess {
+  proc: ChildProcess;
+  proxyUrl: string;
+  adminUrl: string;
+  /** Every JSON line printed so far. */
+  lines: LogLine[];
+  audits(): LogLine[];
+  /** Resolves with the first line (already printed or future) matching the predicate. */
+  waitForLine(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  stderr(): string;
+}
+
+export async function spawnSidecar(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SidecarProcess> {
+  if (!existsSync(CHAPERONE_BIN)) throw new Error(`${CHAPERONE_BIN} is missing: run "make build" first`);
+  const proc = spawn(process.execPath, [CHAPERONE_BIN, 'sidecar', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: LogLine[] = [];
+  const waiters: Array<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  let stderr = '';
+  let buffered = '';
+  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const text = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (!text.trim()) continue;
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { level: 'raw', msg: text };
+      }
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.match(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+
+  const waitForLine = (match: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
+    const found = lines.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+      waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      void exited.then((code) => reject(new Error(`sidecar exited with ${code}: ${stderr}`)));
+    });
+  };
+
+  const listening = await waitForLine((l) => l.msg === 'sidecar listening');
+  return {
+    proc,
+    proxyUrl: String(listening.proxy),
+    adminUrl: String(listening.admin),
+    lines,
+    audits: () => lines.filter((l) => l.audit === true),
+    waitForLine,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null) proc.kill(signal);
+      return exited;
+    },
+    stderr: () => stderr,
+  };
+}

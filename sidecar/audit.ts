@@ -1,0 +1,61 @@
+// One JSON line per decision (DESIGN §6). Built from the neutral call and the outcome only:
+// it never sees a body or a header value, so it cannot leak a prompt, a secret or a credential.
+import type { Logger } from '../lib/logger.js';
+import type { Provider, Usage } from './call.js';
+import type { Decision, RuleName } from './policy/verdict.js';
+
+export interface AuditRecord {
+  requestId: string;
+  agent: string;
+  session?: string;
+  provider: Provider;
+  operation?: string;
+  host: string;
+  method: string;
+  /** Path without the query string (queries can carry keys, e.g. `?key=`). */
+  path: string;
+  model?: string;
+  tools?: string[];
+  toolCalls?: string[];
+  decision: Decision;
+  rules: RuleName[];
+  policy?: string;
+  dlp?: Record<string, number>;
+  status: number;
+  latencyMs: number;
+  overheadMs: number;
+  tokens?: Usage;
+  costUsd?: number;
+  error?: string;
+}
+
+export class Audit {
+  constructor(private readonly log: Logger) {}
+
+  record(entry: AuditRecord): void {
+    this.log.info({ audit: true, ...entry }, 'decision');
+  }
+}
+
+/** Per-agent decision counts for the admin /status page. */
+export class AgentStats {
+  private readonly counts = new Map<string, Partial<Record<Decision, number>>>();
+
+  constructor(private readonly cap: number) {}
+
+  count(agent: string, decision: Decision): void {
+    const key = this.counts.has(agent) || this.counts.size < this.cap ? agent : 'other';
+    const entry = this.counts.get(key) ?? {};
+    entry[decision] = (entry[decision] ?? 0) + 1;
+    this.counts.set(key, entry);
+  }
+
+  snapshot(): Record<string, Partial<Record<Decision, number>>> {
+    return Object.fromEntries(this.counts);
+  }
+}
+
+export function pathWithoutQuery(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}

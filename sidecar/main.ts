@@ -1,0 +1,178 @@
+// Wires the sidecar together: config source, CA, upstream pool, pipeline, proxy and admin listeners.
+import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { createAdminApp } from './admin.js';
+import { AgentStats, Audit } from './audit.js';
+import { ConfigSource } from './config.js';
+import type { DataPath } from './exchange.js';
+import { LeafCertificates } from './leaf-certificates.js';
+import { SidecarMetrics } from './metrics.js';
+import { Pipeline, systemState } from './policy/pipeline.js';
+import { REQUEST_CHECKS, RESPONSE_CHECKS } from './policy/checks.js';
+import { createProxy, type Proxy } from './proxy.js';
+import { parseResolve, Upstream } from './upstream.js';
+
+export const POD_CONFIG_FILE = '/etc/chaperone/config/policies.yaml';
+export const POD_CA_DIR = '/etc/chaperone/ca';
+export const POD_PODINFO_DIR = '/etc/chaperone/podinfo';
+
+export interface SidecarOptions {
+  listen: string;
+  admin: string;
+  /** Standalone: GovernancePolicy files. Empty: pod mode (configFile + podinfoDir). */
+  policyFiles: string[];
+  configFile: string;
+  podinfoDir: string;
+  caDir?: string;
+  resolve: string[];
+  upstreamCaFile?: string;
+  adminTokenFile?: string;
+  maxBodyBytes: number;
+  clientTimeoutMs: number;
+  connectTimeoutMs: number;
+  upstreamTimeoutMs: number;
+  tunnelIdleMs: number;
+  drainTimeoutMs: number;
+  maxAgentLabels: number;
+  version: string;
+}
+
+export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 'version'> = {
+  listen: '127.0.0.1:14001',
+  admin: '0.0.0.0:14090',
+  configFile: POD_CONFIG_FILE,
+  podinfoDir: POD_PODINFO_DIR,
+  maxBodyBytes: 10 * 1024 * 1024,
+  clientTimeoutMs: 60_000,
+  connectTimeoutMs: 10_000,
+  upstreamTimeoutMs: 300_000,
+  tunnelIdleMs: 600_000,
+  drainTimeoutMs: 20_000,
+  maxAgentLabels: 100,
+};
+
+export interface RunningSidecar {
+  proxyUrl: string;
+  adminUrl: string;
+  /** Drains in-flight calls (bounded), then closes everything. True when nothing was cut off. */
+  stop(): Promise<boolean>;
+}
+
+export function splitHostPort(value: string, flag: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(value);
+  if (!m) throw new Error(`${flag} ${value}: expected HOST:PORT`);
+  return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };
+}
+
+export async function startSidecar(options: SidecarOptions, log: Logger = createLogger('sidecar')): Promise<RunningSidecar> {
+  const standalone = options.policyFiles.length > 0;
+  const caDir = options.caDir ?? (standalone ? undefined : POD_CA_DIR);
+  const metrics = new SidecarMetrics(options.maxAgentLabels);
+  const stats = new AgentStats(options.maxAgentLabels);
+  const certs = new LeafCertificates();
+  let lastReloadError: string | undefined;
+
+  const config = new ConfigSource(
+    { policyFiles: options.policyFiles, configFile: options.configFile, podinfoDir: options.podinfoDir, ...(caDir ? { caDir } : {}) },
+    (result, snapshot) => {
+      if (result.result === 'unchanged') return;
+      metrics.configReloads.inc({ result: result.result });
+      if (result.result === 'error') {
+        lastReloadError = result.error;
+        log.error({ reason: result.error, keeping: snapshot?.hash ?? null }, 'configuration rejected; keeping the previous one');
+        return;
+      }
+      lastReloadError = undefined;
+      certs.useCa(snapshot?.ca);
+      metrics.policiesLoaded.set(snapshot?.policies.length ?? 0);
+      log.info(
+        { hash: snapshot?.hash, policies: snapshot?.policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`), ca: snapshot?.ca !== undefined },
+        'configuration loaded',
+      );
+    },
+  );
+
+  const resolve = new Map(options.resolve.map(parseResolve));
+  const upstream = new Upstream({
+    resolve,
+    ...(options.upstreamCaFile ? { extraCaPem: await readFile(options.upstreamCaFile, 'utf8') } : {}),
+    connectTimeoutMs: options.connectTimeoutMs,
+    responseTimeoutMs: options.upstreamTimeoutMs,
+  });
+
+  const dp: DataPath = {
+    maxBodyBytes: options.maxBodyBytes,
+    snapshot: () => config.current(),
+    upstream,
+    pipeline: new Pipeline(REQUEST_CHECKS, RESPONSE_CHECKS, systemState),
+    metrics,
+    audit: new Audit(log),
+    stats,
+    log,
+    draining: false,
+  };
+
+  await config.reload();
+  config.watch();
+
+  const proxy: Proxy = createProxy(dp, certs, {
+    clientTimeoutMs: options.clientTimeoutMs,
+    keepAliveMs: 60_000,
+    tunnelIdleMs: options.tunnelIdleMs,
+  });
+  const admin = createAdminApp({
+    snapshot: () => config.current(),
+    notReadyReason: () => {
+      if (dp.draining) return 'draining';
+      if (!config.current()) return `configuration not loaded${lastReloadError ? `: ${lastReloadError}` : ''}`;
+      if (caDir && !certs.enabled) return 'interception CA not loaded';
+      return undefined;
+    },
+    metrics,
+    stats,
+    version: options.version,
+    startedAt: new Date(),
+    lastReloadError: () => lastReloadError,
+  });
+
+  const proxyAddr = splitHostPort(options.listen, '--listen');
+  const adminAddr = splitHostPort(options.admin, '--admin');
+  await listen(proxy.server, proxyAddr.host, proxyAddr.port);
+  const adminServer = admin.listen(adminAddr.port, adminAddr.host);
+  await new Promise<void>((ok, fail) => adminServer.once('listening', ok).once('error', fail));
+
+  const url = (s: Server): string => {
+    const a = s.address() as AddressInfo;
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  };
+  const proxyUrl = url(proxy.server);
+  const adminUrl = url(adminServer);
+  log.info({ proxy: proxyUrl, admin: adminUrl, mode: standalone ? 'standalone' : 'pod', caDir: caDir ?? null }, 'sidecar listening');
+
+  let stopping: Promise<boolean> | undefined;
+  return {
+    proxyUrl,
+    adminUrl,
+    stop: () =>
+      (stopping ??= (async () => {
+        const clean = await proxy.drain(options.drainTimeoutMs);
+        config.close();
+        adminServer.close();
+        adminServer.closeAllConnections();
+        await upstream.close().catch(() => {});
+        return clean;
+      })()),
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+}

@@ -1,0 +1,65 @@
+// The data path's Prometheus metrics (DESIGN §5). One registry per sidecar, so tests can run several.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundedLabels } from '../lib/bounded-labels.js';
+
+// Proxy overhead is sub-millisecond when healthy; upstream calls take seconds. Two bucket sets.
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export class SidecarMetrics {
+  readonly registry = new Registry();
+  readonly agents: BoundedLabels;
+  readonly models: BoundedLabels;
+
+  readonly requests = new Counter({
+    name: 'chaperone_requests_total',
+    help: 'Calls handled by the sidecar, by provider, agent and decision.',
+    labelNames: ['provider', 'agent', 'decision'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'chaperone_request_duration_seconds',
+    help: 'Whole call time as the agent sees it, upstream included.',
+    labelNames: ['provider'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly overhead = new Histogram({
+    name: 'chaperone_proxy_overhead_seconds',
+    help: 'Time spent in the sidecar itself, upstream time excluded.',
+    labelNames: ['provider'] as const,
+    buckets: OVERHEAD_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({
+    name: 'chaperone_tokens_total',
+    help: 'Tokens reported by provider responses, by type (input, output).',
+    labelNames: ['provider', 'model', 'type'] as const,
+    registers: [this.registry],
+  });
+  readonly configReloads = new Counter({
+    name: 'chaperone_config_reloads_total',
+    help: 'Configuration loads, by result (success, error).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly policiesLoaded = new Gauge({
+    name: 'chaperone_policies_loaded',
+    help: 'GovernancePolicies that select this pod in the active configuration.',
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: 'chaperone_upstream_errors_total',
+    help: 'Upstream failures answered by the sidecar itself, by kind (connect, timeout, reset).',
+    labelNames: ['provider', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(maxAgentLabels = 100) {
+    this.agents = new BoundedLabels(maxAgentLabels);
+    this.models = new BoundedLabels(maxAgentLabels);
+    collectDefaultMetrics({ register: this.registry });
+    // Make the reload series visible from the start, so `rate()` and alerts work before the first error.
+    this.configReloads.inc({ result: 'error' }, 0);
+  }
+}

@@ -1,0 +1,64 @@
+// What a check answers, and how answers from many checks and many policies combine.
+import type { JsonPath } from '../call.js';
+
+/** Outcomes, from the mildest to the strictest. A call gets the strictest answer of all checks. */
+export const DECISIONS = ['allow', 'audit', 'redact', 'hold', 'rate_limited', 'circuit_open', 'deny'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+/** The rule families named in X-Chaperone-Rule and in metrics. */
+export type RuleName = 'egress' | 'schedule' | 'tools' | 'rate_limit' | 'dlp' | 'approval' | 'budget' | 'circuit';
+
+/** A text field to replace in the request body (DLP redaction). */
+export interface TextRewrite {
+  path: JsonPath;
+  text: string;
+}
+
+export interface Verdict {
+  decision: Decision;
+  rule?: RuleName;
+  /** `<namespace>/<name>` of the policy that gave it. */
+  policy?: string;
+  /** Human-readable, safe to show the agent: never the matched secret. */
+  reason?: string;
+  retryAfterSeconds?: number;
+  rewrites?: TextRewrite[];
+  /** Tool names to remove from the request's tool list (tools.stripForbidden). */
+  stripTools?: string[];
+}
+
+export const ALLOW: Verdict = Object.freeze({ decision: 'allow' }) as Verdict;
+
+const rank = (d: Decision): number => DECISIONS.indexOf(d);
+
+/** The combined outcome of a request's checks. */
+export interface Outcome {
+  /** The strictest verdict; its rule and policy are the ones reported. */
+  final: Verdict;
+  /** Every non-allow verdict, for audit and metrics. */
+  findings: Verdict[];
+  /** All rewrites to apply (when the final decision lets the call through). */
+  rewrites: TextRewrite[];
+  stripTools: string[];
+}
+
+/** Combines verdicts: the strictest wins; rewrites from every redacting verdict are kept. */
+export function combine(verdicts: Iterable<Verdict>): Outcome {
+  let final: Verdict = ALLOW;
+  const findings: Verdict[] = [];
+  const rewrites: TextRewrite[] = [];
+  const stripTools: string[] = [];
+  for (const v of verdicts) {
+    if (v.decision === 'allow') continue;
+    findings.push(v);
+    if (v.rewrites) rewrites.push(...v.rewrites);
+    if (v.stripTools) stripTools.push(...v.stripTools);
+    if (rank(v.decision) > rank(final.decision)) final = v;
+  }
+  return { final, findings, rewrites, stripTools };
+}
+
+/** Does this decision stop the call before it reaches upstream? */
+export function blocks(decision: Decision): boolean {
+  return rank(decision) >= rank('hold');
+}
