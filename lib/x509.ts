@@ -1,6 +1,8 @@
 // Certificates for the whole project: the interception CA (`chaperone ca init`, the operator's
 // namespace CAs), the leaves the sidecar mints per intercepted host, and serving certs for tests
 // and the webhook. ECDSA P-256 throughout: small keys, fast handshakes.
+// @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
+import 'reflect-metadata';
 import { webcrypto, createPrivateKey, randomBytes } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import type { RequestFacts } from '../call.js';
+import { getAt, MalformedRequest, type RequestHead } from './adapter.js';
+import { mcpAdapter as adapter } from './mcp.js';
+import { feedAll, sse } from './testing.js';
+
+const head = (method = 'POST'): RequestHead => ({ host: 'mcp.internal.example.com', method, path: '/mcp', contentType: 'application/json' });
+
+describe('mcp matches', () => {
+  it.each([
+    [{ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }, true],
+    [{ jsonrpc: '2.0', method: 'notifications/initialized' }, true],
+    [[{ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: 2, method: 'ping' }], true],
+    [{ jsonrpc: '2.0', id: 'srv-1', result: { action: 'accept' } }, true], // answer to an elicitation
+    [{ jsonrpc: '1.0', id: 1, method: 'x' }, false],
+    [{ model: 'gpt-4o', messages: [] }, false],
+    [[], false],
+    [undefined, false],
+  ])('%j → %s', (body, want) => {
+    expect(adapter.matches(head(), body)).toBe(want);
+  });
+  it('only POSTs', () => {
+    expect(adapter.matches(head('GET'), { jsonrpc: '2.0', id: 1, method: 'ping' })).toBe(false);
+  });
+});
+
+describe('mcp parseRequest', () => {
+  const cases: Array<{ name: string; body: unknown; want: Partial<RequestFacts> }> = [
+    {
+      name: 'initialize',
+      body: { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'agent', version: '1.0' } } },
+      want: { operation: 'initialize', toolCalls: [], texts: [], toolsDefined: [], stream: false },
+    },
+    {
+      name: 'tools/call with nested arguments',
+      body: {
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'send_email', arguments: { to: 'bob@example.com', subject: 'Hi', body: { text: 'SSN 123-45-6789', tags: ['a', 1] } }, _meta: { progressToken: 't' } },
+      },
+      want: {
+        operation: 'tools/call',
+        toolCalls: [{ name: 'send_email', arguments: { to: 'bob@example.com', subject: 'Hi', body: { text: 'SSN 123-45-6789', tags: ['a', 1] } }, id: '7' }],
+        texts: [
+          { path: ['params', 'arguments', 'to'], text: 'bob@example.com' },
+          { path: ['params', 'arguments', 'subject'], text: 'Hi' },
+          { path: ['params', 'arguments', 'body', 'text'], text: 'SSN 123-45-6789' },
+          { path: ['params', 'arguments', 'body', 'tags', 0], text: 'a' },
+        ],
+      },
+    },
+    {
+      name: 'batch: first method is the operation, every tools/call counted',
+      body: [
+        { jsonrpc: '2.0', id: 'a', method: 'tools/list' },
+        { jsonrpc: '2.0', id: 'b', method: 'tools/call', params: { name: 'web_search', arguments: { q: 'x' } } },
+        { jsonrpc: '2.0', id: 'c', method: 'tools/call', params: { name: 'shell_exec' } },
+      ],
+      want: {
+        operation: 'tools/list',
+        toolCalls: [{ name: 'web_search', arguments: { q: 'x' }, id: 'b' }, { name: 'shell_exec', id: 'c' }],
+        texts: [{ path: [1, 'params', 'arguments', 'q'], text: 'x' }],
+      },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const facts = adapter.parseRequest(head(), c.body);
+      expect(facts).toMatchObject(c.want);
+      for (const t of facts.texts) expect(getAt(c.body, t.path)).toBe(t.text);
+    });
+  }
+
+  it.each([
+    [{ jsonrpc: '2.0', id: 1, method: 'tools/call' }, 'params.name: must be a string'],
+    [{ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 5 } }, 'params.name: must be a string'],
+    [{ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'a', arguments: [] } }, 'params.arguments: must be an object'],
+    [{ jsonrpc: '2.0', id: 1, method: 'x', params: 'p' }, 'params: must be an object'],
+    [[{ jsonrpc: '2.0', id: 1, method: 'ping' }, { id: 2 }], '[1]: must be a JSON-RPC 2.0 message'],
+    [{ hello: 1 }, 'body: must be a JSON-RPC 2.0 message'],
+  ])('rejects %j with %s', (body, message) => {
+    expect(() => adapter.parseRequest(head(), body)).toThrow(MalformedRequest);
+    expect(() => adapter.parseRequest(head(), body)).toThrow(message);
+  });
+});
+
+describe('mcp responses', () => {
+  it('reads text content of a tools/call result (single and batch)', () => {
+    const result = { jsonrpc: '2.0', id: 7, result: { content: [{ type: 'text', text: 'Sent.' }, { type: 'image', data: 'x', mimeType: 'image/png' }], isError: false } };
+    expect(adapter.parseResponse(result)).toEqual({ toolCalls: [], texts: [{ path: ['result', 'content', 0, 'text'], text: 'Sent.' }] });
+    expect(adapter.parseResponse([{ jsonrpc: '2.0', id: 1, result: {} }, result]).texts).toEqual([{ path: [1, 'result', 'content', 0, 'text'], text: 'Sent.' }]);
+  });
+  it.each([null, 'x', { result: 1 }, { result: { content: [null] } }])('never throws: %j', (body) => {
+    expect(adapter.parseResponse(body)).toEqual({ toolCalls: [], texts: [] });
+  });
+
+  it('reads SSE streams of JSON-RPC messages', () => {
+    const bytes = sse([
+      ['message', { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 't', progress: 1 } }],
+      ['message', { jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: 'done' }] } }],
+      ['message', { jsonrpc: '2.0', id: 4, error: { code: -32602, message: 'Unknown tool' } }],
+    ]);
+    for (const { name, fed } of feedAll(() => adapter.streamParser(), bytes)) {
+      expect(fed.frames, name).toHaveLength(3);
+      expect(fed.events, name).toEqual([{ type: 'text', text: 'done' }, { type: 'error', message: 'Unknown tool' }]);
+    }
+  });
+});
+
+describe('mcp errors', () => {
+  it('answers a JSON-RPC error', () => {
+    const a = adapter.errorAnswer('forbidden', 'tool shell_exec is forbidden');
+    expect(a.contentType).toBe('application/json');
+    expect(JSON.parse(a.body)).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'tool shell_exec is forbidden', data: { reason: 'forbidden' } } });
+    expect(JSON.parse(adapter.errorAnswer('invalid_request', 'x').body).error.code).toBe(-32600);
+    expect(JSON.parse(adapter.errorAnswer('internal', 'x').body).error.code).toBe(-32603);
+  });
+  it('ends a stream with an SSE message carrying the error', () => {
+    const frame = adapter.streamError('rate_limited', 'slow');
+    expect(frame.toString()).toMatch(/^event: message\ndata: \{"jsonrpc":"2.0","id":null,"error":\{"code":-32002/);
+    expect(adapter.streamParser().push(frame)[0]!.events).toEqual([{ type: 'error', message: 'slow' }]);
+  });
+});

@@ -1,0 +1,279 @@
+import { describe, expect, it } from 'vitest';
+import type { RequestFacts } from '../call.js';
+import { getAt, MalformedRequest, type RequestHead } from './adapter.js';
+import { openAiChatAdapter as adapter } from './openai-chat.js';
+import { feedAll, sse } from './testing.js';
+
+const head = (path = '/v1/chat/completions', host = 'api.openai.com'): RequestHead => ({ host, method: 'POST', path, contentType: 'application/json' });
+
+describe('openai-chat matches', () => {
+  it.each([
+    ['/v1/chat/completions', true],
+    ['/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21', true],
+    ['/v1beta/openai/chat/completions', true],
+    ['/api/v1/chat/completions', true],
+    ['/openai/v1/chat/completions', true],
+    ['/v1/chat/completions/chatcmpl-123', false],
+    ['/v1/completions', false],
+    ['/v1/embeddings', false],
+  ])('%s → %s', (path, want) => {
+    expect(adapter.matches(head(path), {})).toBe(want);
+  });
+});
+
+describe('openai-chat parseRequest', () => {
+  const cases: Array<{ name: string; path?: string; body: unknown; want: Partial<RequestFacts> }> = [
+    {
+      name: 'simple chat with system and developer messages',
+      body: {
+        model: 'gpt-4o',
+        messages: [
+          { role: 'system', content: 'You are helpful.' },
+          { role: 'developer', content: [{ type: 'text', text: 'Answer briefly.' }] },
+          { role: 'user', content: 'Hello!' },
+        ],
+      },
+      want: {
+        operation: 'chat.completions',
+        model: 'gpt-4o',
+        stream: false,
+        toolsDefined: [],
+        toolCalls: [],
+        texts: [
+          { path: ['messages', 0, 'content'], text: 'You are helpful.' },
+          { path: ['messages', 1, 'content', 0, 'text'], text: 'Answer briefly.' },
+          { path: ['messages', 2, 'content'], text: 'Hello!' },
+        ],
+      },
+    },
+    {
+      name: 'vision parts: image skipped, text parts located',
+      body: {
+        model: 'gpt-4o-mini',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is in this image?' },
+              { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } },
+              { type: 'text', text: 'Be precise.' },
+            ],
+          },
+        ],
+      },
+      want: {
+        stream: true,
+        texts: [
+          { path: ['messages', 0, 'content', 0, 'text'], text: 'What is in this image?' },
+          { path: ['messages', 0, 'content', 2, 'text'], text: 'Be precise.' },
+        ],
+      },
+    },
+    {
+      name: 'tools offered, forced tool_choice',
+      body: {
+        model: 'gpt-4.1',
+        messages: [{ role: 'user', content: "What's the weather like in Boston today?" }],
+        tools: [
+          { type: 'function', function: { name: 'get_current_weather', description: 'Get the weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } } },
+          { type: 'function', function: { name: 'web_search', parameters: {} } },
+        ],
+        tool_choice: { type: 'function', function: { name: 'get_current_weather' } },
+      },
+      want: { toolsDefined: ['get_current_weather', 'web_search'], toolCalls: [{ name: 'get_current_weather' }] },
+    },
+    {
+      name: "tool_choice 'required' / 'auto' force nothing",
+      body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'a' } }], tool_choice: 'required' },
+      want: { toolsDefined: ['a'], toolCalls: [] },
+    },
+    {
+      name: 'tool results turn: calls of the last assistant message, tool message texts',
+      body: {
+        model: 'gpt-4o',
+        messages: [
+          { role: 'user', content: 'old question' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_old', type: 'function', function: { name: 'old_tool', arguments: '{}' } }] },
+          { role: 'tool', tool_call_id: 'call_old', content: 'old result' },
+          { role: 'user', content: 'Weather in Paris and Rome?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+              { id: 'call_2', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Rome"' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: '18C sunny' },
+          { role: 'tool', tool_call_id: 'call_2', content: [{ type: 'text', text: '22C cloudy' }] },
+        ],
+      },
+      want: {
+        toolCalls: [
+          { name: 'get_weather', arguments: { city: 'Paris' }, id: 'call_1' },
+          { name: 'get_weather', arguments: '{"city": "Rome"', id: 'call_2' }, // invalid JSON kept raw
+        ],
+        texts: [
+          { path: ['messages', 0, 'content'], text: 'old question' },
+          { path: ['messages', 2, 'content'], text: 'old result' },
+          { path: ['messages', 3, 'content'], text: 'Weather in Paris and Rome?' },
+          { path: ['messages', 5, 'content'], text: '18C sunny' },
+          { path: ['messages', 6, 'content', 0, 'text'], text: '22C cloudy' },
+        ],
+      },
+    },
+    {
+      name: 'legacy functions and function_call',
+      body: {
+        model: 'gpt-3.5-turbo-0613',
+        messages: [
+          { role: 'user', content: 'weather?' },
+          { role: 'assistant', content: null, function_call: { name: 'get_weather', arguments: '{"loc":"NYC"}' } },
+          { role: 'function', name: 'get_weather', content: 'sunny' },
+        ],
+        functions: [{ name: 'get_weather', parameters: {} }],
+        function_call: { name: 'get_weather' },
+      },
+      want: {
+        toolsDefined: ['get_weather'],
+        toolCalls: [{ name: 'get_weather' }, { name: 'get_weather', arguments: { loc: 'NYC' } }],
+      },
+    },
+    {
+      name: 'Azure: model from the deployment in the path',
+      path: '/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21',
+      body: { messages: [{ role: 'user', content: 'hi' }] },
+      want: { model: 'gpt4o-prod' },
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, () => {
+      const facts = adapter.parseRequest(head(c.path), c.body);
+      expect(facts).toMatchObject(c.want);
+      // Every located text can be read back at its path (the pipeline rewrites through them).
+      for (const t of facts.texts) expect(getAt(c.body, t.path)).toBe(t.text);
+    });
+  }
+
+  it.each([
+    [[], 'body: must be an object'],
+    [{ model: 'gpt-4o' }, 'messages: must be an array'],
+    [{ model: 'gpt-4o', messages: {} }, 'messages: must be an array'],
+    [{ model: 42, messages: [] }, 'model: must be a string'],
+    [{ model: 'gpt-4o', messages: ['hi'] }, 'messages[0]: must be an object'],
+    [{ model: 'gpt-4o', messages: [{ role: 'user', content: 5 }] }, 'messages[0].content: must be a string or an array'],
+    [{ model: 'gpt-4o', messages: [{ role: 'user', content: ['x'] }] }, 'messages[0].content[0]: must be an object'],
+    [{ model: 'gpt-4o', messages: [], tools: {} }, 'tools: must be an array'],
+    [{ model: 'gpt-4o', messages: [], tools: ['x'] }, 'tools[0]: must be an object'],
+  ])('rejects %j with %s', (body, message) => {
+    expect(() => adapter.parseRequest(head(), body)).toThrow(MalformedRequest);
+    expect(() => adapter.parseRequest(head(), body)).toThrow(message);
+  });
+});
+
+describe('openai-chat parseResponse', () => {
+  it('reads text, tool calls, usage and model', () => {
+    const body = {
+      id: 'chatcmpl-123',
+      object: 'chat.completion',
+      created: 1677652288,
+      model: 'gpt-4o-2024-08-06',
+      choices: [
+        { index: 0, message: { role: 'assistant', content: 'Hello there, how may I assist you today?', refusal: null }, logprobs: null, finish_reason: 'stop' },
+        {
+          index: 1,
+          message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_abc', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Boston"}' } }] },
+          finish_reason: 'tool_calls',
+        },
+      ],
+      usage: { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21, completion_tokens_details: { reasoning_tokens: 0 } },
+    };
+    expect(adapter.parseResponse(body)).toEqual({
+      model: 'gpt-4o-2024-08-06',
+      usage: { inputTokens: 9, outputTokens: 12 },
+      texts: [{ path: ['choices', 0, 'message', 'content'], text: 'Hello there, how may I assist you today?' }],
+      toolCalls: [{ name: 'get_weather', arguments: { location: 'Boston' }, id: 'call_abc' }],
+    });
+  });
+
+  it.each([null, 'text', 42, [], { choices: 'x' }, { choices: [null, { message: 5 }] }, { usage: { prompt_tokens: 'x' } }])(
+    'never throws on garbage: %j',
+    (body) => {
+      expect(adapter.parseResponse(body)).toMatchObject({ toolCalls: [], texts: [] });
+    },
+  );
+});
+
+describe('openai-chat stream', () => {
+  const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', system_fingerprint: 'fp', usage: null };
+  const chunk = (delta: unknown, finish: string | null = null) => ({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+  const text = sse([
+    [undefined, chunk({ role: 'assistant', content: '', refusal: null })],
+    [undefined, chunk({ content: 'Hello' })],
+    [undefined, chunk({ content: ' world' })],
+    [undefined, chunk({}, 'stop')],
+    [undefined, { ...base, choices: [], usage: { prompt_tokens: 8, completion_tokens: 2, total_tokens: 10 } }],
+    [undefined, '[DONE]'],
+  ]);
+  const tools = sse(
+    [
+      [undefined, chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] })],
+      [undefined, chunk({ tool_calls: [{ index: 0, function: { arguments: '{"loc' } }] })],
+      [undefined, chunk({ tool_calls: [{ index: 0, function: { arguments: 'ation":"Paris"}' } }] })],
+      [undefined, chunk({ tool_calls: [{ index: 1, id: 'call_2', type: 'function', function: { name: 'send_email', arguments: '{"to":"a@b.c"}' } }] })],
+      [undefined, chunk({}, 'tool_calls')],
+      [undefined, { ...base, choices: [], usage: { prompt_tokens: 20, completion_tokens: 9, total_tokens: 29 } }],
+      [undefined, '[DONE]'],
+    ],
+    '\r\n',
+  );
+
+  it('reports text deltas and usage, whatever the chunking', () => {
+    for (const { name, fed } of feedAll(() => adapter.streamParser(), text)) {
+      expect(fed.frames, name).toHaveLength(6);
+      expect(fed.events, name).toEqual([
+        { type: 'text', text: 'Hello' },
+        { type: 'text', text: ' world' },
+        { type: 'usage', usage: { inputTokens: 8, outputTokens: 2 } },
+      ]);
+      expect(fed.facts, name).toEqual({ model: 'gpt-4o-mini', usage: { inputTokens: 8, outputTokens: 2 }, toolCalls: [], texts: [] });
+    }
+  });
+
+  it('reports each tool call in the frame that names it, arguments joined at the end', () => {
+    for (const { name, fed } of feedAll(() => adapter.streamParser(), tools)) {
+      expect(fed.frames[0]!.events, name).toEqual([{ type: 'tool_call', name: 'get_weather', id: 'call_1' }]);
+      expect(fed.frames[3]!.events, name).toEqual([{ type: 'tool_call', name: 'send_email', id: 'call_2' }]);
+      expect(fed.facts.toolCalls, name).toEqual([
+        { name: 'get_weather', arguments: { location: 'Paris' }, id: 'call_1' },
+        { name: 'send_email', arguments: { to: 'a@b.c' }, id: 'call_2' },
+      ]);
+    }
+  });
+
+  it('reports an error chunk and survives garbage', () => {
+    const bytes = Buffer.concat([sse([[undefined, 'not json'], [undefined, { error: { message: 'boom', type: 'server_error' } }]]), Buffer.from('data: {"trunc')]);
+    for (const { name, fed } of feedAll(() => adapter.streamParser(), bytes)) {
+      expect(fed.events, name).toEqual([{ type: 'error', message: 'boom' }]);
+    }
+  });
+});
+
+describe('openai-chat errors', () => {
+  it('answers in the OpenAI error shape', () => {
+    const a = adapter.errorAnswer('forbidden', 'tool shell_exec is forbidden');
+    expect(a.contentType).toBe('application/json');
+    expect(JSON.parse(a.body)).toEqual({ error: { message: 'tool shell_exec is forbidden', type: 'invalid_request_error', param: null, code: 'policy_violation' } });
+    expect(JSON.parse(adapter.errorAnswer('rate_limited', 'slow down').body).error.code).toBe('rate_limit_exceeded');
+  });
+
+  it('ends a stream with an error data frame the stream parser itself recognises', () => {
+    const frame = adapter.streamError('forbidden', 'blocked by DLP');
+    expect(frame.toString()).toMatch(/^data: \{"error":\{.*\}\}\n\n$/);
+    const parser = adapter.streamParser();
+    expect(parser.push(frame)[0]!.events).toEqual([{ type: 'error', message: 'blocked by DLP' }]);
+  });
+});

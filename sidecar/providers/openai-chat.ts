@@ -1,0 +1,203 @@
+// OpenAI Chat Completions, and everything that copies it: Azure OpenAI deployments, Mistral, Groq,
+// OpenRouter, Together, DeepSeek, Gemini's OpenAI endpoint... Any path ending in /chat/completions.
+import type { RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall, Usage } from '../call.js';
+import type { ErrorAnswer, ErrorKind, ProviderAdapter, RequestHead } from './adapter.js';
+import { sseStreamParser, type SseEvent } from './sse.js';
+import {
+  arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson, pathOnly,
+  requireArray, requireObject, str, toolCall, ToolCallCollector, type Obj,
+} from './util.js';
+
+const AZURE_DEPLOYMENT = /\/openai\/deployments\/([^/]+)\/chat\/completions$/;
+
+/** Text of a message's content: a string, or text parts (images, audio, files are skipped). */
+function contentTexts(content: unknown, path: (string | number)[], out: TextField[]): void {
+  if (content === undefined || content === null) return;
+  if (typeof content === 'string') {
+    out.push({ path, text: content });
+    return;
+  }
+  if (!Array.isArray(content)) throw malformed(path, 'must be a string or an array');
+  content.forEach((part, j) => {
+    const p = requireObject(part, [...path, j]);
+    if (p.type === 'text' && typeof p.text === 'string') out.push({ path: [...path, j, 'text'], text: p.text });
+  });
+}
+
+/** The calls an assistant message made: tool_calls, or the legacy single function_call. */
+function assistantCalls(msg: Obj, i: number): ToolCall[] {
+  const calls: ToolCall[] = [];
+  optionalArray(msg.tool_calls, ['messages', i, 'tool_calls']).forEach((tc, j) => {
+    const c = requireObject(tc, ['messages', i, 'tool_calls', j]);
+    const fn = isObject(c.function) ? c.function : isObject(c.custom) ? c.custom : undefined;
+    const name = str(fn?.name);
+    if (name === undefined) return;
+    const args = fn?.arguments !== undefined ? parseArguments(fn.arguments) : fn?.input;
+    calls.push(toolCall(name, args, c.id));
+  });
+  if (isObject(msg.function_call) && typeof msg.function_call.name === 'string') {
+    calls.push(toolCall(msg.function_call.name, parseArguments(msg.function_call.arguments), undefined));
+  }
+  return calls;
+}
+
+function parseRequest(head: RequestHead, body: unknown): RequestFacts {
+  const b = requireObject(body, []);
+  let model = optionalString(b.model, ['model']);
+  // Azure names the deployment in the path and usually sends no model.
+  if (model === undefined) model = AZURE_DEPLOYMENT.exec(pathOnly(head.path))?.[1];
+  const messages = requireArray(b.messages, ['messages']);
+
+  const texts: TextField[] = [];
+  let lastAssistant: { msg: Obj; i: number } | undefined;
+  messages.forEach((m, i) => {
+    const msg = requireObject(m, ['messages', i]);
+    contentTexts(msg.content, ['messages', i, 'content'], texts);
+    if (msg.role === 'assistant') lastAssistant = { msg, i };
+  });
+
+  const toolsDefined: string[] = [];
+  optionalArray(b.tools, ['tools']).forEach((t, i) => {
+    const tool = requireObject(t, ['tools', i]);
+    const spec = isObject(tool.function) ? tool.function : isObject(tool.custom) ? tool.custom : undefined;
+    if (typeof spec?.name === 'string') toolsDefined.push(spec.name);
+  });
+  optionalArray(b.functions, ['functions']).forEach((f, i) => {
+    const fn = requireObject(f, ['functions', i]);
+    if (typeof fn.name === 'string') toolsDefined.push(fn.name);
+  });
+
+  const toolCalls: ToolCall[] = [];
+  // A forced choice names the tool the model must call. 'auto' | 'none' | 'required' name none.
+  const choice = b.tool_choice;
+  if (isObject(choice)) {
+    const spec = isObject(choice.function) ? choice.function : isObject(choice.custom) ? choice.custom : undefined;
+    if (typeof spec?.name === 'string') toolCalls.push({ name: spec.name });
+  }
+  if (isObject(b.function_call) && typeof b.function_call.name === 'string') toolCalls.push({ name: b.function_call.name });
+  // The last assistant turn's calls are the ones the agent has just run and now reports on.
+  if (lastAssistant) toolCalls.push(...assistantCalls(lastAssistant.msg, lastAssistant.i));
+
+  return {
+    operation: 'chat.completions',
+    ...(model !== undefined && { model }),
+    toolsDefined,
+    toolCalls,
+    texts,
+    stream: b.stream === true,
+  };
+}
+
+function usageOf(u: unknown): Usage | undefined {
+  if (!isObject(u)) return undefined;
+  const input = num(u.prompt_tokens);
+  const output = num(u.completion_tokens);
+  if (input === undefined && output === undefined) return undefined;
+  return { inputTokens: input ?? 0, outputTokens: output ?? 0 };
+}
+
+function parseResponse(body: unknown): ResponseFacts {
+  const facts: ResponseFacts = { toolCalls: [], texts: [] };
+  if (!isObject(body)) return facts;
+  const model = str(body.model);
+  if (model !== undefined) facts.model = model;
+  const usage = usageOf(body.usage);
+  if (usage) facts.usage = usage;
+  arr(body.choices).forEach((c, i) => {
+    if (!isObject(c) || !isObject(c.message)) return;
+    const msg = c.message;
+    if (typeof msg.content === 'string') facts.texts.push({ path: ['choices', i, 'message', 'content'], text: msg.content });
+    for (const tc of arr(msg.tool_calls)) {
+      const fn = isObject(tc) && isObject(tc.function) ? tc.function : undefined;
+      if (typeof fn?.name === 'string') facts.toolCalls.push(toolCall(fn.name, parseArguments(fn.arguments), isObject(tc) ? tc.id : undefined));
+    }
+    if (isObject(msg.function_call) && typeof msg.function_call.name === 'string') {
+      facts.toolCalls.push(toolCall(msg.function_call.name, parseArguments(msg.function_call.arguments), undefined));
+    }
+  });
+  return facts;
+}
+
+function streamParser() {
+  const tools = new ToolCallCollector();
+  let model: string | undefined;
+  let usage: Usage | undefined;
+
+  const read = (frame: SseEvent): StreamEvent[] => {
+    if (!frame.hasData || frame.data === '[DONE]') return [];
+    const chunk = parseJson(frame.data);
+    if (!isObject(chunk)) return [];
+    const events: StreamEvent[] = [];
+    if (isObject(chunk.error)) {
+      events.push({ type: 'error', message: str(chunk.error.message) ?? 'upstream error' });
+      return events;
+    }
+    model = str(chunk.model) ?? model;
+    arr(chunk.choices).forEach((c, ci) => {
+      if (!isObject(c) || !isObject(c.delta)) return;
+      const choice = num(c.index) ?? ci;
+      const delta = c.delta;
+      if (typeof delta.content === 'string' && delta.content !== '') events.push({ type: 'text', text: delta.content });
+      arr(delta.tool_calls).forEach((tc, ti) => {
+        if (!isObject(tc)) return;
+        // Pieces of one call share its index; some OpenAI look-alikes omit it and send whole calls.
+        const key = `${choice}:${num(tc.index) ?? ti}`;
+        const fn = isObject(tc.function) ? tc.function : {};
+        const name = str(fn.name);
+        if (name !== undefined && name !== '' && tools.start(key, name, str(tc.id))) {
+          events.push({ type: 'tool_call', name, ...(typeof tc.id === 'string' && { id: tc.id }) });
+        }
+        if (typeof fn.arguments === 'string') tools.append(key, fn.arguments);
+      });
+      // Legacy streamed function_call: one call per choice.
+      if (isObject(delta.function_call)) {
+        const key = `${choice}:fn`;
+        const name = str(delta.function_call.name);
+        if (name !== undefined && tools.start(key, name)) events.push({ type: 'tool_call', name });
+        if (typeof delta.function_call.arguments === 'string') tools.append(key, delta.function_call.arguments);
+      }
+    });
+    const u = usageOf(chunk.usage);
+    if (u) {
+      usage = u;
+      events.push({ type: 'usage', usage: u });
+    }
+    return events;
+  };
+
+  return sseStreamParser(read, () => ({
+    ...(model !== undefined && { model }),
+    ...(usage !== undefined && { usage }),
+    toolCalls: tools.list(),
+    texts: [],
+  }));
+}
+
+/** OpenAI's error vocabulary: `type` is the family SDKs and users read, `code` the specific reason. */
+export function openAiError(kind: ErrorKind, message: string): { message: string; type: string; param: null; code: string } {
+  const [type, code] = ({
+    invalid_request: ['invalid_request_error', 'invalid_request'],
+    too_large: ['invalid_request_error', 'request_too_large'],
+    forbidden: ['invalid_request_error', 'policy_violation'],
+    rate_limited: ['requests', 'rate_limit_exceeded'],
+    upstream_unavailable: ['server_error', 'upstream_unavailable'],
+    upstream_timeout: ['server_error', 'upstream_timeout'],
+    internal: ['server_error', 'internal_error'],
+  } as const)[kind];
+  return { message, type, param: null, code };
+}
+
+export function openAiErrorAnswer(kind: ErrorKind, message: string): ErrorAnswer {
+  return { contentType: 'application/json', body: JSON.stringify({ error: openAiError(kind, message) }) };
+}
+
+export const openAiChatAdapter: ProviderAdapter = {
+  provider: 'openai',
+  matches: (head, body) => pathOnly(head.path).endsWith('/chat/completions') && !isJsonRpc(body),
+  parseRequest,
+  parseResponse,
+  isStream: (contentType) => contentType?.toLowerCase().includes('text/event-stream') ?? false,
+  streamParser,
+  errorAnswer: openAiErrorAnswer,
+  streamError: (kind, message) => Buffer.from(`data: ${JSON.stringify({ error: openAiError(kind, message) })}\n\n`),
+};

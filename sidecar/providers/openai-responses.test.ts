@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest';
+import type { RequestFacts } from '../call.js';
+import { getAt, MalformedRequest, type RequestHead } from './adapter.js';
+import { openAiResponsesAdapter as adapter } from './openai-responses.js';
+import { feedAll, sse } from './testing.js';
+
+const head = (path = '/v1/responses'): RequestHead => ({ host: 'api.openai.com', method: 'POST', path, contentType: 'application/json' });
+
+describe('openai-responses matches', () => {
+  it.each([
+    ['/v1/responses', true],
+    ['/openai/responses?api-version=2025-04-01-preview', true],
+    ['/openai/v1/responses', true],
+    ['/v1/responses/resp_123', false],
+    ['/v1/chat/completions', false],
+  ])('%s → %s', (path, want) => {
+    expect(adapter.matches(head(path), {})).toBe(want);
+  });
+});
+
+describe('openai-responses parseRequest', () => {
+  const cases: Array<{ name: string; body: unknown; want: Partial<RequestFacts> }> = [
+    {
+      name: 'string input with instructions',
+      body: { model: 'gpt-4.1', instructions: 'Talk like a pirate.', input: 'Are semicolons optional in JavaScript?' },
+      want: {
+        operation: 'responses',
+        model: 'gpt-4.1',
+        stream: false,
+        toolsDefined: [],
+        toolCalls: [],
+        texts: [
+          { path: ['instructions'], text: 'Talk like a pirate.' },
+          { path: ['input'], text: 'Are semicolons optional in JavaScript?' },
+        ],
+      },
+    },
+    {
+      name: 'message items with input_text parts, image skipped; built-in and function tools',
+      body: {
+        model: 'gpt-4.1',
+        stream: true,
+        input: [
+          { role: 'developer', content: 'Be brief.' },
+          {
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'what is in this image?' },
+              { type: 'input_image', image_url: 'https://example.com/a.jpg' },
+            ],
+          },
+        ],
+        tools: [
+          { type: 'web_search_preview' },
+          { type: 'function', name: 'get_weather', description: 'weather', parameters: { type: 'object', properties: {} }, strict: true },
+          { type: 'file_search', vector_store_ids: ['vs_1'] },
+        ],
+        tool_choice: { type: 'function', name: 'get_weather' },
+      },
+      want: {
+        stream: true,
+        toolsDefined: ['web_search_preview', 'get_weather', 'file_search'],
+        toolCalls: [{ name: 'get_weather' }],
+        texts: [
+          { path: ['input', 0, 'content'], text: 'Be brief.' },
+          { path: ['input', 1, 'content', 0, 'text'], text: 'what is in this image?' },
+        ],
+      },
+    },
+    {
+      name: 'function_call items after the last user message are the calls carried; outputs are texts',
+      body: {
+        model: 'o4-mini',
+        input: [
+          { role: 'user', content: 'first' },
+          { type: 'function_call', id: 'fc_0', call_id: 'call_0', name: 'old_tool', arguments: '{}' },
+          { type: 'function_call_output', call_id: 'call_0', output: 'old output' },
+          { type: 'message', role: 'user', content: [{ type: 'input_text', text: "What's the weather in Paris?" }] },
+          { type: 'reasoning', id: 'rs_1', summary: [] },
+          { type: 'function_call', id: 'fc_1', call_id: 'call_1', name: 'get_weather', arguments: '{"location":"Paris, France"}' },
+          { type: 'function_call_output', call_id: 'call_1', output: '{"temperature": 14}' },
+          { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'It is 14C.' }] },
+        ],
+        tool_choice: 'auto',
+      },
+      want: {
+        toolCalls: [{ name: 'get_weather', arguments: { location: 'Paris, France' }, id: 'call_1' }],
+        texts: [
+          { path: ['input', 0, 'content'], text: 'first' },
+          { path: ['input', 2, 'output'], text: 'old output' },
+          { path: ['input', 3, 'content', 0, 'text'], text: "What's the weather in Paris?" },
+          { path: ['input', 6, 'output'], text: '{"temperature": 14}' },
+          { path: ['input', 7, 'content', 0, 'text'], text: 'It is 14C.' },
+        ],
+      },
+    },
+    {
+      name: 'forced built-in tool',
+      body: { model: 'gpt-4.1', input: 'news?', tools: [{ type: 'web_search' }], tool_choice: { type: 'web_search' } },
+      want: { toolsDefined: ['web_search'], toolCalls: [{ name: 'web_search' }] },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const facts = adapter.parseRequest(head(), c.body);
+      expect(facts).toMatchObject(c.want);
+      for (const t of facts.texts) expect(getAt(c.body, t.path)).toBe(t.text);
+    });
+  }
+
+  it.each([
+    ['x', 'body: must be an object'],
+    [{ model: 1, input: 'x' }, 'model: must be a string'],
+    [{ model: 'm', input: 5 }, 'input: must be an array'],
+    [{ model: 'm', input: [1] }, 'input[0]: must be an object'],
+    [{ model: 'm', input: [{ role: 'user', content: 3 }] }, 'input[0].content: must be a string or an array'],
+    [{ model: 'm', input: 'x', instructions: 4 }, 'instructions: must be a string'],
+    [{ model: 'm', input: 'x', tools: 'web' }, 'tools: must be an array'],
+  ])('rejects %j with %s', (body, message) => {
+    expect(() => adapter.parseRequest(head(), body)).toThrow(MalformedRequest);
+    expect(() => adapter.parseRequest(head(), body)).toThrow(message);
+  });
+});
+
+describe('openai-responses parseResponse', () => {
+  it('reads output text, function calls and usage', () => {
+    const body = {
+      id: 'resp_67ccd2bed1ec8190',
+      object: 'response',
+      status: 'completed',
+      model: 'gpt-4.1-2025-04-14',
+      output: [
+        { type: 'reasoning', id: 'rs_1', summary: [] },
+        { type: 'message', id: 'msg_1', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'In a peaceful grove...', annotations: [] }] },
+        { type: 'function_call', id: 'fc_1', call_id: 'call_1', name: 'get_weather', arguments: '{"location":"Paris"}', status: 'completed' },
+      ],
+      usage: { input_tokens: 36, input_tokens_details: { cached_tokens: 0 }, output_tokens: 87, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 123 },
+    };
+    expect(adapter.parseResponse(body)).toEqual({
+      model: 'gpt-4.1-2025-04-14',
+      usage: { inputTokens: 36, outputTokens: 87 },
+      texts: [{ path: ['output', 1, 'content', 0, 'text'], text: 'In a peaceful grove...' }],
+      toolCalls: [{ name: 'get_weather', arguments: { location: 'Paris' }, id: 'call_1' }],
+    });
+  });
+
+  it.each([null, 1, { output: 'x' }, { output: [null, { type: 'message', content: 'x' }] }])('never throws: %j', (body) => {
+    expect(adapter.parseResponse(body)).toMatchObject({ toolCalls: [], texts: [] });
+  });
+});
+
+describe('openai-responses stream', () => {
+  const resp = (status: string, extra: object = {}) => ({ id: 'resp_1', object: 'response', status, model: 'gpt-4.1-2025-04-14', output: [], ...extra });
+  const ev = (type: string, data: object, seq: number): [string, unknown] => [type, { type, sequence_number: seq, ...data }];
+  const stream = sse([
+    ev('response.created', { response: resp('in_progress') }, 0),
+    ev('response.in_progress', { response: resp('in_progress') }, 1),
+    ev('response.output_item.added', { output_index: 0, item: { type: 'message', id: 'msg_1', status: 'in_progress', role: 'assistant', content: [] } }, 2),
+    ev('response.content_part.added', { item_id: 'msg_1', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }, 3),
+    ev('response.output_text.delta', { item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'Hi' }, 4),
+    ev('response.output_text.delta', { item_id: 'msg_1', output_index: 0, content_index: 0, delta: ' there' }, 5),
+    ev('response.output_text.done', { item_id: 'msg_1', output_index: 0, content_index: 0, text: 'Hi there' }, 6),
+    ev('response.output_item.added', { output_index: 1, item: { type: 'function_call', id: 'fc_1', call_id: 'call_1', name: 'get_weather', arguments: '', status: 'in_progress' } }, 7),
+    ev('response.function_call_arguments.delta', { item_id: 'fc_1', output_index: 1, delta: '{"location":' }, 8),
+    ev('response.function_call_arguments.delta', { item_id: 'fc_1', output_index: 1, delta: '"Paris"}' }, 9),
+    ev('response.function_call_arguments.done', { item_id: 'fc_1', output_index: 1, arguments: '{"location":"Paris"}' }, 10),
+    ev('response.completed', { response: resp('completed', { usage: { input_tokens: 11, output_tokens: 7, total_tokens: 18 } }) }, 11),
+  ]);
+
+  it('reports text, the tool call as soon as named, and usage', () => {
+    for (const { name, fed } of feedAll(() => adapter.streamParser(), stream)) {
+      expect(fed.frames, name).toHaveLength(12);
+      expect(fed.frames[7]!.events, name).toEqual([{ type: 'tool_call', name: 'get_weather', id: 'call_1' }]);
+      expect(fed.events, name).toEqual([
+        { type: 'text', text: 'Hi' },
+        { type: 'text', text: ' there' },
+        { type: 'tool_call', name: 'get_weather', id: 'call_1' },
+        { type: 'usage', usage: { inputTokens: 11, outputTokens: 7 } },
+      ]);
+      expect(fed.facts, name).toEqual({
+        model: 'gpt-4.1-2025-04-14',
+        usage: { inputTokens: 11, outputTokens: 7 },
+        toolCalls: [{ name: 'get_weather', arguments: { location: 'Paris' }, id: 'call_1' }],
+        texts: [],
+      });
+    }
+  });
+
+  it('ends with an error event the parser recognises', () => {
+    const frame = adapter.streamError('forbidden', 'denied by policy');
+    expect(frame.toString()).toMatch(/^event: error\ndata: \{"type":"error","code":"policy_violation","message":"denied by policy"/);
+    expect(adapter.streamParser().push(frame)[0]!.events).toEqual([{ type: 'error', message: 'denied by policy' }]);
+  });
+
+  it('reports response.failed as an error', () => {
+    const bytes = sse([ev('response.failed', { response: resp('failed', { error: { code: 'server_error', message: 'oops' } }) }, 0)]);
+    expect(adapter.streamParser().push(bytes)[0]!.events).toEqual([{ type: 'error', message: 'oops' }]);
+  });
+});

@@ -1,0 +1,213 @@
+// OpenAI Responses API (/v1/responses, Azure /openai/responses). The conversation is a list of
+// typed input items; tool calls the client ran are `function_call` items it sends back.
+import type { RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall, Usage } from '../call.js';
+import type { ProviderAdapter } from './adapter.js';
+import { openAiError, openAiErrorAnswer } from './openai-chat.js';
+import { sseStreamParser, type SseEvent } from './sse.js';
+import {
+  arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson,
+  pathOnly, requireObject, str, toolCall, ToolCallCollector, type Obj,
+} from './util.js';
+
+/** Content parts that carry text, in either direction of the conversation. */
+const TEXT_PARTS = new Set(['input_text', 'output_text', 'text']);
+
+/** A message's content or a tool output: a string, or a list of parts (images and files skipped). */
+function partsTexts(content: unknown, path: (string | number)[], out: TextField[]): void {
+  if (content === undefined || content === null) return;
+  if (typeof content === 'string') {
+    out.push({ path, text: content });
+    return;
+  }
+  if (!Array.isArray(content)) throw malformed(path, 'must be a string or an array');
+  content.forEach((part, j) => {
+    const p = requireObject(part, [...path, j]);
+    if (typeof p.type === 'string' && TEXT_PARTS.has(p.type) && typeof p.text === 'string') {
+      out.push({ path: [...path, j, 'text'], text: p.text });
+    }
+  });
+}
+
+/** A tool call item (client-executed function or custom tool) as a neutral ToolCall. */
+function itemCall(item: Obj): ToolCall | undefined {
+  if (typeof item.name !== 'string') return undefined;
+  if (item.type === 'function_call') return toolCall(item.name, parseArguments(item.arguments), item.call_id);
+  if (item.type === 'custom_tool_call') return toolCall(item.name, item.input, item.call_id);
+  return undefined;
+}
+
+/** Tool names: function and custom tools by name, built-in tools (web_search, file_search...) by type. */
+function toolName(tool: Obj): string | undefined {
+  return str(tool.name) ?? str(tool.type);
+}
+
+function parseRequest(_head: unknown, body: unknown): RequestFacts {
+  const b = requireObject(body, []);
+  const model = optionalString(b.model, ['model']);
+  const texts: TextField[] = [];
+  const instructions = optionalString(b.instructions, ['instructions']);
+  if (instructions !== undefined) texts.push({ path: ['instructions'], text: instructions });
+
+  const calls: { i: number; call: ToolCall }[] = [];
+  let lastUser = -1;
+  if (typeof b.input === 'string') {
+    texts.push({ path: ['input'], text: b.input });
+  } else {
+    optionalArray(b.input, ['input']).forEach((it, i) => {
+      const item = requireObject(it, ['input', i]);
+      if (item.role !== undefined && (item.type === undefined || item.type === 'message')) {
+        if (item.role === 'user') lastUser = i;
+        partsTexts(item.content, ['input', i, 'content'], texts);
+      } else if (item.type === 'function_call_output' || item.type === 'custom_tool_call_output') {
+        partsTexts(item.output, ['input', i, 'output'], texts);
+      } else {
+        const call = itemCall(item);
+        if (call) calls.push({ i, call });
+      }
+    });
+  }
+
+  const toolsDefined: string[] = [];
+  optionalArray(b.tools, ['tools']).forEach((t, i) => {
+    const name = toolName(requireObject(t, ['tools', i]));
+    if (name !== undefined) toolsDefined.push(name);
+  });
+
+  const toolCalls: ToolCall[] = [];
+  // Forced choice: {type:'function'|'custom', name} or a built-in tool {type:'web_search_preview'}.
+  const choice = b.tool_choice;
+  if (isObject(choice) && choice.type !== 'allowed_tools') {
+    const name = str(choice.name) ?? (choice.type !== 'function' && choice.type !== 'custom' && choice.type !== 'mcp' ? str(choice.type) : undefined);
+    if (name !== undefined) toolCalls.push({ name });
+  }
+  // The calls made since the user last spoke are the ones whose results the client now reports.
+  for (const { i, call } of calls) if (i > lastUser) toolCalls.push(call);
+
+  return {
+    operation: 'responses',
+    ...(model !== undefined && { model }),
+    toolsDefined,
+    toolCalls,
+    texts,
+    stream: b.stream === true,
+  };
+}
+
+function usageOf(u: unknown): Usage | undefined {
+  if (!isObject(u)) return undefined;
+  const input = num(u.input_tokens);
+  const output = num(u.output_tokens);
+  if (input === undefined && output === undefined) return undefined;
+  return { inputTokens: input ?? 0, outputTokens: output ?? 0 };
+}
+
+function parseResponse(body: unknown): ResponseFacts {
+  const facts: ResponseFacts = { toolCalls: [], texts: [] };
+  if (!isObject(body)) return facts;
+  const model = str(body.model);
+  if (model !== undefined) facts.model = model;
+  const usage = usageOf(body.usage);
+  if (usage) facts.usage = usage;
+  arr(body.output).forEach((it, i) => {
+    if (!isObject(it)) return;
+    if (it.type === 'message') {
+      arr(it.content).forEach((part, j) => {
+        if (isObject(part) && part.type === 'output_text' && typeof part.text === 'string') {
+          facts.texts.push({ path: ['output', i, 'content', j, 'text'], text: part.text });
+        }
+      });
+      return;
+    }
+    const call = itemCall(it);
+    if (call) facts.toolCalls.push(call);
+  });
+  return facts;
+}
+
+function streamParser() {
+  const tools = new ToolCallCollector();
+  let model: string | undefined;
+  let usage: Usage | undefined;
+
+  /** Starts a call from an output item; returns the tool_call event when it is new. */
+  const startCall = (key: string, item: unknown): StreamEvent[] => {
+    if (!isObject(item) || (item.type !== 'function_call' && item.type !== 'custom_tool_call')) return [];
+    const name = str(item.name);
+    if (name === undefined || !tools.start(key, name, str(item.call_id))) return [];
+    return [{ type: 'tool_call', name, ...(typeof item.call_id === 'string' && { id: item.call_id }) }];
+  };
+
+  const read = (frame: SseEvent): StreamEvent[] => {
+    if (!frame.hasData) return [];
+    const ev = parseJson(frame.data);
+    if (!isObject(ev)) return [];
+    const type = str(ev.type) ?? frame.event;
+    // Deltas name their item by output_index (and item_id); both identify the same call.
+    const key = String(num(ev.output_index) ?? str(ev.item_id) ?? '');
+    switch (type) {
+      case 'error':
+        return [{ type: 'error', message: str(ev.message) ?? (isObject(ev.error) ? str(ev.error.message) : undefined) ?? 'upstream error' }];
+      case 'response.output_item.added':
+        return startCall(key, ev.item);
+      case 'response.output_item.done': {
+        const events = startCall(key, ev.item);
+        if (isObject(ev.item) && typeof ev.item.arguments === 'string') tools.replace(key, ev.item.arguments);
+        else if (isObject(ev.item) && typeof ev.item.input === 'string') tools.replace(key, ev.item.input);
+        return events;
+      }
+      case 'response.output_text.delta':
+        return typeof ev.delta === 'string' && ev.delta !== '' ? [{ type: 'text', text: ev.delta }] : [];
+      case 'response.function_call_arguments.delta':
+      case 'response.custom_tool_call_input.delta':
+        if (typeof ev.delta === 'string') tools.append(key, ev.delta);
+        return [];
+      case 'response.function_call_arguments.done':
+        if (typeof ev.arguments === 'string') tools.replace(key, ev.arguments);
+        return [];
+      case 'response.created':
+      case 'response.in_progress':
+      case 'response.completed':
+      case 'response.incomplete':
+      case 'response.failed': {
+        const response = isObject(ev.response) ? ev.response : {};
+        model = str(response.model) ?? model;
+        const events: StreamEvent[] = [];
+        const u = usageOf(response.usage);
+        if (u) {
+          usage = u;
+          events.push({ type: 'usage', usage: u });
+        }
+        if (type === 'response.failed') {
+          const message = isObject(response.error) ? str(response.error.message) : undefined;
+          events.push({ type: 'error', message: message ?? 'response failed' });
+        }
+        return events;
+      }
+      default:
+        return [];
+    }
+  };
+
+  return sseStreamParser(read, () => ({
+    ...(model !== undefined && { model }),
+    ...(usage !== undefined && { usage }),
+    toolCalls: tools.list(),
+    texts: [],
+  }));
+}
+
+export const openAiResponsesAdapter: ProviderAdapter = {
+  provider: 'openai',
+  matches: (head, body) => pathOnly(head.path).endsWith('/responses') && !isJsonRpc(body),
+  parseRequest,
+  parseResponse,
+  isStream: (contentType) => contentType?.toLowerCase().includes('text/event-stream') ?? false,
+  streamParser,
+  errorAnswer: openAiErrorAnswer,
+  // The Responses API ends a failed stream with an `error` event: {type, code, message, param}.
+  streamError: (kind, message) => {
+    const { code, param } = openAiError(kind, message);
+    const data = JSON.stringify({ type: 'error', code, message, param, sequence_number: 0 });
+    return Buffer.from(`event: error\ndata: ${data}\n\n`);
+  },
+};

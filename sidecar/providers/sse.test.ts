@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { encodeSse, parseSseFrame, SseFramer } from './sse.js';
+import { cuttings } from './testing.js';
+
+function frameAll(chunks: Buffer[]) {
+  const framer = new SseFramer();
+  const frames = chunks.flatMap((c) => framer.push(c));
+  return [...frames, ...framer.end()];
+}
+
+describe('SseFramer', () => {
+  const stream = Buffer.from(
+    'event: message_start\ndata: {"a":1}\n\n' +
+      ': keep-alive comment\n\n' +
+      'data: line one\r\ndata: line two\r\n\r\n' +
+      'event: x\r\ndata:no-space\r\nid: 7\r\n\r\n' +
+      'data: [DONE]\n\n',
+  );
+
+  for (const { name, chunks } of cuttings(stream)) {
+    it(`frames the same whatever the chunking (${name})`, () => {
+      const frames = frameAll(chunks);
+      expect(Buffer.concat(frames.map((f) => f.bytes)).equals(stream)).toBe(true);
+      expect(frames.map((f) => [f.event, f.data, f.hasData])).toEqual([
+        ['message_start', '{"a":1}', true],
+        [undefined, '', false],
+        [undefined, 'line one\nline two', true],
+        ['x', 'no-space', true],
+        [undefined, '[DONE]', true],
+      ]);
+      expect(frames[3]!.id).toBe('7');
+      expect(frames[0]!.bytes.toString()).toBe('event: message_start\ndata: {"a":1}\n\n');
+    });
+  }
+
+  it('holds a partial frame until its blank line arrives', () => {
+    const framer = new SseFramer();
+    expect(framer.push(Buffer.from('data: {"x":'))).toEqual([]);
+    expect(framer.push(Buffer.from('1}\n'))).toEqual([]);
+    expect(framer.push(Buffer.from('\r'))).toEqual([]); // \r of a \r\n blank line
+    const [f] = framer.push(Buffer.from('\n'));
+    expect(f?.data).toBe('{"x":1}');
+  });
+
+  it('returns a trailing frame without blank line at the end, parsed', () => {
+    const framer = new SseFramer();
+    framer.push(Buffer.from('data: a\n\ndata: tail'));
+    const rest = framer.end();
+    expect(rest).toHaveLength(1);
+    expect(rest[0]!.data).toBe('tail');
+    expect(rest[0]!.bytes.toString()).toBe('data: tail');
+    expect(framer.end()).toEqual([]);
+  });
+
+  it('keeps multi-byte characters split across chunks intact', () => {
+    const bytes = Buffer.from('data: héllo 👋\n\n');
+    const frames = frameAll([...bytes].map((b) => Buffer.from([b])));
+    expect(frames[0]!.data).toBe('héllo 👋');
+  });
+});
+
+describe('encodeSse', () => {
+  it('writes event and multi-line data that parse back', () => {
+    const bytes = encodeSse('a\nb', 'error');
+    expect(bytes.toString()).toBe('event: error\ndata: a\ndata: b\n\n');
+    expect(parseSseFrame(bytes)).toMatchObject({ event: 'error', data: 'a\nb' });
+  });
+});

@@ -1,0 +1,144 @@
+// Small helpers the adapters share: shape checks that name the offending field, JSON-argument
+// parsing, and the per-stream bookkeeping of tool calls whose arguments arrive in pieces.
+import type { JsonPath, TextField, ToolCall } from '../call.js';
+import { MalformedRequest } from './adapter.js';
+
+export type Obj = Record<string, unknown>;
+
+export function isObject(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** 'messages[3].content' — how field names appear in MalformedRequest messages. */
+export function fieldName(path: JsonPath): string {
+  let out = '';
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out === '' ? key : `.${key}`;
+  return out === '' ? 'body' : out;
+}
+
+export function malformed(path: JsonPath, problem: string): MalformedRequest {
+  return new MalformedRequest(`${fieldName(path)}: ${problem}`);
+}
+
+export function requireObject(v: unknown, path: JsonPath): Obj {
+  if (!isObject(v)) throw malformed(path, 'must be an object');
+  return v;
+}
+
+export function requireArray(v: unknown, path: JsonPath): unknown[] {
+  if (!Array.isArray(v)) throw malformed(path, 'must be an array');
+  return v;
+}
+
+/** Absent (undefined or null) is fine; anything else must be an array. */
+export function optionalArray(v: unknown, path: JsonPath): unknown[] {
+  if (v === undefined || v === null) return [];
+  return requireArray(v, path);
+}
+
+export function optionalString(v: unknown, path: JsonPath): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw malformed(path, 'must be a string');
+  return v;
+}
+
+export function requireString(v: unknown, path: JsonPath): string {
+  if (typeof v !== 'string') throw malformed(path, 'must be a string');
+  return v;
+}
+
+/** A string field read without judging: garbage in a response is ignored, not an error. */
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+export function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** Tool arguments travel as JSON strings in some formats; parsed when valid, else kept raw. */
+export function parseArguments(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw;
+  if (raw.trim() === '') return undefined;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every string leaf under a value, with its path (tool arguments, tool results in JSON form). */
+export function stringLeaves(value: unknown, path: JsonPath, out: TextField[] = []): TextField[] {
+  if (typeof value === 'string') out.push({ path, text: value });
+  else if (Array.isArray(value)) value.forEach((v, i) => stringLeaves(v, [...path, i], out));
+  else if (isObject(value)) for (const [k, v] of Object.entries(value)) stringLeaves(v, [...path, k], out);
+  return out;
+}
+
+export function pathOnly(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** Does a parsed body look like a JSON-RPC 2.0 message or batch (so it is MCP, whatever the path)? */
+export function isJsonRpc(body: unknown): boolean {
+  const first = Array.isArray(body) ? body[0] : body;
+  return isObject(first) && first.jsonrpc === '2.0';
+}
+
+/**
+ * Tool calls assembled from stream pieces: the name (and id) arrive once, the arguments in
+ * fragments keyed by the provider's block index. Arguments are parsed only at the end.
+ */
+export class ToolCallCollector {
+  private readonly calls = new Map<string, { name: string; id?: string; args: string; initial?: unknown }>();
+
+  /** Returns true the first time a key is seen, i.e. when a tool_call event is due. */
+  start(key: string, name: string, id?: string, initial?: unknown): boolean {
+    if (this.calls.has(key)) return false;
+    this.calls.set(key, { name, args: '', ...(id !== undefined && { id }), ...(initial !== undefined && { initial }) });
+    return true;
+  }
+
+  has(key: string): boolean {
+    return this.calls.has(key);
+  }
+
+  append(key: string, fragment: string): void {
+    const call = this.calls.get(key);
+    if (call) call.args += fragment;
+  }
+
+  /** A final, complete argument string replaces the fragments (e.g. Responses' ...arguments.done). */
+  replace(key: string, full: string): void {
+    const call = this.calls.get(key);
+    if (call) call.args = full;
+  }
+
+  list(): ToolCall[] {
+    return [...this.calls.values()].map((c) => {
+      const args = c.args !== '' ? parseArguments(c.args) : c.initial;
+      return { name: c.name, ...(args !== undefined && { arguments: args }), ...(c.id !== undefined && { id: c.id }) };
+    });
+  }
+}
+
+export function toolCall(name: string, args: unknown, id: unknown): ToolCall {
+  return {
+    name,
+    ...(args !== undefined && { arguments: args }),
+    ...(typeof id === 'string' && { id }),
+  };
+}
