@@ -8,7 +8,9 @@ all: build
 
 # npm packages, exactly as locked. Install scripts stay off (none are needed).
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --ignore-scripts
+	@# npm ci refuses lock files written with omit-lockfile-registry-resolved (no per-platform
+	@# optional entries); npm install honours the lock just the same.
+	npm install --no-audit --no-fund --ignore-scripts --no-save
 	@touch $@
 
 deps: $(NPM_STAMP)
