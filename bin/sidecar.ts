@@ -81,6 +81,8 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
       log.info({ signal }, 'draining');
       void sidecar.stop().then((clean) => {
         log.info({ clean }, 'stopped');
+        // Everything that matters is closed; do not let a stray keep-alive socket hold the exit.
+        log.flush(() => process.exit(0));
         resolve(0);
       });
     };

@@ -113,8 +113,11 @@ export async function handleExchange(dp: DataPath, req: IncomingMessage, res: Se
 
 async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   const { req, target } = ex;
-  const raw = await readBody(req, dp.maxBodyBytes, headerValue(req.headers['content-length']));
   const head = { host: target.host, method: req.method ?? 'GET', path: target.path, contentType: headerValue(req.headers['content-type']) };
+  // Chosen by host and path first, so even a 413 for an unread body speaks the provider's dialect.
+  ex.adapter = adapterFor(head, undefined);
+  ex.provider = ex.adapter.provider;
+  const raw = await readBody(req, dp.maxBodyBytes, headerValue(req.headers['content-length']));
 
   let body: unknown;
   let parseError: string | undefined;

@@ -56,6 +56,7 @@ export function parseAuthority(authority: string, defaultPort: number): { host: 
 
 export function createProxy(dp: DataPath, certs: LeafCertificates, options: ProxyOptions): Proxy {
   let active = 0;
+  /** Raw client sockets of tunnels and intercepted TLS sessions: closed last when draining. */
   const tunnels = new Set<Duplex>();
   /** The CONNECT target of each intercepted TLS socket. */
   const tlsTargets = new WeakMap<object, { host: string; port: number }>();
@@ -131,6 +132,8 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
           if (head.length > 0) socket.unshift(head);
           const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
           tls.on('error', () => tls.destroy());
+          tunnels.add(socket);
+          socket.once('close', () => tunnels.delete(socket));
           tlsTargets.set(tls, authority);
           intercepted.emit('connection', tls);
         })

@@ -18,7 +18,7 @@ export function curl(args: string[], timeoutMs = 20_000): Promise<CurlResult> {
       { maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
       (error, stdout, stderr) => {
         // With a proxy, curl prints the CONNECT answer's head too: the last head is the response's.
-        const heads = [...stdout.matchAll(/^HTTP\/[\d.]+ (\d{3})[^\r\n]*\r\n([\s\S]*?)\r\n\r\n/gm)];
+        const heads = [...stdout.matchAll(/^HTTP\/[\d.]+ (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n/gm)];
         const last = heads[heads.length - 1];
         const headers: Record<string, string> = {};
         for (const line of (last?.[2] ?? '').split('\r\n')) {

@@ -1,0 +1,313 @@
+// The data path end to end, with real clients: curl through HTTPS_PROXY with TLS interception,
+// the official OpenAI and Anthropic SDKs, streams, tunnels, plain HTTP, and bad input.
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { ProxyAgent, fetch as undiciFetch, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { curl } from '../e2e/harness/curl.js';
+import { spawnSidecar, type SidecarProcess } from '../e2e/harness/sidecar-process.js';
+import { createWorld, PASS_THROUGH_POLICY, writePolicy, type World } from '../e2e/harness/world.js';
+import { EventStreamDecoder, headerString } from './providers/aws-eventstream.js';
+
+let world: World;
+let sidecar: SidecarProcess;
+let ourCa: string;
+
+const chatBody = (content: string, extra: object = {}) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...extra });
+
+beforeAll(async () => {
+  world = await createWorld();
+  ourCa = await readFile(world.caCertFile, 'utf8');
+  const policy = await writePolicy(world.dir, 'pass', PASS_THROUGH_POLICY);
+  sidecar = await spawnSidecar(['--policy', policy, '--ca-dir', world.caDir, ...world.upstreamFlags, '--resolve', 'api.groq.com=127.0.0.1:1']);
+});
+
+afterAll(async () => {
+  await sidecar?.stop();
+  await world?.close();
+});
+
+const viaProxy = (url: string, ...args: string[]) => curl(['-x', sidecar.proxyUrl, '--cacert', world.caCertFile, url, ...args]);
+const auditFor = (requestId: string | undefined) => sidecar.waitForLine((l) => l.audit === true && l.requestId === requestId, 5_000);
+
+describe('TLS interception through HTTPS_PROXY (curl)', () => {
+  it('answers an OpenAI chat completion, strips X-Chaperone-* headers, and audits without secrets', async () => {
+    const r = await viaProxy(
+      'https://api.openai.com/v1/chat/completions',
+      '-H', 'content-type: application/json',
+      '-H', 'authorization: Bearer sk-live-supersecret',
+      '-H', 'x-chaperone-agent: researcher',
+      '-H', 'x-chaperone-session: s-42',
+      '-d', chatBody('hello there'),
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).choices[0].message.content).toBe('Echo: hello there');
+    expect(r.headers['x-chaperone-decision']).toBe('allow');
+    expect(r.headers['x-chaperone-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Number(r.headers['x-chaperone-latency-ms'])).toBeGreaterThan(0);
+
+    const seen = world.tls.received.at(-1)!;
+    expect(seen.path).toBe('/v1/chat/completions');
+    expect(seen.headers.authorization).toBe('Bearer sk-live-supersecret');
+    expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-chaperone'))).toEqual([]);
+
+    const audit = await auditFor(r.headers['x-chaperone-request-id']);
+    expect(audit).toMatchObject({ agent: 'researcher', session: 's-42', provider: 'openai', operation: 'chat.completions', host: 'api.openai.com', model: 'gpt-4o-mini', decision: 'allow', status: 200 });
+    expect(audit.tokens).toEqual({ inputTokens: 3, outputTokens: 5 });
+    expect(JSON.stringify(sidecar.lines)).not.toContain('supersecret');
+    expect(JSON.stringify(sidecar.lines)).not.toContain('hello there');
+  });
+
+  it('passes an Anthropic stream through as it comes, and reads its usage', async () => {
+    const r = await viaProxy(
+      'https://api.anthropic.com/v1/messages', '-N',
+      '-H', 'content-type: application/json', '-H', 'x-api-key: sk-ant-secret', '-H', 'anthropic-version: 2023-06-01',
+      '-d', JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'stream me' }] }),
+    );
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toMatch(/text\/event-stream/);
+    const events = [...r.body.matchAll(/^event: (\S+)/gm)].map((m) => m[1]);
+    expect(events[0]).toBe('message_start');
+    expect(events.at(-1)).toBe('message_stop');
+    expect(events).toContain('content_block_delta');
+    const audit = await auditFor(r.headers['x-chaperone-request-id']);
+    expect(audit).toMatchObject({ provider: 'anthropic', model: 'claude-sonnet-4-5', decision: 'allow' });
+    expect((audit.tokens as { outputTokens: number }).outputTokens).toBeGreaterThan(0);
+  });
+
+  it('relays a Bedrock converse-stream in AWS event-stream framing, frame for frame', async () => {
+    const body = JSON.stringify({ messages: [{ role: 'user', content: [{ text: 'call tool lookup_order' }] }], toolConfig: { tools: [{ toolSpec: { name: 'lookup_order', inputSchema: { json: {} } } }] } });
+    const res = await request('https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+      dispatcher: new ProxyAgent({ uri: sidecar.proxyUrl, requestTls: { ca: ourCa } }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/vnd.amazon.eventstream');
+    const decoder = new EventStreamDecoder();
+    const types: string[] = [];
+    for await (const chunk of res.body) for (const m of decoder.push(chunk as Buffer)) types.push(headerString(m.headers, ':event-type') ?? '');
+    expect(types).toContain('contentBlockStart');
+    expect(types.at(-1)).toBe('metadata');
+    const audit = await auditFor(String(res.headers['x-chaperone-request-id']));
+    expect(audit).toMatchObject({ provider: 'bedrock', operation: 'converse-stream', toolCalls: ['lookup_order'] });
+  });
+
+  it('intercepts an MCP server named in spec.intercept.hosts and reads tools/call', async () => {
+    const r = await viaProxy(
+      'https://mcp.tools.example.com/mcp',
+      '-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream',
+      '-d', JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'web_search', arguments: { q: 'kubernetes' } } }),
+    );
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ jsonrpc: '2.0', id: 7 });
+    const audit = await auditFor(r.headers['x-chaperone-request-id']);
+    expect(audit).toMatchObject({ provider: 'mcp', operation: 'tools/call', host: 'mcp.tools.example.com' });
+  });
+
+  it('keeps the intercepted TLS connection alive across requests', async () => {
+    const dispatcher = new ProxyAgent({ uri: sidecar.proxyUrl, requestTls: { ca: ourCa } });
+    const before = world.tls.received.length;
+    for (let i = 0; i < 3; i++) {
+      const res = await request('https://api.openai.com/v1/chat/completions', { method: 'POST', body: chatBody(`n${i}`), headers: { 'content-type': 'application/json' }, dispatcher });
+      expect(res.statusCode).toBe(200);
+      await res.body.text();
+    }
+    expect(world.tls.received.length - before).toBe(3);
+    const connects = sidecar.lines.filter((l) => l.msg === 'decision' && l.method === 'CONNECT').length;
+    expect(connects).toBe(0); // intercepted CONNECTs are not tunnels
+    await dispatcher.close();
+  });
+
+  it('delivers stream chunks as they arrive, not buffered whole', async () => {
+    const res = await request('https://api.openai.com/v1/chat/completions', {
+      method: 'POST',
+      body: chatBody('a fairly long sentence so the fake streams it in several pieces', { stream: true, stream_options: { include_usage: true } }),
+      headers: { 'content-type': 'application/json' },
+      dispatcher: new ProxyAgent({ uri: sidecar.proxyUrl, requestTls: { ca: ourCa } }),
+    });
+    const arrivals: number[] = [];
+    let text = '';
+    for await (const chunk of res.body) {
+      arrivals.push(Date.now());
+      text += (chunk as Buffer).toString();
+    }
+    expect(text).toContain('data: [DONE]');
+    expect(arrivals.length).toBeGreaterThanOrEqual(3);
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(40); // frames 20 ms apart arrived apart
+  });
+});
+
+describe('official SDKs', () => {
+  it('openai: base-URL route, JSON and a streamed tool call', async () => {
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${sidecar.proxyUrl}/openai/v1`, defaultHeaders: { 'X-Chaperone-Agent': 'sdk-agent' } });
+    const done = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi sdk' }] });
+    expect(done.choices[0]!.message.content).toBe('Echo: hi sdk');
+    expect(done.usage?.prompt_tokens).toBeGreaterThan(0);
+
+    const stream = client.chat.completions.stream({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'please call tool web_search' }],
+      tools: [{ type: 'function', function: { name: 'web_search', parameters: { type: 'object', properties: {} } } }],
+      stream_options: { include_usage: true },
+    });
+    const final = await stream.finalChatCompletion();
+    expect(final.choices[0]!.message.tool_calls?.[0]).toMatchObject({ function: { name: 'web_search' } });
+    const audit = await sidecar.waitForLine((l) => l.audit === true && l.agent === 'sdk-agent' && Array.isArray(l.toolCalls));
+    expect(audit).toMatchObject({ provider: 'openai', toolCalls: ['web_search'], tools: ['web_search'] });
+  });
+
+  it('openai: through HTTPS_PROXY with the interception CA trusted', async () => {
+    const dispatcher = new ProxyAgent({ uri: sidecar.proxyUrl, requestTls: { ca: ourCa } });
+    const client = new OpenAI({
+      apiKey: 'sk-test',
+      fetch: ((url: string, init: object) => undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch,
+    });
+    const r = await client.responses.create({ model: 'gpt-4.1', input: 'responses via proxy' });
+    expect(r.output_text).toBe('Echo: responses via proxy');
+    expect(r.usage?.output_tokens).toBeGreaterThan(0);
+    await dispatcher.close();
+  });
+
+  it('anthropic: base-URL route, JSON and a stream', async () => {
+    const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: `${sidecar.proxyUrl}/anthropic` });
+    const msg = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi claude' }] });
+    expect(msg.content[0]).toMatchObject({ type: 'text', text: 'Echo: hi claude' });
+    const final = await client.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'streamed claude' }] }).finalMessage();
+    expect(final.content[0]).toMatchObject({ type: 'text', text: 'Echo: streamed claude' });
+    expect(final.usage.output_tokens).toBeGreaterThan(0);
+  });
+});
+
+describe('hosts that are not intercepted', () => {
+  it('tunnels TLS byte for byte: the client sees the real server certificate', async () => {
+    // Trusting only the upstream's CA works; trusting only ours fails: nobody re-signed it.
+    const ok = await curl(['-x', sidecar.proxyUrl, '--cacert', world.upstreamCaFile, '-H', 'content-type: application/json', '-d', chatBody('tunnelled'), 'https://tunnel.example.test/v1/chat/completions']);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body).choices[0].message.content).toBe('Echo: tunnelled');
+    const refused = await curl(['-x', sidecar.proxyUrl, '--cacert', world.caCertFile, 'https://tunnel.example.test/v1/chat/completions']);
+    expect(refused.exitCode).not.toBe(0);
+    const audit = await sidecar.waitForLine((l) => l.audit === true && l.operation === 'tunnel' && l.host === 'tunnel.example.test');
+    expect(audit).toMatchObject({ method: 'CONNECT', decision: 'allow', status: 200 });
+  });
+
+  it('forwards plain HTTP for other hosts, streaming the body', async () => {
+    const r = await curl(['-x', sidecar.proxyUrl, '-H', 'content-type: application/json', '-d', chatBody('plain'), 'http://plain.example.test/v1/chat/completions']);
+    expect(r.status).toBe(200);
+    expect(r.headers['x-chaperone-decision']).toBe('allow');
+    const audit = await auditFor(r.headers['x-chaperone-request-id']);
+    expect(audit).toMatchObject({ provider: 'unknown', host: 'plain.example.test' });
+  });
+
+  it('inspects plain-HTTP absolute-URI calls to an intercepted host', async () => {
+    const r = await curl(['-x', sidecar.proxyUrl, '-H', 'content-type: application/json', '-d', chatBody('plain openai'), 'http://api.openai.com/v1/chat/completions']);
+    expect(r.status).toBe(200);
+    const audit = await auditFor(r.headers['x-chaperone-request-id']);
+    expect(audit).toMatchObject({ provider: 'openai', operation: 'chat.completions' });
+    expect(world.plain.received.at(-1)!.path).toBe('/v1/chat/completions');
+  });
+});
+
+describe('bad input never crashes it', () => {
+  it('answers malformed JSON with 400 in the OpenAI shape', async () => {
+    const r = await curl(['-H', 'content-type: application/json', '-d', '{"model": "gpt-4o", "messages": [', `${sidecar.proxyUrl}/openai/v1/chat/completions`]);
+    expect(r.status).toBe(400);
+    const body = JSON.parse(r.body);
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toMatch(/malformed JSON/);
+    expect(r.headers['x-chaperone-request-id']).toBeTruthy();
+  });
+
+  it('answers malformed JSON with 400 in the Anthropic shape', async () => {
+    const r = await curl(['-H', 'content-type: application/json', '-d', '{nope', `${sidecar.proxyUrl}/anthropic/v1/messages`]);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+
+  it('names the field when the JSON does not fit the format', async () => {
+    const r = await curl(['-H', 'content-type: application/json', '-d', '{"model":"gpt-4o","messages":"hi"}', `${sidecar.proxyUrl}/openai/v1/chat/completions`]);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body).error.message).toMatch(/messages/);
+  });
+
+  it('answers 502 in the provider shape when the upstream is unreachable', async () => {
+    const r = await viaProxy('https://api.groq.com/openai/v1/chat/completions', '-H', 'content-type: application/json', '-d', chatBody('x'));
+    expect(r.status).toBe(502);
+    expect(JSON.parse(r.body).error.message).toMatch(/unreachable/);
+  });
+
+  it('answers malformed HTTP with 400 and an unknown route with 404', async () => {
+    const raw = await new Promise<string>((resolve) => {
+      const s = connect(Number(new URL(sidecar.proxyUrl).port), '127.0.0.1', () => s.write('THIS IS NOT HTTP\r\n\r\n'));
+      let data = '';
+      s.on('data', (d) => (data += d.toString()));
+      s.on('close', () => resolve(data));
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400/);
+    const r = await curl([`${sidecar.proxyUrl}/nowhere`]);
+    expect(r.status).toBe(404);
+    expect(JSON.parse(r.body).error.message).toMatch(/HTTP\(S\)_PROXY/);
+  });
+
+  it('answers a CONNECT without a port or host with 400', async () => {
+    const raw = await new Promise<string>((resolve) => {
+      const s = connect(Number(new URL(sidecar.proxyUrl).port), '127.0.0.1', () => s.write('CONNECT not/a/host HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let data = '';
+      s.on('data', (d) => (data += d.toString()));
+      s.on('close', () => resolve(data));
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400/);
+  });
+
+  it('is still healthy after all of it', async () => {
+    const res = await fetch(`${sidecar.adminUrl}/healthz`);
+    expect(res.status).toBe(200);
+    expect(sidecar.proc.exitCode).toBeNull();
+  });
+});
+
+describe('limits and timeouts', () => {
+  let tight: SidecarProcess;
+  beforeAll(async () => {
+    const policy = await writePolicy(world.dir, 'tight', PASS_THROUGH_POLICY);
+    tight = await spawnSidecar(['--policy', policy, '--ca-dir', world.caDir, ...world.upstreamFlags, '--max-body-bytes', '2048', '--upstream-timeout-ms', '700', '--client-timeout-ms', '1000']);
+  });
+  afterAll(async () => {
+    await tight?.stop();
+  });
+
+  it('answers a body over the limit with 413 in the provider shape', async () => {
+    const r = await curl(['-H', 'content-type: application/json', '-d', chatBody('x'.repeat(5000)), `${tight.proxyUrl}/anthropic/v1/messages`]);
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.body)).toMatchObject({ type: 'error', error: { type: 'request_too_large' } });
+  });
+
+  it('answers 413 for a chunked body that grows past the limit', async () => {
+    const r = await curl(['-H', 'content-type: application/json', '-H', 'transfer-encoding: chunked', '-d', chatBody('y'.repeat(5000)), `${tight.proxyUrl}/openai/v1/chat/completions`]);
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.body).error.message).toMatch(/2048-byte limit/);
+  });
+
+  it('times out a dead upstream with 504', async () => {
+    const started = Date.now();
+    const r = await curl(['-x', tight.proxyUrl, '--cacert', world.caCertFile, 'https://api.openai.com/hang']);
+    expect(r.status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('times out a client that never finishes its request', async () => {
+    const started = Date.now();
+    const raw = await new Promise<string>((resolve) => {
+      const s = connect(Number(new URL(tight.proxyUrl).port), '127.0.0.1', () => s.write('POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"partial":'));
+      let data = '';
+      s.on('data', (d) => (data += d.toString()));
+      s.on('close', () => resolve(data));
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 408/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
