@@ -76,8 +76,15 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     log,
   );
   // SIGTERM (kubelet, Ctrl-C): stop accepting, let calls in flight finish (bounded), then exit.
+  // A repeated SIGTERM keeps draining; a second Ctrl-C means "now".
   return new Promise<number>((resolve) => {
-    const onSignal = (signal: string): void => {
+    let draining = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (draining) {
+        if (signal === 'SIGINT') process.exit(130);
+        return;
+      }
+      draining = true;
       log.info({ signal }, 'draining');
       void sidecar.stop().then((clean) => {
         log.info({ clean }, 'stopped');
@@ -86,7 +93,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
         resolve(0);
       });
     };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
 }
