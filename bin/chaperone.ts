@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The single `chaperone` binary: one image, every component.
 import { UsageError } from '../lib/cli.js';
-import { VERSION } from '../lib/version.js';
+import { VERSION } from '../lib/project.js';
 import { caCommand } from './ca-init.js';
 import { policyValidate } from './policy-validate.js';
 import { sidecarCommand } from './sidecar.js';

@@ -1,7 +1,7 @@
 // `chaperone sidecar`: the proxy, in a pod or standalone.
 import { createLogger } from '../lib/logger.js';
 import { intFlag, parseFlags } from '../lib/cli.js';
-import { VERSION } from '../lib/version.js';
+import { VERSION } from '../lib/project.js';
 import { SIDECAR_DEFAULTS, startSidecar } from '../sidecar/main.js';
 
 export const SIDECAR_HELP = `Usage: chaperone sidecar [flags]

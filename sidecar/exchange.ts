@@ -312,6 +312,7 @@ function answerVerdict(dp: DataPath, ex: Exchange, verdict: Verdict): void {
 
 function answerError(dp: DataPath, ex: Exchange, status: number, kind: ErrorKind, message: string, extra: OutgoingHttpHeaders = {}): void {
   ex.error = message;
+  ex.decision = 'error';
   const answer = ex.adapter.errorAnswer(kind, `chaperone: ${message}`);
   writeAnswer(dp, ex, status, answer.contentType, answer.body, { ...answer.headers, ...extra });
 }
@@ -339,6 +340,7 @@ type UpstreamError = Error & { code?: string; cause?: { code?: string; message?:
 function upstreamFailed(dp: DataPath, ex: Exchange, err: UpstreamError): void {
   if (ex.res.destroyed || err.name === 'AbortError' || err.name === 'RequestAbortedError') {
     ex.error = 'client went away';
+    ex.decision = 'error';
     finish(dp, ex, 499);
     return;
   }

@@ -114,7 +114,13 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     draining: false,
   };
 
-  await config.reload();
+  const first = await config.reload();
+  // Standalone, a policy file that does not load is a usage error: say so and stop. In a pod the
+  // ConfigMap may simply not be there yet: stay unready and keep watching.
+  if (standalone && first.result === 'error') {
+    await upstream.close();
+    throw new Error(first.error);
+  }
   config.watch();
 
   const proxy: Proxy = createProxy(dp, certs, {

@@ -220,6 +220,8 @@ describe('bad input never crashes it', () => {
     expect(body.error.type).toBe('invalid_request_error');
     expect(body.error.message).toMatch(/malformed JSON/);
     expect(r.headers['x-chaperone-request-id']).toBeTruthy();
+    expect(r.headers['x-chaperone-decision']).toBe('error');
+    expect(await auditFor(r.headers['x-chaperone-request-id'])).toMatchObject({ decision: 'error', status: 400, provider: 'openai' });
   });
 
   it('answers malformed JSON with 400 in the Anthropic shape', async () => {
@@ -238,6 +240,7 @@ describe('bad input never crashes it', () => {
     const r = await viaProxy('https://api.groq.com/openai/v1/chat/completions', '-H', 'content-type: application/json', '-d', chatBody('x'));
     expect(r.status).toBe(502);
     expect(JSON.parse(r.body).error.message).toMatch(/unreachable/);
+    expect(r.headers['x-chaperone-decision']).toBe('error');
   });
 
   it('answers malformed HTTP with 400 and an unknown route with 404', async () => {

@@ -2,11 +2,10 @@
 // and collects its JSON log lines (audit lines included).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../lib/project.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CHAPERONE_BIN = join(ROOT, 'dist', 'bin', 'chaperone.js');
+export const CHAPERONE_BIN = join(PROJECT_ROOT, 'dist', 'bin', 'chaperone.js');
 
 export interface LogLine {
   level: string;

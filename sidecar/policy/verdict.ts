@@ -3,7 +3,11 @@ import type { JsonPath } from '../call.js';
 
 /** Outcomes, from the mildest to the strictest. A call gets the strictest answer of all checks. */
 export const DECISIONS = ['allow', 'audit', 'redact', 'hold', 'rate_limited', 'circuit_open', 'deny'] as const;
-export type Decision = (typeof DECISIONS)[number];
+/**
+ * A policy decision, or `error`: the sidecar answered itself because the request was malformed or
+ * too large, or the upstream failed (400, 413, 502, 504). No check ever returns `error`.
+ */
+export type Decision = (typeof DECISIONS)[number] | 'error';
 
 /** The rule families named in X-Chaperone-Rule and in metrics. */
 export type RuleName = 'egress' | 'schedule' | 'tools' | 'rate_limit' | 'dlp' | 'approval' | 'budget' | 'circuit';
@@ -29,7 +33,7 @@ export interface Verdict {
 
 export const ALLOW: Verdict = Object.freeze({ decision: 'allow' }) as Verdict;
 
-const rank = (d: Decision): number => DECISIONS.indexOf(d);
+const rank = (d: Decision): number => (d === 'error' ? -1 : DECISIONS.indexOf(d));
 
 /** The combined outcome of a request's checks. */
 export interface Outcome {
