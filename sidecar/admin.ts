@@ -1,7 +1,9 @@
-// The admin port (14090): health, readiness, metrics and a status page. Listens on the pod IP so
-// kubelet probes and Prometheus reach it; nothing here changes state (approvals come later, guarded
-// by the admin token).
-import express, { type Express } from 'express';
+// The admin port (14090): health, readiness, metrics, a status page, and approvals. It listens on
+// the pod IP so kubelet probes and Prometheus reach it; the only calls that change state (approve,
+// deny) need the bearer token from --admin-token-file, or, without one, must come from loopback.
+import { timingSafeEqual } from 'node:crypto';
+import express, { type Express, type Request, type Response } from 'express';
+import { describeApproval, type ApprovalStore } from './approvals.js';
 import type { AgentStats } from './audit.js';
 import type { ConfigSnapshot } from './config.js';
 import type { SidecarMetrics } from './metrics.js';
@@ -15,6 +17,24 @@ export interface AdminState {
   version: string;
   startedAt: Date;
   lastReloadError(): string | undefined;
+  approvals: ApprovalStore;
+  /** The admin bearer token, when one is configured. */
+  adminToken?: string;
+  /** Extra status sections from stateful checks (spend, circuits). */
+  extraStatus?: () => Record<string, unknown>;
+  /** Brings gauges that mirror state kept elsewhere up to date. */
+  beforeScrape?: () => void;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/** May this request change state? Token when configured (constant-time compare), else loopback. */
+function authorised(req: Request, token: string | undefined): boolean {
+  if (!token) return LOOPBACK.has(req.socket.remoteAddress ?? '');
+  const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function createAdminApp(state: AdminState): Express {
@@ -32,6 +52,7 @@ export function createAdminApp(state: AdminState): Express {
   });
 
   app.get('/metrics', async (_req, res) => {
+    state.beforeScrape?.();
     res.type(state.metrics.registry.contentType).send(await state.metrics.registry.metrics());
   });
 
@@ -58,8 +79,39 @@ export function createAdminApp(state: AdminState): Express {
         mode: p.spec.mode,
       })),
       agents: state.stats.snapshot(),
+      approvalsPending: state.approvals.pendingCount(),
+      ...(state.extraStatus?.() ?? {}),
     });
   });
 
+  // Reading the list needs the same right as deciding: it shows tool arguments.
+  app.get('/approvals', (req, res) => {
+    if (!authorised(req, state.adminToken)) return void deny(res, state.adminToken);
+    res.json({ approvals: state.approvals.list().map((a) => describeApproval(a, state.approvals)) });
+  });
+
+  app.get('/approvals/:id', (req, res) => {
+    if (!authorised(req, state.adminToken)) return void deny(res, state.adminToken);
+    const a = state.approvals.get(req.params.id);
+    if (!a) return void res.status(404).json({ error: `no approval ${req.params.id}` });
+    res.json(describeApproval(a, state.approvals));
+  });
+
+  app.post('/approvals/:id/:verdict', (req, res) => {
+    if (!authorised(req, state.adminToken)) return void deny(res, state.adminToken);
+    const { id, verdict } = req.params;
+    if (verdict !== 'approve' && verdict !== 'deny') return void res.status(404).json({ error: 'use /approvals/{id}/approve or /approvals/{id}/deny' });
+    const by = String(req.headers['x-chaperone-approver'] ?? (state.adminToken ? 'token' : 'loopback'));
+    const result = state.approvals.decide(id, verdict === 'approve', by);
+    if ('error' in result) return void res.status(result.status).json({ error: result.error });
+    res.json(describeApproval(result, state.approvals));
+  });
+
   return app;
+}
+
+function deny(res: Response, token: string | undefined): void {
+  res
+    .status(token ? 401 : 403)
+    .json({ error: token ? 'a valid bearer token is required (--admin-token-file)' : 'approvals are only accepted from loopback when no admin token is configured' });
 }

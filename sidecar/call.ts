@@ -34,6 +34,8 @@ export interface RequestFacts {
   texts: TextField[];
   /** Whether the caller asked for a streamed answer. */
   stream: boolean;
+  /** The output cap the caller asked for (max_tokens, max_completion_tokens, maxTokens...), if any. */
+  maxOutputTokens?: number;
 }
 
 /** One intercepted call, as the policy pipeline sees it. */
@@ -51,6 +53,8 @@ export interface Call extends RequestFacts {
   path: string;
   /** The parsed JSON body, when there is one. Adapters read it; only the pipeline's rewrites change it. */
   body?: unknown;
+  /** X-Chaperone-Approval: the id of an approval the agent claims for this (resent) call. */
+  approvalId?: string;
 }
 
 export interface Usage {

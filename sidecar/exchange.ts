@@ -1,11 +1,12 @@
 // One HTTP exchange through the sidecar: agent -> adapter -> policy pipeline -> upstream ->
-// response pipeline -> agent, then audit and metrics. Inspected calls (intercepted hosts and the
-// base-URL routes) are buffered and parsed; other hosts' plain-HTTP calls stream straight through
-// after the host-level checks.
+// response pipeline -> agent, then audit, metrics and settling the checks' state. Inspected calls
+// (intercepted hosts and the base-URL routes) are buffered and parsed; other hosts' plain-HTTP
+// calls stream straight through after the host-level checks.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../lib/logger.js';
+import { describeApproval, type ApprovalStore } from './approvals.js';
 import { AgentStats, Audit, pathWithoutQuery, type AuditRecord } from './audit.js';
 import type { Call, Provider, RequestFacts, ResponseFacts, Usage } from './call.js';
 import type { ConfigSnapshot } from './config.js';
@@ -20,9 +21,10 @@ import {
   writeWithBackpressure,
 } from './http-util.js';
 import type { SidecarMetrics } from './metrics.js';
+import { costOf } from './pricing.js';
 import { MalformedRequest, setAt, type ErrorKind, type ProviderAdapter } from './providers/adapter.js';
 import { adapterFor, unknownAdapter } from './providers/index.js';
-import type { Pipeline } from './policy/pipeline.js';
+import type { CallResult, Pipeline } from './policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
 import type { Upstream } from './upstream.js';
 
@@ -32,6 +34,7 @@ export interface DataPath {
   snapshot(): ConfigSnapshot | undefined;
   upstream: Upstream;
   pipeline: Pipeline;
+  approvals: ApprovalStore;
   metrics: SidecarMetrics;
   audit: Audit;
   stats: AgentStats;
@@ -68,9 +71,18 @@ class Exchange {
   provider: Provider = 'unknown';
   adapter: ProviderAdapter = unknownAdapter;
   call: Call | undefined;
+  /** Request-side outcome, then response-side findings appended. */
   outcome: Outcome | undefined;
+  responseFindings: Verdict[] = [];
+  /** The verdict reported in X-Chaperone-Rule / -Policy, when one stopped or changed the call. */
+  reported: Verdict | undefined;
   response: ResponseFacts = EMPTY_RESPONSE;
   decision: Decision = 'allow';
+  /** Set once the call went upstream: its checks must be told how it ended. */
+  admitted = false;
+  upstreamStatus = 0;
+  failure: CallResult['failure'];
+  costUsd: number | undefined;
   error: string | undefined;
 
   constructor(
@@ -134,6 +146,7 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   if (parseError !== undefined && ex.adapter.provider !== 'unknown') throw new MalformedRequest(`malformed JSON body: ${parseError}`);
   const facts = body === undefined || ex.adapter.provider === 'unknown' ? NO_FACTS : ex.adapter.parseRequest(head, body);
 
+  const approvalId = headerValue(req.headers['x-chaperone-approval']);
   const call: Call = {
     id: ex.id,
     provider: ex.provider,
@@ -144,19 +157,18 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
     method: head.method,
     path: target.path,
     body,
+    ...(approvalId ? { approvalId } : {}),
     ...facts,
   };
   ex.call = call;
-  const outcome = dp.pipeline.evaluateRequest(call, ex.snapshot.policies);
-  ex.outcome = outcome;
-  if (blocks(outcome.final.decision)) return answerVerdict(dp, ex, outcome.final);
-  ex.decision = outcome.final.decision;
+  const outcome = decide(dp, ex, call);
+  if (!outcome) return;
 
   let forwardBody: Buffer | null = raw.length > 0 ? raw : null;
-  if (outcome.rewrites.length > 0) {
-    for (const rewrite of outcome.rewrites) setAt(call.body, rewrite.path, rewrite.text);
-    forwardBody = Buffer.from(JSON.stringify(call.body));
-  }
+  let rewritten = false;
+  for (const rewrite of outcome.rewrites) rewritten = setAt(call.body, rewrite.path, rewrite.text) || rewritten;
+  if (outcome.stripTools.length > 0) rewritten = ex.adapter.removeTools(call.body, new Set(outcome.stripTools)) > 0 || rewritten;
+  if (rewritten) forwardBody = Buffer.from(JSON.stringify(call.body));
   // Ask for an uncompressed answer: usage and tool calls must be readable as they pass.
   const headers = forwardableHeaders(req.headers, ['content-length', 'accept-encoding']);
   headers['accept-encoding'] = 'identity';
@@ -182,13 +194,24 @@ async function passThrough(dp: DataPath, ex: Exchange): Promise<void> {
     ...NO_FACTS,
   };
   ex.call = call;
-  const outcome = dp.pipeline.evaluateRequest(call, ex.snapshot.policies);
-  ex.outcome = outcome;
-  if (blocks(outcome.final.decision)) return answerVerdict(dp, ex, outcome.final);
-  ex.decision = outcome.final.decision;
+  if (!decide(dp, ex, call)) return;
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   const upstream = await requestUpstream(dp, ex, forwardableHeaders(req.headers), hasBody ? req : null);
   return relayRaw(dp, ex, upstream);
+}
+
+/** Runs the request checks; answers a blocking verdict itself and returns undefined, else the outcome. */
+function decide(dp: DataPath, ex: Exchange, call: Call): Outcome | undefined {
+  const outcome = dp.pipeline.evaluateRequest(call, ex.snapshot.policies);
+  ex.outcome = outcome;
+  if (outcome.final.decision !== 'allow') ex.reported = outcome.final;
+  if (blocks(outcome.final.decision)) {
+    answerVerdict(dp, ex, outcome.final);
+    return undefined;
+  }
+  ex.decision = outcome.final.decision;
+  ex.admitted = true;
+  return outcome;
 }
 
 async function requestUpstream(
@@ -205,7 +228,7 @@ async function requestUpstream(
   });
   const sent = process.hrtime.bigint();
   try {
-    return await dp.upstream.agent.request({
+    const answer = await dp.upstream.agent.request({
       origin: `${target.scheme}://${target.host}:${target.port}`,
       path: target.path,
       method: (ex.req.method ?? 'GET') as Dispatcher.HttpMethod,
@@ -213,48 +236,79 @@ async function requestUpstream(
       body,
       signal: abort.signal,
     });
+    ex.upstreamStatus = answer.statusCode;
+    if (answer.statusCode >= 500) ex.failure = 'server_error';
+    return answer;
   } finally {
     ex.upstreamMs += elapsedMs(sent);
   }
 }
 
-function chaperoneHeaders(dp: DataPath, ex: Exchange, decision: Decision, extra: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
+function chaperoneHeaders(dp: DataPath, ex: Exchange, extra: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {
     'x-chaperone-request-id': ex.id,
-    'x-chaperone-decision': decision,
+    'x-chaperone-decision': ex.decision,
     'x-chaperone-latency-ms': elapsedMs(ex.started).toFixed(1),
     ...extra,
   };
-  const final = ex.outcome?.final;
-  if (final?.rule) headers['x-chaperone-rule'] = final.rule;
-  if (final?.policy) headers['x-chaperone-policy'] = final.policy;
+  if (ex.reported?.rule) headers['x-chaperone-rule'] = ex.reported.rule;
+  if (ex.reported?.policy) headers['x-chaperone-policy'] = ex.reported.policy;
+  if (ex.costUsd !== undefined) headers['x-chaperone-cost-usd'] = ex.costUsd.toFixed(6);
   if (dp.draining) headers.connection = 'close';
   return headers;
 }
 
+/** Notes a response-side verdict: it may stop the answer or change it. */
+function noteResponseVerdict(ex: Exchange, outcome: Outcome): void {
+  ex.responseFindings.push(...outcome.findings);
+  const v = outcome.final;
+  if (v.decision === 'allow') return;
+  if (blocks(v.decision) || v.decision === 'redact' || !ex.reported) ex.reported = v;
+  if (blocks(v.decision)) ex.decision = 'deny';
+  else if (v.decision === 'redact' || ex.decision === 'allow') ex.decision = v.decision;
+}
+
 async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData): Promise<void> {
   const started = process.hrtime.bigint();
-  const raw = Buffer.from(await upstream.body.arrayBuffer());
+  let raw = Buffer.from(await upstream.body.arrayBuffer());
   ex.upstreamMs += elapsedMs(started);
+  let json: unknown;
   try {
-    ex.response = ex.adapter.parseResponse(JSON.parse(raw.toString('utf8')));
+    json = JSON.parse(raw.toString('utf8'));
+    ex.response = ex.adapter.parseResponse(json);
   } catch {
     ex.response = EMPTY_RESPONSE; // not JSON after all: relay as is
   }
+  ex.costUsd = priceCall(ex);
+  const policies = ex.snapshot.policies;
+  if (json !== undefined && dp.pipeline.inspectsResponses(policies)) {
+    const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
+    noteResponseVerdict(ex, outcome);
+    // The model proposed something the agent must not act on: it never sees the answer.
+    if (blocks(outcome.final.decision)) return answerVerdict(dp, ex, { ...outcome.final, decision: 'deny' });
+    if (outcome.rewrites.length > 0) {
+      for (const r of outcome.rewrites) setAt(json, r.path, r.text);
+      raw = Buffer.from(JSON.stringify(json));
+    }
+  }
   const headers = relayableHeaders(upstream.headers, ['content-length']);
-  ex.res.writeHead(upstream.statusCode, { ...headers, ...chaperoneHeaders(dp, ex, ex.decision), 'content-length': raw.length });
+  ex.res.writeHead(upstream.statusCode, { ...headers, ...chaperoneHeaders(dp, ex), 'content-length': raw.length });
   ex.res.end(raw);
   finish(dp, ex, upstream.statusCode);
 }
 
 async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData): Promise<void> {
   const { res } = ex;
+  const call = ex.call!;
+  const policies = ex.snapshot.policies;
+  const inspect = dp.pipeline.inspectsResponses(policies);
   const parser = ex.adapter.streamParser();
   // Frames are forwarded whole, as soon as they are complete; the length changes if we cut the stream.
   const headers = relayableHeaders(upstream.headers, ['content-length']);
-  res.writeHead(upstream.statusCode, { ...headers, ...chaperoneHeaders(dp, ex, ex.decision) });
+  res.writeHead(upstream.statusCode, { ...headers, ...chaperoneHeaders(dp, ex) });
   res.flushHeaders();
   const chunks = upstream.body[Symbol.asyncIterator]();
+  let cut: Verdict | undefined;
   try {
     for (;;) {
       const waited = process.hrtime.bigint();
@@ -263,24 +317,47 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
       if (next.done) break;
       const frames = parser.push(next.value as Buffer);
       if (frames.length === 0) continue;
-      const bytes = frames.length === 1 ? frames[0]!.bytes : Buffer.concat(frames.map((f) => f.bytes));
-      await writeWithBackpressure(res, bytes);
-      if (res.destroyed) break;
+      let pass = frames.length;
+      if (inspect) {
+        // Judge every event before its frame leaves: a forbidden tool call is cut before the agent sees its name.
+        pass = 0;
+        for (const frame of frames) {
+          for (const event of frame.events) {
+            const outcome = dp.pipeline.evaluateStreamEvent(call, event, policies);
+            noteResponseVerdict(ex, outcome);
+            if (blocks(outcome.final.decision)) cut = outcome.final;
+          }
+          if (cut) break;
+          pass++;
+        }
+      }
+      if (pass > 0) {
+        const bytes = pass === 1 ? frames[0]!.bytes : Buffer.concat(frames.slice(0, pass).map((f) => f.bytes));
+        await writeWithBackpressure(res, bytes);
+      }
+      if (cut || res.destroyed) break;
     }
-    for (const frame of parser.end()) res.write(frame.bytes);
-    res.end();
+    if (cut) {
+      res.end(ex.adapter.streamError(KIND_OF[cut.decision] ?? 'forbidden', `chaperone: ${cut.reason ?? `stopped by ${cut.rule ?? 'policy'}`}`));
+      await upstream.body.destroy();
+    } else {
+      for (const frame of parser.end()) res.write(frame.bytes);
+      res.end();
+    }
   } catch (err) {
     // The upstream broke mid-stream: the agent sees a truncated stream, as it would without us.
     ex.error = `upstream stream failed: ${(err as Error).message}`;
+    ex.failure = 'connect';
     res.destroy();
   }
   ex.response = parser.facts();
+  ex.costUsd = priceCall(ex);
   finish(dp, ex, upstream.statusCode);
 }
 
 async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData): Promise<void> {
   const { res } = ex;
-  res.writeHead(upstream.statusCode, { ...relayableHeaders(upstream.headers), ...chaperoneHeaders(dp, ex, ex.decision) });
+  res.writeHead(upstream.statusCode, { ...relayableHeaders(upstream.headers), ...chaperoneHeaders(dp, ex) });
   const chunks = upstream.body[Symbol.asyncIterator]();
   try {
     for (;;) {
@@ -294,20 +371,46 @@ async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respons
     res.end();
   } catch (err) {
     ex.error = `upstream body failed: ${(err as Error).message}`;
+    ex.failure = 'connect';
     res.destroy();
   }
   finish(dp, ex, upstream.statusCode);
 }
 
-/** Answers a blocking verdict without calling upstream. */
+/** Cost of the call from its usage, with the selected policies' price overrides first. */
+function priceCall(ex: Exchange): number | undefined {
+  const usage = ex.response.usage;
+  const model = ex.response.model ?? ex.call?.model;
+  if (!usage || !model) return undefined;
+  return costOf(model, usage, ex.snapshot.policies.flatMap((p) => p.spec.budget?.pricing ?? []));
+}
+
+/** Answers a blocking verdict without calling upstream (or instead of relaying the upstream's answer). */
 function answerVerdict(dp: DataPath, ex: Exchange, verdict: Verdict): void {
   ex.decision = verdict.decision;
+  ex.reported = verdict;
+  if (verdict.decision === 'hold' && verdict.approval) return answerHold(dp, ex, verdict);
   const status = STATUS_OF[verdict.decision] ?? 403;
   const extra: OutgoingHttpHeaders = {};
   if (verdict.retryAfterSeconds !== undefined) extra['retry-after'] = String(Math.max(1, Math.ceil(verdict.retryAfterSeconds)));
   const kind = KIND_OF[verdict.decision] ?? 'forbidden';
   const answer = ex.adapter.errorAnswer(kind, `chaperone: ${verdict.reason ?? `denied by ${verdict.rule ?? 'policy'}`}`);
   writeAnswer(dp, ex, status, answer.contentType, answer.body, { ...answer.headers, ...extra });
+}
+
+/** 202 with the approval to wait for (DESIGN §4). */
+function answerHold(dp: DataPath, ex: Exchange, verdict: Verdict): void {
+  const approval = dp.approvals.hold(verdict.approval!, verdict.policy ?? '');
+  dp.metrics.approvalsPending.set(dp.approvals.pendingCount());
+  const view = describeApproval(approval, dp.approvals);
+  const body = JSON.stringify({
+    approval_id: approval.id,
+    status: 'pending',
+    expires_at: view.expires_at,
+    tool: approval.tool,
+    message: `chaperone: ${verdict.reason ?? 'held for approval'}; resend with X-Chaperone-Approval: ${approval.id} once approved`,
+  });
+  writeAnswer(dp, ex, 202, 'application/json', body, { 'x-chaperone-approval': approval.id });
 }
 
 function answerError(dp: DataPath, ex: Exchange, status: number, kind: ErrorKind, message: string, extra: OutgoingHttpHeaders = {}): void {
@@ -323,7 +426,7 @@ function writeAnswer(dp: DataPath, ex: Exchange, status: number, contentType: st
     res.destroy();
   } else {
     res.writeHead(status, {
-      ...chaperoneHeaders(dp, ex, ex.decision, extra),
+      ...chaperoneHeaders(dp, ex, extra),
       'content-type': contentType,
       'content-length': Buffer.byteLength(body),
     });
@@ -334,9 +437,9 @@ function writeAnswer(dp: DataPath, ex: Exchange, status: number, contentType: st
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
-/** Maps an upstream failure to 502 (unreachable, refused, TLS) or 504 (timed out). */
 type UpstreamError = Error & { code?: string; cause?: { code?: string; message?: string } };
 
+/** Maps an upstream failure to 502 (unreachable, refused, TLS) or 504 (timed out). */
 function upstreamFailed(dp: DataPath, ex: Exchange, err: UpstreamError): void {
   if (ex.res.destroyed || err.name === 'AbortError' || err.name === 'RequestAbortedError') {
     ex.error = 'client went away';
@@ -346,31 +449,47 @@ function upstreamFailed(dp: DataPath, ex: Exchange, err: UpstreamError): void {
   }
   const code = err.code ?? err.cause?.code ?? '';
   const timedOut = TIMEOUT_CODES.has(code);
-  dp.metrics.upstreamErrors.inc({ provider: ex.provider, kind: timedOut ? 'timeout' : 'connect' });
+  ex.failure = timedOut ? 'timeout' : 'connect';
+  dp.metrics.upstreamErrors.inc({ provider: ex.provider, kind: ex.failure });
   const detail = err.cause?.message ? `${err.message}: ${err.cause.message}` : err.message;
   if (timedOut) answerError(dp, ex, 504, 'upstream_timeout', `upstream ${ex.target.host} timed out (${code})`);
   else answerError(dp, ex, 502, 'upstream_unavailable', `upstream ${ex.target.host} unreachable: ${detail}`);
 }
 
-/** Audit line, metrics and per-agent counts, exactly once per exchange. */
+/** Settles the checks, then audit line, metrics and per-agent counts, exactly once per exchange. */
 function finish(dp: DataPath, ex: Exchange, status: number): void {
   const latencyMs = elapsedMs(ex.started);
   const overheadMs = Math.max(0, latencyMs - ex.upstreamMs);
-  const agentLabel = dp.metrics.agents.value(ex.agent);
   const call = ex.call;
   const usage: Usage | undefined = ex.response.usage;
   const model = ex.response.model ?? call?.model;
-  dp.metrics.requests.inc({ provider: ex.provider, agent: agentLabel, decision: ex.decision });
-  dp.metrics.duration.observe({ provider: ex.provider }, latencyMs / 1000);
-  dp.metrics.overhead.observe({ provider: ex.provider }, overheadMs / 1000);
+  const policies = ex.snapshot.policies;
+  if (call && ex.admitted) {
+    dp.pipeline.settle(call, { status: ex.upstreamStatus, ...(usage ? { usage } : {}), ...(ex.costUsd !== undefined ? { costUsd: ex.costUsd } : {}), ...(ex.failure ? { failure: ex.failure } : {}) }, policies);
+  }
+
+  const m = dp.metrics;
+  const agentLabel = m.agents.value(ex.agent);
+  m.requests.inc({ provider: ex.provider, agent: agentLabel, decision: ex.decision });
+  m.duration.observe({ provider: ex.provider }, latencyMs / 1000);
+  m.overhead.observe({ provider: ex.provider }, overheadMs / 1000);
+  const modelLabel = usage || ex.costUsd !== undefined ? m.models.value(model) : '';
   if (usage) {
-    const modelLabel = dp.metrics.models.value(model);
-    dp.metrics.tokens.inc({ provider: ex.provider, model: modelLabel, type: 'input' }, usage.inputTokens);
-    dp.metrics.tokens.inc({ provider: ex.provider, model: modelLabel, type: 'output' }, usage.outputTokens);
+    m.tokens.inc({ provider: ex.provider, model: modelLabel, type: 'input' }, usage.inputTokens);
+    m.tokens.inc({ provider: ex.provider, model: modelLabel, type: 'output' }, usage.outputTokens);
+  }
+  if (ex.costUsd !== undefined) m.cost.inc({ provider: ex.provider, model: modelLabel, agent: agentLabel }, ex.costUsd);
+  const findings = [...(ex.outcome?.findings ?? []), ...ex.responseFindings];
+  const dlp: Record<string, number> = {};
+  for (const f of findings) {
+    if (f.rule && f.policy) m.violations.inc({ policy: f.policy, rule: f.rule, action: f.decision });
+    for (const [detector, n] of Object.entries(f.dlp ?? {})) {
+      m.dlpFindings.inc({ detector, action: f.decision }, n);
+      dlp[detector] = (dlp[detector] ?? 0) + n;
+    }
   }
   dp.stats.count(ex.agent, ex.decision);
 
-  const findings = ex.outcome?.findings ?? [];
   const record: AuditRecord = {
     requestId: ex.id,
     agent: ex.agent,
@@ -382,17 +501,24 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
     path: pathWithoutQuery(ex.target.path),
     ...(model ? { model } : {}),
     ...(call?.toolsDefined.length ? { tools: call.toolsDefined } : {}),
-    ...(ex.response.toolCalls.length ? { toolCalls: ex.response.toolCalls.map((t) => t.name) } : {}),
+    ...(toolCallNames(call, ex.response).length ? { toolCalls: toolCallNames(call, ex.response) } : {}),
     decision: ex.decision,
     rules: [...new Set(findings.flatMap((f) => (f.rule ? [f.rule] : [])))],
-    ...(ex.outcome?.final.policy ? { policy: ex.outcome.final.policy } : {}),
+    ...(ex.reported?.policy ? { policy: ex.reported.policy } : {}),
+    ...(Object.keys(dlp).length ? { dlp } : {}),
     status,
     latencyMs: round(latencyMs),
     overheadMs: round(overheadMs),
     ...(usage ? { tokens: usage } : {}),
+    ...(ex.costUsd !== undefined ? { costUsd: ex.costUsd } : {}),
     ...(ex.error ? { error: ex.error } : {}),
   };
   dp.audit.record(record);
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+/** Tool calls the request carried and the model proposed, by name, for the audit line. */
+function toolCallNames(call: Call | undefined, response: ResponseFacts): string[] {
+  return [...(call?.toolCalls ?? []), ...response.toolCalls].map((t) => t.name);
+}

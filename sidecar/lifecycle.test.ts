@@ -41,6 +41,13 @@ function slowStream(sidecar: SidecarProcess): Promise<{ status: number; text: st
   return request(`${sidecar.proxyUrl}/openai/slow-stream`, { method: 'GET' }).then(async (res) => ({ status: res.statusCode, text: await res.body.text() }));
 }
 
+interface Status {
+  policies: Array<{ namespace: string; name: string; generation: number; mode: string }>;
+  config: { podAgent: string | null; caLoaded: boolean; lastReloadError: string | null };
+  agents: Record<string, Record<string, number>>;
+}
+const getStatus = async (sidecar: SidecarProcess): Promise<Status> => (await (await fetch(`${sidecar.adminUrl}/status`)).json()) as Status;
+
 const metric = async (sidecar: SidecarProcess, pattern: RegExp): Promise<number> => {
   const text = await (await fetch(`${sidecar.adminUrl}/metrics`)).text();
   const m = pattern.exec(text);
@@ -59,7 +66,7 @@ describe('in a pod', () => {
   it('is ready, and reports its policies and the pod agent on /status', async () => {
     expect((await fetch(`${pod.sidecar.adminUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${pod.sidecar.adminUrl}/readyz`)).status).toBe(200);
-    const status = await (await fetch(`${pod.sidecar.adminUrl}/status`)).json();
+    const status = await getStatus(pod.sidecar);
     expect(status.policies).toEqual([{ namespace: 'agents', name: 'first', generation: 1, mode: 'audit' }]);
     expect(status.config.podAgent).toBe('pod-agent');
     expect(status.config.caLoaded).toBe(true);
@@ -76,7 +83,7 @@ describe('in a pod', () => {
     expect(await metric(pod.sidecar, /chaperone_requests_total\{provider="openai",agent="pod-agent",decision="allow"\} (\d+)/)).toBe(1);
     expect(await metric(pod.sidecar, /chaperone_tokens_total\{provider="openai",model="gpt-4o",type="output"\} (\d+)/)).toBeGreaterThan(0);
     expect(await metric(pod.sidecar, /chaperone_proxy_overhead_seconds_count\{provider="openai"\} (\d+)/)).toBe(1);
-    const status = await (await fetch(`${pod.sidecar.adminUrl}/status`)).json();
+    const status = await getStatus(pod.sidecar);
     expect(status.agents['pod-agent']).toEqual({ allow: 1 });
   });
 
@@ -85,7 +92,7 @@ describe('in a pod', () => {
     await new Promise((r) => setTimeout(r, 300));
     await writeProjectedVolume(pod.configDir, { 'policies.yaml': [policy('first', 2), policy('second', 1, '{matchLabels: {app: researcher}}'), policy('not-me', 1, '{matchLabels: {app: other}}')].join('---\n') });
     await expect
-      .poll(async () => (await (await fetch(`${pod.sidecar.adminUrl}/status`)).json()).policies.map((p: { name: string; generation: number }) => `${p.name}@${p.generation}`).join(','), { timeout: 5_000 })
+      .poll(async () => (await getStatus(pod.sidecar)).policies.map((p) => `${p.name}@${p.generation}`).join(','), { timeout: 5_000 })
       .toBe('first@2,second@1');
     const done = await inflight;
     expect(done.status).toBe(200);
@@ -98,8 +105,8 @@ describe('in a pod', () => {
     const logged = await pod.sidecar.waitForLine((l) => l.msg === 'configuration rejected; keeping the previous one');
     expect(String(logged.reason)).toMatch(/spec\.mode: must be one of/);
     expect(await metric(pod.sidecar, /chaperone_config_reloads_total\{result="error"\} (\d+)/)).toBe(1);
-    const status = await (await fetch(`${pod.sidecar.adminUrl}/status`)).json();
-    expect(status.policies.map((p: { name: string }) => p.name)).toEqual(['first', 'second']);
+    const status = await getStatus(pod.sidecar);
+    expect(status.policies.map((p) => p.name)).toEqual(['first', 'second']);
     expect(status.config.lastReloadError).toMatch(/spec\.mode/);
     expect((await fetch(`${pod.sidecar.adminUrl}/readyz`)).status).toBe(200);
   });
@@ -108,7 +115,7 @@ describe('in a pod', () => {
     await writeProjectedVolume(pod.configDir, { 'policies.yaml': [policy('first', 2), policy('second', 1, '{matchLabels: {app: researcher}}'), policy('not-me', 1, '{matchLabels: {app: other}}')].join('---\n') });
     await writeProjectedVolume(pod.podinfoDir, { labels: 'app="other"\n', annotations: 'chaperone.dev/agent="pod-agent"\n' });
     await expect
-      .poll(async () => (await (await fetch(`${pod.sidecar.adminUrl}/status`)).json()).policies.map((p: { name: string }) => p.name).join(','), { timeout: 5_000 })
+      .poll(async () => (await getStatus(pod.sidecar)).policies.map((p) => p.name).join(','), { timeout: 5_000 })
       .toBe('first,not-me');
   });
 });

@@ -4,13 +4,14 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { createAdminApp } from './admin.js';
+import { ApprovalStore } from './approvals.js';
 import { AgentStats, Audit } from './audit.js';
 import { ConfigSource } from './config.js';
 import type { DataPath } from './exchange.js';
 import { LeafCertificates } from './leaf-certificates.js';
 import { SidecarMetrics } from './metrics.js';
-import { Pipeline, systemState } from './policy/pipeline.js';
-import { REQUEST_CHECKS, RESPONSE_CHECKS } from './policy/checks.js';
+import { Pipeline } from './policy/pipeline.js';
+import { createChecks } from './policy/checks.js';
 import { createProxy, type Proxy } from './proxy.js';
 import { parseResolve, Upstream } from './upstream.js';
 
@@ -102,11 +103,16 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     responseTimeoutMs: options.upstreamTimeoutMs,
   });
 
+  const approvals = new ApprovalStore();
+  const adminToken = options.adminTokenFile ? (await readFile(options.adminTokenFile, 'utf8')).trim() : undefined;
+  if (options.adminTokenFile && !adminToken) throw new Error(`--admin-token-file ${options.adminTokenFile} is empty`);
+  const checks = createChecks(approvals);
   const dp: DataPath = {
     maxBodyBytes: options.maxBodyBytes,
     snapshot: () => config.current(),
     upstream,
-    pipeline: new Pipeline(REQUEST_CHECKS, RESPONSE_CHECKS, systemState),
+    pipeline: new Pipeline(checks.all),
+    approvals,
     metrics,
     audit: new Audit(log),
     stats,
@@ -141,7 +147,16 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     version: options.version,
     startedAt: new Date(),
     lastReloadError: () => lastReloadError,
+    approvals,
+    ...(adminToken ? { adminToken } : {}),
+    extraStatus: checks.status,
+    // Gauges that follow state kept elsewhere are brought up to date when Prometheus scrapes.
+    beforeScrape: () => {
+      metrics.approvalsPending.set(approvals.pendingCount());
+      checks.refreshGauges(metrics);
+    },
   });
+
 
   const proxyAddr = splitHostPort(options.listen, '--listen');
   const adminAddr = splitHostPort(options.admin, '--admin');

@@ -55,6 +55,36 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
 
+  readonly violations = new Counter({
+    name: 'chaperone_policy_violations_total',
+    help: 'Policy findings, by policy, rule and the action taken (deny, audit, redact, rate_limited, hold, circuit_open).',
+    labelNames: ['policy', 'rule', 'action'] as const,
+    registers: [this.registry],
+  });
+  readonly dlpFindings = new Counter({
+    name: 'chaperone_dlp_findings_total',
+    help: 'Sensitive-data findings, by detector and the action taken. Values are never recorded.',
+    labelNames: ['detector', 'action'] as const,
+    registers: [this.registry],
+  });
+  readonly cost = new Counter({
+    name: 'chaperone_cost_usd_total',
+    help: 'Spend in US dollars computed from response usage and the price table.',
+    labelNames: ['provider', 'model', 'agent'] as const,
+    registers: [this.registry],
+  });
+  readonly approvalsPending = new Gauge({
+    name: 'chaperone_approvals_pending',
+    help: 'Calls held for human approval and not yet decided or expired.',
+    registers: [this.registry],
+  });
+  readonly circuitOpen = new Gauge({
+    name: 'chaperone_circuit_open',
+    help: '1 while a circuit breaker for the upstream is open (or half-open), else 0.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
   constructor(maxAgentLabels = 100) {
     this.agents = new BoundedLabels(maxAgentLabels);
     this.models = new BoundedLabels(maxAgentLabels);

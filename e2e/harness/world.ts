@@ -14,6 +14,7 @@ export const FAKE_TLS_HOSTS = [
   'bedrock-runtime.us-east-1.amazonaws.com',
   'mcp.tools.example.com',
   'tunnel.example.test',
+  'api.mistral.ai',
 ];
 
 export interface World {

@@ -1,6 +1,51 @@
 // The registry of policy checks, in the order they run. Each lives in its own file in this folder.
-// The data path ships with none: every call passes (the policy-engine issue fills this in).
-import type { RequestCheck, ResponseCheck } from './pipeline.js';
+// Order matters only for ties: when two verdicts are equally strict, the first registered is
+// reported, so the plain deny checks come first.
+import type { ApprovalStore } from '../approvals.js';
+import type { SidecarMetrics } from '../metrics.js';
+import { createApprovalCheck } from './approvals.js';
+import { createBudgetCheck } from './budget.js';
+import { createCircuitBreakerCheck } from './circuit-breaker.js';
+import { dlpCheck } from './dlp.js';
+import { egressCheck } from './egress.js';
+import type { Check } from './pipeline.js';
+import { createRateLimitChecks } from './rate-limit.js';
+import { scheduleCheck } from './schedule.js';
+import { toolsCheck } from './tools.js';
 
-export const REQUEST_CHECKS: readonly RequestCheck[] = [];
-export const RESPONSE_CHECKS: readonly ResponseCheck[] = [];
+export interface CheckSet {
+  all: Check[];
+  /** State worth showing on /status: spend so far, breakers. */
+  status(): Record<string, unknown>;
+  /** Mirrors check state into gauges before a scrape. */
+  refreshGauges(metrics: SidecarMetrics): void;
+}
+
+/** Builds the checks with their state; one set per sidecar. */
+export function createChecks(approvals: ApprovalStore, clock?: () => Date): CheckSet {
+  const limits = createRateLimitChecks();
+  const budget = createBudgetCheck(clock);
+  const breaker = createCircuitBreakerCheck(clock);
+  let shownOpen = new Set<string>();
+  return {
+    all: [
+      egressCheck,
+      scheduleCheck,
+      toolsCheck,
+      dlpCheck,
+      createApprovalCheck(approvals),
+      budget,
+      limits.rateLimitCheck,
+      limits.egressRateLimitCheck,
+      breaker,
+    ],
+    status: () => ({ spend: budget.spendSnapshot(), circuits: breaker.circuitSnapshot() }),
+    refreshGauges(metrics) {
+      const open = new Set(breaker.openCircuits());
+      // A breaker that closed goes back to 0 rather than vanishing, so graphs show it close.
+      for (const upstream of shownOpen) if (!open.has(upstream)) metrics.circuitOpen.set({ upstream }, 0);
+      for (const upstream of open) metrics.circuitOpen.set({ upstream }, 1);
+      shownOpen = new Set([...shownOpen, ...open]);
+    },
+  };
+}

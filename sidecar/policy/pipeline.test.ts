@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validatePolicy, type GovernancePolicy } from '../../api/index.js';
 import type { Call } from '../call.js';
-import { Pipeline, sectionMode, systemState, type RequestCheck } from './pipeline.js';
+import { Pipeline, sectionMode, type Check } from './pipeline.js';
 import { blocks, combine } from './verdict.js';
 
 function policy(name: string, spec: object): GovernancePolicy {
@@ -16,8 +16,8 @@ const call: Call = {
 };
 
 /** A check that denies every call, in the egress section. */
-const denyAll: RequestCheck = { section: 'egress', request: (_c, p) => ({ decision: 'deny', rule: 'egress', policy: `${p.metadata.namespace}/${p.metadata.name}`, reason: 'no' }) };
-const rateLimitAll: RequestCheck = { section: 'rateLimits', request: () => ({ decision: 'rate_limited', rule: 'rate_limit', retryAfterSeconds: 3 }) };
+const denyAll: Check = { section: 'egress', request: (_c, p) => ({ decision: 'deny', rule: 'egress', policy: `${p.metadata.namespace}/${p.metadata.name}`, reason: 'no' }) };
+const rateLimitAll: Check = { section: 'rateLimits', request: () => ({ decision: 'rate_limited', rule: 'rate_limit', retryAfterSeconds: 3 }) };
 
 describe('verdict combination', () => {
   it('lets the strictest decision win and keeps every finding', () => {
@@ -38,7 +38,7 @@ describe('verdict combination', () => {
 });
 
 describe('pipeline modes', () => {
-  const pipeline = new Pipeline([denyAll, rateLimitAll], [], systemState);
+  const pipeline = new Pipeline([denyAll, rateLimitAll]);
 
   it('passes every call when no policy selects the pod', () => {
     expect(pipeline.evaluateRequest(call, []).final.decision).toBe('allow');

@@ -1,91 +1,102 @@
 // The policy pipeline: every check of every selected policy looks at the call; the strictest answer
-// wins (policy/verdict.ts). Checks are small pure functions registered in CHECKS; each belongs to a
-// spec section whose mode (enforce | audit | off, else spec.mode) the pipeline applies for it, so no
-// check needs to know about modes.
+// wins (policy/verdict.ts). Each check belongs to a spec section whose mode (enforce | audit | off,
+// else spec.mode) the pipeline applies for it, so no check needs to know about modes.
+//
+// A check's life with one call:
+//   request()     pure: would this call pass? (reads state, never changes it)
+//   admit()       the call was let through: record it (reserve rate-limit tokens, use an approval)
+//   response()    pure: a whole answer came back; may stop it before the agent sees it
+//   streamEvent() pure: one event of a streamed answer; may cut the stream
+//   settle()      the call is over: learn from it (real token usage, cost, upstream failures)
+// request() and admit() run in the same synchronous turn, so N parallel calls cannot all pass a
+// limit that only one of them fits.
 import type { GovernancePolicy, GovernancePolicySpec } from '../../api/index.js';
-import type { Call, ResponseFacts, StreamEvent } from '../call.js';
+import type { Call, ResponseFacts, StreamEvent, Usage } from '../call.js';
 import { blocks, combine, type Outcome, type Verdict } from './verdict.js';
 
 export type Section = Exclude<keyof GovernancePolicySpec, 'podSelector' | 'mode' | 'intercept'>;
-
-/** Mutable per-sidecar state the checks read and update (rate windows, spend, breakers...). */
-export interface PipelineState {
-  now(): Date;
-}
-
-export interface RequestCheck {
-  section: Section;
-  /** Returns a verdict as if the section were enforced, or undefined for nothing to say. */
-  request(call: Call, policy: GovernancePolicy, state: PipelineState): Verdict | undefined;
-}
-
-export interface ResponseCheck {
-  section: Section;
-  /** A whole response (JSON). */
-  response?(call: Call, facts: ResponseFacts, policy: GovernancePolicy, state: PipelineState): Verdict | undefined;
-  /** One event of a stream, as it passes. */
-  streamEvent?(call: Call, event: StreamEvent, policy: GovernancePolicy, state: PipelineState): Verdict | undefined;
-}
-
 export type Mode = 'enforce' | 'audit' | 'off';
+
+export interface CheckContext {
+  now: Date;
+}
+
+/** What the data path learned once a call was over. */
+export interface CallResult {
+  /** HTTP status the upstream answered, or 0 when it never did. */
+  status: number;
+  usage?: Usage;
+  /** Cost in USD, when the model's price is known. */
+  costUsd?: number;
+  /** Why the upstream failed, when it did: connection refused/reset, timeout, or a 5xx. */
+  failure?: 'connect' | 'timeout' | 'server_error';
+}
+
+export interface Check {
+  readonly section: Section;
+  request?(call: Call, policy: GovernancePolicy, ctx: CheckContext): Verdict | undefined;
+  admit?(call: Call, policy: GovernancePolicy, ctx: CheckContext): void;
+  response?(call: Call, facts: ResponseFacts, policy: GovernancePolicy, ctx: CheckContext): Verdict | undefined;
+  streamEvent?(call: Call, event: StreamEvent, policy: GovernancePolicy, ctx: CheckContext): Verdict | undefined;
+  settle?(call: Call, result: CallResult, policy: GovernancePolicy, ctx: CheckContext): void;
+}
 
 /** The mode a section runs in: its own, else the policy's, else enforce. */
 export function sectionMode(policy: GovernancePolicy, section: Section): Mode {
   const own = (policy.spec[section] as { mode?: string } | undefined)?.mode;
-  // dlp.mode has its own vocabulary; `redact` is an enforcing mode there.
+  // dlp.mode has its own vocabulary: `redact` is an enforcing mode there.
   if (own === 'redact') return 'enforce';
-  return ((own as Mode | undefined) ?? (policy.spec.mode as Mode | undefined) ?? 'enforce');
+  return (own as Mode | undefined) ?? (policy.spec.mode as Mode | undefined) ?? 'enforce';
 }
 
-/** Applies the section's mode: off drops the verdict, audit turns a stop into a note. */
+/** Applies the section's mode: audit turns a stop or a rewrite into a note. */
 function applyMode(verdict: Verdict | undefined, mode: Mode): Verdict | undefined {
-  if (!verdict || verdict.decision === 'allow' || mode === 'off') return undefined;
-  if (mode === 'audit' && (blocks(verdict.decision) || verdict.decision === 'redact')) {
-    return { ...verdict, decision: 'audit', rewrites: undefined, stripTools: undefined } as Verdict;
+  if (!verdict || verdict.decision === 'allow') return undefined;
+  if (mode === 'audit' && verdict.decision !== 'audit') {
+    const { rewrites: _r, stripTools: _s, approval: _a, ...rest } = verdict;
+    return { ...rest, decision: 'audit' };
   }
   return verdict;
 }
 
 export class Pipeline {
   constructor(
-    private readonly requestChecks: readonly RequestCheck[],
-    private readonly responseChecks: readonly ResponseCheck[],
-    readonly state: PipelineState,
+    private readonly checks: readonly Check[],
+    private readonly clock: () => Date = () => new Date(),
   ) {}
 
+  /** Evaluates a request and, when it may go on, admits it with every check. */
   evaluateRequest(call: Call, policies: readonly GovernancePolicy[]): Outcome {
-    const verdicts: Verdict[] = [];
-    for (const policy of policies) {
-      for (const check of this.requestChecks) {
-        const mode = sectionMode(policy, check.section);
-        if (mode === 'off' || policy.spec[check.section] === undefined) continue;
-        const v = applyMode(check.request(call, policy, this.state), mode);
-        if (v) verdicts.push(v);
-      }
-    }
-    return combine(verdicts);
+    const ctx = { now: this.clock() };
+    const outcome = this.collect(policies, (check, policy) => check.request?.(call, policy, ctx));
+    if (!blocks(outcome.final.decision)) this.forEach(policies, (check, policy) => check.admit?.(call, policy, ctx));
+    return outcome;
   }
 
   evaluateResponse(call: Call, facts: ResponseFacts, policies: readonly GovernancePolicy[]): Outcome {
-    return this.evaluateEach(policies, (check, policy) => check.response?.(call, facts, policy, this.state));
+    const ctx = { now: this.clock() };
+    return this.collect(policies, (check, policy) => check.response?.(call, facts, policy, ctx));
   }
 
   evaluateStreamEvent(call: Call, event: StreamEvent, policies: readonly GovernancePolicy[]): Outcome {
-    return this.evaluateEach(policies, (check, policy) => check.streamEvent?.(call, event, policy, this.state));
+    const ctx = { now: this.clock() };
+    return this.collect(policies, (check, policy) => check.streamEvent?.(call, event, policy, ctx));
   }
 
-  /** True when some response check could act, so the proxy knows whether to inspect at all. */
-  get inspectsResponses(): boolean {
-    return this.responseChecks.length > 0;
+  /** Tells every check how an admitted call ended. */
+  settle(call: Call, result: CallResult, policies: readonly GovernancePolicy[]): void {
+    const ctx = { now: this.clock() };
+    this.forEach(policies, (check, policy) => check.settle?.(call, result, policy, ctx), true);
   }
 
-  private evaluateEach(
-    policies: readonly GovernancePolicy[],
-    run: (check: ResponseCheck, policy: GovernancePolicy) => Verdict | undefined,
-  ): Outcome {
+  /** Whether any check looks at responses, so the data path can skip reading them otherwise. */
+  readonly inspectsResponses = (policies: readonly GovernancePolicy[]): boolean =>
+    policies.some((p) => this.checks.some((c) => (c.response || c.streamEvent) && sectionMode(p, c.section) !== 'off' && p.spec[c.section] !== undefined));
+
+  private collect(policies: readonly GovernancePolicy[], run: (check: Check, policy: GovernancePolicy) => Verdict | undefined): Outcome {
     const verdicts: Verdict[] = [];
     for (const policy of policies) {
-      for (const check of this.responseChecks) {
+      for (const check of this.checks) {
         const mode = sectionMode(policy, check.section);
         if (mode === 'off' || policy.spec[check.section] === undefined) continue;
         const v = applyMode(run(check, policy), mode);
@@ -94,6 +105,15 @@ export class Pipeline {
     }
     return combine(verdicts);
   }
-}
 
-export const systemState: PipelineState = { now: () => new Date() };
+  /** Runs a side-effecting step for every active check; `evenWhenOff` for settling state. */
+  private forEach(policies: readonly GovernancePolicy[], run: (check: Check, policy: GovernancePolicy) => void, evenWhenOff = false): void {
+    for (const policy of policies) {
+      for (const check of this.checks) {
+        if (policy.spec[check.section] === undefined) continue;
+        if (!evenWhenOff && sectionMode(policy, check.section) === 'off') continue;
+        run(check, policy);
+      }
+    }
+  }
+}

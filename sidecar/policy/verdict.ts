@@ -12,10 +12,22 @@ export type Decision = (typeof DECISIONS)[number] | 'error';
 /** The rule families named in X-Chaperone-Rule and in metrics. */
 export type RuleName = 'egress' | 'schedule' | 'tools' | 'rate_limit' | 'dlp' | 'approval' | 'budget' | 'circuit';
 
-/** A text field to replace in the request body (DLP redaction). */
+/** A text field to replace in the request (or response) JSON body: DLP redaction. */
 export interface TextRewrite {
   path: JsonPath;
   text: string;
+}
+
+/** What a held call needs approved: the data path registers it and answers 202 with its id. */
+export interface ApprovalRequest {
+  /** Digest of agent, tool, canonical arguments and policy generation: what an approval binds to. */
+  digest: string;
+  agent: string;
+  tool: string;
+  /** Canonical JSON of the arguments, shown to the approver. */
+  arguments: string;
+  timeoutSeconds: number;
+  timeoutAction: 'reject' | 'approve';
 }
 
 export interface Verdict {
@@ -26,9 +38,14 @@ export interface Verdict {
   /** Human-readable, safe to show the agent: never the matched secret. */
   reason?: string;
   retryAfterSeconds?: number;
+  /** DLP: replacements for text fields (decision `redact`). */
   rewrites?: TextRewrite[];
-  /** Tool names to remove from the request's tool list (tools.stripForbidden). */
+  /** Tools: names to remove from the request's tool list (tools.stripForbidden; decision `redact`). */
   stripTools?: string[];
+  /** DLP: findings by detector (counts only, never values). */
+  dlp?: Record<string, number>;
+  /** Approvals: what to hold (decision `hold`). */
+  approval?: ApprovalRequest;
 }
 
 export const ALLOW: Verdict = Object.freeze({ decision: 'allow' }) as Verdict;

@@ -60,6 +60,11 @@ export interface ProviderAdapter {
   errorAnswer(kind: ErrorKind, message: string): ErrorAnswer;
   /** A stream frame that ends a stream with an error, in the provider's stream format. */
   streamError(kind: ErrorKind, message: string): Buffer;
+  /**
+   * Removes the named tools from the request's tool list, in place (tools.stripForbidden), and
+   * drops a forced tool_choice that named one of them. Returns how many tool definitions it removed.
+   */
+  removeTools(body: unknown, names: ReadonlySet<string>): number;
 }
 
 /** Reads a value at a path in parsed JSON (undefined when any step is missing). */

@@ -233,3 +233,61 @@ describe('anthropic errors', () => {
     expect(JSON.parse(adapter.errorAnswer(kind, 'm').body)).toEqual({ type: 'error', error: { type, message: 'm' } });
   });
 });
+
+describe('anthropic maxOutputTokens', () => {
+  it.each<[object, number | undefined]>([
+    [{ max_tokens: 1024 }, 1024],
+    [{}, undefined],
+  ])('%j → %s', (extra, want) => {
+    expect(adapter.parseRequest(head(), { model: 'claude', messages: [{ role: 'user', content: 'hi' }], ...extra }).maxOutputTokens).toBe(want);
+  });
+});
+
+describe('anthropic removeTools', () => {
+  const tool = (name: string) => ({ name, input_schema: { type: 'object' } });
+  const cases: Array<{ name: string; body: Record<string, unknown>; remove: string[]; removed: number; want: Record<string, unknown> }> = [
+    {
+      name: 'removes named tools, keeps an unrelated choice',
+      body: { tools: [tool('a'), tool('shell'), { type: 'web_search_20250305', name: 'web_search' }], tool_choice: { type: 'any' } },
+      remove: ['shell', 'web_search'],
+      removed: 2,
+      want: { tools: [tool('a')], tool_choice: { type: 'any' } },
+    },
+    {
+      name: 'a forced choice of a removed tool becomes auto, keeping its options',
+      body: { tools: [tool('a'), tool('shell')], tool_choice: { type: 'tool', name: 'shell', disable_parallel_tool_use: true } },
+      remove: ['shell'],
+      removed: 1,
+      want: { tools: [tool('a')], tool_choice: { type: 'auto', disable_parallel_tool_use: true } },
+    },
+    {
+      name: 'the last tool: the empty list stays, a choice demanding a tool goes',
+      body: { tools: [tool('shell')], tool_choice: { type: 'any' } },
+      remove: ['shell'],
+      removed: 1,
+      want: { tools: [] },
+    },
+    {
+      name: 'the last tool: tool_choice none stays',
+      body: { tools: [tool('shell')], tool_choice: { type: 'none' } },
+      remove: ['shell'],
+      removed: 1,
+      want: { tools: [], tool_choice: { type: 'none' } },
+    },
+    {
+      name: 'nothing to remove',
+      body: { tools: [tool('a')], tool_choice: { type: 'tool', name: 'a' } },
+      remove: ['shell'],
+      removed: 0,
+      want: { tools: [tool('a')], tool_choice: { type: 'tool', name: 'a' } },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(adapter.removeTools(c.body, new Set(c.remove))).toBe(c.removed);
+      expect(c.body).toEqual(c.want);
+      const facts = adapter.parseRequest(head(), { model: 'm', messages: [{ role: 'user', content: 'x' }], ...c.body });
+      expect([...facts.toolsDefined, ...facts.toolCalls.map((t) => t.name)].filter((t) => c.remove.includes(t))).toEqual([]);
+    });
+  }
+});

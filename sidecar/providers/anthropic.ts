@@ -45,6 +45,7 @@ function parseRequest(head: RequestHead, body: unknown): RequestFacts {
     if (typeof tool.name === 'string') toolsDefined.push(tool.name);
   });
 
+  const maxOutputTokens = num(b.max_tokens);
   const toolCalls: ToolCall[] = [];
   if (isObject(b.tool_choice) && b.tool_choice.type === 'tool' && typeof b.tool_choice.name === 'string') {
     toolCalls.push({ name: b.tool_choice.name });
@@ -63,7 +64,29 @@ function parseRequest(head: RequestHead, body: unknown): RequestFacts {
     toolCalls,
     texts,
     stream: b.stream === true,
+    ...(maxOutputTokens !== undefined && { maxOutputTokens }),
   };
+}
+
+/**
+ * Removes tools by name. A forced tool_choice ({type:'tool'}) naming a removed tool becomes
+ * {type:'auto'} (keeping disable_parallel_tool_use). Anthropic accepts an empty tools list, so an
+ * emptied one stays (a conversation holding tool_use blocks keeps its tools field); but a choice
+ * that demands a tool ({type:'any'}) goes, as no tool is left to satisfy it.
+ */
+function removeTools(body: unknown, names: ReadonlySet<string>): number {
+  if (!isObject(body) || !Array.isArray(body.tools)) return 0;
+  const kept = body.tools.filter((t) => !(isObject(t) && typeof t.name === 'string' && names.has(t.name)));
+  const removed = body.tools.length - kept.length;
+  if (removed === 0) return 0;
+  body.tools = kept;
+  const choice = body.tool_choice;
+  if (isObject(choice) && choice.type === 'tool' && typeof choice.name === 'string' && names.has(choice.name)) {
+    const { name: _name, ...rest } = choice;
+    body.tool_choice = { ...rest, type: 'auto' };
+  }
+  if (kept.length === 0 && isObject(body.tool_choice) && body.tool_choice.type !== 'none') delete body.tool_choice;
+  return removed;
 }
 
 /** Input tokens include the cached ones: they were sent (and are billed, if at another rate). */
@@ -175,4 +198,5 @@ export const anthropicAdapter: ProviderAdapter = {
   streamParser,
   errorAnswer: (kind, message) => ({ contentType: 'application/json', body: JSON.stringify(anthropicError(kind, message)) }),
   streamError: (kind, message) => Buffer.from(`event: error\ndata: ${JSON.stringify(anthropicError(kind, message))}\n\n`),
+  removeTools,
 };

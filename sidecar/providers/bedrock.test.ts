@@ -209,3 +209,61 @@ describe('bedrock errors', () => {
     expect(a).toEqual({ contentType: 'application/json', body: '{"message":"msg"}', headers: { 'x-amzn-ErrorType': type } });
   });
 });
+
+describe('bedrock maxOutputTokens', () => {
+  const converse = '/model/m/converse';
+  it.each<[string, object, number | undefined]>([
+    [converse, { inferenceConfig: { maxTokens: 512 } }, 512],
+    [converse, { inferenceConfig: { temperature: 0.5 } }, undefined],
+    [converse, {}, undefined],
+    ['/model/m/invoke', { max_tokens: 10 }, undefined], // InvokeModel bodies are model-specific
+  ])('%s %j → %s', (path, extra, want) => {
+    expect(adapter.parseRequest(head(path), { messages: [{ role: 'user', content: [{ text: 'hi' }] }], ...extra }).maxOutputTokens).toBe(want);
+  });
+});
+
+describe('bedrock removeTools', () => {
+  const spec = (name: string) => ({ toolSpec: { name, inputSchema: { json: {} } } });
+  const cases: Array<{ name: string; body: Record<string, unknown>; remove: string[]; removed: number; want: Record<string, unknown> }> = [
+    {
+      name: 'removes named toolSpecs, keeps cache points and an unrelated choice',
+      body: { toolConfig: { tools: [spec('a'), spec('shell'), { cachePoint: { type: 'default' } }], toolChoice: { any: {} } } },
+      remove: ['shell'],
+      removed: 1,
+      want: { toolConfig: { tools: [spec('a'), { cachePoint: { type: 'default' } }], toolChoice: { any: {} } } },
+    },
+    {
+      name: 'a forced choice of a removed tool becomes auto',
+      body: { toolConfig: { tools: [spec('a'), spec('shell')], toolChoice: { tool: { name: 'shell' } } } },
+      remove: ['shell'],
+      removed: 1,
+      want: { toolConfig: { tools: [spec('a')], toolChoice: { auto: {} } } },
+    },
+    {
+      name: 'no toolSpec left: the toolConfig goes (Bedrock needs at least one tool)',
+      body: { toolConfig: { tools: [spec('shell'), { cachePoint: { type: 'default' } }], toolChoice: { any: {} } }, inferenceConfig: { maxTokens: 5 } },
+      remove: ['shell'],
+      removed: 1,
+      want: { inferenceConfig: { maxTokens: 5 } },
+    },
+    {
+      name: 'nothing to remove',
+      body: { toolConfig: { tools: [spec('a')] } },
+      remove: ['shell'],
+      removed: 0,
+      want: { toolConfig: { tools: [spec('a')] } },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(adapter.removeTools(c.body, new Set(c.remove))).toBe(c.removed);
+      expect(c.body).toEqual(c.want);
+      const facts = adapter.parseRequest(head('/model/m/converse'), { messages: [{ role: 'user', content: [{ text: 'x' }] }], ...c.body });
+      expect([...facts.toolsDefined, ...facts.toolCalls.map((t) => t.name)].filter((t) => c.remove.includes(t))).toEqual([]);
+    });
+  }
+  it('ignores bodies without a tool list', () => {
+    expect(adapter.removeTools({}, new Set(['x']))).toBe(0);
+    expect(adapter.removeTools({ toolConfig: 'x' }, new Set(['x']))).toBe(0);
+  });
+});

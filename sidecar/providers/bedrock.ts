@@ -49,7 +49,7 @@ function blockTexts(block: Obj, path: (string | number)[], out: TextField[]): vo
   }
 }
 
-function parseConverse(b: Obj): Pick<RequestFacts, 'toolsDefined' | 'toolCalls' | 'texts'> {
+function parseConverse(b: Obj): Pick<RequestFacts, 'toolsDefined' | 'toolCalls' | 'texts' | 'maxOutputTokens'> {
   const texts: TextField[] = [];
   optionalArray(b.system, ['system']).forEach((s, i) => blockTexts(requireObject(s, ['system', i]), ['system', i], texts));
 
@@ -78,7 +78,30 @@ function parseConverse(b: Obj): Pick<RequestFacts, 'toolsDefined' | 'toolCalls' 
       toolCalls.push(toolCall(c.toolUse.name, c.toolUse.input, c.toolUse.toolUseId));
     }
   }
-  return { toolsDefined, toolCalls, texts };
+  const maxOutputTokens = isObject(b.inferenceConfig) ? num(b.inferenceConfig.maxTokens) : undefined;
+  return { toolsDefined, toolCalls, texts, ...(maxOutputTokens !== undefined && { maxOutputTokens }) };
+}
+
+/**
+ * Removes tools (toolConfig.tools[].toolSpec) by name; cachePoint entries stay. A forced
+ * toolChoice ({tool:{name}}) naming a removed tool becomes {auto:{}}. Bedrock requires at least
+ * one tool in a toolConfig, so when no toolSpec is left the whole toolConfig goes. (Bedrock then
+ * refuses a conversation that already holds toolUse blocks; such a call fails upstream rather
+ * than offering the model a forbidden tool.)
+ */
+function removeTools(body: unknown, names: ReadonlySet<string>): number {
+  if (!isObject(body) || !isObject(body.toolConfig) || !Array.isArray(body.toolConfig.tools)) return 0;
+  const config = body.toolConfig;
+  const tools = config.tools as unknown[];
+  const named = (t: unknown): string | undefined => (isObject(t) && isObject(t.toolSpec) ? str(t.toolSpec.name) : undefined);
+  const kept = tools.filter((t) => !names.has(named(t) ?? ''));
+  const removed = tools.length - kept.length;
+  if (removed === 0) return 0;
+  config.tools = kept;
+  const choice = config.toolChoice;
+  if (isObject(choice) && isObject(choice.tool) && names.has(str(choice.tool.name) ?? '')) config.toolChoice = { auto: {} };
+  if (!kept.some((t) => named(t) !== undefined)) delete body.toolConfig;
+  return removed;
 }
 
 function parseRequest(head: RequestHead, body: unknown): RequestFacts {
@@ -241,4 +264,5 @@ export const bedrockAdapter: ProviderAdapter = {
       { ':message-type': 'exception', ':exception-type': STREAM_EXCEPTIONS[kind], ':content-type': 'application/json' },
       JSON.stringify({ message }),
     ),
+  removeTools,
 };

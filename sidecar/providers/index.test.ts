@@ -40,3 +40,9 @@ describe('unknown adapter', () => {
     expect(unknownAdapter.streamError('internal', 'x').toString()).toMatch(/^data: \{"error":/);
   });
 });
+
+describe('unknown adapter removeTools', () => {
+  it('knows no tool list', () => {
+    expect(unknownAdapter.removeTools({ tools: [{ name: 'x' }] }, new Set(['x']))).toBe(0);
+  });
+});

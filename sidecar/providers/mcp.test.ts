@@ -122,3 +122,11 @@ describe('mcp errors', () => {
     expect(adapter.streamParser().push(frame)[0]!.events).toEqual([{ type: 'error', message: 'slow' }]);
   });
 });
+
+describe('mcp removeTools', () => {
+  it('has no tool list to strip', () => {
+    const body = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'shell', arguments: {} } };
+    expect(adapter.removeTools(body, new Set(['shell']))).toBe(0);
+    expect(body.params.name).toBe('shell');
+  });
+});

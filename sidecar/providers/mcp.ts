@@ -106,4 +106,6 @@ export const mcpAdapter: ProviderAdapter = {
   streamParser,
   errorAnswer: (kind, message) => ({ contentType: 'application/json', body: rpcError(kind, message) }),
   streamError: (kind, message) => Buffer.from(`event: message\ndata: ${rpcError(kind, message)}\n\n`),
+  // A tools/call request offers no tool list to strip (tools/list results are the server's).
+  removeTools: () => 0,
 };

@@ -277,3 +277,96 @@ describe('openai-chat errors', () => {
     expect(parser.push(frame)[0]!.events).toEqual([{ type: 'error', message: 'blocked by DLP' }]);
   });
 });
+
+describe('openai-chat maxOutputTokens', () => {
+  const messages = [{ role: 'user', content: 'hi' }];
+  it.each<[object, number | undefined]>([
+    [{ max_completion_tokens: 300 }, 300],
+    [{ max_tokens: 200 }, 200],
+    [{ max_completion_tokens: 300, max_tokens: 200 }, 300],
+    [{}, undefined],
+    [{ max_tokens: 'lots' }, undefined],
+  ])('%j → %s', (extra, want) => {
+    expect(adapter.parseRequest(head(), { model: 'gpt-4o', messages, ...extra }).maxOutputTokens).toBe(want);
+  });
+});
+
+describe('openai-chat removeTools', () => {
+  const fn = (name: string) => ({ type: 'function', function: { name, parameters: {} } });
+  const messages = [{ role: 'user', content: 'hi' }];
+  const cases: Array<{ name: string; body: Record<string, unknown>; remove: string[]; removed: number; want: Record<string, unknown> }> = [
+    {
+      name: 'removes named tools, keeps the rest and an unrelated choice',
+      body: { messages, tools: [fn('a'), fn('shell'), { type: 'custom', custom: { name: 'b' } }], tool_choice: 'required' },
+      remove: ['shell'],
+      removed: 1,
+      want: { messages, tools: [fn('a'), { type: 'custom', custom: { name: 'b' } }], tool_choice: 'required' },
+    },
+    {
+      name: 'a forced choice of a removed tool becomes auto',
+      body: { messages, tools: [fn('a'), fn('shell')], tool_choice: { type: 'function', function: { name: 'shell' } } },
+      remove: ['shell'],
+      removed: 1,
+      want: { messages, tools: [fn('a')], tool_choice: 'auto' },
+    },
+    {
+      name: 'custom tools by name',
+      body: { messages, tools: [{ type: 'custom', custom: { name: 'shell' } }, fn('a')] },
+      remove: ['shell'],
+      removed: 1,
+      want: { messages, tools: [fn('a')] },
+    },
+    {
+      name: 'allowed_tools loses the removed ones',
+      body: {
+        messages, tools: [fn('a'), fn('shell')],
+        tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'function', function: { name: 'a' } }, { type: 'function', function: { name: 'shell' } }] } },
+      },
+      remove: ['shell'],
+      removed: 1,
+      want: {
+        messages, tools: [fn('a')],
+        tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'function', function: { name: 'a' } }] } },
+      },
+    },
+    {
+      name: 'the last tool takes tools, tool_choice and parallel_tool_calls with it (OpenAI rejects them empty)',
+      body: { messages, tools: [fn('shell')], tool_choice: 'required', parallel_tool_calls: false },
+      remove: ['shell'],
+      removed: 1,
+      want: { messages },
+    },
+    {
+      name: 'legacy functions and function_call',
+      body: { messages, functions: [{ name: 'a' }, { name: 'shell' }], function_call: { name: 'shell' } },
+      remove: ['shell'],
+      removed: 1,
+      want: { messages, functions: [{ name: 'a' }], function_call: 'auto' },
+    },
+    {
+      name: 'the last legacy function',
+      body: { messages, functions: [{ name: 'shell' }], function_call: 'auto' },
+      remove: ['shell'],
+      removed: 1,
+      want: { messages },
+    },
+    {
+      name: 'nothing to remove leaves the body alone',
+      body: { messages, tools: [], tool_choice: 'none' },
+      remove: ['shell'],
+      removed: 0,
+      want: { messages, tools: [], tool_choice: 'none' },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(adapter.removeTools(c.body, new Set(c.remove))).toBe(c.removed);
+      expect(c.body).toEqual(c.want);
+      expect(adapter.parseRequest(head(), { model: 'm', ...c.body }).toolsDefined.filter((t) => c.remove.includes(t))).toEqual([]);
+    });
+  }
+  it('ignores bodies that are not objects', () => {
+    expect(adapter.removeTools(null, new Set(['x']))).toBe(0);
+    expect(adapter.removeTools([1], new Set(['x']))).toBe(0);
+  });
+});

@@ -78,6 +78,8 @@ function parseRequest(head: RequestHead, body: unknown): RequestFacts {
   // The last assistant turn's calls are the ones the agent has just run and now reports on.
   if (lastAssistant) toolCalls.push(...assistantCalls(lastAssistant.msg, lastAssistant.i));
 
+  // max_tokens is the older name; o-series models only take max_completion_tokens.
+  const maxOutputTokens = num(b.max_completion_tokens) ?? num(b.max_tokens);
   return {
     operation: 'chat.completions',
     ...(model !== undefined && { model }),
@@ -85,7 +87,54 @@ function parseRequest(head: RequestHead, body: unknown): RequestFacts {
     toolCalls,
     texts,
     stream: b.stream === true,
+    ...(maxOutputTokens !== undefined && { maxOutputTokens }),
   };
+}
+
+/** The tool a tools[] entry or a named tool_choice stands for: function or custom. */
+function specName(o: Obj): string | undefined {
+  const spec = isObject(o.function) ? o.function : isObject(o.custom) ? o.custom : undefined;
+  return str(spec?.name);
+}
+
+/**
+ * Removes tools from `tools` (function and custom tools) and the legacy `functions`. A forced
+ * tool_choice or function_call naming a removed tool becomes 'auto'; an allowed_tools choice loses
+ * the removed ones. OpenAI rejects an empty tools array, and a tool_choice or parallel_tool_calls
+ * without tools, so those go when the last tool does (likewise functions and function_call).
+ */
+function removeTools(body: unknown, names: ReadonlySet<string>): number {
+  if (!isObject(body)) return 0;
+  let removed = 0;
+  if (Array.isArray(body.tools)) {
+    const kept = body.tools.filter((t) => !(isObject(t) && names.has(specName(t) ?? '')));
+    removed += body.tools.length - kept.length;
+    body.tools = kept;
+    const choice = body.tool_choice;
+    if (isObject(choice) && names.has(specName(choice) ?? '')) body.tool_choice = 'auto';
+    if (isObject(choice) && choice.type === 'allowed_tools' && isObject(choice.allowed_tools) && Array.isArray(choice.allowed_tools.tools)) {
+      const allowed = choice.allowed_tools.tools.filter((t) => !(isObject(t) && names.has(specName(t) ?? str(t.name) ?? '')));
+      choice.allowed_tools.tools = allowed;
+      if (allowed.length === 0) body.tool_choice = 'auto';
+    }
+    if (kept.length === 0 && removed > 0) {
+      delete body.tools;
+      delete body.tool_choice;
+      delete body.parallel_tool_calls;
+    }
+  }
+  if (Array.isArray(body.functions)) {
+    const kept = body.functions.filter((f) => !(isObject(f) && names.has(str(f.name) ?? '')));
+    const gone = body.functions.length - kept.length;
+    removed += gone;
+    body.functions = kept;
+    if (isObject(body.function_call) && names.has(str(body.function_call.name) ?? '')) body.function_call = 'auto';
+    if (kept.length === 0 && gone > 0) {
+      delete body.functions;
+      delete body.function_call;
+    }
+  }
+  return removed;
 }
 
 function usageOf(u: unknown): Usage | undefined {
@@ -200,4 +249,5 @@ export const openAiChatAdapter: ProviderAdapter = {
   streamParser,
   errorAnswer: openAiErrorAnswer,
   streamError: (kind, message) => Buffer.from(`data: ${JSON.stringify({ error: openAiError(kind, message) })}\n\n`),
+  removeTools,
 };

@@ -197,3 +197,69 @@ describe('openai-responses stream', () => {
     expect(adapter.streamParser().push(bytes)[0]!.events).toEqual([{ type: 'error', message: 'oops' }]);
   });
 });
+
+describe('openai-responses maxOutputTokens', () => {
+  it.each<[object, number | undefined]>([
+    [{ max_output_tokens: 1024 }, 1024],
+    [{}, undefined],
+    [{ max_tokens: 5 }, undefined], // not a Responses field
+  ])('%j → %s', (extra, want) => {
+    expect(adapter.parseRequest(head(), { model: 'gpt-4.1', input: 'hi', ...extra }).maxOutputTokens).toBe(want);
+  });
+});
+
+describe('openai-responses removeTools', () => {
+  const fn = (name: string) => ({ type: 'function', name, parameters: {} });
+  const cases: Array<{ name: string; body: Record<string, unknown>; remove: string[]; removed: number; want: Record<string, unknown> }> = [
+    {
+      name: 'function, custom and built-in tools by the names parseRequest gives them',
+      body: { input: 'x', tools: [fn('a'), fn('shell'), { type: 'custom', name: 'grammar' }, { type: 'web_search' }], tool_choice: 'auto' },
+      remove: ['shell', 'grammar', 'web_search'],
+      removed: 3,
+      want: { input: 'x', tools: [fn('a')], tool_choice: 'auto' },
+    },
+    {
+      name: 'a forced function choice becomes auto',
+      body: { input: 'x', tools: [fn('a'), fn('shell')], tool_choice: { type: 'function', name: 'shell' } },
+      remove: ['shell'],
+      removed: 1,
+      want: { input: 'x', tools: [fn('a')], tool_choice: 'auto' },
+    },
+    {
+      name: 'a forced built-in choice becomes auto',
+      body: { input: 'x', tools: [fn('a'), { type: 'web_search' }], tool_choice: { type: 'web_search' } },
+      remove: ['web_search'],
+      removed: 1,
+      want: { input: 'x', tools: [fn('a')], tool_choice: 'auto' },
+    },
+    {
+      name: 'allowed_tools loses the removed ones',
+      body: { input: 'x', tools: [fn('a'), fn('shell')], tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'shell' }, { type: 'function', name: 'a' }] } },
+      remove: ['shell'],
+      removed: 1,
+      want: { input: 'x', tools: [fn('a')], tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'a' }] } },
+    },
+    {
+      name: 'the last tool takes tools and tool_choice with it',
+      body: { input: 'x', tools: [fn('shell')], tool_choice: 'required' },
+      remove: ['shell'],
+      removed: 1,
+      want: { input: 'x' },
+    },
+    {
+      name: 'nothing to remove',
+      body: { input: 'x', tools: [fn('a')] },
+      remove: ['shell'],
+      removed: 0,
+      want: { input: 'x', tools: [fn('a')] },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(adapter.removeTools(c.body, new Set(c.remove))).toBe(c.removed);
+      expect(c.body).toEqual(c.want);
+      const facts = adapter.parseRequest(head(), { model: 'm', ...c.body });
+      expect([...facts.toolsDefined, ...facts.toolCalls.map((t) => t.name)].filter((t) => c.remove.includes(t))).toEqual([]);
+    });
+  }
+});

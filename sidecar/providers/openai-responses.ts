@@ -77,12 +77,13 @@ function parseRequest(_head: unknown, body: unknown): RequestFacts {
   // Forced choice: {type:'function'|'custom', name} or a built-in tool {type:'web_search_preview'}.
   const choice = b.tool_choice;
   if (isObject(choice) && choice.type !== 'allowed_tools') {
-    const name = str(choice.name) ?? (choice.type !== 'function' && choice.type !== 'custom' && choice.type !== 'mcp' ? str(choice.type) : undefined);
+    const name = choiceName(choice);
     if (name !== undefined) toolCalls.push({ name });
   }
   // The calls made since the user last spoke are the ones whose results the client now reports.
   for (const { i, call } of calls) if (i > lastUser) toolCalls.push(call);
 
+  const maxOutputTokens = num(b.max_output_tokens);
   return {
     operation: 'responses',
     ...(model !== undefined && { model }),
@@ -90,7 +91,41 @@ function parseRequest(_head: unknown, body: unknown): RequestFacts {
     toolCalls,
     texts,
     stream: b.stream === true,
+    ...(maxOutputTokens !== undefined && { maxOutputTokens }),
   };
+}
+
+/** The tool a forced tool_choice names: a function/custom tool by name, a built-in one by type. */
+function choiceName(choice: Obj): string | undefined {
+  return str(choice.name) ?? (choice.type !== 'function' && choice.type !== 'custom' && choice.type !== 'mcp' ? str(choice.type) : undefined);
+}
+
+/**
+ * Removes tools (function and custom tools by name, built-in tools by type, as parseRequest names
+ * them). A forced tool_choice naming a removed tool becomes 'auto'; an allowed_tools choice loses
+ * the removed ones. When the last tool goes, `tools` and `tool_choice` go with it.
+ */
+function removeTools(body: unknown, names: ReadonlySet<string>): number {
+  if (!isObject(body) || !Array.isArray(body.tools)) return 0;
+  const kept = body.tools.filter((t) => !(isObject(t) && names.has(toolName(t) ?? '')));
+  const removed = body.tools.length - kept.length;
+  if (removed === 0) return 0;
+  body.tools = kept;
+  const choice = body.tool_choice;
+  if (isObject(choice)) {
+    if (choice.type === 'allowed_tools' && Array.isArray(choice.tools)) {
+      const allowed = choice.tools.filter((t) => !(isObject(t) && names.has(toolName(t) ?? '')));
+      choice.tools = allowed;
+      if (allowed.length === 0) body.tool_choice = 'auto';
+    } else if (names.has(choiceName(choice) ?? '')) {
+      body.tool_choice = 'auto';
+    }
+  }
+  if (kept.length === 0) {
+    delete body.tools;
+    delete body.tool_choice;
+  }
+  return removed;
 }
 
 function usageOf(u: unknown): Usage | undefined {
@@ -210,4 +245,5 @@ export const openAiResponsesAdapter: ProviderAdapter = {
     const data = JSON.stringify({ type: 'error', code, message, param, sequence_number: 0 });
     return Buffer.from(`event: error\ndata: ${data}\n\n`);
   },
+  removeTools,
 };

@@ -14,4 +14,5 @@ export const unknownAdapter: ProviderAdapter = {
   streamParser: () => sseStreamParser(() => [], () => ({ toolCalls: [], texts: [] })),
   errorAnswer: openAiErrorAnswer,
   streamError: (kind, message) => Buffer.from(`data: ${JSON.stringify({ error: openAiError(kind, message) })}\n\n`),
+  removeTools: () => 0,
 };

@@ -1,0 +1,120 @@
+// The egress section: which hosts and paths an agent may reach. Rules are tried in order; the first
+// whose `match` (a `host[/path]` glob, see glob.ts) fits the call decides:
+//   deny  → the call is denied (rule 'egress'), with the rule's reason if it gives one;
+//   log   → the call goes through, recorded as an audit finding (rule 'egress');
+//   allow → the call goes through, within the rule's own schedule (outside it: denied, rule
+//           'schedule') and its own rateLimit (enforced by rate-limit.ts, egressRateLimitCheck).
+// No rule fits → defaultAction (allow | deny | log).
+//
+// Matching:
+// - No path part ("api.openai.com") means any path. The path part is matched against the call's
+//   path without its query string, so "api.openai.com/v1/*" fits "/v1/chat/completions?x=1".
+// - A CONNECT tunnel (method CONNECT, operation 'tunnel', path '') shows only its host. A rule
+//   that covers every path (no path part, or "/*") is judged by host alone; a rule with a
+//   narrower path ("host/v1/*") cannot be decided without seeing the path, so tunnels skip it and
+//   the next rule decides. Write "host" or "host/*" to deny a host outright, tunnels included.
+//
+// A rule's schedule: for allow and log rules it bounds when the rule lets calls through (outside:
+// denied, rule 'schedule'; a `mode` on the schedule itself may soften that to audit or off). A
+// deny rule is only in force inside its schedule: outside it, the rule is skipped and the next
+// rule decides ("Only apply this rule inside this time window", as the schema says).
+import { policyKey, type EgressRule, type EgressSpec } from '../../api/index.js';
+import type { Call } from '../call.js';
+import { hostGlob, pathGlob } from './glob.js';
+import type { Check } from './pipeline.js';
+import { inWindow, outsideSchedule } from './schedule.js';
+import type { Verdict } from './verdict.js';
+
+/** A rule's match split into its host glob and optional path glob. */
+interface ParsedMatch {
+  host: string;
+  /** Starts with '/'; undefined when the match names a host only. */
+  path?: string;
+}
+
+const parsedMatches = new Map<string, ParsedMatch>();
+
+function parseMatch(match: string): ParsedMatch {
+  let parsed = parsedMatches.get(match);
+  if (!parsed) {
+    const slash = match.indexOf('/');
+    parsed = slash < 0 ? { host: match } : { host: match.slice(0, slash), path: match.slice(slash) };
+    if (parsedMatches.size > 10_000) parsedMatches.clear();
+    parsedMatches.set(match, parsed);
+  }
+  return parsed;
+}
+
+/** Does the rule's path part cover every path, so a tunnel (host only) can be judged by it? */
+function coversAnyPath(path: string | undefined): boolean {
+  return path === undefined || path === '/*';
+}
+
+/** The path without its query or fragment. */
+function pathOnly(path: string): string {
+  const cut = path.search(/[?#]/);
+  return cut < 0 ? path : path.slice(0, cut);
+}
+
+export interface MatchedRule {
+  rule: EgressRule;
+  /** Position in spec.rules, from 0. */
+  index: number;
+}
+
+/**
+ * The first rule that fits a host and path. `path` '' (or undefined) means the path is unknown,
+ * as for a CONNECT tunnel: only rules covering every path are considered. With `now`, a deny rule
+ * whose own schedule excludes that moment is skipped; without it, schedules are not looked at.
+ */
+export function firstMatchingRule(spec: EgressSpec, host: string, path: string | undefined, now?: Date): MatchedRule | undefined {
+  const rules = spec.rules ?? [];
+  const tunnel = path === undefined || path === '';
+  const callPath = tunnel ? '' : pathOnly(path);
+  for (let index = 0; index < rules.length; index++) {
+    const rule = rules[index];
+    if (!rule || typeof rule.match !== 'string') continue;
+    const m = parseMatch(rule.match);
+    if (!hostGlob(m.host, host)) continue;
+    if (tunnel ? !coversAnyPath(m.path) : m.path !== undefined && !pathGlob(m.path, callPath)) continue;
+    if (now && rule.action === 'deny' && rule.schedule && rule.schedule.mode !== 'off' && !inWindow(rule.schedule, now)) continue;
+    return { rule, index };
+  }
+  return undefined;
+}
+
+/** The rule that governs a call, if any (the call's host and path, schedules as of `now`). */
+export function ruleForCall(spec: EgressSpec, call: Call, now: Date): MatchedRule | undefined {
+  return firstMatchingRule(spec, call.host, isTunnel(call) ? '' : call.path, now);
+}
+
+export function isTunnel(call: Call): boolean {
+  return call.method.toUpperCase() === 'CONNECT' || call.operation === 'tunnel';
+}
+
+/** Rules are numbered from 1 in what the agent reads. */
+const ruleName = (index: number): string => `rule ${index + 1}`;
+
+export const egressCheck: Check = {
+  section: 'egress',
+  request(call, policy, ctx): Verdict | undefined {
+    const spec = policy.spec.egress;
+    if (!spec) return undefined;
+    const key = policyKey(policy);
+    const matched = ruleForCall(spec, call, ctx.now);
+    const action = matched ? matched.rule.action : spec.defaultAction ?? 'allow';
+    const by = matched ? ruleName(matched.index) : 'default';
+    if (action === 'deny') {
+      return { decision: 'deny', rule: 'egress', policy: key, reason: matched?.rule.reason ?? `egress to ${call.host} is denied by ${by}` };
+    }
+    const schedule = matched?.rule.schedule;
+    if (schedule && schedule.mode !== 'off' && !inWindow(schedule, ctx.now)) {
+      const verdict = outsideSchedule(schedule, key, `for egress to ${call.host}`);
+      return schedule.mode === 'audit' ? { ...verdict, decision: 'audit' } : verdict;
+    }
+    if (action === 'log') {
+      return { decision: 'audit', rule: 'egress', policy: key, reason: matched?.rule.reason ?? `egress to ${call.host} is logged by ${by}` };
+    }
+    return undefined;
+  },
+};

@@ -1,0 +1,23 @@
+// Token estimates made before a call goes out, for rate limits and per-request cost caps. Real
+// usage from the answer settles them afterwards, so a rough estimate only shifts the timing.
+import type { Call } from '../call.js';
+
+/** ~4 characters per token for the languages and code agents send. */
+const CHARS_PER_TOKEN = 4;
+/** Output assumed when the caller sets no cap: enough to matter, not enough to starve a limit. */
+export const DEFAULT_OUTPUT_ESTIMATE = 512;
+
+export function estimateInputTokens(call: Call): number {
+  let chars = 0;
+  for (const t of call.texts) chars += t.text.length;
+  return Math.ceil(chars / CHARS_PER_TOKEN);
+}
+
+export function estimateOutputTokens(call: Call): number {
+  return call.maxOutputTokens ?? DEFAULT_OUTPUT_ESTIMATE;
+}
+
+/** Input plus expected output: what a call may spend of a tokens-per-minute budget. */
+export function estimateTotalTokens(call: Call): number {
+  return estimateInputTokens(call) + estimateOutputTokens(call);
+}
