@@ -6,3 +6,4 @@ export * from './semantics.js';
 export * from './selector.js';
 export * from './policy.js';
 export * from './load.js';
+export * from './linear-regex.js';

@@ -6,6 +6,7 @@
 // is not here: the schema declares those lists `x-kubernetes-list-type: map`, and validate.ts
 // enforces that generically, as the API server does.
 
+import { compileLinearPattern } from './linear-regex.js';
 import { DLP_DETECTORS } from './schema.js';
 import type { GovernancePolicySpec, ScheduleSpec } from './types.js';
 
@@ -105,6 +106,12 @@ export const checkDlpCustom: Check = (spec, errors) => {
     }
     // A pattern that matches "" would flag (or redact) every position of every text.
     if (re.test('')) errors.push(`${path}.pattern: must not match the empty string`);
+    // A few JavaScript forms (\p{Script=...}, [\b]) have no linear-time equivalent.
+    try {
+      compileLinearPattern(d.pattern);
+    } catch (err) {
+      errors.push(`${path}.pattern: cannot run in linear time: ${(err as Error).message}`);
+    }
   });
 };
 

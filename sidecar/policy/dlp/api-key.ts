@@ -56,8 +56,17 @@ function validateGeneric(text: string, from: number, to: number, out: Span[]): v
   let end = to;
   while (text[end] === '=' && end - to < 2) end++; // base64 padding
   if (isB64(at(text, end))) return;
-  const mix = charMix(text, from, to);
-  if (mix.upper < 2 || mix.lower < 2 || mix.digits < 3) return;
+  // Hex ids (UUIDs, hashes) are most long tokens: rejected here, for want of upper-case letters.
+  let upper = 0;
+  let lower = 0;
+  let digits = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 97) lower += c <= 122 ? 1 : 0;
+    else if (c >= 65) upper += c <= 90 ? 1 : 0;
+    else if (c >= 48 && c <= 57) digits++;
+  }
+  if (upper < 2 || lower < 2 || digits < 3) return;
   if (entropy(text, from, to) < 4) return;
   out.push({ start: from, end });
 }

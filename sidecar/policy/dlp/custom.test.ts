@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileCustom } from './custom.js';
+import { compileCustom, customPatternError } from './custom.js';
 import { matches } from './testing.js';
 
 describe('custom detectors (re2js)', () => {
@@ -37,5 +37,7 @@ describe('custom detectors (re2js)', () => {
 
   it('refuses what re2js cannot run, with a reason', () => {
     expect(() => compileCustom('bad', '(a)\\1')).toThrow(/dlp custom detector bad/);
+    expect(customPatternError(String.raw`\p{Script=Latin}+`)).toMatch(/invalid/);
+    expect(customPatternError(String.raw`EMP-\d{6}`)).toBeUndefined();
   });
 });

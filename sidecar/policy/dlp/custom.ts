@@ -3,12 +3,29 @@
 // the policy author may not be the one whose prompts are scanned, and a pattern like (a|aa)*b must
 // not let a hostile prompt stall the proxy. The validator already rejects backreferences and
 // lookaround (api/semantics.ts), the features an automaton cannot run.
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { compileLinearPattern } from '../../../api/linear-regex.js';
 import type { Span } from './types.js';
 
 export interface CustomDetector {
   readonly name: string;
   find(text: string): Span[];
+}
+
+const compile = compileLinearPattern;
+
+/**
+ * Why re2js cannot run a pattern the JavaScript validator accepted, if it cannot: a few JavaScript
+ * forms have no RE2 equivalent (`\p{Script=Latin}`, `[\b]`). For the policy validator to reject them
+ * up front; compileDlp otherwise skips such a detector and lists it in its errors.
+ */
+export function customPatternError(pattern: string): string | undefined {
+  try {
+    compile(pattern);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /**
@@ -18,7 +35,7 @@ export interface CustomDetector {
 export function compileCustom(name: string, pattern: string): CustomDetector {
   let re: RE2JS;
   try {
-    re = RE2JS.compile(RE2JS.translateRegExp(pattern));
+    re = compile(pattern);
   } catch (err) {
     throw new Error(`dlp custom detector ${name}: pattern cannot run in linear time: ${(err as Error).message}`);
   }

@@ -1,6 +1,8 @@
-// The searches gates are built from. indexOf on a literal runs at memory speed (V8 vectorises the
-// first character); skip loops look at one character in N where the candidate must be N long; regular
-// expressions are kept for shapes neither can express.
+// The searches gates are built from. indexOf on a literal runs at memory speed (V8 looks for its
+// first character with a vectorised memchr, so the literal should start with a rare character); a
+// skip loop reads about one character in N where a candidate must be N long; for runs of four digits
+// irregexp's /\d\d\d\d/ beat such a loop. A single regular expression joining all gates measured 5x
+// slower than these passes together: irregexp tries every alternative at every position.
 import { isTokenChar, type Finder } from './types.js';
 
 /** Every occurrence of a literal. Pick a rare one: "k-" finds "sk-" far faster than "sk-" does. */
@@ -10,19 +12,6 @@ export function literal(s: string): Finder {
     if (i < 0) return false;
     hit.start = i;
     hit.end = i + s.length;
-    return true;
-  };
-}
-
-/** Every match of a (non-empty-matching) regular expression. */
-export function regex(source: string): Finder {
-  const re = new RegExp(source, 'g');
-  return (text, pos, hit) => {
-    re.lastIndex = pos;
-    const m = re.exec(text);
-    if (!m) return false;
-    hit.start = m.index;
-    hit.end = m.index + Math.max(1, m[0].length);
     return true;
   };
 }
@@ -76,7 +65,8 @@ function walkRight(text: string, e: number, out: { end: number; digits: number }
   out.digits = digits;
 }
 const right = { end: 0, digits: 0 };
-const FOUR_DIGITS = /\d{4}/g;
+/** A run of four or more digits. (Spelt out: irregexp skips faster on \d\d\d\d than on \d{4}.) */
+const DIGIT_RUN = /\d\d\d\d\d*/g;
 
 /**
  * Numbers: a region of digits joined by at most two separators at a time ("4111 1111 1111 1111",
@@ -84,11 +74,12 @@ const FOUR_DIGITS = /\d{4}/g;
  * all, with a leading '+' or '(' kept. What ssn, credit_card, phone and iban validate.
  */
 export const numberRegions: Finder = (text, pos, hit) => {
-  FOUR_DIGITS.lastIndex = pos;
-  while (FOUR_DIGITS.test(text)) {
-    const run = FOUR_DIGITS.lastIndex - 4;
-    // Walk left: digits, or up to two separators with a digit before them.
-    let s = run;
+  DIGIT_RUN.lastIndex = pos;
+  while (DIGIT_RUN.test(text)) {
+    const runEnd = DIGIT_RUN.lastIndex;
+    // Walk left from the run's end, through the run: digits, or up to two separators with a digit
+    // before them.
+    let s = runEnd;
     let digits = 0;
     while (s > 0) {
       const k = NUM[text.charCodeAt(s - 1)];
@@ -104,7 +95,7 @@ export const numberRegions: Finder = (text, pos, hit) => {
         break;
       }
     }
-    walkRight(text, run, right);
+    walkRight(text, runEnd, right);
     digits += right.digits;
     if (digits >= 8) {
       const p = s > 0 ? text.charCodeAt(s - 1) : 0;
@@ -113,7 +104,7 @@ export const numberRegions: Finder = (text, pos, hit) => {
       hit.end = right.end;
       return true;
     }
-    FOUR_DIGITS.lastIndex = right.end;
+    DIGIT_RUN.lastIndex = right.end;
   }
   return false;
 };

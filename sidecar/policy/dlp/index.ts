@@ -27,7 +27,7 @@ import type { Detector, Finding } from './types.js';
 
 export type { Detector, Finding, Span } from './types.js';
 export type { CustomDetector } from './custom.js';
-export { compileCustom } from './custom.js';
+export { compileCustom, customPatternError } from './custom.js';
 
 /** The detectors each sensitivity turns on when the policy lists none. */
 export const SENSITIVITY_DETECTORS: Readonly<Record<DlpSensitivity, readonly DlpDetector[]>> = {

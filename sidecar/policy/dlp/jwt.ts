@@ -10,8 +10,11 @@ const TOKEN = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_
 /** Whether a base64url segment decodes to a JSON object with a string "alg". */
 export function isJoseHeader(segment: string): boolean {
   if (segment.length > 4096) return false;
+  const json = Buffer.from(segment, 'base64url').toString('utf8');
+  // Cheap tests first: JSON.parse throwing on every look-alike would be the slowest step by far.
+  if (!json.includes('"alg"') || json.trimEnd().at(-1) !== '}') return false;
   try {
-    const header: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    const header: unknown = JSON.parse(json);
     return typeof header === 'object' && header !== null && typeof (header as { alg?: unknown }).alg === 'string';
   } catch {
     return false;

@@ -1,4 +1,4 @@
-// What the number detectors (ssn, credit_card, phone) share: their search (finders.numberRegions:
+// What the number detectors (ssn, credit_card, phone, iban) share: their search (finders.numberRegions:
 // 8+ digits joined by at most two separators at a time, around a run of 4+ digits) and the helpers
 // that take such a region apart. Short numbers, dates and versions never reach a validator.
 import { numberRegions } from './finders.js';
@@ -77,14 +77,4 @@ export function freeRight(text: string, end: number, sep = ''): boolean {
   if (isAlnum(n) || n === 95) return false;
   if (sep !== '' && text[end] === sep && isDigit(at(text, end + 1))) return false;
   return true;
-}
-
-/** The digits of text[start, end) as a string. */
-export function digitsOf(text: string, start: number, end: number): string {
-  let s = '';
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (isDigit(c)) s += text[i];
-  }
-  return s;
 }

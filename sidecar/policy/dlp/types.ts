@@ -4,8 +4,8 @@
 // "k-" of "sk-", "yJ" of "eyJ", "BEGIN ", '@'; a skip loop for runs of digits or of token characters;
 // at most a simple regular expression) that marks where a candidate may sit; its validator then
 // decides, by parsing and checksums rather than by regex alone, whether the candidate is the real
-// thing and where exactly it starts and ends. Detectors that share a search (ssn, credit_card and
-// phone all look at runs of digits) share one pass over the text (engine.ts).
+// thing and where exactly it starts and ends. Detectors that share a search (ssn, credit_card,
+// phone and iban all start from runs of digits) share one pass over the text (engine.ts).
 
 /** Where a match sits in a text: UTF-16 offsets, end exclusive. */
 export interface Span {
@@ -68,8 +68,6 @@ export const isDigit = (code: number): boolean => code >= 48 && code <= 57;
 export const isUpper = (code: number): boolean => code >= 65 && code <= 90;
 export const isLower = (code: number): boolean => code >= 97 && code <= 122;
 export const isAlnum = (code: number): boolean => is(code, C.DIGIT | C.UPPER | C.LOWER);
-/** [A-Za-z0-9_] */
-export const isWord = (code: number): boolean => is(code, C.DIGIT | C.UPPER | C.LOWER) || code === 95;
 /** [A-Za-z0-9_-]: base64url, and the body of most API tokens. */
 export const isTokenChar = (code: number): boolean => is(code, C.DIGIT | C.UPPER | C.LOWER | C.URLSAFE);
 
@@ -101,7 +99,7 @@ export function charMix(text: string, start: number, end: number): Mix {
   return mix;
 }
 
-const counts = new Uint16Array(129);
+const counts = new Uint32Array(129);
 
 /** Shannon entropy of text[start, end) in bits per character (ASCII; others share one bucket). */
 export function entropy(text: string, start: number, end: number): number {
