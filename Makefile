@@ -37,7 +37,7 @@ demo: build
 	node dist/e2e/demo/standalone.js
 
 bench: build tools
-	node dist/bench/run.js
+	node dist/bench/run.js $(BENCH_ARGS)
 
 clean:
 	rm -rf dist

@@ -30,10 +30,11 @@ export interface AuditRecord {
 }
 
 export class Audit {
+  /** `log` should come from createAuditLogger (it adds `audit: true`). */
   constructor(private readonly log: Logger) {}
 
   record(entry: AuditRecord): void {
-    this.log.info({ audit: true, ...entry }, 'decision');
+    this.log.info(entry, 'decision');
   }
 }
 

@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { createLogger, type Logger } from '../lib/logger.js';
+import { createAuditLogger, createLogger, type Logger } from '../lib/logger.js';
 import { createAdminApp } from './admin.js';
 import { ApprovalStore } from './approvals.js';
 import { AgentStats, Audit } from './audit.js';
@@ -114,7 +114,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     pipeline: new Pipeline(checks.all),
     approvals,
     metrics,
-    audit: new Audit(log),
+    audit: new Audit(createAuditLogger('sidecar')),
     stats,
     log,
     draining: false,

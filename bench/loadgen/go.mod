@@ -1,0 +1,3 @@
+module chaperone.dev/bench/loadgen
+
+go 1.22

@@ -1,0 +1,333 @@
+// The shapes a benchmark run produces (bench/results/latest.json) and the arithmetic on them.
+
+/** `candidate`: another build of the sidecar (run.ts --candidate), measured in the same rounds. */
+export type ContenderId = 'direct' | 'floor' | 'chaperone' | 'candidate';
+export type ProxyId = Exclude<ContenderId, 'direct'>;
+/** The sidecar builds: compared with the floor. */
+export type SidecarId = 'chaperone' | 'candidate';
+export const CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone'];
+export const ALL_CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'candidate'];
+
+export interface Scenario {
+  id: string;
+  title: string;
+  tls: boolean;
+  load: { rate: number } | { concurrency: number };
+  stream: boolean;
+}
+
+export interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+export interface ErrorReport {
+  total: number;
+  by_kind: Record<string, number>;
+  samples: Record<string, string>;
+}
+
+/** What bench/loadgen prints (one run). */
+export interface LoadgenResult {
+  mode: string;
+  count: number;
+  rps: number;
+  body_bytes: number;
+  errors: ErrorReport;
+  status: Record<string, number>;
+  latency_us: Percentiles;
+  ttfb_us?: Percentiles;
+  send_lag_us?: Percentiles;
+  service_us?: Percentiles;
+  hist_us?: Record<string, number>;
+  ttfb_hist_us?: Record<string, number>;
+  warmup_count: number;
+  warmup_errors: ErrorReport;
+  outside_window: number;
+  outside_errors: ErrorReport;
+  connections: number;
+  go_version: string;
+  gomaxprocs: number;
+}
+
+/** One measured slice: a load generator run against one contender, with the CPU its processes used. */
+export interface Slice {
+  round: number;
+  result: LoadgenResult;
+  /** utime+stime of the proxy process over the slice's window, seconds. */
+  proxyCpuS?: number;
+  upstreamCpuS?: number;
+}
+
+/** One contender in one scenario, pooled over its slices. */
+export interface Measurement {
+  contender: ContenderId;
+  slices: number;
+  /** Median over the slices. */
+  rps: number;
+  rpsMin: number;
+  rpsMax: number;
+  /** Successful requests in the measured windows. */
+  count: number;
+  /** Every failed request: measured windows, warmups and requests finishing after a window. */
+  errors: number;
+  errorsByKind: Record<string, number>;
+  errorSamples: Record<string, string>;
+  /** Percentiles pooled over every slice's histogram. */
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+  /** The p50 of each slice, in round order (noise at a glance). */
+  sliceP50Us: number[];
+  sliceRps: number[];
+  ttfbP50Us?: number;
+  ttfbP99Us?: number;
+  sendLagP99Us?: number;
+  /** The proxy process (floor or sidecar); absent for direct. */
+  proxyPeakRssMiB?: number;
+  proxyCpuSecPer1k?: number;
+  /** The fake upstream's CPU per 1000 requests: the same work for every contender, a noise check. */
+  upstreamCpuSecPer1k?: number;
+  /** Sidecar only: audit lines it wrote (one per call), against requestsSent. */
+  auditLines?: number;
+  requestsSent: number;
+  connections: number;
+}
+
+export interface ScenarioResult {
+  scenario: Scenario;
+  results: Partial<Record<ContenderId, Measurement>>;
+  /** sidecar req/s ÷ floor req/s in each round (adjacent slices): drift cancels out. */
+  roundRpsRatios: Partial<Record<SidecarId, number[]>>;
+}
+
+export const median = (xs: number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Adds histogram `h` into `into` (bucket lower bound in µs -> count). */
+export function mergeHist(into: Map<number, number>, h: Record<string, number> | undefined): void {
+  for (const [k, n] of Object.entries(h ?? {})) into.set(Number(k), (into.get(Number(k)) ?? 0) + n);
+}
+
+/** Nearest-rank percentile of a histogram; NaN when empty. */
+export function histPercentile(h: Map<number, number>, q: number): number {
+  const total = [...h.values()].reduce((a, b) => a + b, 0);
+  if (total === 0) return NaN;
+  const rank = Math.max(1, Math.ceil(q * total));
+  let seen = 0;
+  for (const k of [...h.keys()].sort((a, b) => a - b)) {
+    seen += h.get(k)!;
+    if (seen >= rank) return k;
+  }
+  return NaN;
+}
+
+function addErrors(into: Record<string, number>, samples: Record<string, string>, e: ErrorReport): number {
+  for (const [k, n] of Object.entries(e.by_kind)) into[k] = (into[k] ?? 0) + n;
+  for (const [k, msg] of Object.entries(e.samples)) samples[k] ??= msg;
+  return e.total;
+}
+
+/**
+ * Pools one contender's slices. `warmups` are the unmeasured runs before the rounds: their errors
+ * and requests count too.
+ */
+export function pool(contender: ContenderId, slices: Slice[], warmups: LoadgenResult[], extra: { proxyPeakRssMiB?: number; auditLines?: number }): Measurement {
+  const hist = new Map<number, number>();
+  const ttfb = new Map<number, number>();
+  const errorsByKind: Record<string, number> = {};
+  const errorSamples: Record<string, string> = {};
+  let errors = 0;
+  let count = 0;
+  let sent = 0;
+  let connections = 0;
+  let proxyCpu = 0;
+  let upstreamCpu = 0;
+  let cpuKnown = slices.length > 0;
+  let maxUs = 0;
+  for (const r of warmups) {
+    for (const e of [r.errors, r.warmup_errors, r.outside_errors]) errors += addErrors(errorsByKind, errorSamples, e);
+    sent += r.count + r.errors.total + r.warmup_count + r.outside_window;
+    connections += r.connections;
+  }
+  for (const s of slices) {
+    const r = s.result;
+    mergeHist(hist, r.hist_us);
+    mergeHist(ttfb, r.ttfb_hist_us);
+    for (const e of [r.errors, r.warmup_errors, r.outside_errors]) errors += addErrors(errorsByKind, errorSamples, e);
+    count += r.count;
+    sent += r.count + r.errors.total + r.warmup_count + r.outside_window;
+    connections += r.connections;
+    maxUs = Math.max(maxUs, r.latency_us.max);
+    if (s.upstreamCpuS === undefined || (contender !== 'direct' && s.proxyCpuS === undefined)) cpuKnown = false;
+    proxyCpu += s.proxyCpuS ?? 0;
+    upstreamCpu += s.upstreamCpuS ?? 0;
+  }
+  const rpsList = slices.map((s) => s.result.rps);
+  const m: Measurement = {
+    contender,
+    slices: slices.length,
+    rps: median(rpsList),
+    rpsMin: Math.min(...rpsList),
+    rpsMax: Math.max(...rpsList),
+    count,
+    errors,
+    errorsByKind,
+    errorSamples,
+    p50Us: histPercentile(hist, 0.5),
+    p90Us: histPercentile(hist, 0.9),
+    p99Us: histPercentile(hist, 0.99),
+    p999Us: histPercentile(hist, 0.999),
+    maxUs,
+    sliceP50Us: slices.map((s) => s.result.latency_us.p50),
+    sliceRps: rpsList,
+    requestsSent: sent,
+    connections,
+  };
+  if (ttfb.size > 0) {
+    m.ttfbP50Us = histPercentile(ttfb, 0.5);
+    m.ttfbP99Us = histPercentile(ttfb, 0.99);
+  }
+  const lags = slices.flatMap((s) => (s.result.send_lag_us ? [s.result.send_lag_us.p99] : []));
+  if (lags.length) m.sendLagP99Us = median(lags);
+  if (cpuKnown && count > 0) {
+    if (contender !== 'direct') m.proxyCpuSecPer1k = (proxyCpu * 1000) / count;
+    m.upstreamCpuSecPer1k = (upstreamCpu * 1000) / count;
+  }
+  if (extra.proxyPeakRssMiB !== undefined) m.proxyPeakRssMiB = Math.round(extra.proxyPeakRssMiB * 10) / 10;
+  if (extra.auditLines !== undefined) m.auditLines = extra.auditLines;
+  return m;
+}
+
+// ------------------------------------------------------------------------------------------ ratios
+
+export interface Ratios {
+  /** proxy req/s ÷ floor req/s (chaperone: median of the per-round ratios). */
+  rps?: number;
+  /** proxy p50 − direct p50, µs. */
+  addedP50Us?: number;
+  addedP99Us?: number;
+  addedTtfbP50Us?: number;
+  addedTtfbP99Us?: number;
+  /** chaperone's added p50 ÷ floor's added p50. */
+  addedP50VsFloor?: number;
+  addedP99VsFloor?: number;
+  addedTtfbP50VsFloor?: number;
+  cpuVsFloor?: number;
+  rssVsFloor?: number;
+}
+
+const div = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) && Number.isFinite(b) ? a / b : undefined);
+const sub = (a?: number, b?: number) => (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) ? a - b : undefined);
+
+export function ratios(sr: ScenarioResult): Partial<Record<ProxyId, Ratios>> {
+  const { direct, floor } = sr.results;
+  const out: Partial<Record<ProxyId, Ratios>> = {};
+  for (const who of ['floor', 'chaperone', 'candidate'] as const) {
+    const m = sr.results[who];
+    if (!m) continue;
+    const r: Ratios = {};
+    const set = <K extends keyof Ratios>(k: K, v: number | undefined) => {
+      if (v !== undefined) r[k] = v;
+    };
+    const rounds = who === 'floor' ? undefined : sr.roundRpsRatios[who];
+    set('rps', rounds?.length ? median(rounds) : div(m.rps, floor?.rps));
+    set('addedP50Us', sub(m.p50Us, direct?.p50Us));
+    set('addedP99Us', sub(m.p99Us, direct?.p99Us));
+    set('addedTtfbP50Us', sub(m.ttfbP50Us, direct?.ttfbP50Us));
+    set('addedTtfbP99Us', sub(m.ttfbP99Us, direct?.ttfbP99Us));
+    out[who] = r;
+  }
+  const f = out.floor;
+  for (const who of ['chaperone', 'candidate'] as const) {
+    const c = out[who];
+    const m = sr.results[who];
+    if (!c || !f || !m || !floor) continue;
+    const set = <K extends keyof Ratios>(k: K, v: number | undefined) => {
+      if (v !== undefined) c[k] = v;
+    };
+    set('addedP50VsFloor', div(c.addedP50Us, f.addedP50Us));
+    set('addedP99VsFloor', div(c.addedP99Us, f.addedP99Us));
+    set('addedTtfbP50VsFloor', div(c.addedTtfbP50Us, f.addedTtfbP50Us));
+    set('cpuVsFloor', div(m.proxyCpuSecPer1k, floor.proxyCpuSecPer1k));
+    set('rssVsFloor', div(m.proxyPeakRssMiB, floor.proxyPeakRssMiB));
+  }
+  return out;
+}
+
+// -------------------------------------------------------------------------------------------- aims
+
+export interface Aim {
+  id: string;
+  description: string;
+  value?: number;
+  target: string;
+  /** undefined: could not be judged (shown as n/a). */
+  pass?: boolean;
+  detail: string;
+}
+
+/**
+ * An aim holds only on a clean run: errors of the sidecar are a MISS, errors of a yardstick (direct,
+ * floor) leave nothing to compare against (n/a).
+ */
+function invalid(sr: ScenarioResult): { pass?: false; note: string } | undefined {
+  const { direct, floor, chaperone } = sr.results;
+  if (!chaperone || chaperone.errors > 0 || chaperone.count === 0) {
+    return { pass: false, note: `chaperone had ${chaperone?.errors ?? 'no result, '} errors (${Object.keys(chaperone?.errorsByKind ?? {}).join(', ')})` };
+  }
+  for (const [name, m] of [['direct', direct], ['floor', floor]] as const) {
+    if (!m || m.errors > 0 || m.count === 0) return { note: `${name} had errors or no result: nothing to compare against` };
+  }
+  return undefined;
+}
+
+export function aims(results: ScenarioResult[], fmt: { num: (x?: number) => string; signedUs: (x?: number) => string }): Aim[] {
+  const out: Aim[] = [];
+  const sat = results.find((r) => r.scenario.id === 'http-saturation');
+  if (sat) {
+    const r = ratios(sat).chaperone?.rps;
+    const bad = invalid(sat);
+    const detail =
+      `chaperone ${fmt.num(sat.results.chaperone?.rps)} req/s, floor ${fmt.num(sat.results.floor?.rps)} req/s` +
+      ((sat.roundRpsRatios.chaperone?.length ?? 0) > 1 ? `; per-round ratios ${sat.roundRpsRatios.chaperone!.map((x) => x.toFixed(2)).join(' ')}` : '');
+    out.push({
+      id: 'saturation-throughput',
+      description: 'chaperone req/s ÷ floor req/s at saturation (plain HTTP, 16 connections)',
+      ...(r !== undefined && !bad ? { value: r } : {}),
+      target: '≥ 0.60',
+      ...(bad ? (bad.pass === false ? { pass: false } : {}) : r !== undefined ? { pass: r >= 0.6 } : {}),
+      detail: bad ? `${bad.note}; ${detail}` : detail,
+    });
+  }
+  const rate = results.find((r) => r.scenario.id === 'http-rate');
+  if (rate) {
+    const q = ratios(rate);
+    const r = q.chaperone?.addedP50VsFloor;
+    const floorAdded = q.floor?.addedP50Us;
+    const bad = invalid(rate);
+    const detail =
+      floorAdded !== undefined && floorAdded <= 0
+        ? `floor added ${fmt.signedUs(floorAdded)}: no ratio (noise larger than the floor's cost; rerun with --full)`
+        : `chaperone ${fmt.signedUs(q.chaperone?.addedP50Us)}, floor ${fmt.signedUs(floorAdded)}`;
+    out.push({
+      id: 'added-p50-at-1000rps',
+      description: 'chaperone added p50 ÷ floor added p50 at 1000 req/s (plain HTTP; added = proxy p50 − direct p50)',
+      ...(r !== undefined && !bad ? { value: r } : {}),
+      target: '≤ 1.5',
+      ...(bad ? (bad.pass === false ? { pass: false } : {}) : r !== undefined ? { pass: r <= 1.5 } : {}),
+      detail: bad ? `${bad.note}; ${detail}` : detail,
+    });
+  }
+  return out;
+}

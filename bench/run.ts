@@ -1,0 +1,419 @@
+// One benchmark run: the sidecar against a direct call and against a floor proxy, scenario by
+// scenario, on loopback, contenders interleaved. See bench/README.md.
+//   node dist/bench/run.js [--quick | --full] [--only ID,...] [--out DIR] [--upstream-trust env|flag] [--label TEXT]
+//   node dist/bench/run.js --candidate ../other-checkout    also measure another sidecar build, same rounds
+//   node dist/bench/run.js --cpu-prof [--only ID,...]     profile the floor and the sidecar instead
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, homedir, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { makeTestPki } from '../e2e/fake-provider/certs.js';
+import { formatSummary, summarise } from './cpuprofile-top.js';
+import { aims, ALL_CONTENDERS, CONTENDERS, pool, ratios, type ContenderId, type LoadgenResult, type Scenario, type ScenarioResult, type Slice } from './model.js';
+import { cpuSeconds, ProcSampler, runLoadgen, setClockTicks, startSidecar, startUrlServer, type Server } from './procs.js';
+import { fmtNum, fmtSignedUs, fmtUs, markdown, type Report } from './report.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DIST = join(ROOT, 'dist');
+const CHAPERONE = join(DIST, 'bin', 'chaperone.js');
+const HOST = 'api.openai.com';
+const PATH = '/v1/chat/completions';
+
+const SCENARIOS: Scenario[] = [
+  { id: 'http-rate', title: '1 KB chat completion, plain HTTP, fixed 1000 req/s', tls: false, load: { rate: 1000 }, stream: false },
+  { id: 'http-saturation', title: '1 KB chat completion, plain HTTP, saturation with 16 connections', tls: false, load: { concurrency: 16 }, stream: false },
+  { id: 'http-stream', title: 'Streamed chat completion (stream: true), plain HTTP, 4 connections: time to first byte', tls: false, load: { concurrency: 4 }, stream: true },
+  { id: 'tls-rate', title: '1 KB chat completion over TLS via CONNECT, fixed 1000 req/s', tls: true, load: { rate: 1000 }, stream: false },
+  { id: 'tls-saturation', title: '1 KB chat completion over TLS via CONNECT, saturation with 16 connections', tls: true, load: { concurrency: 16 }, stream: false },
+];
+
+/** Client connection pool at a fixed rate (saturation runs use exactly their connection count). */
+const RATE_MAX_CONNS = 16;
+
+/** Per scenario and contender: warmupS, then rounds × (sliceWarmupS + sliceS measured). */
+const PROFILES = {
+  quick: { warmupS: 1, rounds: 5, sliceS: 1, sliceWarmupS: 0.5 },
+  full: { warmupS: 3, rounds: 10, sliceS: 1.5, sliceWarmupS: 1 },
+} as const;
+type Plan = (typeof PROFILES)[keyof typeof PROFILES];
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000, ...opts }).trim();
+}
+
+function trySh(cmd: string, args: string[]): string | undefined {
+  try {
+    return sh(cmd, args);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds bench/loadgen into a cache directory outside the repository, keyed by a hash of its sources
+ * and the Go version; reused when present.
+ */
+function loadgenBinary(): string {
+  const src = join(ROOT, 'bench', 'loadgen');
+  const goVersion = sh('go', ['version']);
+  const hash = createHash('sha256').update(goVersion);
+  for (const f of readdirSync(src).filter((f) => (f.endsWith('.go') && !f.endsWith('_test.go')) || f === 'go.mod' || f === 'go.sum').sort()) {
+    hash.update(f).update('\0').update(readFileSync(join(src, f))).update('\0');
+  }
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  const dir = join(cache, 'chaperone', 'bench', 'loadgen', hash.digest('hex').slice(0, 16));
+  const bin = join(dir, 'loadgen');
+  if (existsSync(bin)) return bin;
+  log(`building the load generator into ${dir}`);
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${bin}.${process.pid}.tmp`;
+  sh('go', ['build', '-trimpath', '-o', tmp, '.'], { cwd: src, env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod', CGO_ENABLED: '0' } });
+  renameSync(tmp, bin);
+  return bin;
+}
+
+function machine(): Record<string, unknown> {
+  let model = cpus()[0]?.model ?? 'unknown';
+  try {
+    model = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? model;
+  } catch {
+    // not Linux
+  }
+  const commit = trySh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
+  const dirty = trySh('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no']);
+  return {
+    nproc: Number(trySh('nproc', [])) || availableParallelism(),
+    cpuModel: model,
+    memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+    go: trySh('go', ['version'])?.replace(/^go version /, '') ?? 'unknown',
+    commit: commit ? `${commit}${dirty ? ' (uncommitted changes)' : ''}` : 'unknown',
+    loadavgAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+// ------------------------------------------------------------------------------------------- setup
+
+interface Fixture {
+  tmp: string;
+  loadgen: string;
+  body: string;
+  streamBody: string;
+  bodyBytes: number;
+  upstreamCert: string;
+  upstreamKey: string;
+  upstreamCa: string;
+  caDir: string;
+  policy: string;
+}
+
+async function prepare(): Promise<Fixture> {
+  if (!existsSync(CHAPERONE) || !existsSync(join(DIST, 'bench', 'floor-proxy.js'))) {
+    throw new Error(`${relative(process.cwd(), DIST) || 'dist'} is incomplete: run "make build" first`);
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'chaperone-bench-'));
+  const loadgen = loadgenBinary();
+  const chat = JSON.parse(readFileSync(join(ROOT, 'bench', 'fixtures', 'chat-1kb.json'), 'utf8')) as Record<string, unknown>;
+  const body = join(tmp, 'chat.json');
+  const text = JSON.stringify(chat);
+  writeFileSync(body, text);
+  const streamBody = join(tmp, 'chat-stream.json');
+  writeFileSync(streamBody, JSON.stringify({ ...chat, stream: true, stream_options: { include_usage: true } }));
+  const pki = await makeTestPki([HOST]);
+  const file = (name: string, content: string) => (writeFileSync(join(tmp, name), content), join(tmp, name));
+  const caDir = join(tmp, 'ca');
+  sh(process.execPath, [CHAPERONE, 'ca', 'init', '--out', caDir]);
+  const policy = join(ROOT, 'bench', 'policies', 'passthrough.yaml');
+  sh(process.execPath, [CHAPERONE, 'policy', 'validate', policy]);
+  setClockTicks(Number(trySh('getconf', ['CLK_TCK'])));
+  return {
+    tmp,
+    loadgen,
+    body,
+    streamBody,
+    bodyBytes: Buffer.byteLength(text),
+    upstreamCert: file('upstream.crt', pki.cert),
+    upstreamKey: file('upstream.key', pki.key),
+    upstreamCa: file('upstream-ca.crt', pki.caCert),
+    caDir,
+    policy,
+  };
+}
+
+// ------------------------------------------------------------------------------------- measurement
+
+interface RunOptions {
+  plan: Plan;
+  contenders: ContenderId[];
+  /** Run the floor and the sidecar under `node --cpu-prof`, writing profiles here. */
+  cpuProfDir?: string;
+  /**
+   * How the sidecar trusts the fake upstream's CA. `env`: NODE_EXTRA_CA_CERTS, i.e. the default root
+   * store, as in production against a public provider. `flag`: --upstream-ca.
+   */
+  upstreamTrust: 'env' | 'flag';
+  /** dist/bin/chaperone.js of another build, run as contender `candidate`. */
+  candidateBin?: string;
+}
+
+/**
+ * One scenario: a fresh fake upstream, floor and sidecar; each contender warmed up, then measured in
+ * short slices, round after round, in rotated order. All three servers stay up for the scenario
+ * (an idle proxy costs nothing while another is measured).
+ */
+async function runScenario(fx: Fixture, scn: Scenario, opt: RunOptions): Promise<ScenarioResult> {
+  const fakeArgs = [join(DIST, 'bench', 'fake-upstream.js'), '--port', '0'];
+  if (scn.tls) fakeArgs.push('--tls-cert', fx.upstreamCert, '--tls-key', fx.upstreamKey);
+  const fake = await startUrlServer('fake upstream', fakeArgs);
+  const fakeAddr = new URL(fake.url).host; // 127.0.0.1:PORT
+  const proxies: Partial<Record<ContenderId, Server>> = {};
+  const logFiles = { chaperone: join(fx.tmp, `sidecar-${scn.id}.log`), candidate: join(fx.tmp, `candidate-${scn.id}.log`) };
+  const prof = (who: string) => (opt.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opt.cpuProfDir, '--cpu-prof-name', `${who}-${scn.id}.cpuprofile`] : []);
+  try {
+    const starting: Array<Promise<unknown>> = [];
+    if (opt.contenders.includes('floor')) {
+      starting.push(
+        startUrlServer('floor proxy', [join(DIST, 'bench', 'floor-proxy.js'), '--port', '0', '--resolve', `${HOST}=${fakeAddr}`], prof('floor')).then((s) => (proxies.floor = s)),
+      );
+    }
+    for (const who of ['chaperone', 'candidate'] as const) {
+      if (!opt.contenders.includes(who)) continue;
+      const args = ['--policy', fx.policy, '--resolve', `${HOST}=${fakeAddr}`, '--ca-dir', fx.caDir];
+      if (opt.upstreamTrust === 'flag') args.push('--upstream-ca', fx.upstreamCa);
+      const env = opt.upstreamTrust === 'env' ? { NODE_EXTRA_CA_CERTS: fx.upstreamCa } : {};
+      const bin = who === 'candidate' ? opt.candidateBin! : CHAPERONE;
+      starting.push(startSidecar(bin, args, logFiles[who], { nodeFlags: prof(who), env }).then((s) => (proxies[who] = s)));
+    }
+    await Promise.all(starting);
+    const samplers: Partial<Record<ContenderId, ProcSampler>> = {};
+    for (const who of ['floor', 'chaperone', 'candidate'] as const) if (proxies[who]) samplers[who] = new ProcSampler(proxies[who].pid);
+
+    const loadgenArgs = (who: ContenderId, warmupS: number, durationS: number): string[] => {
+      const args = [
+        '-url', `${scn.tls ? 'https' : 'http'}://${HOST}${PATH}`,
+        '-body', scn.stream ? fx.streamBody : fx.body,
+        '-header', 'Content-Type: application/json',
+        '-header', 'Authorization: Bearer sk-bench-0000000000000000000000000000000000000000',
+        '-warmup', `${warmupS}s`,
+        '-duration', `${durationS}s`,
+        '-timeout', '10s',
+      ];
+      // A pool of 16 at a fixed rate too: every slice is a new client process whose first requests
+      // each open a connection; a bigger pool turns each slice's start into a burst of CONNECTs and
+      // TLS handshakes that says more about the pool than about the proxy.
+      if ('rate' in scn.load) args.push('-rate', String(scn.load.rate), '-max-conns', String(RATE_MAX_CONNS));
+      else args.push('-concurrency', String(scn.load.concurrency));
+      if (scn.stream) args.push('-stream');
+      const proxy = proxies[who];
+      if (proxy) args.push('-proxy', proxy.url);
+      else args.push('-resolve', `${HOST}=${fakeAddr}`);
+      if (scn.tls) args.push('-cacert', who === 'chaperone' || who === 'candidate' ? join(fx.caDir, 'tls.crt') : fx.upstreamCa);
+      return args;
+    };
+    const bound = (s: number) => (s + 30) * 1000; // every load generator run is killed past this
+
+    const warmups: Partial<Record<ContenderId, LoadgenResult[]>> = {};
+    for (const who of opt.contenders) {
+      const run = await runLoadgen<LoadgenResult>(fx.loadgen, loadgenArgs(who, 0, opt.plan.warmupS), () => {}, bound(opt.plan.warmupS));
+      warmups[who] = [run.result];
+    }
+
+    const slices: Partial<Record<ContenderId, Slice[]>> = {};
+    for (let round = 0; round < opt.plan.rounds; round++) {
+      const order = opt.contenders.map((_, k) => opt.contenders[(k + round) % opt.contenders.length]!);
+      for (const who of order) {
+        const proxy = proxies[who];
+        const cpu: Record<string, { proxy?: number; fake: number }> = {};
+        const snap = () => ({ ...(proxy ? { proxy: cpuSeconds(proxy.pid) } : {}), fake: cpuSeconds(fake.pid) });
+        const { warmupS, durationS } = { warmupS: opt.plan.sliceWarmupS, durationS: opt.plan.sliceS };
+        const run = await runLoadgen<LoadgenResult>(fx.loadgen, loadgenArgs(who, warmupS, durationS), (e) => (cpu[e] = snap()), bound(warmupS + durationS));
+        const a = cpu.measuring;
+        const b = cpu.done;
+        if (!a || !b) log(`${scn.id} ${who}: the load generator's window events were not seen; CPU per request is n/a`);
+        const slice: Slice = { round, result: run.result };
+        if (a && b) {
+          if (a.proxy !== undefined && b.proxy !== undefined) slice.proxyCpuS = b.proxy - a.proxy;
+          slice.upstreamCpuS = b.fake - a.fake;
+        }
+        (slices[who] ??= []).push(slice);
+      }
+    }
+
+    const rss: Partial<Record<ContenderId, number>> = {};
+    for (const who of ['floor', 'chaperone', 'candidate'] as const) if (samplers[who]) rss[who] = samplers[who].stop().peakRssMiB;
+    const auditLines: Partial<Record<ContenderId, number>> = {};
+    for (const who of ['chaperone', 'candidate'] as const) {
+      if (!proxies[who]) continue;
+      await proxies[who].stop(); // drains, flushes its log (and writes its profile)
+      auditLines[who] = countAudits(logFiles[who]);
+    }
+    await proxies.floor?.stop();
+
+    const sr: ScenarioResult = { scenario: scn, results: {}, roundRpsRatios: {} };
+    for (const who of opt.contenders) {
+      sr.results[who] = pool(who, slices[who] ?? [], warmups[who] ?? [], {
+        ...(rss[who] !== undefined ? { proxyPeakRssMiB: rss[who] } : {}),
+        ...(auditLines[who] !== undefined ? { auditLines: auditLines[who] } : {}),
+      });
+    }
+    const f = slices.floor ?? [];
+    for (const who of ['chaperone', 'candidate'] as const) {
+      const c = slices[who] ?? [];
+      const rounds: number[] = [];
+      for (let i = 0; i < Math.min(f.length, c.length); i++) if (f[i]!.result.rps > 0) rounds.push(c[i]!.result.rps / f[i]!.result.rps);
+      if (rounds.length) sr.roundRpsRatios[who] = rounds;
+    }
+    return sr;
+  } finally {
+    await Promise.all(Object.values(proxies).map((p) => p.stop()));
+    await fake.stop();
+    for (const f of Object.values(logFiles)) rmSync(f, { force: true });
+  }
+}
+
+function countAudits(file: string): number {
+  if (!existsSync(file)) return 0;
+  const text = readFileSync(file, 'utf8');
+  let n = 0;
+  for (let i = text.indexOf('"audit":true'); i >= 0; i = text.indexOf('"audit":true', i + 1)) n++;
+  return n;
+}
+
+function progress(sr: ScenarioResult): void {
+  for (const who of ALL_CONTENDERS) {
+    const m = sr.results[who];
+    if (!m) continue;
+    const lat = sr.scenario.stream ? `TTFB p50 ${fmtUs(m.ttfbP50Us)}` : `p50 ${fmtUs(m.p50Us)}`;
+    log(
+      `${sr.scenario.id.padEnd(15)} ${who.padEnd(9)} ${fmtNum(m.rps).padStart(7)} req/s  ${lat.padStart(14)}  p99 ${fmtUs(m.p99Us).padStart(10)}  errors ${m.errors}` +
+        (m.proxyPeakRssMiB !== undefined ? `  rss ${fmtNum(m.proxyPeakRssMiB, 1)} MiB  cpu ${fmtNum(m.proxyCpuSecPer1k, 3)} s/1k` : ''),
+    );
+  }
+}
+
+// ------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      full: { type: 'boolean' },
+      only: { type: 'string' },
+      out: { type: 'string', default: join(ROOT, 'bench', 'results') },
+      'cpu-prof': { type: 'boolean' },
+      'upstream-trust': { type: 'string', default: 'env' },
+      label: { type: 'string' },
+      candidate: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: node dist/bench/run.js [--quick | --full] [--only ID,...] [--out DIR] [--upstream-trust env|flag] [--label TEXT] [--candidate DIR] [--cpu-prof]\n' +
+        `scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}\n`,
+    );
+    return;
+  }
+  if (values.quick && values.full) throw new Error('--quick and --full: choose one');
+  const profile = values.full ? 'full' : 'quick';
+  const plan = PROFILES[profile];
+  const only = values.only?.split(',').map((s) => s.trim());
+  const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id));
+  if (unknown?.length) throw new Error(`--only: unknown scenario ${unknown.join(', ')} (have ${SCENARIOS.map((s) => s.id).join(', ')})`);
+  const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id));
+  const upstreamTrust = values['upstream-trust'];
+  if (upstreamTrust !== 'env' && upstreamTrust !== 'flag') throw new Error('--upstream-trust: env or flag');
+  // --candidate DIR: another checkout's build (DIR/dist/bin/chaperone.js, or the file itself).
+  let candidateBin: string | undefined;
+  if (values.candidate !== undefined) {
+    candidateBin = values.candidate.endsWith('.js') ? values.candidate : join(values.candidate, 'dist', 'bin', 'chaperone.js');
+    if (!existsSync(candidateBin)) throw new Error(`--candidate: ${candidateBin} does not exist (build that checkout first)`);
+  }
+  const contenders: ContenderId[] = candidateBin ? [...CONTENDERS, 'candidate'] : CONTENDERS;
+
+  const started = Date.now();
+  const host = machine();
+  const fx = await prepare();
+  try {
+    if (values['cpu-prof']) {
+      // The profiler's overhead makes these runs useless as measurements: nothing goes to latest.*.
+      mkdirSync(values.out, { recursive: true });
+      for (const scn of scenarios) {
+        log(`${scn.id}: floor and chaperone under --cpu-prof`);
+        const profiled = contenders.filter((c) => c !== 'direct');
+        const sr = await runScenario(fx, scn, { plan, contenders: profiled, upstreamTrust, cpuProfDir: values.out, ...(candidateBin ? { candidateBin } : {}) });
+        progress(sr);
+        for (const who of profiled) {
+          const file = join(values.out, `${who}-${scn.id}.cpuprofile`);
+          if (!existsSync(file)) throw new Error(`no profile written at ${file}`);
+          const m = sr.results[who]!;
+          const summary = summarise(JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof summarise>[0]);
+          process.stdout.write(`== ${relative(process.cwd(), file)}: ${fmtNum(m.requestsSent)} requests served (profiled)\n${formatSummary(summary, m.requestsSent)}\n\n`);
+        }
+      }
+      return;
+    }
+
+    const results: ScenarioResult[] = [];
+    for (const scn of scenarios) {
+      log(`${scn.id}: ${scn.title}`);
+      const sr = await runScenario(fx, scn, { plan, contenders, upstreamTrust, ...(candidateBin ? { candidateBin } : {}) });
+      progress(sr);
+      results.push(sr);
+    }
+
+    const interception: Report['interception'] = {};
+    for (const [load, plain, tls] of [['fixed 1000 req/s', 'http-rate', 'tls-rate'], ['saturation', 'http-saturation', 'tls-saturation']] as const) {
+      const p = results.find((r) => r.scenario.id === plain)?.results;
+      const t = results.find((r) => r.scenario.id === tls)?.results;
+      if (!p?.chaperone || !t?.chaperone) continue;
+      const div = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) ? a / b : undefined);
+      const entry: Report['interception'][string] = {};
+      const rps = div(t.chaperone.rps, p.chaperone.rps);
+      const cpu = div(t.chaperone.proxyCpuSecPer1k, p.chaperone.proxyCpuSecPer1k);
+      if (rps !== undefined) entry.rps = rps;
+      if (cpu !== undefined) entry.cpu = cpu;
+      if (p.direct && t.direct) entry.addedP50Us = t.chaperone.p50Us - t.direct.p50Us - (p.chaperone.p50Us - p.direct.p50Us);
+      interception[load] = entry;
+    }
+
+    const report: Report = {
+      date: new Date(started).toISOString(),
+      profile,
+      plan,
+      upstreamTrust,
+      bodyBytes: fx.bodyBytes,
+      ...(values.label ? { label: values.label } : {}),
+      ...(candidateBin ? { candidate: candidateBin } : {}),
+      machine: { ...host, loadavgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100), runSeconds: Math.round((Date.now() - started) / 1000) },
+      scenarios: results,
+      derived: Object.fromEntries(results.map((r) => [r.scenario.id, ratios(r)])),
+      interception,
+      aims: aims(results, { num: (x) => fmtNum(x), signedUs: fmtSignedUs }),
+    };
+    mkdirSync(values.out, { recursive: true });
+    writeFileSync(join(values.out, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+    const md = markdown(report);
+    writeFileSync(join(values.out, 'latest.md'), md);
+    process.stdout.write(md);
+    log(`wrote ${relative(process.cwd(), join(values.out, 'latest.md'))} and latest.json in ${Math.round((Date.now() - started) / 1000)} s`);
+  } finally {
+    rmSync(fx.tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
