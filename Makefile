@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: all deps tools build lint unit test demo bench clean
+.PHONY: all deps tools build lint unit test demo bench crds clean
 
 all: build
 
@@ -35,6 +35,10 @@ test: tools lint build
 
 demo: build
 	node dist/e2e/demo/standalone.js
+
+# The CRD is generated from api/schema.ts; a test fails when crds/ is stale.
+crds: build
+	node dist/bin/chaperone.js crd > crds/governancepolicies.chaperone.dev.yaml
 
 bench: build tools
 	node dist/bench/run.js $(BENCH_ARGS)

@@ -7,3 +7,4 @@ export * from './selector.js';
 export * from './policy.js';
 export * from './load.js';
 export * from './linear-regex.js';
+export * from './crd.js';

@@ -45,6 +45,13 @@ export interface SchemaNode {
   /** `map`: items are objects keyed by `x-kubernetes-list-map-keys`; `set`: scalar items, unique. */
   'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
   'x-kubernetes-list-map-keys'?: string[];
+  /** Bounds the API server's CEL cost estimate; the validator enforces it too. */
+  maxItems?: number;
+  /**
+   * CEL rules the API server runs. The validator does not read these: each has a TypeScript twin in
+   * semantics.ts, and the e2e suite proves both reject the same objects with the same field named.
+   */
+  'x-kubernetes-validations'?: Array<{ rule: string; message: string; fieldPath?: string; reason?: string }>;
 }
 
 // Patterns used below. Kept as named constants so PATTERN_MESSAGES can explain them in words.
@@ -92,6 +99,7 @@ const scheduleSchema: SchemaNode = {
       type: 'object',
       description: 'Daily time window; end before start crosses midnight; absent means all day.',
       required: ['start', 'end'],
+      'x-kubernetes-validations': [{ rule: 'self.start != self.end', message: 'start and end must differ (leave hours out for all day)', fieldPath: '.end' }],
       properties: {
         start: { type: 'string', pattern: HHMM_PATTERN, description: 'Start of the window, "HH:MM" (inclusive).' },
         end: { type: 'string', pattern: HHMM_PATTERN, description: 'End of the window, "HH:MM" (exclusive).' },
@@ -221,21 +229,31 @@ export const governancePolicySpecSchema: SchemaNode = {
           description: 'Tool allow- and deny-lists per agent identity.',
           'x-kubernetes-list-type': 'map',
           'x-kubernetes-list-map-keys': ['name'],
+          maxItems: 500,
           items: {
             type: 'object',
             description: 'Tool lists for one agent.',
             required: ['name'],
+            'x-kubernetes-validations': [
+              {
+                rule: '!has(self.permitted) || !has(self.forbidden) || !self.permitted.exists(t, t in self.forbidden)',
+                message: 'a tool cannot be both permitted and forbidden for one agent',
+                fieldPath: '.forbidden',
+              },
+            ],
             properties: {
-              name: { type: 'string', minLength: 1, description: 'Agent identity (X-Chaperone-Agent or chaperone.dev/agent).' },
+              name: { type: 'string', minLength: 1, maxLength: 253, description: 'Agent identity (X-Chaperone-Agent or chaperone.dev/agent).' },
               permitted: {
                 type: 'array',
-                description: 'Tools this agent may call.',
-                items: { type: 'string', minLength: 1, description: 'Tool name.' },
+                description: 'Tools this agent may call (globs with *).',
+                maxItems: 200,
+                items: { type: 'string', minLength: 1, maxLength: 256, description: 'Tool name.' },
               },
               forbidden: {
                 type: 'array',
-                description: 'Tools this agent must never call.',
-                items: { type: 'string', minLength: 1, description: 'Tool name.' },
+                description: 'Tools this agent must never call (globs with *); forbidden wins over permitted.',
+                maxItems: 200,
+                items: { type: 'string', minLength: 1, maxLength: 256, description: 'Tool name.' },
               },
             },
           },

@@ -106,6 +106,7 @@ function validateObject(schema: SchemaNode, obj: Record<string, unknown>, path: 
 function validateArray(schema: SchemaNode, list: unknown[], path: string, errors: string[]): unknown[] {
   const items = schema.items;
   const out = items ? list.map((v, i) => validateSchema(items, v, `${path}[${i}]`, errors)) : structuredClone(list);
+  if (schema.maxItems !== undefined && list.length > schema.maxItems) errors.push(`${path}: must have at most ${schema.maxItems} items`);
 
   // Uniqueness, as the API server enforces it for set and map lists.
   const listType = schema['x-kubernetes-list-type'];

@@ -1,12 +1,17 @@
 // The shapes a benchmark run produces (bench/results/latest.json) and the arithmetic on them.
 
-/** `candidate`: another build of the sidecar (run.ts --candidate), measured in the same rounds. */
-export type ContenderId = 'direct' | 'floor' | 'chaperone' | 'candidate';
+/**
+ * `chaperone`: the sidecar with the pass-through policy. `checks`: the same sidecar with every check
+ * on (bench/policies/all-checks.yaml), in the scenarios that say so. `candidate`: another build of
+ * the sidecar (run.ts --candidate), pass-through policy. All measured in the same rounds.
+ */
+export type ContenderId = 'direct' | 'floor' | 'chaperone' | 'checks' | 'candidate';
 export type ProxyId = Exclude<ContenderId, 'direct'>;
-/** The sidecar builds: compared with the floor. */
-export type SidecarId = 'chaperone' | 'candidate';
-export const CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone'];
-export const ALL_CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'candidate'];
+/** The sidecar processes: compared with the floor. */
+export type SidecarId = 'chaperone' | 'checks' | 'candidate';
+export const SIDECARS: SidecarId[] = ['chaperone', 'checks', 'candidate'];
+export const CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'checks'];
+export const ALL_CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'checks', 'candidate'];
 
 export interface Scenario {
   id: string;
@@ -14,6 +19,8 @@ export interface Scenario {
   tls: boolean;
   load: { rate: number } | { concurrency: number };
   stream: boolean;
+  /** Whether the `checks` contender (every check on) runs in this scenario. */
+  checks: boolean;
 }
 
 export interface Percentiles {
@@ -96,6 +103,8 @@ export interface Measurement {
   upstreamCpuSecPer1k?: number;
   /** Sidecar only: audit lines it wrote (one per call), against requestsSent. */
   auditLines?: number;
+  /** Sidecar only: the audit lines by their `decision` field (the bench's traffic should all be allow). */
+  decisions?: Record<string, number>;
   requestsSent: number;
   connections: number;
 }
@@ -105,6 +114,8 @@ export interface ScenarioResult {
   results: Partial<Record<ContenderId, Measurement>>;
   /** sidecar req/s ÷ floor req/s in each round (adjacent slices): drift cancels out. */
   roundRpsRatios: Partial<Record<SidecarId, number[]>>;
+  /** checks req/s ÷ chaperone (pass-through) req/s in each round. */
+  roundRpsVsPassthrough?: number[];
 }
 
 export const median = (xs: number[]): number => {
@@ -142,7 +153,12 @@ function addErrors(into: Record<string, number>, samples: Record<string, string>
  * Pools one contender's slices. `warmups` are the unmeasured runs before the rounds: their errors
  * and requests count too.
  */
-export function pool(contender: ContenderId, slices: Slice[], warmups: LoadgenResult[], extra: { proxyPeakRssMiB?: number; auditLines?: number }): Measurement {
+export function pool(
+  contender: ContenderId,
+  slices: Slice[],
+  warmups: LoadgenResult[],
+  extra: { proxyPeakRssMiB?: number; auditLines?: number; decisions?: Record<string, number> },
+): Measurement {
   const hist = new Map<number, number>();
   const ttfb = new Map<number, number>();
   const errorsByKind: Record<string, number> = {};
@@ -206,34 +222,45 @@ export function pool(contender: ContenderId, slices: Slice[], warmups: LoadgenRe
   }
   if (extra.proxyPeakRssMiB !== undefined) m.proxyPeakRssMiB = Math.round(extra.proxyPeakRssMiB * 10) / 10;
   if (extra.auditLines !== undefined) m.auditLines = extra.auditLines;
+  if (extra.decisions !== undefined) m.decisions = extra.decisions;
   return m;
 }
 
 // ------------------------------------------------------------------------------------------ ratios
 
 export interface Ratios {
-  /** proxy req/s ÷ floor req/s (chaperone: median of the per-round ratios). */
+  /** proxy req/s ÷ floor req/s (sidecars: median of the per-round ratios). */
   rps?: number;
   /** proxy p50 − direct p50, µs. */
   addedP50Us?: number;
   addedP99Us?: number;
   addedTtfbP50Us?: number;
   addedTtfbP99Us?: number;
-  /** chaperone's added p50 ÷ floor's added p50. */
+  /** The sidecar's added p50 ÷ floor's added p50. */
   addedP50VsFloor?: number;
   addedP99VsFloor?: number;
   addedTtfbP50VsFloor?: number;
   cpuVsFloor?: number;
   rssVsFloor?: number;
+  /** checks only: checks req/s ÷ chaperone req/s (median of the per-round ratios). */
+  rpsVsPassthrough?: number;
+  /** checks only: checks p50 − chaperone p50 (what every check on adds to a call), µs. */
+  p50OverPassthroughUs?: number;
+  p99OverPassthroughUs?: number;
+  ttfbP50OverPassthroughUs?: number;
+  /** checks only: checks CPU per request ÷ chaperone CPU per request. */
+  cpuVsPassthrough?: number;
+  /** checks only: checks CPU per request − chaperone CPU per request, µs of CPU per request. */
+  cpuOverPassthroughUs?: number;
 }
 
 const div = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) && Number.isFinite(b) ? a / b : undefined);
 const sub = (a?: number, b?: number) => (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) ? a - b : undefined);
 
 export function ratios(sr: ScenarioResult): Partial<Record<ProxyId, Ratios>> {
-  const { direct, floor } = sr.results;
+  const { direct, floor, chaperone } = sr.results;
   const out: Partial<Record<ProxyId, Ratios>> = {};
-  for (const who of ['floor', 'chaperone', 'candidate'] as const) {
+  for (const who of ['floor', ...SIDECARS] as const) {
     const m = sr.results[who];
     if (!m) continue;
     const r: Ratios = {};
@@ -249,7 +276,7 @@ export function ratios(sr: ScenarioResult): Partial<Record<ProxyId, Ratios>> {
     out[who] = r;
   }
   const f = out.floor;
-  for (const who of ['chaperone', 'candidate'] as const) {
+  for (const who of SIDECARS) {
     const c = out[who];
     const m = sr.results[who];
     if (!c || !f || !m || !floor) continue;
@@ -261,6 +288,21 @@ export function ratios(sr: ScenarioResult): Partial<Record<ProxyId, Ratios>> {
     set('addedTtfbP50VsFloor', div(c.addedTtfbP50Us, f.addedTtfbP50Us));
     set('cpuVsFloor', div(m.proxyCpuSecPer1k, floor.proxyCpuSecPer1k));
     set('rssVsFloor', div(m.proxyPeakRssMiB, floor.proxyPeakRssMiB));
+  }
+  const k = out.checks;
+  const checks = sr.results.checks;
+  if (k && checks && chaperone) {
+    const set = <K extends keyof Ratios>(key: K, v: number | undefined) => {
+      if (v !== undefined) k[key] = v;
+    };
+    const rounds = sr.roundRpsVsPassthrough;
+    set('rpsVsPassthrough', rounds?.length ? median(rounds) : div(checks.rps, chaperone.rps));
+    set('p50OverPassthroughUs', sub(checks.p50Us, chaperone.p50Us));
+    set('p99OverPassthroughUs', sub(checks.p99Us, chaperone.p99Us));
+    set('ttfbP50OverPassthroughUs', sub(checks.ttfbP50Us, chaperone.ttfbP50Us));
+    set('cpuVsPassthrough', div(checks.proxyCpuSecPer1k, chaperone.proxyCpuSecPer1k));
+    const cpu = sub(checks.proxyCpuSecPer1k, chaperone.proxyCpuSecPer1k);
+    if (cpu !== undefined) k.cpuOverPassthroughUs = cpu * 1000; // s per 1000 requests -> µs per request
   }
   return out;
 }
@@ -275,24 +317,56 @@ export interface Aim {
   /** undefined: could not be judged (shown as n/a). */
   pass?: boolean;
   detail: string;
+  /** Decimals of the value in the report (default 3, for ratios). */
+  digits?: number;
+}
+
+/** Audit decisions other than allow, e.g. "redact: 3, deny: 1"; undefined when there are none. */
+export function nonAllowDecisions(m: Measurement | undefined): string | undefined {
+  const other = Object.entries(m?.decisions ?? {}).filter(([d, n]) => d !== 'allow' && n > 0);
+  return other.length ? other.map(([d, n]) => `${d}: ${n}`).join(', ') : undefined;
 }
 
 /**
- * An aim holds only on a clean run: errors of the sidecar are a MISS, errors of a yardstick (direct,
- * floor) leave nothing to compare against (n/a).
+ * An aim holds only on a clean run: errors of the measured sidecar (or calls it did not allow) are a
+ * MISS, errors of a yardstick leave nothing to compare against (n/a).
  */
-function invalid(sr: ScenarioResult): { pass?: false; note: string } | undefined {
-  const { direct, floor, chaperone } = sr.results;
-  if (!chaperone || chaperone.errors > 0 || chaperone.count === 0) {
-    return { pass: false, note: `chaperone had ${chaperone?.errors ?? 'no result, '} errors (${Object.keys(chaperone?.errorsByKind ?? {}).join(', ')})` };
+function invalid(sr: ScenarioResult, subject: SidecarId = 'chaperone', yardsticks: ContenderId[] = ['direct', 'floor']): { pass?: false; note: string } | undefined {
+  const s = sr.results[subject];
+  if (!s || s.errors > 0 || s.count === 0) {
+    return { pass: false, note: `${subject} had ${s?.errors ?? 'no result, '} errors (${Object.keys(s?.errorsByKind ?? {}).join(', ')})` };
   }
-  for (const [name, m] of [['direct', direct], ['floor', floor]] as const) {
+  const other = nonAllowDecisions(s);
+  if (other) return { pass: false, note: `${subject} did not allow every call (${other}): the bench's traffic must be allowed` };
+  for (const name of yardsticks) {
+    const m = sr.results[name];
     if (!m || m.errors > 0 || m.count === 0) return { note: `${name} had errors or no result: nothing to compare against` };
   }
   return undefined;
 }
 
-export function aims(results: ScenarioResult[], fmt: { num: (x?: number) => string; signedUs: (x?: number) => string }): Aim[] {
+/** The pass field of an aim: MISS when the run was not clean for the subject, n/a when no value. */
+function judged(bad: { pass?: false } | undefined, value: number | undefined, ok: (v: number) => boolean): { value?: number; pass?: boolean } {
+  if (bad) return bad.pass === false ? { pass: false } : {};
+  return value !== undefined ? { value, pass: ok(value) } : {};
+}
+
+/** One DLP scan measurement (bench/dlp.ts): a scanner configuration on texts of one size, one core. */
+export interface DlpRow {
+  label: string;
+  /** Characters per text. */
+  size: number;
+  /** Million characters scanned per second. */
+  mbps: number;
+  findingsPerMB: number;
+  usPerText: number;
+}
+
+/** The configuration the DLP aim is judged on (bench/dlp.ts): every built-in detector, sensitivity high. */
+export const DLP_AIM_LABEL = 'all 9 detectors, high';
+export const DLP_AIM_MBPS = 200;
+
+export function aims(results: ScenarioResult[], fmt: { num: (x?: number) => string; signedUs: (x?: number) => string }, dlp?: DlpRow[]): Aim[] {
   const out: Aim[] = [];
   const sat = results.find((r) => r.scenario.id === 'http-saturation');
   if (sat) {
@@ -304,9 +378,8 @@ export function aims(results: ScenarioResult[], fmt: { num: (x?: number) => stri
     out.push({
       id: 'saturation-throughput',
       description: 'chaperone req/s ÷ floor req/s at saturation (plain HTTP, 16 connections)',
-      ...(r !== undefined && !bad ? { value: r } : {}),
       target: '≥ 0.60',
-      ...(bad ? (bad.pass === false ? { pass: false } : {}) : r !== undefined ? { pass: r >= 0.6 } : {}),
+      ...judged(bad, r, (v) => v >= 0.6),
       detail: bad ? `${bad.note}; ${detail}` : detail,
     });
   }
@@ -323,10 +396,39 @@ export function aims(results: ScenarioResult[], fmt: { num: (x?: number) => stri
     out.push({
       id: 'added-p50-at-1000rps',
       description: 'chaperone added p50 ÷ floor added p50 at 1000 req/s (plain HTTP; added = proxy p50 − direct p50)',
-      ...(r !== undefined && !bad ? { value: r } : {}),
       target: '≤ 1.5',
-      ...(bad ? (bad.pass === false ? { pass: false } : {}) : r !== undefined ? { pass: r <= 1.5 } : {}),
+      ...judged(bad, r, (v) => v <= 1.5),
       detail: bad ? `${bad.note}; ${detail}` : detail,
+    });
+  }
+  if (sat?.results.checks) {
+    const q = ratios(sat).checks;
+    const r = q?.rpsVsPassthrough;
+    const bad = invalid(sat, 'checks', ['chaperone', 'floor']);
+    const rounds = sat.roundRpsVsPassthrough ?? [];
+    const detail =
+      `checks ${fmt.num(sat.results.checks.rps)} req/s, chaperone ${fmt.num(sat.results.chaperone?.rps)} req/s` +
+      (rounds.length > 1 ? `; per-round ratios ${rounds.map((x) => x.toFixed(2)).join(' ')}` : '') +
+      `; checks ÷ floor ${q?.rps === undefined ? 'n/a' : q.rps.toFixed(2)}`;
+    out.push({
+      id: 'checks-vs-passthrough-saturation',
+      description: 'checks (every check on) req/s ÷ chaperone (pass-through) req/s at saturation (plain HTTP, 16 connections, 1 KB call)',
+      target: '≥ 0.80',
+      ...judged(bad, r, (v) => v >= 0.8),
+      detail: bad ? `${bad.note}; ${detail}` : detail,
+    });
+  }
+  if (dlp?.length) {
+    const rows = dlp.filter((d) => d.label === DLP_AIM_LABEL).sort((a, b) => a.size - b.size);
+    const min = rows.length ? Math.min(...rows.map((d) => d.mbps)) : undefined;
+    const size = (n: number) => (n >= 1 << 20 ? `${n >> 20} MB` : `${n >> 10} KB`);
+    out.push({
+      id: 'dlp-scan-throughput',
+      description: `DLP scan ≥ ${DLP_AIM_MBPS} MB/s per core (all detectors, 1 KB / 64 KB / 1 MB; value: the slowest size)`,
+      target: `≥ ${DLP_AIM_MBPS} MB/s`,
+      digits: 0,
+      ...judged(undefined, min, (v) => v >= DLP_AIM_MBPS),
+      detail: rows.length ? rows.map((d) => `${size(d.size)} ${d.mbps.toFixed(0)} MB/s`).join(', ') : `no "${DLP_AIM_LABEL}" rows`,
     });
   }
   return out;

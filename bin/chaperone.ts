@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The single `chaperone` binary: one image, every component.
+import { governancePolicyCrdYaml } from '../api/index.js';
 import { UsageError } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
 import { caCommand } from './ca-init.js';
@@ -16,6 +17,7 @@ Commands:
   ca init --out DIR         a new CA for standalone TLS interception
   policy validate FILE...   validate GovernancePolicy YAML offline
   wait-ready                wait until the local sidecar is ready
+  crd                       print the GovernancePolicy CRD (kubectl apply -f crds/ has the same)
   version                   print the version
 `;
 
@@ -33,6 +35,13 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'wait-ready':
       return waitReadyCommand(rest);
+    case 'crd':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write('Usage: chaperone crd\n\nPrints the GovernancePolicy CustomResourceDefinition, generated from api/schema.ts.\n');
+        return 0;
+      }
+      process.stdout.write(governancePolicyCrdYaml());
+      return 0;
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);

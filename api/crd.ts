@@ -1,0 +1,51 @@
+// The GovernancePolicy CustomResourceDefinition, generated from the one schema in schema.ts, so the
+// API server, the operator and the sidecar can never disagree about a field, an enum or a default.
+// `crds/governancepolicies.chaperone.dev.yaml` is this function's output (a test keeps it in step).
+import { stringify } from 'yaml';
+import { API_GROUP, KIND, LIST_KIND, governancePolicySchema } from './schema.js';
+
+export const CRD_NAME = `governancepolicies.${API_GROUP}`;
+
+export function governancePolicyCrd(): Record<string, unknown> {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: CRD_NAME,
+      labels: { 'app.kubernetes.io/name': 'chaperone', 'app.kubernetes.io/part-of': 'chaperone' },
+    },
+    spec: {
+      group: API_GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind: KIND,
+        listKind: LIST_KIND,
+        plural: 'governancepolicies',
+        singular: 'governancepolicy',
+        shortNames: ['gp'],
+        categories: ['chaperone'],
+      },
+      versions: [
+        {
+          name: 'v1alpha1',
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Mode', type: 'string', jsonPath: '.spec.mode', description: 'Default mode of every section.' },
+            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Compiled into the namespace config.' },
+            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'Why it is (not) ready.' },
+            { name: 'Pods', type: 'integer', jsonPath: '.status.selectedPods', description: 'Injected pods the policy selects.' },
+            { name: 'DLP', type: 'string', jsonPath: '.spec.dlp.mode', priority: 1, description: 'DLP mode.' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: { openAPIV3Schema: governancePolicySchema },
+        },
+      ],
+    },
+  };
+}
+
+export function governancePolicyCrdYaml(): string {
+  return `# Generated from api/schema.ts by \`chaperone crd\`; do not edit by hand.\n${stringify(governancePolicyCrd(), { lineWidth: 0 })}`;
+}
