@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: all deps tools build lint unit test demo bench crds clean
+.PHONY: all deps tools build lint unit e2e test demo bench crds cluster-up cluster-down e2e-kind clean
 
 all: build
 
@@ -29,9 +29,26 @@ lint: deps
 unit: build
 	npx vitest run
 
-# Everything CI runs: type check, build, unit and integration tests.
+# End-to-end suite against a real API server: KUBECONFIG when set (kind, any cluster), else the
+# local control plane (built from Go modules on first use, cached outside the repo).
+e2e: build tools
+	npx vitest run --config e2e/vitest.config.ts
+
+# Everything CI runs: type check, build, unit and integration tests, then the end-to-end suite.
 test: tools lint build
 	npx vitest run
+	npx vitest run --config e2e/vitest.config.ts
+
+# A local control plane on 127.0.0.1: kubeconfig in e2e/.cluster/kubeconfig.
+cluster-up: build
+	@node dist/e2e/control-plane/cluster.js up
+
+cluster-down: build
+	@node dist/e2e/control-plane/cluster.js down
+
+# On a machine with Docker and kind: the same suite against a kind cluster.
+e2e-kind: build
+	bash e2e/kind.sh
 
 demo: build
 	node dist/e2e/demo/standalone.js

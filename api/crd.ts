@@ -2,7 +2,7 @@
 // API server, the operator and the sidecar can never disagree about a field, an enum or a default.
 // `crds/governancepolicies.chaperone.dev.yaml` is this function's output (a test keeps it in step).
 import { stringify } from 'yaml';
-import { API_GROUP, KIND, LIST_KIND, governancePolicySchema } from './schema.js';
+import { API_GROUP, KIND, LIST_KIND, governancePolicySchema, type SchemaNode } from './schema.js';
 
 export const CRD_NAME = `governancepolicies.${API_GROUP}`;
 
@@ -39,11 +39,19 @@ export function governancePolicyCrd(): Record<string, unknown> {
             { name: 'DLP', type: 'string', jsonPath: '.spec.dlp.mode', priority: 1, description: 'DLP mode.' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
-          schema: { openAPIV3Schema: governancePolicySchema },
+          schema: { openAPIV3Schema: crdSchema() },
         },
       ],
     },
   };
+}
+
+/**
+ * The schema as the API server takes it: identical to the validator's, except that a CRD may say
+ * nothing about metadata beyond its type (the server validates metadata itself).
+ */
+export function crdSchema(): SchemaNode {
+  return { ...governancePolicySchema, properties: { ...governancePolicySchema.properties, metadata: { type: 'object' } as SchemaNode } };
 }
 
 export function governancePolicyCrdYaml(): string {

@@ -101,8 +101,8 @@ const scheduleSchema: SchemaNode = {
       required: ['start', 'end'],
       'x-kubernetes-validations': [{ rule: 'self.start != self.end', message: 'start and end must differ (leave hours out for all day)', fieldPath: '.end' }],
       properties: {
-        start: { type: 'string', pattern: HHMM_PATTERN, description: 'Start of the window, "HH:MM" (inclusive).' },
-        end: { type: 'string', pattern: HHMM_PATTERN, description: 'End of the window, "HH:MM" (exclusive).' },
+        start: { type: 'string', pattern: HHMM_PATTERN, maxLength: 5, description: 'Start of the window, "HH:MM" (inclusive).' },
+        end: { type: 'string', pattern: HHMM_PATTERN, maxLength: 5, description: 'End of the window, "HH:MM" (exclusive).' },
       },
     },
     timezone: {
@@ -185,6 +185,7 @@ export const governancePolicySpecSchema: SchemaNode = {
         rules: {
           type: 'array',
           description: 'Ordered egress rules; the first one whose match fits the request decides.',
+          maxItems: 256,
           items: {
             type: 'object',
             description: 'One egress rule.',
@@ -229,7 +230,7 @@ export const governancePolicySpecSchema: SchemaNode = {
           description: 'Tool allow- and deny-lists per agent identity.',
           'x-kubernetes-list-type': 'map',
           'x-kubernetes-list-map-keys': ['name'],
-          maxItems: 500,
+          maxItems: 100,
           items: {
             type: 'object',
             description: 'Tool lists for one agent.',
@@ -246,14 +247,14 @@ export const governancePolicySpecSchema: SchemaNode = {
               permitted: {
                 type: 'array',
                 description: 'Tools this agent may call (globs with *).',
-                maxItems: 200,
-                items: { type: 'string', minLength: 1, maxLength: 256, description: 'Tool name.' },
+                maxItems: 100,
+                items: { type: 'string', minLength: 1, maxLength: 128, description: 'Tool name.' },
               },
               forbidden: {
                 type: 'array',
                 description: 'Tools this agent must never call (globs with *); forbidden wins over permitted.',
-                maxItems: 200,
-                items: { type: 'string', minLength: 1, maxLength: 256, description: 'Tool name.' },
+                maxItems: 100,
+                items: { type: 'string', minLength: 1, maxLength: 128, description: 'Tool name.' },
               },
             },
           },

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { DLP_DETECTORS, type DlpSpec } from '../api/index.js';
 import { compileDlp, createDetector } from '../sidecar/policy/dlp/index.js';
 import { DLP_AIM_LABEL, type DlpRow } from './model.js';
+import { dlpTable, fmtSize } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -125,8 +126,9 @@ function measure(label: string, scan: (t: string) => { length: number }, texts: 
   const size = texts[0]!.length;
   let findings = 0;
   for (const t of texts) findings += scan(t).length; // count once
-  // Warm up until the JIT has settled (a few hundred ms), then measure.
-  const warm = performance.now() + Math.min(300, seconds * 250);
+  // Warm up until the JIT has settled (300 ms, whatever --seconds says, so that the short rows of
+  // --quick do not start on a colder JIT than the full run), then measure.
+  const warm = performance.now() + 300;
   for (let k = 0; performance.now() < warm; k++) scan(texts[k % texts.length]!);
   const deadline = performance.now() + seconds * 1000;
   let chars = 0;
@@ -143,8 +145,6 @@ function measure(label: string, scan: (t: string) => { length: number }, texts: 
   const totalChars = texts.reduce((a, t) => a + t.length, 0);
   return { label, size, mbps: chars / 1e6 / elapsed, findingsPerMB: findings / (totalChars / 1e6), usPerText: (elapsed * 1e6) / n };
 }
-
-const fmtSize = (n: number): string => (n >= 1 << 20 ? `${n >> 20} MB` : `${n >> 10} KB`);
 
 /** Measures the scanners; `quick`: only the aim's and the all-checks policy's, and no per-detector rows. */
 export function runDlpBench(opts: { seconds: number; quick: boolean; log?: (line: string) => void }): { rows: Row[]; single: Row[] } {
@@ -182,15 +182,6 @@ export function runDlpBench(opts: { seconds: number; quick: boolean; log?: (line
     }
   }
   return { rows, single };
-}
-
-/** The Markdown table of scanner rows (also used by bench/report.ts). */
-export function dlpTable(rows: readonly Row[]): string[] {
-  return [
-    '| scanner | text | MB/s | µs per text | findings per MB |',
-    '|---|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.label} | ${fmtSize(r.size)} | ${r.mbps.toFixed(0)} | ${r.usPerText.toFixed(1)} | ${r.findingsPerMB.toFixed(0)} |`),
-  ];
 }
 
 function main(): void {

@@ -1,5 +1,5 @@
 // bench/results/latest.md from a run's report.
-import { ALL_CONTENDERS, ratios, type Aim, type Measurement, type ProxyId, type Ratios, type ScenarioResult } from './model.js';
+import { ALL_CONTENDERS, DLP_AIM_LABEL, nonAllowDecisions, ratios, SIDECARS, type Aim, type DlpRow, type Measurement, type ProxyId, type Ratios, type ScenarioResult, type SidecarId } from './model.js';
 
 export interface Report {
   date: string;
@@ -17,8 +17,12 @@ export interface Report {
   candidate?: string;
   /** Chaperone over TLS ÷ chaperone over plain HTTP, same load: what interception itself costs. */
   interception: Record<string, { rps?: number; cpu?: number; addedP50Us?: number }>;
+  /** DLP scan throughput (bench/dlp.ts --json), run after the scenarios. */
+  dlp?: { rows: DlpRow[]; seconds: number; cpu: string };
   aims: Aim[];
 }
+
+const SIDECAR_NAME: Record<SidecarId, string> = { chaperone: 'Chaperone', checks: 'Checks', candidate: 'Candidate' };
 
 export function fmtNum(x?: number, digits = 0): string {
   if (x === undefined || !Number.isFinite(x)) return 'n/a';
@@ -30,6 +34,20 @@ export function fmtUs(x?: number): string {
 export function fmtSignedUs(x?: number): string {
   return x === undefined || !Number.isFinite(x) ? 'n/a' : `${x >= 0 ? '+' : '−'}${fmtNum(Math.abs(x))} µs`;
 }
+/** Text sizes of the DLP bench: 1 KB, 64 KB, 1 MB. */
+export function fmtSize(n: number): string {
+  return n >= 1 << 20 ? `${n >> 20} MB` : `${n >> 10} KB`;
+}
+
+/** The Markdown table of DLP scanner rows (bench/dlp.ts and the main report). */
+export function dlpTable(rows: readonly DlpRow[]): string[] {
+  return [
+    '| scanner | text | MB/s | µs per text | findings per MB |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.label} | ${fmtSize(r.size)} | ${r.mbps.toFixed(0)} | ${r.usPerText.toFixed(1)} | ${r.findingsPerMB.toFixed(0)} |`),
+  ];
+}
+
 function fmtRatio(x?: number): string {
   return x === undefined || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`;
 }
@@ -61,7 +79,7 @@ function scenarioTable(sr: ScenarioResult): string {
     );
   }
   const lines = rows.map((r) => `| ${r.join(' | ')} |`);
-  for (const who of ['chaperone', 'candidate'] as const) {
+  for (const who of SIDECARS) {
     const c = q[who];
     if (!c || !sr.results.floor) continue;
     const parts = [
@@ -70,13 +88,29 @@ function scenarioTable(sr: ScenarioResult): string {
       `CPU per request ${fmtRatio(c.cpuVsFloor)}`,
       `peak RSS ${fmtRatio(c.rssVsFloor)}`,
     ];
-    lines.push('', `**${who === 'chaperone' ? 'Chaperone' : 'Candidate'} ÷ floor:** ${parts.join(' · ')}`);
+    lines.push('', `**${SIDECAR_NAME[who]} ÷ floor:** ${parts.join(' · ')}`);
   }
-  for (const who of ['chaperone', 'candidate'] as const) {
+  const k = q.checks;
+  if (k && sr.results.chaperone) {
+    const parts = [
+      `req/s ${fmtRatio(k.rpsVsPassthrough)}`,
+      stream
+        ? `TTFB p50 ${fmtSignedUs(k.ttfbP50OverPassthroughUs)}`
+        : `p50 ${fmtSignedUs(k.p50OverPassthroughUs)}, p99 ${fmtSignedUs(k.p99OverPassthroughUs)}`,
+      `CPU per request ${fmtRatio(k.cpuVsPassthrough)} (${fmtSignedUs(k.cpuOverPassthroughUs)} of CPU)`,
+    ];
+    lines.push('', `**Checks ÷ chaperone (what every check on costs over pass-through):** ${parts.join(' · ')}`);
+  }
+  for (const who of SIDECARS) {
     const ch = sr.results[who];
     if (ch?.auditLines === undefined) continue;
     const note = ch.auditLines === ch.requestsSent ? 'one per request' : '**not one per request**';
-    lines.push('', `${who === 'chaperone' ? 'Sidecar' : 'Candidate'} audit lines: ${fmtNum(ch.auditLines)} for ${fmtNum(ch.requestsSent)} requests sent, warmups included (${note}).`);
+    const other = nonAllowDecisions(ch);
+    const decisions = other ? `**not all allow**: ${other}` : `all allow`;
+    lines.push(
+      '',
+      `${who === 'chaperone' ? 'Sidecar' : SIDECAR_NAME[who]} audit lines: ${fmtNum(ch.auditLines)} for ${fmtNum(ch.requestsSent)} requests sent, warmups included (${note}); decisions: ${decisions}.`,
+    );
   }
   const samples = ALL_CONTENDERS.flatMap((w) => Object.entries(sr.results[w]?.errorSamples ?? {}).map(([k, msg]) => `- ${w} ${k}: \`${msg.replace(/\s+/g, ' ').slice(0, 200)}\``));
   if (samples.length) lines.push('', 'Error samples:', ...samples);
@@ -97,7 +131,8 @@ export function markdown(report: Report): string {
   );
   out.push(
     '',
-    `Request: ${report.bodyBytes}-byte OpenAI chat completion (system + user message, 2 tool definitions), pass-through policy (\`bench/policies/passthrough.yaml\`). ` +
+    `Request: ${report.bodyBytes}-byte OpenAI chat completion (system + user message, 2 tool definitions). \`chaperone\`: the sidecar with the pass-through policy (\`bench/policies/passthrough.yaml\`); ` +
+      '`checks`: the same sidecar with every check on in enforce mode (`bench/policies/all-checks.yaml`: egress rules with a rate limit, schedule, tools with stripForbidden, rate limits, DLP redact with all detectors at high plus a custom pattern and scanResponses, approvals, budget, circuit breaker), configured so the traffic is allowed; plain-HTTP scenarios. ' +
       `Per scenario, each contender gets a ${p.warmupS} s warmup, then ${p.rounds} rounds of ${p.sliceS} s measured slices (after ${p.sliceWarmupS} s of unmeasured load each), ` +
       'contenders rotated from round to round so a drift of this shared machine hits them alike. Percentiles pool every slice; req/s is the median slice (range in brackets). ' +
       'Everything runs on loopback and shares the CPUs with the fake upstream and the load generator: read the ratios, not the absolute numbers. ' +
@@ -108,7 +143,7 @@ export function markdown(report: Report): string {
   );
   out.push('', '## Aims', '', '| aim | value | target | result | detail |', '| --- | --- | --- | --- | --- |');
   for (const a of report.aims) {
-    out.push(`| ${a.description} | ${a.value === undefined ? 'n/a' : a.value.toFixed(3)} | ${a.target} | ${a.pass === undefined ? 'n/a' : a.pass ? 'PASS' : '**MISS**'} | ${a.detail} |`);
+    out.push(`| ${a.description} | ${a.value === undefined ? 'n/a' : a.value.toFixed(a.digits ?? 3)} | ${a.target} | ${a.pass === undefined ? 'n/a' : a.pass ? 'PASS' : '**MISS**'} | ${a.detail} |`);
   }
   const section = (title: string, intro: string, rs: ScenarioResult[], after: string[] = []) => {
     if (!rs.length) return;
@@ -119,7 +154,8 @@ export function markdown(report: Report): string {
   section(
     'Plain HTTP (agent → proxy → upstream, HTTP on both legs)',
     '`direct`: load generator → fake upstream. `floor`: through `bench/floor-proxy.ts` (undici forward proxy, no checks). ' +
-      '`chaperone`: through the sidecar, which parses the call, runs the policy pipeline, keeps metrics and writes an audit line. "added" = contender − direct, same percentile.',
+      '`chaperone`: through the sidecar, which parses the call, runs the policy pipeline, keeps metrics and writes an audit line. ' +
+      '`checks`: the same sidecar with every check on. "added" = contender − direct, same percentile.',
     report.scenarios.filter((s) => !s.scenario.tls),
   );
   const icpt = Object.entries(report.interception);
@@ -139,6 +175,19 @@ export function markdown(report: Report): string {
         ]
       : [],
   );
+  if (report.dlp) {
+    out.push(
+      '',
+      '## DLP scan throughput (one core)',
+      '',
+      `\`node dist/bench/dlp.js --json${report.profile === 'quick' ? ' --quick' : ''}\` in a process of its own after the scenarios, ${report.dlp.seconds} s per row, ${report.dlp.cpu}. ` +
+        'Synthetic mixed prose, code, JSON and log lines with about one secret per 8 KB; MB = 10^6 characters. ' +
+        `The aim is judged on "${DLP_AIM_LABEL}"; "all 9 + custom \`EMP-[0-9]{6}\`" is the scanner of \`bench/policies/all-checks.yaml\`. ` +
+        'All configurations and each detector alone: `node dist/bench/dlp.js` → `bench/results/dlp.md`.',
+      '',
+      ...dlpTable(report.dlp.rows),
+    );
+  }
   out.push(
     '',
     '## Reading it',

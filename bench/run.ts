@@ -1,8 +1,9 @@
-// One benchmark run: the sidecar against a direct call and against a floor proxy, scenario by
-// scenario, on loopback, contenders interleaved. See bench/README.md.
+// One benchmark run: the sidecar (pass-through, and with every check on) against a direct call and
+// against a floor proxy, scenario by scenario, on loopback, contenders interleaved; then the DLP scan
+// throughput. See bench/README.md.
 //   node dist/bench/run.js [--quick | --full] [--only ID,...] [--out DIR] [--upstream-trust env|flag] [--label TEXT]
 //   node dist/bench/run.js --candidate ../other-checkout    also measure another sidecar build, same rounds
-//   node dist/bench/run.js --cpu-prof [--only ID,...]     profile the floor and the sidecar instead
+//   node dist/bench/run.js --cpu-prof [--only ID,...]     profile the floor and the sidecars instead
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makeTestPki } from '../e2e/fake-provider/certs.js';
 import { formatSummary, summarise } from './cpuprofile-top.js';
-import { aims, ALL_CONTENDERS, CONTENDERS, pool, ratios, type ContenderId, type LoadgenResult, type Scenario, type ScenarioResult, type Slice } from './model.js';
+import {
+  aims, ALL_CONTENDERS, CONTENDERS, pool, ratios, SIDECARS, type ContenderId, type DlpRow, type LoadgenResult, type Scenario, type ScenarioResult, type SidecarId, type Slice,
+} from './model.js';
 import { cpuSeconds, ProcSampler, runLoadgen, setClockTicks, startSidecar, startUrlServer, type Server } from './procs.js';
 import { fmtNum, fmtSignedUs, fmtUs, markdown, type Report } from './report.js';
 
@@ -21,14 +24,19 @@ const DIST = join(ROOT, 'dist');
 const CHAPERONE = join(DIST, 'bin', 'chaperone.js');
 const HOST = 'api.openai.com';
 const PATH = '/v1/chat/completions';
+/** Who the calls come from, as an SDK behind the sidecar would say: all-checks.yaml's tools and budget key on these. */
+const AGENT = 'researcher';
+const SESSION = 'bench';
 
 const SCENARIOS: Scenario[] = [
-  { id: 'http-rate', title: '1 KB chat completion, plain HTTP, fixed 1000 req/s', tls: false, load: { rate: 1000 }, stream: false },
-  { id: 'http-saturation', title: '1 KB chat completion, plain HTTP, saturation with 16 connections', tls: false, load: { concurrency: 16 }, stream: false },
-  { id: 'http-stream', title: 'Streamed chat completion (stream: true), plain HTTP, 4 connections: time to first byte', tls: false, load: { concurrency: 4 }, stream: true },
-  { id: 'tls-rate', title: '1 KB chat completion over TLS via CONNECT, fixed 1000 req/s', tls: true, load: { rate: 1000 }, stream: false },
-  { id: 'tls-saturation', title: '1 KB chat completion over TLS via CONNECT, saturation with 16 connections', tls: true, load: { concurrency: 16 }, stream: false },
+  { id: 'http-rate', title: '1 KB chat completion, plain HTTP, fixed 1000 req/s', tls: false, load: { rate: 1000 }, stream: false, checks: true },
+  { id: 'http-saturation', title: '1 KB chat completion, plain HTTP, saturation with 16 connections', tls: false, load: { concurrency: 16 }, stream: false, checks: true },
+  { id: 'http-stream', title: 'Streamed chat completion (stream: true), plain HTTP, 4 connections: time to first byte', tls: false, load: { concurrency: 4 }, stream: true, checks: true },
+  { id: 'tls-rate', title: '1 KB chat completion over TLS via CONNECT, fixed 1000 req/s', tls: true, load: { rate: 1000 }, stream: false, checks: false },
+  { id: 'tls-saturation', title: '1 KB chat completion over TLS via CONNECT, saturation with 16 connections', tls: true, load: { concurrency: 16 }, stream: false, checks: false },
 ];
+/** Not a load scenario: the DLP scan throughput (bench/dlp.ts, one core), run after the others. */
+const DLP_ID = 'dlp';
 
 /** Client connection pool at a fixed rate (saturation runs use exactly their connection count). */
 const RATE_MAX_CONNS = 16;
@@ -112,7 +120,9 @@ interface Fixture {
   upstreamKey: string;
   upstreamCa: string;
   caDir: string;
+  /** The pass-through policy (chaperone, candidate) and the every-check-on one (checks). */
   policy: string;
+  checksPolicy: string;
 }
 
 async function prepare(): Promise<Fixture> {
@@ -132,7 +142,8 @@ async function prepare(): Promise<Fixture> {
   const caDir = join(tmp, 'ca');
   sh(process.execPath, [CHAPERONE, 'ca', 'init', '--out', caDir]);
   const policy = join(ROOT, 'bench', 'policies', 'passthrough.yaml');
-  sh(process.execPath, [CHAPERONE, 'policy', 'validate', policy]);
+  const checksPolicy = join(ROOT, 'bench', 'policies', 'all-checks.yaml');
+  sh(process.execPath, [CHAPERONE, 'policy', 'validate', policy, checksPolicy]);
   setClockTicks(Number(trySh('getconf', ['CLK_TCK'])));
   return {
     tmp,
@@ -145,6 +156,7 @@ async function prepare(): Promise<Fixture> {
     upstreamCa: file('upstream-ca.crt', pki.caCert),
     caDir,
     policy,
+    checksPolicy,
   };
 }
 
@@ -169,13 +181,18 @@ interface RunOptions {
  * short slices, round after round, in rotated order. All three servers stay up for the scenario
  * (an idle proxy costs nothing while another is measured).
  */
-async function runScenario(fx: Fixture, scn: Scenario, opt: RunOptions): Promise<ScenarioResult> {
+async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Promise<ScenarioResult> {
+  const opt = { ...runOpt, contenders: runOpt.contenders.filter((c) => c !== 'checks' || scn.checks) };
   const fakeArgs = [join(DIST, 'bench', 'fake-upstream.js'), '--port', '0'];
   if (scn.tls) fakeArgs.push('--tls-cert', fx.upstreamCert, '--tls-key', fx.upstreamKey);
   const fake = await startUrlServer('fake upstream', fakeArgs);
   const fakeAddr = new URL(fake.url).host; // 127.0.0.1:PORT
   const proxies: Partial<Record<ContenderId, Server>> = {};
-  const logFiles = { chaperone: join(fx.tmp, `sidecar-${scn.id}.log`), candidate: join(fx.tmp, `candidate-${scn.id}.log`) };
+  const logFiles: Record<SidecarId, string> = {
+    chaperone: join(fx.tmp, `sidecar-${scn.id}.log`),
+    checks: join(fx.tmp, `checks-${scn.id}.log`),
+    candidate: join(fx.tmp, `candidate-${scn.id}.log`),
+  };
   const prof = (who: string) => (opt.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opt.cpuProfDir, '--cpu-prof-name', `${who}-${scn.id}.cpuprofile`] : []);
   try {
     const starting: Array<Promise<unknown>> = [];
@@ -184,9 +201,9 @@ async function runScenario(fx: Fixture, scn: Scenario, opt: RunOptions): Promise
         startUrlServer('floor proxy', [join(DIST, 'bench', 'floor-proxy.js'), '--port', '0', '--resolve', `${HOST}=${fakeAddr}`], prof('floor')).then((s) => (proxies.floor = s)),
       );
     }
-    for (const who of ['chaperone', 'candidate'] as const) {
+    for (const who of SIDECARS) {
       if (!opt.contenders.includes(who)) continue;
-      const args = ['--policy', fx.policy, '--resolve', `${HOST}=${fakeAddr}`, '--ca-dir', fx.caDir];
+      const args = ['--policy', who === 'checks' ? fx.checksPolicy : fx.policy, '--resolve', `${HOST}=${fakeAddr}`, '--ca-dir', fx.caDir];
       if (opt.upstreamTrust === 'flag') args.push('--upstream-ca', fx.upstreamCa);
       const env = opt.upstreamTrust === 'env' ? { NODE_EXTRA_CA_CERTS: fx.upstreamCa } : {};
       const bin = who === 'candidate' ? opt.candidateBin! : CHAPERONE;
@@ -194,7 +211,7 @@ async function runScenario(fx: Fixture, scn: Scenario, opt: RunOptions): Promise
     }
     await Promise.all(starting);
     const samplers: Partial<Record<ContenderId, ProcSampler>> = {};
-    for (const who of ['floor', 'chaperone', 'candidate'] as const) if (proxies[who]) samplers[who] = new ProcSampler(proxies[who].pid);
+    for (const who of ['floor', ...SIDECARS] as const) if (proxies[who]) samplers[who] = new ProcSampler(proxies[who].pid);
 
     const loadgenArgs = (who: ContenderId, warmupS: number, durationS: number): string[] => {
       const args = [
@@ -202,6 +219,9 @@ async function runScenario(fx: Fixture, scn: Scenario, opt: RunOptions): Promise
         '-body', scn.stream ? fx.streamBody : fx.body,
         '-header', 'Content-Type: application/json',
         '-header', 'Authorization: Bearer sk-bench-0000000000000000000000000000000000000000',
+        // Sent to every contender alike (the sidecar strips them, the others pass them on).
+        '-header', `X-Chaperone-Agent: ${AGENT}`,
+        '-header', `X-Chaperone-Session: ${SESSION}`,
         '-warmup', `${warmupS}s`,
         '-duration', `${durationS}s`,
         '-timeout', '10s',
@@ -215,7 +235,7 @@ async function runScenario(fx: Fixture, scn: Scenario, opt: RunOptions): Promise
       const proxy = proxies[who];
       if (proxy) args.push('-proxy', proxy.url);
       else args.push('-resolve', `${HOST}=${fakeAddr}`);
-      if (scn.tls) args.push('-cacert', who === 'chaperone' || who === 'candidate' ? join(fx.caDir, 'tls.crt') : fx.upstreamCa);
+      if (scn.tls) args.push('-cacert', (SIDECARS as ContenderId[]).includes(who) ? join(fx.caDir, 'tls.crt') : fx.upstreamCa);
       return args;
     };
     const bound = (s: number) => (s + 30) * 1000; // every load generator run is killed past this
@@ -248,12 +268,12 @@ async function runScenario(fx: Fixture, scn: Scenario, opt: RunOptions): Promise
     }
 
     const rss: Partial<Record<ContenderId, number>> = {};
-    for (const who of ['floor', 'chaperone', 'candidate'] as const) if (samplers[who]) rss[who] = samplers[who].stop().peakRssMiB;
-    const auditLines: Partial<Record<ContenderId, number>> = {};
-    for (const who of ['chaperone', 'candidate'] as const) {
+    for (const who of ['floor', ...SIDECARS] as const) if (samplers[who]) rss[who] = samplers[who].stop().peakRssMiB;
+    const audits: Partial<Record<ContenderId, { lines: number; decisions: Record<string, number> }>> = {};
+    for (const who of SIDECARS) {
       if (!proxies[who]) continue;
       await proxies[who].stop(); // drains, flushes its log (and writes its profile)
-      auditLines[who] = countAudits(logFiles[who]);
+      audits[who] = countAudits(logFiles[who]);
     }
     await proxies.floor?.stop();
 
@@ -261,16 +281,21 @@ async function runScenario(fx: Fixture, scn: Scenario, opt: RunOptions): Promise
     for (const who of opt.contenders) {
       sr.results[who] = pool(who, slices[who] ?? [], warmups[who] ?? [], {
         ...(rss[who] !== undefined ? { proxyPeakRssMiB: rss[who] } : {}),
-        ...(auditLines[who] !== undefined ? { auditLines: auditLines[who] } : {}),
+        ...(audits[who] !== undefined ? { auditLines: audits[who].lines, decisions: audits[who].decisions } : {}),
       });
     }
-    const f = slices.floor ?? [];
-    for (const who of ['chaperone', 'candidate'] as const) {
-      const c = slices[who] ?? [];
-      const rounds: number[] = [];
-      for (let i = 0; i < Math.min(f.length, c.length); i++) if (f[i]!.result.rps > 0) rounds.push(c[i]!.result.rps / f[i]!.result.rps);
+    // Per-round ratios: slices i of two contenders ran in the same round, seconds apart.
+    const perRound = (num: Slice[] = [], den: Slice[] = []): number[] => {
+      const out: number[] = [];
+      for (let i = 0; i < Math.min(num.length, den.length); i++) if (den[i]!.result.rps > 0) out.push(num[i]!.result.rps / den[i]!.result.rps);
+      return out;
+    };
+    for (const who of SIDECARS) {
+      const rounds = perRound(slices[who], slices.floor);
       if (rounds.length) sr.roundRpsRatios[who] = rounds;
     }
+    const vsPassthrough = perRound(slices.checks, slices.chaperone);
+    if (vsPassthrough.length) sr.roundRpsVsPassthrough = vsPassthrough;
     return sr;
   } finally {
     await Promise.all(Object.values(proxies).map((p) => p.stop()));
@@ -279,22 +304,43 @@ async function runScenario(fx: Fixture, scn: Scenario, opt: RunOptions): Promise
   }
 }
 
-function countAudits(file: string): number {
-  if (!existsSync(file)) return 0;
+/** The sidecar's audit lines (one per call) and their `decision` fields, counted by value. */
+function countAudits(file: string): { lines: number; decisions: Record<string, number> } {
+  const decisions: Record<string, number> = {};
+  if (!existsSync(file)) return { lines: 0, decisions };
   const text = readFileSync(file, 'utf8');
-  let n = 0;
-  for (let i = text.indexOf('"audit":true'); i >= 0; i = text.indexOf('"audit":true', i + 1)) n++;
-  return n;
+  let lines = 0;
+  for (let i = text.indexOf('"audit":true'); i >= 0; i = text.indexOf('"audit":true', i + 1)) {
+    lines++;
+    const start = text.lastIndexOf('\n', i) + 1;
+    const end = text.indexOf('\n', i);
+    const d = /"decision":"([^"]*)"/.exec(text.slice(start, end < 0 ? undefined : end))?.[1] ?? '(none)';
+    decisions[d] = (decisions[d] ?? 0) + 1;
+  }
+  return { lines, decisions };
+}
+
+/**
+ * The DLP scan throughput, in a process of its own (a fresh isolate on an otherwise idle machine,
+ * every server of the scenarios stopped by now). Bounded: killed after 3 minutes.
+ */
+function runDlp(profile: 'quick' | 'full'): { rows: DlpRow[]; seconds: number; cpu: string } {
+  const args = [join(DIST, 'bench', 'dlp.js'), '--json', ...(profile === 'quick' ? ['--quick'] : [])];
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 180_000 });
+  const r = JSON.parse(out) as { rows: DlpRow[]; seconds: number; cpu: string };
+  return { rows: r.rows, seconds: r.seconds, cpu: r.cpu };
 }
 
 function progress(sr: ScenarioResult): void {
   for (const who of ALL_CONTENDERS) {
     const m = sr.results[who];
     if (!m) continue;
+    const other = Object.entries(m.decisions ?? {}).filter(([d]) => d !== 'allow');
     const lat = sr.scenario.stream ? `TTFB p50 ${fmtUs(m.ttfbP50Us)}` : `p50 ${fmtUs(m.p50Us)}`;
     log(
       `${sr.scenario.id.padEnd(15)} ${who.padEnd(9)} ${fmtNum(m.rps).padStart(7)} req/s  ${lat.padStart(14)}  p99 ${fmtUs(m.p99Us).padStart(10)}  errors ${m.errors}` +
-        (m.proxyPeakRssMiB !== undefined ? `  rss ${fmtNum(m.proxyPeakRssMiB, 1)} MiB  cpu ${fmtNum(m.proxyCpuSecPer1k, 3)} s/1k` : ''),
+        (m.proxyPeakRssMiB !== undefined ? `  rss ${fmtNum(m.proxyPeakRssMiB, 1)} MiB  cpu ${fmtNum(m.proxyCpuSecPer1k, 3)} s/1k` : '') +
+        (m.auditLines !== undefined ? `  audit ${m.auditLines}/${m.requestsSent}${other.length ? ` NOT ALLOWED: ${other.map(([d, n]) => `${d} ${n}`).join(', ')}` : ''}` : ''),
     );
   }
 }
@@ -318,7 +364,7 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'usage: node dist/bench/run.js [--quick | --full] [--only ID,...] [--out DIR] [--upstream-trust env|flag] [--label TEXT] [--candidate DIR] [--cpu-prof]\n' +
-        `scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}\n`,
+        `scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}, ${DLP_ID} (the DLP scan throughput, run last)\n`,
     );
     return;
   }
@@ -326,9 +372,10 @@ async function main(): Promise<void> {
   const profile = values.full ? 'full' : 'quick';
   const plan = PROFILES[profile];
   const only = values.only?.split(',').map((s) => s.trim());
-  const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id));
-  if (unknown?.length) throw new Error(`--only: unknown scenario ${unknown.join(', ')} (have ${SCENARIOS.map((s) => s.id).join(', ')})`);
+  const unknown = only?.filter((id) => id !== DLP_ID && !SCENARIOS.some((s) => s.id === id));
+  if (unknown?.length) throw new Error(`--only: unknown scenario ${unknown.join(', ')} (have ${[...SCENARIOS.map((s) => s.id), DLP_ID].join(', ')})`);
   const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id));
+  const withDlp = !values['cpu-prof'] && (!only || only.includes(DLP_ID));
   const upstreamTrust = values['upstream-trust'];
   if (upstreamTrust !== 'env' && upstreamTrust !== 'flag') throw new Error('--upstream-trust: env or flag');
   // --candidate DIR: another checkout's build (DIR/dist/bin/chaperone.js, or the file itself).
@@ -347,8 +394,8 @@ async function main(): Promise<void> {
       // The profiler's overhead makes these runs useless as measurements: nothing goes to latest.*.
       mkdirSync(values.out, { recursive: true });
       for (const scn of scenarios) {
-        log(`${scn.id}: floor and chaperone under --cpu-prof`);
-        const profiled = contenders.filter((c) => c !== 'direct');
+        const profiled = contenders.filter((c) => c !== 'direct' && (c !== 'checks' || scn.checks));
+        log(`${scn.id}: ${profiled.join(', ')} under --cpu-prof`);
         const sr = await runScenario(fx, scn, { plan, contenders: profiled, upstreamTrust, cpuProfDir: values.out, ...(candidateBin ? { candidateBin } : {}) });
         progress(sr);
         for (const who of profiled) {
@@ -368,6 +415,11 @@ async function main(): Promise<void> {
       const sr = await runScenario(fx, scn, { plan, contenders, upstreamTrust, ...(candidateBin ? { candidateBin } : {}) });
       progress(sr);
       results.push(sr);
+    }
+    let dlp: Report['dlp'];
+    if (withDlp) {
+      log(`${DLP_ID}: DLP scan throughput, one core (node dist/bench/dlp.js --json${profile === 'quick' ? ' --quick' : ''})`);
+      dlp = runDlp(profile);
     }
 
     const interception: Report['interception'] = {};
@@ -397,7 +449,8 @@ async function main(): Promise<void> {
       scenarios: results,
       derived: Object.fromEntries(results.map((r) => [r.scenario.id, ratios(r)])),
       interception,
-      aims: aims(results, { num: (x) => fmtNum(x), signedUs: fmtSignedUs }),
+      ...(dlp ? { dlp } : {}),
+      aims: aims(results, { num: (x) => fmtNum(x), signedUs: fmtSignedUs }, dlp?.rows),
     };
     mkdirSync(values.out, { recursive: true });
     writeFileSync(join(values.out, 'latest.json'), JSON.stringify(report, null, 2) + '\n');

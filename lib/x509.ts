@@ -106,6 +106,10 @@ export interface LeafOptions {
   keys?: CryptoKeyPair;
   /** serverAuth by default; add clientAuth for mutual TLS. */
   clientAuth?: boolean;
+  /** Subject DN, e.g. "CN=admin, O=system:masters" (Kubernetes reads users and groups from it). */
+  subject?: string;
+  /** Only clientAuth, no serverAuth (a client certificate). */
+  clientOnly?: boolean;
 }
 
 /** A leaf certificate signed by the CA, for TLS servers. Returns the leaf key PEM too. */
@@ -117,10 +121,12 @@ export async function issueLeaf(ca: SigningCa, options: LeafOptions): Promise<Pe
     ...options.dnsNames.map((value) => ({ type: 'dns' as const, value })),
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
-  const usages = [x509.ExtendedKeyUsage.serverAuth, ...(options.clientAuth ? [x509.ExtendedKeyUsage.clientAuth] : [])];
+  const usages = options.clientOnly
+    ? [x509.ExtendedKeyUsage.clientAuth]
+    : [x509.ExtendedKeyUsage.serverAuth, ...(options.clientAuth ? [x509.ExtendedKeyUsage.clientAuth] : [])];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: `CN=${options.dnsNames[0] ?? options.ipAddresses?.[0] ?? 'chaperone'}`,
+    subject: options.subject ?? `CN=${options.dnsNames[0] ?? options.ipAddresses?.[0] ?? 'chaperone'}`,
     issuer: ca.cert.subject,
     notBefore: new Date(now - 3_600_000),
     notAfter,
@@ -131,7 +137,7 @@ export async function issueLeaf(ca: SigningCa, options: LeafOptions): Promise<Pe
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension(usages, false),
-      new x509.SubjectAlternativeNameExtension(names, false),
+      ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names, false)] : []),
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
     ],
   });

@@ -89,6 +89,11 @@ export class SidecarMetrics {
     this.agents = new BoundedLabels(maxAgentLabels);
     this.models = new BoundedLabels(maxAgentLabels);
     collectDefaultMetrics({ register: this.registry });
+    // prom-client names three gauges `*_total`, which Prometheus reserves for counters (promtool
+    // rejects them); their per-type twins (nodejs_active_handles etc.) carry the same numbers.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
     // Make the reload series visible from the start, so `rate()` and alerts work before the first error.
     this.configReloads.inc({ result: 'error' }, 0);
   }
