@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: all deps tools build lint unit e2e test demo bench crds cluster-up cluster-down e2e-kind clean
+.PHONY: all deps tools build lint unit e2e test demo bench crds control-plane cluster-up cluster-down e2e-kind clean
 
 all: build
 
@@ -31,13 +31,18 @@ unit: build
 
 # End-to-end suite against a real API server: KUBECONFIG when set (kind, any cluster), else the
 # local control plane (built from Go modules on first use, cached outside the repo).
-e2e: build tools
+e2e: build tools control-plane
 	npx vitest run --config e2e/vitest.config.ts
 
 # Everything CI runs: type check, build, unit and integration tests, then the end-to-end suite.
-test: tools lint build
+test: tools lint build control-plane
 	npx vitest run
 	npx vitest run --config e2e/vitest.config.ts
+
+# kube-apiserver, kube-controller-manager and etcd from their Go modules (cold: ~8 min; then cached
+# in ~/.cache/chaperone, keyed by version). Skipped when KUBECONFIG points at a cluster.
+control-plane:
+	@if [ -z "$$KUBECONFIG" ]; then bash e2e/control-plane/build-binaries.sh >/dev/null; fi
 
 # A local control plane on 127.0.0.1: kubeconfig in e2e/.cluster/kubeconfig.
 cluster-up: build

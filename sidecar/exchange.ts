@@ -22,6 +22,7 @@ import {
   writeWithBackpressure,
 } from './http-util.js';
 import type { SidecarMetrics } from './metrics.js';
+import type { ModelPricing } from '../api/index.js';
 import { costOf } from './pricing.js';
 import { MalformedRequest, setAt, type ErrorKind, type ProviderAdapter } from './providers/adapter.js';
 import { adapterFor, unknownAdapter } from './providers/index.js';
@@ -379,12 +380,17 @@ async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respons
   finish(dp, ex, upstream.statusCode);
 }
 
+/** The selected policies' price overrides, in order, once per config snapshot. */
+const overridesOf = new WeakMap<ConfigSnapshot, ModelPricing[]>();
+
 /** Cost of the call from its usage, with the selected policies' price overrides first. */
 function priceCall(ex: Exchange): number | undefined {
   const usage = ex.response.usage;
   const model = ex.response.model ?? ex.call?.model;
   if (!usage || !model) return undefined;
-  return costOf(model, usage, ex.snapshot.policies.flatMap((p) => p.spec.budget?.pricing ?? []));
+  let overrides = overridesOf.get(ex.snapshot);
+  if (!overrides) overridesOf.set(ex.snapshot, (overrides = ex.snapshot.policies.flatMap((p) => p.spec.budget?.pricing ?? [])));
+  return costOf(model, usage, overrides);
 }
 
 /** Answers a blocking verdict without calling upstream (or instead of relaying the upstream's answer). */

@@ -229,12 +229,21 @@ export function matchModelGlob(glob: string, model: string): boolean {
  * The price of a model: the first override whose glob matches the name (raw or normalised), else
  * the most specific built-in pattern; undefined when neither knows the model.
  */
+/** Override lookups per (immutable) override list and model: policies are snapshots, models repeat. */
+const overrideCache = new WeakMap<readonly ModelPricing[], Map<string, PriceMatch | null>>();
+
 export function priceFor(model: string | undefined, overrides?: readonly ModelPricing[]): PriceMatch | undefined {
   if (!model) return undefined;
-  for (const o of overrides ?? []) {
-    if (matchModelGlob(o.model, model)) {
-      return { source: 'policy', pattern: o.model, inputPerMTokUSD: o.inputPerMTokUSD, outputPerMTokUSD: o.outputPerMTokUSD };
+  if (overrides && overrides.length > 0) {
+    let perList = overrideCache.get(overrides);
+    if (!perList) overrideCache.set(overrides, (perList = new Map()));
+    let found = perList.get(model);
+    if (found === undefined) {
+      const o = overrides.find((p) => matchModelGlob(p.model, model));
+      found = o ? { source: 'policy', pattern: o.model, inputPerMTokUSD: o.inputPerMTokUSD, outputPerMTokUSD: o.outputPerMTokUSD } : null;
+      if (perList.size < 1_000) perList.set(model, found);
     }
+    if (found) return { ...found };
   }
   return builtinPrice(model);
 }

@@ -61,7 +61,13 @@ interface SessionEntry {
 }
 
 const policyKey = (policy: GovernancePolicy): string => `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name}`;
-const utcDay = (d: Date): string => d.toISOString().slice(0, 10);
+/** "YYYY-MM-DD" in UTC, computed once per day rather than per call (toISOString is not free). */
+let lastDay = { number: NaN, text: '' };
+const utcDay = (d: Date): string => {
+  const number = Math.floor(d.getTime() / 86_400_000);
+  if (number !== lastDay.number) lastDay = { number, text: d.toISOString().slice(0, 10) };
+  return lastDay.text;
+};
 const keyOf = (...parts: string[]): string => parts.join('\u0000');
 const addUsd = (a: number, b: number): number => Math.round((a + b) * 1e10) / 1e10;
 

@@ -84,8 +84,20 @@ export function firstMatchingRule(spec: EgressSpec, host: string, path: string |
 }
 
 /** The rule that governs a call, if any (the call's host and path, schedules as of `now`). */
+/**
+ * The rule that decides a call, remembered per call: the egress check and the egress rate limit
+ * both ask, in request() and again in admit(), within one evaluation (one `now`).
+ */
+const decided = new WeakMap<Call, Map<EgressSpec, MatchedRule | null>>();
+
 export function ruleForCall(spec: EgressSpec, call: Call, now: Date): MatchedRule | undefined {
-  return firstMatchingRule(spec, call.host, isTunnel(call) ? '' : call.path, now);
+  let perCall = decided.get(call);
+  if (!perCall) decided.set(call, (perCall = new Map()));
+  const known = perCall.get(spec);
+  if (known !== undefined) return known ?? undefined;
+  const matched = firstMatchingRule(spec, call.host, isTunnel(call) ? '' : call.path, now);
+  perCall.set(spec, matched ?? null);
+  return matched;
 }
 
 export function isTunnel(call: Call): boolean {

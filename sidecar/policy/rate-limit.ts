@@ -244,7 +244,7 @@ export function createRateLimitChecks(options: RateLimiterOptions = {}): RateLim
     if (!spec) return undefined;
     const limits = agentLimits(spec, call.agent);
     if (!limited(limits)) return undefined;
-    return { key: JSON.stringify(['rateLimits', policyKey(policy), call.agent]), limits, tokens: tokenEstimate(call), scope: `for agent ${call.agent}` };
+    return { key: `rateLimits\u0000${policyKey(policy)}\u0000${call.agent}`, limits, tokens: tokenEstimate(call), scope: `for agent ${call.agent}` };
   });
 
   const egressRateLimitCheck = limitCheck(limiter, 'egress', (call, policy, ctx) => {
@@ -255,7 +255,7 @@ export function createRateLimitChecks(options: RateLimiterOptions = {}): RateLim
     const { rule, index } = matched;
     return {
       // The match is part of the key so that reordered rules on a reload do not share buckets.
-      key: JSON.stringify(['egress', policyKey(policy), index, rule.match, call.agent]),
+      key: `egress\u0000${policyKey(policy)}\u0000${index}\u0000${rule.match}\u0000${call.agent}`,
       limits: rule.rateLimit!,
       tokens: tokenEstimate(call),
       scope: `of egress rule ${index + 1} for agent ${call.agent}`,

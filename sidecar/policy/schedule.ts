@@ -35,7 +35,24 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 }
 
 /** The weekday and minute of day on the wall clock of a time zone. */
+/** The last answer per time zone: zone offsets change on minute boundaries, so one per minute will do. */
+const lastLocal = new Map<string, { epochMinute: number; local: LocalTime }>();
+
+/**
+ * Weekday and minute of the day in a time zone. formatToParts is the costliest step of the whole
+ * policy pipeline (~12 µs), so the answer is reused within the same minute.
+ */
 export function localTime(now: Date, timeZone: string): LocalTime {
+  const epochMinute = Math.floor(now.getTime() / 60_000);
+  const cached = lastLocal.get(timeZone);
+  if (cached?.epochMinute === epochMinute) return cached.local;
+  const local = computeLocalTime(now, timeZone);
+  if (lastLocal.size > 1_000) lastLocal.clear();
+  lastLocal.set(timeZone, { epochMinute, local });
+  return local;
+}
+
+function computeLocalTime(now: Date, timeZone: string): LocalTime {
   let day: string | undefined;
   let hour = 0;
   let minute = 0;
