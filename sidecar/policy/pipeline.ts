@@ -59,11 +59,29 @@ function applyMode(verdict: Verdict | undefined, mode: Mode): Verdict | undefine
   return verdict;
 }
 
+/** A check that applies to a policy, with the mode it runs in there. */
+interface ActiveCheck {
+  check: Check;
+  mode: Mode;
+}
+
 export class Pipeline {
+  /** Per policy (an immutable snapshot object): the checks whose section it has, with their mode. */
+  private readonly active = new WeakMap<GovernancePolicy, ActiveCheck[]>();
+
   constructor(
     private readonly checks: readonly Check[],
     private readonly clock: () => Date = () => new Date(),
   ) {}
+
+  private activeChecks(policy: GovernancePolicy): ActiveCheck[] {
+    let list = this.active.get(policy);
+    if (!list) {
+      list = this.checks.filter((c) => policy.spec[c.section] !== undefined).map((check) => ({ check, mode: sectionMode(policy, check.section) }));
+      this.active.set(policy, list);
+    }
+    return list;
+  }
 
   /** Evaluates a request and, when it may go on, admits it with every check. */
   evaluateRequest(call: Call, policies: readonly GovernancePolicy[]): Outcome {
@@ -91,14 +109,13 @@ export class Pipeline {
 
   /** Whether any check looks at responses, so the data path can skip reading them otherwise. */
   readonly inspectsResponses = (policies: readonly GovernancePolicy[]): boolean =>
-    policies.some((p) => this.checks.some((c) => (c.response || c.streamEvent) && sectionMode(p, c.section) !== 'off' && p.spec[c.section] !== undefined));
+    policies.some((p) => this.activeChecks(p).some(({ check, mode }) => (check.response || check.streamEvent) && mode !== 'off'));
 
   private collect(policies: readonly GovernancePolicy[], run: (check: Check, policy: GovernancePolicy) => Verdict | undefined): Outcome {
     const verdicts: Verdict[] = [];
     for (const policy of policies) {
-      for (const check of this.checks) {
-        const mode = sectionMode(policy, check.section);
-        if (mode === 'off' || policy.spec[check.section] === undefined) continue;
+      for (const { check, mode } of this.activeChecks(policy)) {
+        if (mode === 'off') continue;
         const v = applyMode(run(check, policy), mode);
         if (v) verdicts.push(v);
       }
@@ -109,10 +126,8 @@ export class Pipeline {
   /** Runs a side-effecting step for every active check; `evenWhenOff` for settling state. */
   private forEach(policies: readonly GovernancePolicy[], run: (check: Check, policy: GovernancePolicy) => void, evenWhenOff = false): void {
     for (const policy of policies) {
-      for (const check of this.checks) {
-        if (policy.spec[check.section] === undefined) continue;
-        if (!evenWhenOff && sectionMode(policy, check.section) === 'off') continue;
-        run(check, policy);
+      for (const { check, mode } of this.activeChecks(policy)) {
+        if (evenWhenOff || mode !== 'off') run(check, policy);
       }
     }
   }
