@@ -2,9 +2,19 @@
 
 import type { DlpMode, GovernancePolicy, GovernancePolicySpec, Mode, ModedSection } from './types.js';
 
-/** "<namespace>/<name>": how policies are named in headers, metrics and logs. */
+const keys = new WeakMap<object, { namespace: string | undefined; name: string; key: string }>();
+
+/**
+ * "<namespace>/<name>": how policies are named in headers, metrics and logs. Asked for by every
+ * check on every call, so the string is built once per metadata object (and rebuilt if it changed).
+ */
 export function policyKey(p: Pick<GovernancePolicy, 'metadata'>): string {
-  return `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
+  const { namespace, name } = p.metadata;
+  const known = keys.get(p.metadata);
+  if (known && known.namespace === namespace && known.name === name) return known.key;
+  const key = `${namespace ?? 'default'}/${name}`;
+  keys.set(p.metadata, { namespace, name, key });
+  return key;
 }
 
 /** A section's own mode if it sets one, else spec.mode (itself defaulting to enforce). */

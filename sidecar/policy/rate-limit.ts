@@ -239,12 +239,21 @@ export interface RateLimitChecks {
 export function createRateLimitChecks(options: RateLimiterOptions = {}): RateLimitChecks {
   const limiter = new RateLimiter(options);
 
+  // Per policy and agent, the limits and the bucket key never change: built once, not per call
+  // (a fresh key string would also be hashed afresh on every bucket lookup).
+  const perAgent = new WeakMap<RateLimitsSpec, Map<string, { key: string; limits: RateLimit; scope: string } | null>>();
   const rateLimitCheck = limitCheck(limiter, 'rateLimits', (call, policy) => {
     const spec = policy.spec.rateLimits;
     if (!spec) return undefined;
-    const limits = agentLimits(spec, call.agent);
-    if (!limited(limits)) return undefined;
-    return { key: `rateLimits\u0000${policyKey(policy)}\u0000${call.agent}`, limits, tokens: tokenEstimate(call), scope: `for agent ${call.agent}` };
+    let agents = perAgent.get(spec);
+    if (!agents) perAgent.set(spec, (agents = new Map()));
+    let fixed = agents.get(call.agent);
+    if (fixed === undefined) {
+      const limits = agentLimits(spec, call.agent);
+      fixed = limited(limits) ? { key: `rateLimits\u0000${policyKey(policy)}\u0000${call.agent}`, limits, scope: `for agent ${call.agent}` } : null;
+      if (agents.size < 10_000) agents.set(call.agent, fixed);
+    }
+    return fixed ? { ...fixed, tokens: tokenEstimate(call) } : undefined;
   });
 
   const egressRateLimitCheck = limitCheck(limiter, 'egress', (call, policy, ctx) => {
