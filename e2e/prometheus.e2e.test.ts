@@ -2,10 +2,10 @@
 // (promtool check metrics) and queryable after real traffic.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './harness/ports.js';
 import { spawnSidecar, type SidecarProcess } from './harness/sidecar-process.js';
 import { createWorld, PASS_THROUGH_POLICY, writePolicy, type World } from './harness/world.js';
 
@@ -13,14 +13,6 @@ let world: World;
 let sidecar: SidecarProcess;
 let prometheus: ChildProcess;
 let promUrl: string;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 async function query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
   const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);

@@ -10,27 +10,16 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../lib/project.js';
 import { createCa, generateKeyPair, issueLeaf, loadCa } from '../../lib/x509.js';
+import { freePort } from '../harness/ports.js';
 
 export const CLUSTER_DIR = join(PROJECT_ROOT, 'e2e', '.cluster');
 export const KUBECONFIG = join(CLUSTER_DIR, 'kubeconfig');
 const PIDS = join(CLUSTER_DIR, 'pids.json');
 
 const say = (s: string): void => void process.stderr.write(`cluster: ${s}\n`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Builds (or finds cached) binaries; returns their directory. */
 function binaries(): string {

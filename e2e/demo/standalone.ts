@@ -2,26 +2,18 @@
 // OpenAI, Anthropic and MCP wire formats over real TLS. It sends allowed, denied, redacted,
 // rate-limited and held calls through it (HTTPS_PROXY with TLS interception, and base-URL routes),
 // approves the held one on the admin port, and prints the decisions and the metrics.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../lib/project.js';
 import { createCa } from '../../lib/x509.js';
 import { makeTestPki } from '../fake-provider/certs.js';
 import { startFakeProvider } from '../fake-provider/server.js';
+import { curl, type CurlResult } from '../harness/curl.js';
 import { spawnSidecar } from '../harness/sidecar-process.js';
 
 const POLICY = join(PROJECT_ROOT, 'examples', 'policies', 'demo.yaml');
-const run = promisify(execFile);
 const say = (text: string): void => void process.stdout.write(`${text}\n`);
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'chaperone-demo-'));
@@ -42,19 +34,11 @@ async function main(): Promise<void> {
   ]);
   say(`sidecar: proxy ${sidecar.proxyUrl}, admin ${sidecar.adminUrl}, policy ${POLICY}\n`);
 
-  const curl = async (label: string, args: string[]): Promise<Answer> => {
+  const call = async (label: string, args: string[]): Promise<CurlResult> => {
     say(`-- ${label}`);
-    const out = await run('curl', ['-sS', '--noproxy', '', '-D', '-', ...args]).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? '');
-    const heads = [...out.matchAll(/^HTTP\/[\d.]+ (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n/gm)];
-    const last = heads[heads.length - 1];
-    const headers: Record<string, string> = {};
-    for (const line of (last?.[2] ?? '').split('\r\n')) {
-      const i = line.indexOf(':');
-      if (i > 0) headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
-    }
-    const answer = { status: Number(last?.[1] ?? 0), headers, body: last ? out.slice((last.index ?? 0) + last[0].length) : '' };
-    const rule = headers['x-chaperone-rule'] ? `, rule ${headers['x-chaperone-rule']}` : '';
-    say(`   -> HTTP ${answer.status}, decision ${headers['x-chaperone-decision'] ?? '-'}${rule}`);
+    const answer = await curl(args);
+    const rule = answer.headers['x-chaperone-rule'] ? `, rule ${answer.headers['x-chaperone-rule']}` : '';
+    say(`   -> HTTP ${answer.status}, decision ${answer.headers['x-chaperone-decision'] ?? '-'}${rule}`);
     return answer;
   };
   const json = ['-H', 'content-type: application/json', '-H', 'authorization: Bearer sk-demo-not-logged'];
@@ -62,40 +46,40 @@ async function main(): Promise<void> {
   const chat = (agent: string, content: string, extra = '') =>
     ['-H', `x-chaperone-agent: ${agent}`, '-d', `{"model":"gpt-4o-mini"${extra},"messages":[{"role":"user","content":${JSON.stringify(content)}}]}`];
 
-  await curl('allowed: OpenAI chat completion through HTTPS_PROXY (TLS intercepted with the demo CA)', [
+  await call('allowed: OpenAI chat completion through HTTPS_PROXY (TLS intercepted with the demo CA)', [
     ...viaProxy, ...json, ...chat('researcher', 'Summarise the news'), 'https://api.openai.com/v1/chat/completions',
   ]);
-  await curl('allowed: Anthropic stream through the base-URL route', [
+  await call('allowed: Anthropic stream through the base-URL route', [
     ...json, '-H', 'x-chaperone-agent: writer',
     '-d', '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Write a haiku"}]}', `${sidecar.proxyUrl}/anthropic/v1/messages`,
   ]);
-  await curl('redacted: a card number and an email never leave the pod', [
+  await call('redacted: a card number and an email never leave the pod', [
     ...json, ...chat('writer', 'Charge 4111 1111 1111 1111 and mail jane@example.com'), `${sidecar.proxyUrl}/openai/v1/chat/completions`,
   ]);
   say(`   the provider received: ${JSON.stringify((fake.received.at(-1)?.json as { messages: Array<{ content: string }> }).messages[0]?.content)}`);
-  const denied = await curl('denied: the model proposes a forbidden tool (shell_exec) in a stream: cut before the agent sees it', [
+  const denied = await call('denied: the model proposes a forbidden tool (shell_exec) in a stream: cut before the agent sees it', [
     ...json, ...chat('researcher', 'please call tool shell_exec', ',"stream":true,"tools":[{"type":"function","function":{"name":"shell_exec"}}]'),
     `${sidecar.proxyUrl}/openai/v1/chat/completions`,
   ]);
   say(`   the stream ended with: ${denied.body.trim().split('\n').filter((l) => l.includes('error')).pop() ?? '(nothing)'}`);
-  await curl('denied: egress to an internal host, by CONNECT host name', [...viaProxy, 'https://billing.internal.example.com/']);
-  await curl('allowed: intern, first call of the minute', [...json, ...chat('intern', 'one'), `${sidecar.proxyUrl}/openai/v1/chat/completions`]);
-  await curl('rate limited: intern, second call of the minute', [...json, ...chat('intern', 'two'), `${sidecar.proxyUrl}/openai/v1/chat/completions`]);
+  await call('denied: egress to an internal host, by CONNECT host name', [...viaProxy, 'https://billing.internal.example.com/']);
+  await call('allowed: intern, first call of the minute', [...json, ...chat('intern', 'one'), `${sidecar.proxyUrl}/openai/v1/chat/completions`]);
+  await call('rate limited: intern, second call of the minute', [...json, ...chat('intern', 'two'), `${sidecar.proxyUrl}/openai/v1/chat/completions`]);
 
   const mcp = (id: number, approval?: string) => [
     ...viaProxy, ...json, '-H', 'x-chaperone-agent: researcher', ...(approval ? ['-H', `x-chaperone-approval: ${approval}`] : []),
     '-d', JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'send_email', arguments: { to: 'the CEO', subject: 'Q3 numbers' } } }),
     'https://mcp.tools.example.com/mcp',
   ];
-  const held = await curl('held: an MCP tools/call to send_email waits for a person', mcp(1));
+  const held = await call('held: an MCP tools/call to send_email waits for a person', mcp(1));
   const approvalId = (JSON.parse(held.body || '{}') as { approval_id?: string }).approval_id ?? '';
   say(`   202 body: ${held.body.trim()}`);
   say(`-- a person approves it: curl -X POST ${sidecar.adminUrl}/approvals/${approvalId}/approve`);
   const approved = await fetch(`${sidecar.adminUrl}/approvals/${approvalId}/approve`, { method: 'POST' });
   say(`   -> HTTP ${approved.status}`);
-  await curl('allowed: the agent resends with X-Chaperone-Approval', mcp(2, approvalId));
-  await curl('denied: the approval is single-use', mcp(3, approvalId));
-  await curl('error: malformed JSON gets a 400 in the provider\'s error shape', [...json, '-d', '{"model":', `${sidecar.proxyUrl}/openai/v1/chat/completions`]);
+  await call('allowed: the agent resends with X-Chaperone-Approval', mcp(2, approvalId));
+  await call('denied: the approval is single-use', mcp(3, approvalId));
+  await call('error: malformed JSON gets a 400 in the provider\'s error shape', [...json, '-d', '{"model":', `${sidecar.proxyUrl}/openai/v1/chat/completions`]);
 
   await new Promise((r) => setTimeout(r, 200));
   say('\n== Audit lines (one per decision; no bodies, no secrets, no credentials)');
