@@ -59,6 +59,9 @@ interface Reservation {
 export interface Demand {
   /** Identifies the limited party: policy (+ rule) + agent. */
   key: string;
+  /** Bucket names derived from the key (built once per party, not per call). */
+  requestsBucket: string;
+  tokensBucket: string;
   limits: RateLimit;
   tokens: number;
   /** For the reason, e.g. "for agent writer" or "of egress rule 2 for agent writer". */
@@ -109,7 +112,12 @@ export class RateLimiter {
   /** Moves a bucket's level by `delta` (after refilling), keeping it within [-capacity, capacity]. */
   private adjust(name: string, capacity: number, t: number, delta: number): void {
     const level = Math.max(-capacity, Math.min(capacity, this.levelAt(name, capacity, t) + delta));
-    this.buckets.set(name, { level, capacity, at: t });
+    const b = this.buckets.get(name);
+    if (b) {
+      b.level = level;
+      b.capacity = capacity;
+      b.at = t;
+    } else this.buckets.set(name, { level, capacity, at: t });
   }
 
   /** Seconds until `need` fits a bucket of this capacity (0: fits now). */
@@ -124,17 +132,17 @@ export class RateLimiter {
   wait(d: Demand, t: number): number {
     let wait = 0;
     const { requestsPerMinute: rpm, tokensPerMinute: tpm } = d.limits;
-    if (rpm !== undefined) wait = Math.max(wait, this.waitFor(`${d.key}#requests`, rpm, 1, t));
-    if (tpm !== undefined && d.tokens > 0) wait = Math.max(wait, this.waitFor(`${d.key}#tokens`, tpm, d.tokens, t));
+    if (rpm !== undefined) wait = Math.max(wait, this.waitFor(d.requestsBucket, rpm, 1, t));
+    if (tpm !== undefined && d.tokens > 0) wait = Math.max(wait, this.waitFor(d.tokensBucket, tpm, d.tokens, t));
     return wait;
   }
 
   /** Takes the demand out of its buckets and remembers the token reservation for settle. */
   take(d: Demand, t: number, callId: string, owner: string): void {
     const { requestsPerMinute: rpm, tokensPerMinute: tpm } = d.limits;
-    if (rpm !== undefined) this.adjust(`${d.key}#requests`, rpm, t, -1);
+    if (rpm !== undefined) this.adjust(d.requestsBucket, rpm, t, -1);
     if (tpm !== undefined && d.tokens > 0) {
-      const bucket = `${d.key}#tokens`;
+      const bucket = d.tokensBucket;
       this.adjust(bucket, tpm, t, -d.tokens);
       const entry = this.reservations.get(callId);
       const item = { owner, bucket, capacity: tpm, tokens: d.tokens };
@@ -239,21 +247,31 @@ export interface RateLimitChecks {
 export function createRateLimitChecks(options: RateLimiterOptions = {}): RateLimitChecks {
   const limiter = new RateLimiter(options);
 
-  // Per policy and agent, the limits and the bucket key never change: built once, not per call
-  // (a fresh key string would also be hashed afresh on every bucket lookup).
-  const perAgent = new WeakMap<RateLimitsSpec, Map<string, { key: string; limits: RateLimit; scope: string } | null>>();
+  // Per limited party (a policy's section or egress rule, and an agent) the limits and bucket names
+  // never change: they are built once, not per call (a fresh key string would also be hashed anew
+  // on every bucket lookup). The owning objects are immutable snapshot parts, hence WeakMaps.
+  type Party = Omit<Demand, 'tokens'>;
+  const parties = new WeakMap<object, Map<string, Party | null>>();
+  const partyOf = (owner: object, agent: string, make: () => Party | null): Party | null => {
+    let byAgent = parties.get(owner);
+    if (!byAgent) parties.set(owner, (byAgent = new Map()));
+    let party = byAgent.get(agent);
+    if (party === undefined) {
+      party = make();
+      if (byAgent.size < 10_000) byAgent.set(agent, party);
+    }
+    return party;
+  };
+  const party = (key: string, limits: RateLimit, scope: string): Party => ({ key, limits, scope, requestsBucket: `${key}#requests`, tokensBucket: `${key}#tokens` });
+
   const rateLimitCheck = limitCheck(limiter, 'rateLimits', (call, policy) => {
     const spec = policy.spec.rateLimits;
     if (!spec) return undefined;
-    let agents = perAgent.get(spec);
-    if (!agents) perAgent.set(spec, (agents = new Map()));
-    let fixed = agents.get(call.agent);
-    if (fixed === undefined) {
+    const p = partyOf(spec, call.agent, () => {
       const limits = agentLimits(spec, call.agent);
-      fixed = limited(limits) ? { key: `rateLimits\u0000${policyKey(policy)}\u0000${call.agent}`, limits, scope: `for agent ${call.agent}` } : null;
-      if (agents.size < 10_000) agents.set(call.agent, fixed);
-    }
-    return fixed ? { ...fixed, tokens: tokenEstimate(call) } : undefined;
+      return limited(limits) ? party(`rateLimits\u0000${policyKey(policy)}\u0000${call.agent}`, limits, `for agent ${call.agent}`) : null;
+    });
+    return p ? { ...p, tokens: tokenEstimate(call) } : undefined;
   });
 
   const egressRateLimitCheck = limitCheck(limiter, 'egress', (call, policy, ctx) => {
@@ -262,13 +280,11 @@ export function createRateLimitChecks(options: RateLimiterOptions = {}): RateLim
     const matched = ruleForCall(spec, call, ctx.now);
     if (!matched || matched.rule.action === 'deny' || !limited(matched.rule.rateLimit)) return undefined;
     const { rule, index } = matched;
-    return {
-      // The match is part of the key so that reordered rules on a reload do not share buckets.
-      key: `egress\u0000${policyKey(policy)}\u0000${index}\u0000${rule.match}\u0000${call.agent}`,
-      limits: rule.rateLimit!,
-      tokens: tokenEstimate(call),
-      scope: `of egress rule ${index + 1} for agent ${call.agent}`,
-    };
+    // The match is part of the key so that reordered rules on a reload do not share buckets.
+    const p = partyOf(rule, call.agent, () =>
+      party(`egress\u0000${policyKey(policy)}\u0000${index}\u0000${rule.match}\u0000${call.agent}`, rule.rateLimit!, `of egress rule ${index + 1} for agent ${call.agent}`),
+    );
+    return p ? { ...p, tokens: tokenEstimate(call) } : undefined;
   });
 
   return { rateLimitCheck, egressRateLimitCheck, limiter };
