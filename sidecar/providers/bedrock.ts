@@ -8,6 +8,7 @@ import { hostMatches } from './hosts.js';
 import {
   arr, isObject, malformed, num, optionalArray, parseJson, pathOnly, requireObject, str, stringLeaves,
   toolCall, ToolCallCollector, type Obj,
+  usageFrom,
 } from './util.js';
 
 export const BEDROCK_HOSTS = ['bedrock-runtime.*.amazonaws.com', 'bedrock-runtime-fips.*.amazonaws.com'];
@@ -119,14 +120,7 @@ function parseRequest(head: RequestHead, body: unknown): RequestFacts {
   return { ...facts, ...parseConverse(requireObject(body, [])) };
 }
 
-/** Input tokens include cache reads and writes: they were sent. */
-function usageOf(u: unknown): Usage | undefined {
-  if (!isObject(u)) return undefined;
-  const parts = [u.inputTokens, u.cacheReadInputTokens, u.cacheWriteInputTokens].map(num);
-  const output = num(u.outputTokens);
-  if (parts.every((p) => p === undefined) && output === undefined) return undefined;
-  return { inputTokens: parts.reduce<number>((s, p) => s + (p ?? 0), 0), outputTokens: output ?? 0 };
-}
+const usageOf = (u: unknown): Usage | undefined => usageFrom(u, ['inputTokens', 'cacheReadInputTokens', 'cacheWriteInputTokens'], 'outputTokens');
 
 function parseResponse(body: unknown): ResponseFacts {
   const facts: ResponseFacts = { toolCalls: [], texts: [] };

@@ -6,6 +6,7 @@ import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson, pathOnly,
   requireArray, requireObject, str, toolCall, ToolCallCollector, type Obj,
+  usageFrom,
 } from './util.js';
 
 const AZURE_DEPLOYMENT = /\/openai\/deployments\/([^/]+)\/chat\/completions$/;
@@ -137,13 +138,7 @@ function removeTools(body: unknown, names: ReadonlySet<string>): number {
   return removed;
 }
 
-function usageOf(u: unknown): Usage | undefined {
-  if (!isObject(u)) return undefined;
-  const input = num(u.prompt_tokens);
-  const output = num(u.completion_tokens);
-  if (input === undefined && output === undefined) return undefined;
-  return { inputTokens: input ?? 0, outputTokens: output ?? 0 };
-}
+const usageOf = (u: unknown): Usage | undefined => usageFrom(u, ['prompt_tokens'], 'completion_tokens');
 
 function parseResponse(body: unknown): ResponseFacts {
   const facts: ResponseFacts = { toolCalls: [], texts: [] };

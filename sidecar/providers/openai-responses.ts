@@ -7,6 +7,7 @@ import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson,
   pathOnly, requireObject, str, toolCall, ToolCallCollector, type Obj,
+  usageFrom,
 } from './util.js';
 
 /** Content parts that carry text, in either direction of the conversation. */
@@ -128,13 +129,7 @@ function removeTools(body: unknown, names: ReadonlySet<string>): number {
   return removed;
 }
 
-function usageOf(u: unknown): Usage | undefined {
-  if (!isObject(u)) return undefined;
-  const input = num(u.input_tokens);
-  const output = num(u.output_tokens);
-  if (input === undefined && output === undefined) return undefined;
-  return { inputTokens: input ?? 0, outputTokens: output ?? 0 };
-}
+const usageOf = (u: unknown): Usage | undefined => usageFrom(u, ['input_tokens'], 'output_tokens');
 
 function parseResponse(body: unknown): ResponseFacts {
   const facts: ResponseFacts = { toolCalls: [], texts: [] };

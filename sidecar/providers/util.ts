@@ -1,6 +1,6 @@
 // Small helpers the adapters share: shape checks that name the offending field, JSON-argument
 // parsing, and the per-stream bookkeeping of tool calls whose arguments arrive in pieces.
-import type { JsonPath, TextField, ToolCall } from '../call.js';
+import type { JsonPath, TextField, ToolCall, Usage } from '../call.js';
 import { MalformedRequest } from './adapter.js';
 
 export type Obj = Record<string, unknown>;
@@ -141,4 +141,17 @@ export function toolCall(name: string, args: unknown, id: unknown): ToolCall {
     ...(args !== undefined && { arguments: args }),
     ...(typeof id === 'string' && { id }),
   };
+}
+
+/**
+ * Token usage from a usage object, whatever a format calls its fields: input is the sum of
+ * `inputKeys` (a format may count cached input separately), output is `outputKey`. Undefined when
+ * none of them is there.
+ */
+export function usageFrom(u: unknown, inputKeys: readonly string[], outputKey: string): Usage | undefined {
+  if (!isObject(u)) return undefined;
+  const inputs = inputKeys.map((k) => num(u[k]));
+  const output = num(u[outputKey]);
+  if (inputs.every((n) => n === undefined) && output === undefined) return undefined;
+  return { inputTokens: inputs.reduce<number>((sum, n) => sum + (n ?? 0), 0), outputTokens: output ?? 0 };
 }
