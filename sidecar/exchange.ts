@@ -416,7 +416,7 @@ function answerHold(dp: DataPath, ex: Exchange, verdict: Verdict): void {
     status: 'pending',
     expires_at: view.expires_at,
     tool: approval.tool,
-    message: `chaperone: ${verdict.reason ?? 'held for approval'}; resend with X-Chaperone-Approval: ${approval.id} once approved`,
+    message: `chaperone: ${verdict.reason ?? 'held for approval'}; resend with X-Chaperone-Approval: ${approval.id} once approved (with other approval ids for this call, comma-separated)`,
   });
   writeAnswer(dp, ex, 202, 'application/json', body, { 'x-chaperone-approval': approval.id });
 }

@@ -2,7 +2,7 @@
 // what needs approving (the data path registers it and answers 202), or lets through a resend that
 // carries a matching, approved, unused approval id (X-Chaperone-Approval), which admit() then uses up.
 import { policyKey, type GovernancePolicy } from '../../api/index.js';
-import { approvalDigest, canonicalJson, type ApprovalStore } from '../approvals.js';
+import { approvalDigest, canonicalJson, type Approval, type ApprovalStore } from '../approvals.js';
 import type { Call, ToolCall } from '../call.js';
 import { anyNameGlob } from './glob.js';
 import type { Check } from './pipeline.js';
@@ -16,6 +16,18 @@ function heldTools(call: Call, policy: GovernancePolicy): ToolCall[] {
 const digestOf = (call: Call, tool: ToolCall, policy: GovernancePolicy): string =>
   approvalDigest(call.agent, tool.name, tool.arguments, policyKey(policy), policy.metadata.generation);
 
+/**
+ * The approvals a resend claims. X-Chaperone-Approval may list several ids, comma-separated: a call
+ * held by two policies (or for two tools) needs one approval from each.
+ */
+function claimedApprovals(call: Call, store: ApprovalStore): Approval[] {
+  if (!call.approvalId) return [];
+  return call.approvalId
+    .split(',')
+    .map((id) => store.get(id.trim()))
+    .filter((a): a is Approval => a !== undefined);
+}
+
 export function createApprovalCheck(store: ApprovalStore): Check {
   return {
     section: 'approvals',
@@ -23,10 +35,11 @@ export function createApprovalCheck(store: ApprovalStore): Check {
     request(call, policy): Verdict | undefined {
       const spec = policy.spec.approvals!;
       const key = policyKey(policy);
-      const claimed = call.approvalId ? store.get(call.approvalId) : undefined;
+      const claims = claimedApprovals(call, store);
       for (const tool of heldTools(call, policy)) {
         const digest = digestOf(call, tool, policy);
-        if (claimed && claimed.digest === digest) {
+        const claimed = claims.find((a) => a.digest === digest);
+        if (claimed) {
           if (claimed.status === 'approved') continue;
           const expired = store.expired(claimed);
           if (expired && claimed.timeoutAction === 'approve') continue;
@@ -55,9 +68,10 @@ export function createApprovalCheck(store: ApprovalStore): Check {
     },
 
     admit(call, policy): void {
-      if (!call.approvalId) return;
-      const claimed = store.get(call.approvalId);
-      if (claimed && heldTools(call, policy).some((t) => digestOf(call, t, policy) === claimed.digest)) store.consume(claimed.id);
+      const claims = claimedApprovals(call, store);
+      if (claims.length === 0) return;
+      const digests = new Set(heldTools(call, policy).map((t) => digestOf(call, t, policy)));
+      for (const a of claims) if (digests.has(a.digest)) store.consume(a.id);
     },
   };
 }
