@@ -488,14 +488,7 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
   }
   if (ex.costUsd !== undefined) m.cost.inc({ provider: ex.provider, model: modelLabel, agent: agentLabel }, ex.costUsd);
   const findings = [...(ex.outcome?.findings ?? []), ...ex.responseFindings];
-  const dlp: Record<string, number> = {};
-  for (const f of findings) {
-    if (f.rule && f.policy) m.violations.inc({ policy: f.policy, rule: f.rule, action: f.decision });
-    for (const [detector, n] of Object.entries(f.dlp ?? {})) {
-      m.dlpFindings.inc({ detector, action: f.decision }, n);
-      dlp[detector] = (dlp[detector] ?? 0) + n;
-    }
-  }
+  const dlp = m.countFindings(findings);
   dp.stats.count(ex.agent, ex.decision);
 
   const record: AuditRecord = {

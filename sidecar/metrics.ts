@@ -85,6 +85,22 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * Counts a call's policy findings (violations by policy, rule and action; DLP findings by
+   * detector) and returns the DLP counts per detector for the audit line.
+   */
+  countFindings(findings: ReadonlyArray<{ decision: string; rule?: string; policy?: string; dlp?: Record<string, number> }>): Record<string, number> {
+    const dlp: Record<string, number> = {};
+    for (const f of findings) {
+      if (f.rule && f.policy) this.violations.inc({ policy: f.policy, rule: f.rule, action: f.decision });
+      for (const [detector, n] of Object.entries(f.dlp ?? {})) {
+        this.dlpFindings.inc({ detector, action: f.decision }, n);
+        dlp[detector] = (dlp[detector] ?? 0) + n;
+      }
+    }
+    return dlp;
+  }
+
   constructor(maxAgentLabels = 100) {
     this.agents = new BoundedLabels(maxAgentLabels);
     this.models = new BoundedLabels(maxAgentLabels);

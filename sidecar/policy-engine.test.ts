@@ -85,6 +85,7 @@ describe('egress', () => {
     expect(r.headers['x-chaperone-policy']).toBe('agents/main');
     const audit = await sidecar.waitForLine((l) => l.audit === true && l.host === 'api.internal.example.com');
     expect(audit).toMatchObject({ method: 'CONNECT', decision: 'deny', rules: ['egress'], status: 403 });
+    expect(await metrics()).toMatch(/chaperone_policy_violations_total\{policy="agents\/main",rule="egress",action="deny"\} [1-9]/);
   });
 
   it('denies a path rule on an intercepted host in the provider shape', async () => {

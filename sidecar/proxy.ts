@@ -166,6 +166,7 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
     const audit = (status: number, error?: string): void => {
       const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
       dp.metrics.requests.inc({ provider: 'unknown', agent: dp.metrics.agents.value(agent), decision: outcome.final.decision });
+      dp.metrics.countFindings(outcome.findings);
       dp.stats.count(agent, outcome.final.decision);
       dp.audit.record({
         requestId: call.id,
