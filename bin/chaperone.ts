@@ -4,6 +4,7 @@ import { governancePolicyCrdYaml } from '../api/index.js';
 import { UsageError } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
 import { caCommand } from './ca-init.js';
+import { operatorCommand } from './operator.js';
 import { policyValidate } from './policy-validate.js';
 import { sidecarCommand } from './sidecar.js';
 import { waitReadyCommand } from './wait-ready.js';
@@ -16,6 +17,7 @@ Commands:
   sidecar                   the proxy sidecar (in a pod, or standalone with --policy)
   ca init --out DIR         a new CA for standalone TLS interception
   policy validate FILE...   validate GovernancePolicy YAML offline
+  operator                  the cluster operator (policies -> per-namespace config, CA, trust)
   wait-ready                wait until the local sidecar is ready
   crd                       print the GovernancePolicy CRD (kubectl apply -f crds/ has the same)
   version                   print the version
@@ -33,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       if (sub !== 'validate') throw new UsageError(`policy ${sub ?? ''}: unknown subcommand (expected: validate)`);
       return policyValidate(files);
     }
+    case 'operator':
+      return operatorCommand(rest);
     case 'wait-ready':
       return waitReadyCommand(rest);
     case 'crd':

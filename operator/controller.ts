@@ -1,0 +1,386 @@
+// The operator's controller: informers (list + watch, relisting after errors) on GovernancePolicies,
+// Namespaces and Pods feed a keyed work queue of namespace names; the leader reconciles each governed
+// namespace into its `chaperone-config`, `chaperone-ca` and `chaperone-trust` objects (server-side
+// apply, field manager `chaperone-operator`) and writes every policy's status. A namespace that is no
+// longer governed loses the objects the operator made there.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Namespace,
+  type V1Pod,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { isPlainObject, selectorMatches, type LabelSelector } from '../api/index.js';
+import { applyObject, isNotFound } from '../lib/kube.js';
+import type { Logger } from '../lib/logger.js';
+import { createCa, parseCertificates } from '../lib/x509.js';
+import { isGoverned } from './governed.js';
+import { CONFIG_MAP_NAME, MANAGED_LABELS, desiredConfigMap } from './namespace-config.js';
+import { desiredStatus, statusChanged } from './policy-status.js';
+import { LeaderElector } from './runtime/leader-election.js';
+import { WorkQueue } from './runtime/work-queue.js';
+import { TRUST_CONFIG_MAP_NAME, caNeedsRotation, desiredTrust } from './trust-bundle.js';
+
+export const FIELD_MANAGER = 'chaperone-operator';
+export const LEASE_NAME = 'chaperone-operator';
+export const CA_SECRET_NAME = 'chaperone-ca';
+/** Key in `chaperone-ca` holding the previous CA certificate during a rotation's overlap. */
+export const PREVIOUS_CA_KEY = 'previous.crt';
+export const INJECT_ANNOTATION = 'chaperone.dev/inject';
+export const INJECTED_LABEL = 'chaperone.dev/injected';
+const GROUP = 'chaperone.dev';
+const VERSION = 'v1alpha1';
+const PLURAL = 'governancepolicies';
+const MANAGED_BY = 'app.kubernetes.io/managed-by';
+
+export interface OperatorOptions {
+  kubeconfig: KubeConfig;
+  /** The operator's own namespace (never governed; holds the Lease). */
+  namespace: string;
+  leaderElection: boolean;
+  /** HOST:PORT for /healthz, /readyz, /metrics (port 0: any free port). */
+  healthAddr: string;
+  /** Leader-election identity (pod name). */
+  identity: string;
+  log: Logger;
+  /** Lifetime of a new namespace CA in days (default 365). */
+  caDays?: number;
+  /** Every namespace is reconciled again this often, whatever the watches saw (default 5 min). */
+  resyncMs?: number;
+  /** Leader-election timings (tests shorten them). */
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+export interface Operator {
+  /** Where /healthz, /readyz and /metrics listen. */
+  healthAddress: AddressInfo;
+  isLeader(): boolean;
+  /** All informers have listed at least once. */
+  isReady(): boolean;
+  registry: Registry;
+  stop(): Promise<void>;
+}
+
+type GovernancePolicyObject = KubernetesObject & { spec?: unknown; status?: unknown };
+type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
+function splitHostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  const port = Number(addr.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad address ${JSON.stringify(addr)}: expected HOST:PORT`);
+  return { host: addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+}
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+const unb64 = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
+
+function stillValid(pem: string | undefined, now: Date): boolean {
+  if (!pem) return false;
+  try {
+    const cert = parseCertificates(pem)[0];
+    return !!cert && cert.notAfter.getTime() > now.getTime();
+  } catch {
+    return false;
+  }
+}
+
+export async function startOperator(opts: OperatorOptions): Promise<Operator> {
+  const { kubeconfig: kc, log } = opts;
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+
+  // --- metrics ---
+  const registry = new Registry();
+  const reconcileTotal = new Counter({
+    name: 'chaperone_reconcile_total',
+    help: 'Reconciles by controller and result (success, error).',
+    labelNames: ['controller', 'result'],
+    registers: [registry],
+  });
+  const reconcileDuration = new Histogram({
+    name: 'chaperone_reconcile_duration_seconds',
+    help: 'Time one reconcile took.',
+    labelNames: ['controller'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  reconcileTotal.inc({ controller: 'namespace', result: 'success' }, 0);
+  reconcileTotal.inc({ controller: 'namespace', result: 'error' }, 0);
+
+  // --- informers ---
+  const queue = new WorkQueue<string>({ baseDelayMs: 200, maxDelayMs: 60_000 });
+  const synced = new Set<string>();
+  let stopping = false;
+
+  function informer<T extends KubernetesObject>(name: string, path: string, list: () => Promise<KubernetesListObject<T>>, keyOf: (obj: T) => string | undefined): Cache<T> {
+    const inf = makeInformer<T>(kc, path, async () => {
+      const result = await list();
+      synced.add(name);
+      return result;
+    });
+    const enqueue = (obj: T): void => {
+      const key = keyOf(obj);
+      if (key) queue.add(key);
+    };
+    inf.on('add', enqueue);
+    inf.on('update', enqueue);
+    inf.on('delete', enqueue);
+    let failures = 0;
+    inf.on('connect', () => {
+      failures = 0;
+    });
+    // The informer stops on an error other than 410 Gone: relist and watch again, with backoff.
+    inf.on('error', (err: unknown) => {
+      if (stopping) return;
+      const delay = Math.min(200 * 2 ** failures++, 30_000);
+      log.warn({ informer: name, err: String(err), retryInMs: delay }, 'watch failed; relisting');
+      setTimeout(() => {
+        if (!stopping) void inf.start().catch(() => undefined);
+      }, delay).unref();
+    });
+    return inf;
+  }
+
+  const policies = informer<GovernancePolicyObject>(
+    'governancepolicies',
+    `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+    async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<GovernancePolicyObject>,
+    (obj) => obj.metadata?.namespace,
+  );
+  const namespaces = informer<V1Namespace>('namespaces', '/api/v1/namespaces', () => core.listNamespace(), (obj) => obj.metadata?.name);
+  const pods = informer<V1Pod>('pods', '/api/v1/pods', () => core.listPodForAllNamespaces(), (obj) => {
+    const relevant = obj.metadata?.annotations?.[INJECT_ANNOTATION] === 'true' || obj.metadata?.labels?.[INJECTED_LABEL] === 'true';
+    return relevant ? obj.metadata?.namespace : undefined;
+  });
+  const informers: Array<[string, Cache<KubernetesObject>]> = [
+    ['governancepolicies', policies as Cache<KubernetesObject>],
+    ['namespaces', namespaces as Cache<KubernetesObject>],
+    ['pods', pods as Cache<KubernetesObject>],
+  ];
+  const isReady = (): boolean => informers.every(([name]) => synced.has(name));
+
+  // --- reconcile ---
+  let leading = !opts.leaderElection;
+
+  async function deleteManaged(kind: 'ConfigMap' | 'Secret', name: string, namespace: string): Promise<void> {
+    try {
+      const obj = kind === 'Secret' ? await core.readNamespacedSecret({ name, namespace }) : await core.readNamespacedConfigMap({ name, namespace });
+      if (obj.metadata?.labels?.[MANAGED_BY] !== MANAGED_LABELS[MANAGED_BY]) return;
+      if (kind === 'Secret') await core.deleteNamespacedSecret({ name, namespace });
+      else await core.deleteNamespacedConfigMap({ name, namespace });
+      log.info({ namespace, kind, name }, 'deleted (namespace no longer governed)');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** The namespace CA: created once, rotated well before it expires. Returns the certificates to trust. */
+  async function ensureCa(namespace: string, now: Date): Promise<string[]> {
+    let secret: V1Secret | undefined;
+    try {
+      secret = await core.readNamespacedSecret({ name: CA_SECRET_NAME, namespace });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const cert = unb64(secret?.data?.['tls.crt']);
+    const key = unb64(secret?.data?.['tls.key']);
+    let previous = unb64(secret?.data?.[PREVIOUS_CA_KEY]);
+    let rotate = !cert || !key;
+    if (cert && key) {
+      try {
+        rotate = caNeedsRotation(cert, now);
+      } catch {
+        rotate = true; // unreadable certificate: replace it
+      }
+    }
+    if (!rotate && secret?.metadata?.labels?.[MANAGED_BY] === MANAGED_LABELS[MANAGED_BY]) {
+      return [cert!, ...(stillValid(previous, now) ? [previous!] : [])];
+    }
+    let current = { certPem: cert!, keyPem: key! };
+    if (rotate) {
+      current = await createCa(`chaperone ${namespace} CA`, opts.caDays ?? 365);
+      previous = cert && stillValid(cert, now) ? cert : undefined;
+      log.info({ namespace, rotation: !!cert }, cert ? 'rotated namespace CA' : 'created namespace CA');
+    }
+    const keepPrevious = stillValid(previous, now);
+    await applyObject(
+      kc,
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: CA_SECRET_NAME, namespace, labels: { ...MANAGED_LABELS } },
+        data: {
+          'tls.crt': b64(current.certPem),
+          'tls.key': b64(current.keyPem),
+          ...(keepPrevious ? { [PREVIOUS_CA_KEY]: b64(previous!) } : {}),
+        },
+      } as V1Secret,
+      FIELD_MANAGER,
+    );
+    return [current.certPem, ...(keepPrevious ? [previous!] : [])];
+  }
+
+  async function reconcile(namespace: string): Promise<void> {
+    const ns = namespaces.get(namespace);
+    if (!ns || ns.metadata?.deletionTimestamp) return; // gone or going: its objects go with it
+    const nsPolicies = [...policies.list(namespace)];
+    const nsPods = pods.list(namespace);
+    const hasInjectPods = nsPods.some((p) => p.metadata?.annotations?.[INJECT_ANNOTATION] === 'true');
+    const governed = isGoverned(
+      { metadata: { name: namespace, labels: ns.metadata?.labels ?? null } },
+      nsPolicies.length > 0,
+      hasInjectPods,
+      opts.namespace,
+    );
+    if (!governed) {
+      await deleteManaged('ConfigMap', CONFIG_MAP_NAME, namespace);
+      await deleteManaged('ConfigMap', TRUST_CONFIG_MAP_NAME, namespace);
+      await deleteManaged('Secret', CA_SECRET_NAME, namespace);
+      return;
+    }
+
+    const now = new Date();
+    const { configMap, results } = desiredConfigMap(namespace, nsPolicies);
+    await applyObject(kc, configMap, FIELD_MANAGER);
+    const caCerts = await ensureCa(namespace, now);
+    await applyObject(kc, desiredTrust(namespace, caCerts), FIELD_MANAGER);
+
+    const injected = nsPods.filter((p) => p.metadata?.labels?.[INJECTED_LABEL] === 'true');
+    for (const [i, policy] of nsPolicies.entries()) {
+      const result = results[i]!;
+      const spec = isPlainObject(policy.spec) ? policy.spec : {};
+      const selector = isPlainObject(spec.podSelector) ? (spec.podSelector as LabelSelector) : undefined;
+      let selected = 0;
+      for (const pod of injected) {
+        try {
+          if (selectorMatches(selector, pod.metadata?.labels ?? {})) selected++;
+        } catch {
+          // an unusable selector selects nothing; the validator reports it
+        }
+      }
+      const status = desiredStatus(policy, result, selected, now);
+      if (!statusChanged(policy.status, status)) continue;
+      try {
+        await custom.patchNamespacedCustomObjectStatus({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          namespace,
+          name: policy.metadata!.name!,
+          body: [{ op: 'add', path: '/status', value: status }],
+          fieldManager: FIELD_MANAGER,
+        });
+      } catch (err) {
+        if (!isNotFound(err)) throw err; // deleted meanwhile: nothing to report
+      }
+    }
+  }
+
+  async function worker(namespace: string): Promise<void> {
+    if (!leading) return;
+    const end = reconcileDuration.startTimer({ controller: 'namespace' });
+    try {
+      await reconcile(namespace);
+      reconcileTotal.inc({ controller: 'namespace', result: 'success' });
+    } catch (err) {
+      reconcileTotal.inc({ controller: 'namespace', result: 'error' });
+      throw err;
+    } finally {
+      end();
+    }
+  }
+
+  const enqueueAll = (): void => {
+    for (const ns of namespaces.list()) if (ns.metadata?.name) queue.add(ns.metadata.name);
+  };
+
+  const running = queue.run(worker, 4, {
+    onError: (namespace, err, requeues) => log.warn({ namespace, err: err instanceof Error ? err.message : String(err), requeues }, 'reconcile failed; retrying'),
+  });
+
+  // --- health server ---
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const ready = isReady();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok\n' : 'informers not synced\n');
+    } else if (path === '/metrics') {
+      registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  const { host, port } = splitHostPort(opts.healthAddr);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  for (const [, inf] of informers) await inf.start();
+  enqueueAll();
+  const resync = setInterval(enqueueAll, opts.resyncMs ?? 5 * 60_000);
+  resync.unref();
+
+  // --- leader election ---
+  let elector: LeaderElector | undefined;
+  if (opts.leaderElection) {
+    elector = new LeaderElector(kc, {
+      name: LEASE_NAME,
+      namespace: opts.namespace,
+      identity: opts.identity,
+      ...(opts.leaseDurationMs !== undefined ? { leaseDurationMs: opts.leaseDurationMs } : {}),
+      ...(opts.renewDeadlineMs !== undefined ? { renewDeadlineMs: opts.renewDeadlineMs } : {}),
+      ...(opts.retryPeriodMs !== undefined ? { retryPeriodMs: opts.retryPeriodMs } : {}),
+      onStartedLeading: () => {
+        leading = true;
+        log.info({ identity: opts.identity }, 'started leading');
+        enqueueAll();
+      },
+      onStoppedLeading: () => {
+        leading = false;
+        log.info({ identity: opts.identity }, 'stopped leading');
+      },
+      onNewLeader: (identity) => log.info({ leader: identity }, 'leader observed'),
+      onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'leader election'),
+    });
+    elector.start();
+  }
+
+  return {
+    healthAddress: server.address() as AddressInfo,
+    isLeader: () => leading,
+    isReady,
+    registry,
+    async stop(): Promise<void> {
+      stopping = true;
+      clearInterval(resync);
+      for (const [, inf] of informers) await inf.stop();
+      await queue.shutDown();
+      await running;
+      await elector?.stop();
+      leading = false;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
