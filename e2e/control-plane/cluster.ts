@@ -18,6 +18,25 @@ import { freePort } from '../harness/ports.js';
 export const CLUSTER_DIR = join(PROJECT_ROOT, 'e2e', '.cluster');
 export const KUBECONFIG = join(CLUSTER_DIR, 'kubeconfig');
 const PIDS = join(CLUSTER_DIR, 'pids.json');
+/** Processes using the running cluster: a second suite (or a benchmark) shares it, the last one out stops it. */
+const USERS = join(CLUSTER_DIR, 'users.json');
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function readUsers(): Promise<number[]> {
+  try {
+    return (JSON.parse(await readFile(USERS, 'utf8')) as number[]).filter(alive);
+  } catch {
+    return [];
+  }
+}
 
 const say = (s: string): void => void process.stderr.write(`cluster: ${s}\n`);
 
@@ -98,7 +117,17 @@ const kubectl = (args: string[]): boolean => {
 };
 
 export async function up(): Promise<string> {
-  if (existsSync(PIDS)) await down();
+  // A healthy cluster that another live process started: share it.
+  if (existsSync(PIDS)) {
+    const pids = JSON.parse(await readFile(PIDS, 'utf8')) as Record<string, number>;
+    const users = await readUsers();
+    if (users.length > 0 && Object.values(pids).every(alive) && kubectl(['get', '--raw', '/readyz'])) {
+      await writeFile(USERS, JSON.stringify([...users, process.pid]));
+      say('sharing the running cluster');
+      return KUBECONFIG;
+    }
+    await down({ force: true });
+  }
   const bin = binaries();
   await rm(CLUSTER_DIR, { recursive: true, force: true });
   const pki = join(CLUSTER_DIR, 'pki');
@@ -146,11 +175,20 @@ export async function up(): Promise<string> {
   await writeFile(PIDS, JSON.stringify(pids));
   await waitFor('the default service account', () => kubectl(['get', 'serviceaccount', 'default', '-n', 'default']), 60_000, join(logs, 'kube-controller-manager.log'));
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s (API ${server})`);
+  // `make cluster-up` (this script's own CLI) exits at once: the cluster is nobody's in particular.
+  if (!cliRun) await writeFile(USERS, JSON.stringify([process.pid]));
   return KUBECONFIG;
 }
 
-export async function down(): Promise<void> {
+/** Stops the cluster, unless other live processes still use it (force: stop regardless). */
+export async function down(options: { force?: boolean } = {}): Promise<void> {
   if (!existsSync(PIDS)) return;
+  const others = (await readUsers()).filter((pid) => pid !== process.pid);
+  if (!options.force && others.length > 0) {
+    await writeFile(USERS, JSON.stringify(others));
+    return;
+  }
+  await rm(USERS, { force: true });
   const pids = JSON.parse(await readFile(PIDS, 'utf8')) as Record<string, number>;
   // Controller manager first, etcd last.
   for (const name of ['kube-controller-manager', 'kube-apiserver', 'etcd']) {
@@ -180,8 +218,9 @@ export async function down(): Promise<void> {
 }
 
 const command = process.argv[2];
-if (process.argv[1]?.endsWith('cluster.js') && command) {
-  const run = command === 'up' ? up().then((k) => void process.stdout.write(`${k}\n`)) : command === 'down' ? down() : Promise.reject(new Error(`usage: cluster.js up|down`));
+const cliRun = process.argv[1]?.endsWith('cluster.js') === true && command !== undefined;
+if (cliRun) {
+  const run = command === 'up' ? up().then((k) => void process.stdout.write(`${k}\n`)) : command === 'down' ? down({ force: true }) : Promise.reject(new Error(`usage: cluster.js up|down`));
   run.catch((err: Error) => {
     process.stderr.write(`cluster: ${err.message}\n`);
     process.exit(1);
