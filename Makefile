@@ -62,8 +62,9 @@ demo: build
 crds: build
 	node dist/bin/chaperone.js crd > crds/governancepolicies.chaperone.dev.yaml
 
-bench: build tools
+bench: build tools control-plane
 	node dist/bench/run.js $(BENCH_ARGS)
+	node dist/bench/propagation.js
 
 clean:
 	rm -rf dist
