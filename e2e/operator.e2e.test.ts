@@ -3,7 +3,10 @@
 // `chaperone-config`, the policies' status, `chaperone-ca` and `chaperone-trust` following.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { connect, createServer as createTlsServer } from 'node:tls';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -11,6 +14,7 @@ import { isNotFound, loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
 import { PROJECT_ROOT } from '../lib/project.js';
 import { startOperator, type Operator } from '../operator/controller.js';
+import { LeafCertificates } from '../sidecar/leaf-certificates.js';
 import { kubeconfig, kubectl, kubectlOk } from './harness/kubectl.js';
 
 const NS = `chaperone-e2e-op-${randomBytes(3).toString('hex')}`;
@@ -133,6 +137,62 @@ describe('chaperone operator', () => {
     expect(trust['ca.crt']!.trim()).toBe(caCrt.trim());
     expect(trust['ca-bundle.crt']!.trim().endsWith(caCrt.trim())).toBe(true);
     expect(trust['ca-bundle.crt']!.match(/BEGIN CERTIFICATE/g)!.length).toBeGreaterThan(10); // public roots too
+  });
+
+  it('the trust bundle verifies a leaf the sidecar mints from chaperone-ca', async () => {
+    const secret = await core.readNamespacedSecret({ name: 'chaperone-ca', namespace: NS });
+    const unb64 = (k: string): string => Buffer.from(secret.data![k]!, 'base64').toString('utf8');
+    const leaves = new LeafCertificates();
+    leaves.useCa({ certPem: unb64('tls.crt'), keyPem: unb64('tls.key') });
+    const context = await leaves.contextFor('api.openai.com');
+    const server = createTlsServer({ SNICallback: (_name, cb) => cb(null, context) }, (socket) => socket.end('hello\n'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const bundle = (await configMapData('chaperone-trust'))!['ca-bundle.crt']!;
+      const socket = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, servername: 'api.openai.com', ca: bundle });
+      await once(socket, 'secureConnect');
+      expect(socket.authorized).toBe(true);
+      expect(socket.getPeerCertificate().subjectaltname).toContain('DNS:api.openai.com');
+      socket.destroy();
+      // and a name the leaf was not minted for is refused against the same bundle
+      const wrong = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, servername: 'api.openai.com', ca: bundle, checkServerIdentity: (host, cert) => (cert.subjectaltname?.includes('DNS:example.org') ? undefined : new Error(`not ${host}`)) });
+      const [err] = (await once(wrong, 'error')) as [Error];
+      expect(err.message).toMatch(/not api\.openai\.com/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reports a pod annotated for injection without the sidecar: a NotInjected Event and chaperone_uninjected_pods', async () => {
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'agent-uninjected', namespace: NS, annotations: { 'chaperone.dev/inject': 'true' } },
+      spec: { containers: [{ name: 'app', image: 'registry.invalid/agent:1' }] },
+    };
+    // The namespace's default ServiceAccount may not exist yet (ServiceAccount admission).
+    await expect.poll(async () => (await kubectl(['create', '-f', '-'], JSON.stringify(pod))).code, POLL).toBe(0);
+    const events = async (): Promise<Array<{ reason: string; type: string; message: string; involvedObject: { uid: string } }>> =>
+      (JSON.parse(await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=agent-uninjected', '-o', 'json'])) as { items: [] }).items;
+    await expect.poll(async () => (await events()).map((e) => `${e.type}/${e.reason}`), POLL).toEqual(['Warning/NotInjected']);
+    const uid = (await core.readNamespacedPod({ name: 'agent-uninjected', namespace: NS })).metadata!.uid!;
+    expect((await events())[0]!.involvedObject.uid).toBe(uid);
+    expect((await events())[0]!.message).toMatch(/chaperone-proxy/);
+    const base = `http://127.0.0.1:${operator!.healthAddress.port}`;
+    const gauge = async (): Promise<string | undefined> => (await (await fetch(`${base}/metrics`)).text()).match(new RegExp(`^chaperone_uninjected_pods\\{namespace="${NS}"\\} (\\d+)$`, 'm'))?.[1];
+    await expect.poll(gauge, POLL).toBe('1');
+    // Reconciled again (a policy change): still exactly one Event for this pod uid.
+    await kubectlOk(['annotate', 'namespace', NS, 'chaperone.dev/e2e-touch=1']);
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(policy('alpha', { mode: 'enforce', dlp: {} })));
+    await expect.poll(configPolicies, POLL).toEqual({ alpha: { generation: 3, mode: 'enforce' } });
+    expect(await events()).toHaveLength(1);
+    // A pod that has the sidecar is not counted.
+    const injectedPod = { ...pod, metadata: { ...pod.metadata, name: 'agent-injected' }, spec: { containers: [...pod.spec.containers, { name: 'chaperone-proxy', image: 'registry.invalid/chaperone:1' }] } };
+    await kubectlOk(['create', '-f', '-'], JSON.stringify(injectedPod));
+    await kubectlOk(['delete', 'pod', 'agent-uninjected', '-n', NS, '--wait=true']);
+    await expect.poll(gauge, POLL).toBeUndefined();
+    await kubectlOk(['delete', 'pod', 'agent-injected', '-n', NS, '--wait=true']);
   });
 
   it('follows deletes, and cleans up once the namespace is no longer governed', async () => {

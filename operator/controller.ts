@@ -19,12 +19,12 @@ import {
   type V1Pod,
   type V1Secret,
 } from '@kubernetes/client-node';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { isPlainObject, selectorMatches, type LabelSelector } from '../api/index.js';
-import { applyObject, isNotFound } from '../lib/kube.js';
+import { applyObject, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/logger.js';
 import { createCa, parseCertificates } from '../lib/x509.js';
-import { isGoverned } from './governed.js';
+import { NEVER_GOVERNED, isGoverned } from './governed.js';
 import { CONFIG_MAP_NAME, MANAGED_LABELS, desiredConfigMap } from './namespace-config.js';
 import { desiredStatus, statusChanged } from './policy-status.js';
 import { LeaderElector } from './runtime/leader-election.js';
@@ -38,6 +38,9 @@ export const CA_SECRET_NAME = 'chaperone-ca';
 export const PREVIOUS_CA_KEY = 'previous.crt';
 export const INJECT_ANNOTATION = 'chaperone.dev/inject';
 export const INJECTED_LABEL = 'chaperone.dev/injected';
+export const SIDECAR_CONTAINER = 'chaperone-proxy';
+/** Event reason on a pod annotated for injection that has no sidecar. */
+export const NOT_INJECTED_REASON = 'NotInjected';
 const GROUP = 'chaperone.dev';
 const VERSION = 'v1alpha1';
 const PLURAL = 'governancepolicies';
@@ -86,6 +89,20 @@ function splitHostPort(addr: string): { host: string; port: number } {
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
+/**
+ * A pod annotated `chaperone.dev/inject: "true"` without the `chaperone-proxy` container (created while
+ * the webhook was down or failing open). Pods the webhook never injects (hostNetwork, system and
+ * Chaperone's own namespaces) and pods being deleted are not counted.
+ */
+export function isUninjected(pod: V1Pod, ownNamespace: string): boolean {
+  const ns = pod.metadata?.namespace ?? '';
+  if (NEVER_GOVERNED.has(ns) || ns === ownNamespace) return false;
+  if (pod.metadata?.annotations?.[INJECT_ANNOTATION] !== 'true' || pod.metadata.deletionTimestamp) return false;
+  if (pod.spec?.hostNetwork) return false;
+  const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+  return !containers.some((c) => c.name === SIDECAR_CONTAINER);
+}
+
 function stillValid(pem: string | undefined, now: Date): boolean {
   if (!pem) return false;
   try {
@@ -116,8 +133,24 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  // Computed from the pod informer's cache at scrape time (every replica reports it, leader or not).
+  new Gauge({
+    name: 'chaperone_uninjected_pods',
+    help: 'Pods annotated chaperone.dev/inject="true" that have no chaperone-proxy container, per namespace.',
+    labelNames: ['namespace'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const pod of pods.list()) {
+        if (isUninjected(pod, opts.namespace)) counts.set(pod.metadata!.namespace!, (counts.get(pod.metadata!.namespace!) ?? 0) + 1);
+      }
+      for (const [namespace, n] of counts) this.set({ namespace }, n);
+    },
+  });
   reconcileTotal.inc({ controller: 'namespace', result: 'success' }, 0);
   reconcileTotal.inc({ controller: 'namespace', result: 'error' }, 0);
+  reconcileDuration.zero({ controller: 'namespace' });
 
   // --- informers ---
   const queue = new WorkQueue<string>({ baseDelayMs: 200, maxDelayMs: 60_000 });
@@ -233,6 +266,41 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     return [current.certPem, ...(keepPrevious ? [previous!] : [])];
   }
 
+  /**
+   * A Warning Event `NotInjected` on the pod, once per pod uid: the Event's name is derived from the
+   * uid, so a second attempt (this replica after a restart, or another leader) gets AlreadyExists.
+   */
+  const reported = new Set<string>();
+  async function reportUninjected(pod: V1Pod): Promise<void> {
+    const uid = pod.metadata?.uid;
+    const name = pod.metadata?.name;
+    const namespace = pod.metadata?.namespace;
+    if (!uid || !name || !namespace || reported.has(uid)) return;
+    const now = new Date();
+    try {
+      await core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { name: `${name}.not-injected.${uid.slice(0, 8)}`, namespace, labels: { ...MANAGED_LABELS } },
+          involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace, uid },
+          reason: NOT_INJECTED_REASON,
+          type: 'Warning',
+          message: `pod is annotated ${INJECT_ANNOTATION}="true" but has no ${SIDECAR_CONTAINER} container (created while the webhook was unavailable?); recreate it to get the sidecar`,
+          source: { component: FIELD_MANAGER },
+          reportingComponent: FIELD_MANAGER,
+          reportingInstance: opts.identity,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+      log.warn({ namespace, pod: name }, 'pod annotated for injection has no sidecar');
+    } catch (err) {
+      if (!isConflict(err)) throw err; // 409: already reported
+    }
+    reported.add(uid);
+  }
+
   async function reconcile(namespace: string): Promise<void> {
     const ns = namespaces.get(namespace);
     if (!ns || ns.metadata?.deletionTimestamp) return; // gone or going: its objects go with it
@@ -257,6 +325,8 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     await applyObject(kc, configMap, FIELD_MANAGER);
     const caCerts = await ensureCa(namespace, now);
     await applyObject(kc, desiredTrust(namespace, caCerts), FIELD_MANAGER);
+
+    for (const pod of nsPods) if (isUninjected(pod, opts.namespace)) await reportUninjected(pod);
 
     const injected = nsPods.filter((p) => p.metadata?.labels?.[INJECTED_LABEL] === 'true');
     for (const [i, policy] of nsPolicies.entries()) {

@@ -18,6 +18,8 @@ import { freePort } from '../harness/ports.js';
 export const CLUSTER_DIR = join(PROJECT_ROOT, 'e2e', '.cluster');
 export const KUBECONFIG = join(CLUSTER_DIR, 'kubeconfig');
 const PIDS = join(CLUSTER_DIR, 'pids.json');
+/** kube-apiserver's binary and flags, for restartApiServer(). */
+const APISERVER_CMD = join(CLUSTER_DIR, 'kube-apiserver.json');
 /** Processes using the running cluster: a second suite (or a benchmark) shares it, the last one out stops it. */
 const USERS = join(CLUSTER_DIR, 'users.json');
 
@@ -147,7 +149,7 @@ export async function up(): Promise<string> {
   await writeFile(PIDS, JSON.stringify(pids));
 
   const server = `https://127.0.0.1:${apiPort}`;
-  pids['kube-apiserver'] = start('kube-apiserver', join(bin, 'kube-apiserver'), [
+  const apiserverArgs = [
     '--etcd-servers', `http://127.0.0.1:${etcdClient}`,
     '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
     '--tls-cert-file', join(pki, 'apiserver.crt'), '--tls-private-key-file', join(pki, 'apiserver.key'),
@@ -159,7 +161,9 @@ export async function up(): Promise<string> {
     '--enable-admission-plugins', 'NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
     '--allow-privileged=true', '--cert-dir', join(CLUSTER_DIR, 'apiserver-certs'),
     '--profiling=false', '--v=1',
-  ], logs);
+  ];
+  await writeFile(APISERVER_CMD, JSON.stringify({ bin: join(bin, 'kube-apiserver'), args: apiserverArgs }));
+  pids['kube-apiserver'] = start('kube-apiserver', join(bin, 'kube-apiserver'), apiserverArgs, logs);
   await writeFile(PIDS, JSON.stringify(pids));
   await writeFile(KUBECONFIG, kubeconfig(server, pki), { mode: 0o600 });
   await waitFor('kube-apiserver', () => kubectl(['get', '--raw', '/readyz']), 120_000, join(logs, 'kube-apiserver.log'));
@@ -215,6 +219,52 @@ export async function down(options: { force?: boolean } = {}): Promise<void> {
     }
   }
   await rm(PIDS, { force: true });
+}
+
+/** SIGTERM `pid`, wait up to 10 s for it to exit, then SIGKILL. */
+async function stopPid(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return; // already gone
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // stopped in time
+  }
+}
+
+/** Whether restartApiServer() can work here (the local control plane is running). */
+export function canRestartApiServer(): boolean {
+  return existsSync(PIDS) && existsSync(APISERVER_CMD);
+}
+
+/**
+ * Stops kube-apiserver (by its pid in pids.json) and starts it again with the same flags and port;
+ * resolves once /readyz answers. Etcd and the controller manager keep running. Returns how long the
+ * API was away, in ms.
+ */
+export async function restartApiServer(): Promise<number> {
+  if (!canRestartApiServer()) throw new Error('restartApiServer: no local control plane is running');
+  const pids = JSON.parse(await readFile(PIDS, 'utf8')) as Record<string, number>;
+  const { bin, args } = JSON.parse(await readFile(APISERVER_CMD, 'utf8')) as { bin: string; args: string[] };
+  const logs = join(CLUSTER_DIR, 'logs');
+  const stoppedAt = Date.now();
+  if (pids['kube-apiserver']) await stopPid(pids['kube-apiserver']);
+  pids['kube-apiserver'] = start('kube-apiserver', bin, args, logs);
+  await writeFile(PIDS, JSON.stringify(pids));
+  await waitFor('kube-apiserver (restarted)', () => kubectl(['get', '--raw', '/readyz']), 120_000, join(logs, 'kube-apiserver.log'));
+  return Date.now() - stoppedAt;
 }
 
 const command = process.argv[2];
