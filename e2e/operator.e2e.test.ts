@@ -82,6 +82,9 @@ beforeAll(async () => {
     leaseDurationMs: 3_000,
     renewDeadlineMs: 2_000,
     retryPeriodMs: 200,
+    // Watches are replaced every second here (minutes in production): every change below must
+    // still arrive across those restarts, with no watch lost or doubled.
+    watchRefreshMs: 1_000,
   });
 });
 

@@ -4,6 +4,7 @@
 // apply, field manager `chaperone-operator`) and writes every policy's status. A namespace that is no
 // longer governed loses the objects the operator made there.
 
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -60,6 +61,8 @@ export interface OperatorOptions {
   caDays?: number;
   /** Every namespace is reconciled again this often, whatever the watches saw (default 5 min). */
   resyncMs?: number;
+  /** How often each watch is replaced, resuming from its resourceVersion (stall protection). Default 8 min. */
+  watchRefreshMs?: number;
   /** Leader-election timings (tests shorten them). */
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
@@ -157,7 +160,14 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const synced = new Set<string>();
   let stopping = false;
 
-  function informer<T extends KubernetesObject>(name: string, path: string, list: () => Promise<KubernetesListObject<T>>, keyOf: (obj: T) => string | undefined): Cache<T> {
+  function informer<T extends KubernetesObject>(
+    name: string,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    keyOf: (obj: T) => string | undefined,
+    /** Updates that change nothing the reconcile reads (e.g. our own status writes) are skipped. */
+    ignoreUpdate: (obj: T) => boolean = () => false,
+  ): Cache<T> {
     const inf = makeInformer<T>(kc, path, async () => {
       const result = await list();
       synced.add(name);
@@ -168,7 +178,9 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       if (key) queue.add(key);
     };
     inf.on('add', enqueue);
-    inf.on('update', enqueue);
+    inf.on('update', (obj: T) => {
+      if (!ignoreUpdate(obj)) enqueue(obj);
+    });
     inf.on('delete', enqueue);
     let failures = 0;
     inf.on('connect', () => {
@@ -186,11 +198,25 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     return inf;
   }
 
+  // The operator's own status writes come back as policy updates with an unchanged generation:
+  // reconciling on them would double the work of every change (and echo once more).
+  const lastGeneration = new Map<string, number | undefined>();
   const policies = informer<GovernancePolicyObject>(
     'governancepolicies',
     `/apis/${GROUP}/${VERSION}/${PLURAL}`,
     async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<GovernancePolicyObject>,
-    (obj) => obj.metadata?.namespace,
+    (obj) => {
+      const uid = obj.metadata?.uid;
+      if (uid) {
+        if (lastGeneration.size > 100_000) lastGeneration.clear();
+        lastGeneration.set(uid, obj.metadata?.generation);
+      }
+      return obj.metadata?.namespace;
+    },
+    (obj) => {
+      const uid = obj.metadata?.uid;
+      return uid !== undefined && lastGeneration.has(uid) && lastGeneration.get(uid) === obj.metadata?.generation;
+    },
   );
   const namespaces = informer<V1Namespace>('namespaces', '/api/v1/namespaces', () => core.listNamespace(), (obj) => obj.metadata?.name);
   const pods = informer<V1Pod>('pods', '/api/v1/pods', () => core.listPodForAllNamespaces(), (obj) => {
@@ -301,6 +327,20 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     reported.add(uid);
   }
 
+  /**
+   * What this replica last applied, by object, as a digest: an unchanged desired object is not sent
+   * again (the trust bundle alone is ~200 KB). Forgotten on every resync and leadership change, so
+   * drift made by others is still repaired.
+   */
+  const applied = new Map<string, string>();
+  async function applyIfChanged(obj: KubernetesObject): Promise<void> {
+    const key = `${obj.kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+    const digest = createHash('sha256').update(JSON.stringify(obj)).digest('hex');
+    if (applied.get(key) === digest) return;
+    await applyObject(kc, obj, FIELD_MANAGER);
+    applied.set(key, digest);
+  }
+
   async function reconcile(namespace: string): Promise<void> {
     const ns = namespaces.get(namespace);
     if (!ns || ns.metadata?.deletionTimestamp) return; // gone or going: its objects go with it
@@ -314,6 +354,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       opts.namespace,
     );
     if (!governed) {
+      for (const key of applied.keys()) if (key.split('/')[1] === namespace) applied.delete(key);
       await deleteManaged('ConfigMap', CONFIG_MAP_NAME, namespace);
       await deleteManaged('ConfigMap', TRUST_CONFIG_MAP_NAME, namespace);
       await deleteManaged('Secret', CA_SECRET_NAME, namespace);
@@ -322,9 +363,9 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
 
     const now = new Date();
     const { configMap, results } = desiredConfigMap(namespace, nsPolicies);
-    await applyObject(kc, configMap, FIELD_MANAGER);
+    await applyIfChanged(configMap as KubernetesObject);
     const caCerts = await ensureCa(namespace, now);
-    await applyObject(kc, desiredTrust(namespace, caCerts), FIELD_MANAGER);
+    await applyIfChanged(desiredTrust(namespace, caCerts) as KubernetesObject);
 
     for (const pod of nsPods) if (isUninjected(pod, opts.namespace)) await reportUninjected(pod);
 
@@ -374,6 +415,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   }
 
   const enqueueAll = (): void => {
+    applied.clear();
     for (const ns of namespaces.list()) if (ns.metadata?.name) queue.add(ns.metadata.name);
   };
 
@@ -411,6 +453,23 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   enqueueAll();
   const resync = setInterval(enqueueAll, opts.resyncMs ?? 5 * 60_000);
   resync.unref();
+  // A watch can stall without an error (a half-open connection, a stuck proxy): like client-go's
+  // watch timeouts, each watch is replaced every few minutes, resuming from its resourceVersion
+  // (a 410 Gone then makes it relist). Jittered so the three never restart together.
+  const refreshers = informers.map(([name, inf], i) => {
+    const every = (opts.watchRefreshMs ?? 8 * 60_000) + i * 17_000;
+    const timer = setInterval(() => {
+      if (stopping) return;
+      void inf.stop().then(() => {
+        // Let the aborted watch's done callback run first, or two watches could start.
+        setTimeout(() => {
+          if (!stopping) inf.start().catch((err: unknown) => log.warn({ informer: name, err: String(err) }, 'watch refresh failed'));
+        }, 100).unref();
+      });
+    }, every);
+    timer.unref();
+    return timer;
+  });
 
   // --- leader election ---
   let elector: LeaderElector | undefined;
@@ -445,6 +504,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     async stop(): Promise<void> {
       stopping = true;
       clearInterval(resync);
+      for (const t of refreshers) clearInterval(t);
       for (const [, inf] of informers) await inf.stop();
       await queue.shutDown();
       await running;
