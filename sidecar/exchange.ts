@@ -313,12 +313,8 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
   const chunks = upstream.body[Symbol.asyncIterator]();
   let cut: Verdict | undefined;
   try {
-    for (;;) {
-      const waited = process.hrtime.bigint();
-      const next = await chunks.next();
-      ex.upstreamMs += elapsedMs(waited);
-      if (next.done) break;
-      const frames = parser.push(next.value as Buffer);
+    for (let chunk = await nextChunk(ex, chunks); chunk; chunk = await nextChunk(ex, chunks)) {
+      const frames = parser.push(chunk);
       if (frames.length === 0) continue;
       let pass = frames.length;
       if (inspect) {
@@ -363,12 +359,8 @@ async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respons
   res.writeHead(upstream.statusCode, { ...relayableHeaders(upstream.headers), ...chaperoneHeaders(dp, ex) });
   const chunks = upstream.body[Symbol.asyncIterator]();
   try {
-    for (;;) {
-      const waited = process.hrtime.bigint();
-      const next = await chunks.next();
-      ex.upstreamMs += elapsedMs(waited);
-      if (next.done) break;
-      await writeWithBackpressure(res, next.value as Buffer);
+    for (let chunk = await nextChunk(ex, chunks); chunk; chunk = await nextChunk(ex, chunks)) {
+      await writeWithBackpressure(res, chunk);
       if (res.destroyed) break;
     }
     res.end();
@@ -382,6 +374,14 @@ async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respons
 
 /** The selected policies' price overrides, in order, once per config snapshot. */
 const overridesOf = new WeakMap<ConfigSnapshot, ModelPricing[]>();
+
+/** The next upstream chunk (undefined at the end); the wait counts as upstream time, not overhead. */
+async function nextChunk(ex: Exchange, chunks: AsyncIterator<unknown>): Promise<Buffer | undefined> {
+  const waited = process.hrtime.bigint();
+  const next = await chunks.next();
+  ex.upstreamMs += elapsedMs(waited);
+  return next.done ? undefined : (next.value as Buffer);
+}
 
 /** Cost of the call from its usage, with the selected policies' price overrides first. */
 function priceCall(ex: Exchange): number | undefined {
