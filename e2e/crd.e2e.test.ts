@@ -6,15 +6,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { validatePolicy } from '../api/index.js';
 import { PROJECT_ROOT } from '../lib/project.js';
-import { kubectl, kubectlOk } from './harness/kubectl.js';
+import { kubectl, kubectlOk, installCrd } from './harness/kubectl.js';
 
 const NS = 'chaperone-e2e-crd';
 
 const policy = (name: string, spec: object) => ({ apiVersion: 'chaperone.dev/v1alpha1', kind: 'GovernancePolicy', metadata: { name, namespace: NS }, spec });
 
 beforeAll(async () => {
-  await kubectlOk(['apply', '-f', join(PROJECT_ROOT, 'crds')]);
-  await kubectlOk(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/governancepolicies.chaperone.dev']);
+  await installCrd();
   await kubectl(['create', 'namespace', NS]);
   await kubectl(['create', 'namespace', 'agents']);
 });

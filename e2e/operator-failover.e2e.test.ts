@@ -11,7 +11,7 @@ import { createLogger } from '../lib/logger.js';
 import { PROJECT_ROOT } from '../lib/project.js';
 import { startOperator, type Operator } from '../operator/controller.js';
 import { canRestartApiServer, restartApiServer } from './control-plane/cluster.js';
-import { kubeconfig, kubectl, kubectlOk } from './harness/kubectl.js';
+import { kubeconfig, kubectl, kubectlOk, installCrd } from './harness/kubectl.js';
 
 const NS = `chaperone-e2e-ha-${randomBytes(3).toString('hex')}`;
 const OWN_NS = 'chaperone-system';
@@ -79,8 +79,7 @@ beforeAll(async () => {
   kc = loadKubeConfig();
   core = kc.makeApiClient(CoreV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
-  await kubectlOk(['apply', '-f', join(PROJECT_ROOT, 'crds')]);
-  await kubectlOk(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/governancepolicies.chaperone.dev']);
+  await installCrd();
   await kubectl(['create', 'namespace', OWN_NS]);
   await kubectlOk(['create', 'namespace', NS]);
 });

@@ -11,7 +11,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNotFound, loadKubeConfig } from '../lib/kube.js';
 import { PROJECT_ROOT } from '../lib/project.js';
-import { kubeconfig, kubectl, kubectlOk } from './harness/kubectl.js';
+import { kubeconfig, kubectl, kubectlOk, installCrd } from './harness/kubectl.js';
 import { freePort } from './harness/ports.js';
 
 const NS = `chaperone-e2e-rbac-${randomBytes(3).toString('hex')}`;
@@ -43,8 +43,7 @@ beforeAll(async () => {
   process.env.KUBECONFIG ??= kubeconfig();
   kc = loadKubeConfig();
   core = kc.makeApiClient(CoreV1Api);
-  await kubectlOk(['apply', '-f', join(PROJECT_ROOT, 'crds')]);
-  await kubectlOk(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/governancepolicies.chaperone.dev']);
+  await installCrd();
   await kubectlOk(['apply', '-f', join(PROJECT_ROOT, 'deploy', 'operator', 'rbac.yaml')]);
   await kubectlOk(['create', 'namespace', NS]);
   const token = (await kubectlOk(['create', 'token', 'chaperone-operator', '-n', 'chaperone-system', '--duration=1h'])).trim();

@@ -26,3 +26,9 @@ export async function kubectlOk(args: string[], input?: string): Promise<string>
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
   return r.stdout;
 }
+
+/** Installs the GovernancePolicy CRD from crds/ and waits until the API server serves it. */
+export async function installCrd(): Promise<void> {
+  await kubectlOk(['apply', '-f', join(PROJECT_ROOT, 'crds')]);
+  await kubectlOk(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/governancepolicies.chaperone.dev']);
+}

@@ -7,6 +7,7 @@ import {
   arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson, pathOnly,
   requireArray, requireObject, str, toolCall, ToolCallCollector, type Obj,
   usageFrom,
+  baseResponseFacts,
 } from './util.js';
 
 const AZURE_DEPLOYMENT = /\/openai\/deployments\/([^/]+)\/chat\/completions$/;
@@ -141,12 +142,8 @@ function removeTools(body: unknown, names: ReadonlySet<string>): number {
 const usageOf = (u: unknown): Usage | undefined => usageFrom(u, ['prompt_tokens'], 'completion_tokens');
 
 function parseResponse(body: unknown): ResponseFacts {
-  const facts: ResponseFacts = { toolCalls: [], texts: [] };
-  if (!isObject(body)) return facts;
-  const model = str(body.model);
-  if (model !== undefined) facts.model = model;
-  const usage = usageOf(body.usage);
-  if (usage) facts.usage = usage;
+  if (!isObject(body)) return { toolCalls: [], texts: [] };
+  const facts = baseResponseFacts(body, usageOf);
   arr(body.choices).forEach((c, i) => {
     if (!isObject(c) || !isObject(c.message)) return;
     const msg = c.message;

@@ -8,6 +8,7 @@ import {
   arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson,
   pathOnly, requireObject, str, toolCall, ToolCallCollector, type Obj,
   usageFrom,
+  baseResponseFacts,
 } from './util.js';
 
 /** Content parts that carry text, in either direction of the conversation. */
@@ -132,12 +133,8 @@ function removeTools(body: unknown, names: ReadonlySet<string>): number {
 const usageOf = (u: unknown): Usage | undefined => usageFrom(u, ['input_tokens'], 'output_tokens');
 
 function parseResponse(body: unknown): ResponseFacts {
-  const facts: ResponseFacts = { toolCalls: [], texts: [] };
-  if (!isObject(body)) return facts;
-  const model = str(body.model);
-  if (model !== undefined) facts.model = model;
-  const usage = usageOf(body.usage);
-  if (usage) facts.usage = usage;
+  if (!isObject(body)) return { toolCalls: [], texts: [] };
+  const facts = baseResponseFacts(body, usageOf);
   arr(body.output).forEach((it, i) => {
     if (!isObject(it)) return;
     if (it.type === 'message') {

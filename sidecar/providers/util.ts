@@ -1,6 +1,6 @@
 // Small helpers the adapters share: shape checks that name the offending field, JSON-argument
 // parsing, and the per-stream bookkeeping of tool calls whose arguments arrive in pieces.
-import type { JsonPath, TextField, ToolCall, Usage } from '../call.js';
+import type { JsonPath, ResponseFacts, TextField, ToolCall, Usage } from '../call.js';
 import { MalformedRequest } from './adapter.js';
 
 export type Obj = Record<string, unknown>;
@@ -154,4 +154,14 @@ export function usageFrom(u: unknown, inputKeys: readonly string[], outputKey: s
   const output = num(u[outputKey]);
   if (inputs.every((n) => n === undefined) && output === undefined) return undefined;
   return { inputTokens: inputs.reduce<number>((sum, n) => sum + (n ?? 0), 0), outputTokens: output ?? 0 };
+}
+
+/** The start of every whole-response parse: empty facts, then the model and usage when present. */
+export function baseResponseFacts(body: Obj, usage: (u: unknown) => Usage | undefined): ResponseFacts {
+  const facts: ResponseFacts = { toolCalls: [], texts: [] };
+  const model = str(body.model);
+  if (model !== undefined) facts.model = model;
+  const u = usage(body.usage);
+  if (u) facts.usage = u;
+  return facts;
 }
