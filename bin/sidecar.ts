@@ -53,6 +53,8 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
   }
   const d = SIDECAR_DEFAULTS;
   const log = createLogger('sidecar');
+  // POST /quitquitquit drains exactly as SIGTERM does (bound below, once the handler exists).
+  let quit: () => void = () => {};
   const sidecar = await startSidecar(
     {
       listen: values.listen ?? d.listen,
@@ -72,6 +74,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
       drainTimeoutMs: intFlag(values['drain-timeout-ms'], 'drain-timeout-ms', d.drainTimeoutMs, 0),
       maxAgentLabels: intFlag(values['max-agent-labels'], 'max-agent-labels', d.maxAgentLabels),
       version: VERSION,
+      onQuit: () => quit(),
     },
     log,
   );
@@ -95,5 +98,6 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    quit = () => onSignal('SIGTERM');
   });
 }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyObject, loadKubeConfig } from '../lib/kube.js';
-import { LeaderElector, type LeaderElectionOptions } from '../operator/runtime/leader-election.js';
+import { LeaderElector, type LeaderElectionOptions } from '../lib/leader-election.js';
 import { kubeconfig } from './harness/kubectl.js';
 
 const NS = `chaperone-e2e-runtime-${randomBytes(3).toString('hex')}`;

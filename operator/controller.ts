@@ -28,7 +28,7 @@ import { createCa, parseCertificates } from '../lib/x509.js';
 import { NEVER_GOVERNED, isGoverned } from './governed.js';
 import { CONFIG_MAP_NAME, MANAGED_LABELS, desiredConfigMap } from './namespace-config.js';
 import { desiredStatus, statusChanged } from './policy-status.js';
-import { LeaderElector } from './runtime/leader-election.js';
+import { LeaderElector } from '../lib/leader-election.js';
 import { WorkQueue } from './runtime/work-queue.js';
 import { TRUST_CONFIG_MAP_NAME, caNeedsRotation, desiredTrust } from './trust-bundle.js';
 

@@ -24,6 +24,8 @@ export interface AdminState {
   extraStatus?: () => Record<string, unknown>;
   /** Brings gauges that mirror state kept elsewhere up to date. */
   beforeScrape?: () => void;
+  /** Drain and exit (POST /quitquitquit): how a Job pod without native sidecars completes. */
+  quit?: () => void;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -107,11 +109,20 @@ export function createAdminApp(state: AdminState): Express {
     res.json(describeApproval(result, state.approvals));
   });
 
+  // Job pods on clusters without native sidecars: the app asks the proxy to leave when it is done,
+  // so the pod can complete (the injector gives such apps CHAPERONE_QUIT_URL). Same right as approvals.
+  app.post('/quitquitquit', (req, res) => {
+    if (!authorised(req, state.adminToken)) return void deny(res, state.adminToken);
+    if (!state.quit) return void res.status(404).json({ error: 'quitting is not enabled' });
+    res.type('text/plain').send('draining\n');
+    state.quit();
+  });
+
   return app;
 }
 
 function deny(res: Response, token: string | undefined): void {
   res
     .status(token ? 401 : 403)
-    .json({ error: token ? 'a valid bearer token is required (--admin-token-file)' : 'approvals are only accepted from loopback when no admin token is configured' });
+    .json({ error: token ? 'a valid bearer token is required (--admin-token-file)' : 'this call is only accepted from loopback when no admin token is configured' });
 }

@@ -31,6 +31,17 @@ describe('config snapshot', () => {
     expect(s.interceptHosts).toEqual(['mcp.all.example.com', 'mcp.mine.example.com']);
   });
 
+  it("adds the pod's chaperone.dev/intercept-hosts to the policies' hosts, dropping what is not a host name", async () => {
+    const d = await podDirs();
+    await writeProjectedVolume(d.config, { 'policies.yaml': policy('all') });
+    await writeProjectedVolume(d.podinfo, {
+      labels: 'app="researcher"\n',
+      annotations: 'chaperone.dev/intercept-hosts="MCP.Pod.example.com, *.tools.example.com,not a host,mcp.all.example.com"\n',
+    });
+    const s = await loadSnapshot({ policyFiles: [], configFile: join(d.config, 'policies.yaml'), podinfoDir: d.podinfo });
+    expect(s.interceptHosts).toEqual(['mcp.all.example.com', 'mcp.pod.example.com', '*.tools.example.com']);
+  });
+
   it('applies every policy standalone, where there are no pod labels', async () => {
     const d = await podDirs();
     const file = join(d.root, 'p.yaml');

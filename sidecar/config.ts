@@ -12,12 +12,23 @@ import { dirname, join } from 'node:path';
 import { loadPolicies, parseDownwardApiLabels, policyKey, selectorMatches, type GovernancePolicy } from '../api/index.js';
 
 export const AGENT_ANNOTATION = 'chaperone.dev/agent';
+/** Per-pod extra hosts to intercept, comma-separated (the injector validates and warns). */
+export const INTERCEPT_HOSTS_ANNOTATION = 'chaperone.dev/intercept-hosts';
+const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+
+/** Hosts from the annotation, lower-cased; entries that are not host names are dropped. */
+export function annotatedInterceptHosts(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => HOST_PATTERN.test(h));
+}
 
 /** An immutable view of the active configuration. */
 export interface ConfigSnapshot {
   /** Policies that select this pod, in a stable order. */
   policies: readonly GovernancePolicy[];
-  /** Extra hosts to intercept, from the policies' spec.intercept.hosts. */
+  /** Extra hosts to intercept: the policies' spec.intercept.hosts and the pod's chaperone.dev/intercept-hosts. */
   interceptHosts: readonly string[];
   /** The pod's default agent identity (chaperone.dev/agent), if any. */
   podAgent?: string;
@@ -77,11 +88,17 @@ function buildSnapshot(inputs: Inputs): ConfigSnapshot {
   if (inputs.ca && !/BEGIN CERTIFICATE/.test(inputs.ca.certPem)) throw new Error('CA: tls.crt holds no PEM certificate');
 
   const podLabels = inputs.labels === undefined ? undefined : parseDownwardApiLabels(inputs.labels);
-  const podAgent = inputs.annotations === undefined ? undefined : parseDownwardApiLabels(inputs.annotations)[AGENT_ANNOTATION];
+  const podAnnotations = inputs.annotations === undefined ? {} : parseDownwardApiLabels(inputs.annotations);
+  const podAgent = podAnnotations[AGENT_ANNOTATION];
   const selected = policies
     .filter((p) => podLabels === undefined || selectorMatches(p.spec.podSelector, podLabels))
     .sort((a, b) => policyKey(a).localeCompare(policyKey(b)));
-  const interceptHosts = [...new Set(selected.flatMap((p) => p.spec.intercept?.hosts ?? []).map((h) => h.toLowerCase()))];
+  const interceptHosts = [
+    ...new Set([
+      ...selected.flatMap((p) => p.spec.intercept?.hosts ?? []).map((h) => h.toLowerCase()),
+      ...annotatedInterceptHosts(podAnnotations[INTERCEPT_HOSTS_ANNOTATION]),
+    ]),
+  ];
   return {
     policies: selected,
     interceptHosts,

@@ -156,6 +156,15 @@ describe('SIGTERM', () => {
     expect(sidecar.audits().some((l) => l.path === '/slow-stream' && l.status === 200)).toBe(true);
   });
 
+  it('POST /quitquitquit from loopback drains and exits 0, as a Job pod without native sidecars needs', async () => {
+    const { sidecar } = await podSidecar('pod-q');
+    const res = await fetch(`${sidecar.adminUrl}/quitquitquit`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    await sidecar.waitForLine((l) => l.msg === 'draining');
+    expect(await sidecar.stop()).toBe(0);
+    expect(sidecar.lines.find((l) => l.msg === 'stopped')?.clean).toBe(true);
+  });
+
   it('cuts off what does not finish within --drain-timeout-ms, and still exits', async () => {
     const { sidecar } = await podSidecar('pod-d', ['--drain-timeout-ms', '300']);
     const inflight = slowStream(sidecar).catch((err: Error) => ({ status: -1, text: err.message }));

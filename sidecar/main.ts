@@ -38,6 +38,8 @@ export interface SidecarOptions {
   drainTimeoutMs: number;
   maxAgentLabels: number;
   version: string;
+  /** Called on POST /quitquitquit (the caller drains and exits); without it the route answers 404. */
+  onQuit?: () => void;
 }
 
 export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 'version'> = {
@@ -150,6 +152,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     approvals,
     ...(adminToken ? { adminToken } : {}),
     extraStatus: checks.status,
+    ...(options.onQuit ? { quit: options.onQuit } : {}),
     // Gauges that follow state kept elsewhere are brought up to date when Prometheus scrapes.
     beforeScrape: () => {
       metrics.approvalsPending.set(approvals.pendingCount());

@@ -2,7 +2,7 @@
 // Every write carries the resourceVersion that was read, so of two candidates racing for a free or
 // expired lease the API server lets exactly one win (the other gets 409 Conflict and keeps waiting).
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { isConflict, isNotFound } from '../../lib/kube.js';
+import { isConflict, isNotFound } from './kube.js';
 
 export interface LeaderElectionOptions {
   /** Lease name and namespace. */
