@@ -20,8 +20,10 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
+# `chaperone` on PATH: the injected sidecar's postStart hook runs `chaperone wait-ready`.
+RUN ln -s /app/dist/bin/chaperone.js /usr/local/bin/chaperone
 # Non-root, numeric so runAsNonRoot can verify it; the root filesystem can be read-only.
 USER 65532:65532
-EXPOSE 14001 14090
+EXPOSE 14001 14090 14091 14443
 ENTRYPOINT ["node", "/app/dist/bin/chaperone.js"]
 CMD ["sidecar"]

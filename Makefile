@@ -65,6 +65,7 @@ crds: build
 bench: build tools control-plane
 	node dist/bench/run.js $(BENCH_ARGS)
 	node dist/bench/propagation.js
+	node dist/bench/admission.js
 
 clean:
 	rm -rf dist

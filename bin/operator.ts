@@ -1,6 +1,6 @@
 // `chaperone operator`: compiles GovernancePolicies into each namespace's sidecar config and CA.
-import { UsageError, parseFlags } from '../lib/cli.js';
-import { createLogger } from '../lib/logger.js';
+import { boolFlag, normaliseBoolFlag, parseFlags } from '../lib/cli.js';
+import { createLogger, runUntilSignal } from '../lib/logger.js';
 import { OPERATOR_DEFAULTS, runOperator } from '../operator/main.js';
 
 export const OPERATOR_HELP = `Usage: chaperone operator [flags]
@@ -17,20 +17,8 @@ Flags:
   --identity ID           leader-election identity (default $POD_NAME, else hostname + random suffix)
 `;
 
-function boolFlag(value: string | undefined, name: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new UsageError(`--${name} ${value}: expected true or false`);
-}
-
 export async function operatorCommand(argv: string[]): Promise<number> {
-  // --leader-elect alone means true; --leader-elect=false (or --leader-elect false) turns it off.
-  const args = argv.flatMap((a, i) => {
-    if (a !== '--leader-elect') return [a];
-    const next = argv[i + 1];
-    return next === 'true' || next === 'false' ? [a] : ['--leader-elect=true'];
-  });
+  const args = normaliseBoolFlag(argv, '--leader-elect');
   const { values } = parseFlags(args, {
     namespace: { type: 'string' },
     'health-addr': { type: 'string' },
@@ -54,22 +42,5 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     log,
   );
   log.info({ health: operator.healthAddress }, 'operator started');
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        if (signal === 'SIGINT') process.exit(130);
-        return;
-      }
-      stopping = true;
-      log.info({ signal }, 'stopping');
-      void operator.stop().then(
-        () => log.flush(() => process.exit(0)),
-        () => log.flush(() => process.exit(1)),
-      );
-      resolve(0);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  return runUntilSignal(() => operator.stop(), log);
 }

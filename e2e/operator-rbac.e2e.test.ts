@@ -4,14 +4,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNotFound, loadKubeConfig } from '../lib/kube.js';
 import { PROJECT_ROOT } from '../lib/project.js';
-import { kubeconfig, kubectl, kubectlOk, installCrd } from './harness/kubectl.js';
+import { kubeconfig, kubectl, kubectlOk, installCrd, serviceAccountKubeconfig } from './harness/kubectl.js';
 import { freePort } from './harness/ports.js';
 
 const NS = `chaperone-e2e-rbac-${randomBytes(3).toString('hex')}`;
@@ -46,23 +46,8 @@ beforeAll(async () => {
   await installCrd();
   await kubectlOk(['apply', '-f', join(PROJECT_ROOT, 'deploy', 'operator', 'rbac.yaml')]);
   await kubectlOk(['create', 'namespace', NS]);
-  const token = (await kubectlOk(['create', 'token', 'chaperone-operator', '-n', 'chaperone-system', '--duration=1h'])).trim();
-  const cluster = kc.getCurrentCluster()!;
-  const caData = cluster.caData ?? (cluster.caFile ? (await import('node:fs')).readFileSync(cluster.caFile).toString('base64') : undefined);
   dir = await mkdtemp(join(tmpdir(), 'chaperone-rbac-'));
-  saKubeconfig = join(dir, 'kubeconfig');
-  await writeFile(
-    saKubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'e2e', cluster: { server: cluster.server, ...(caData ? { 'certificate-authority-data': caData } : {}) } }],
-      users: [{ name: 'chaperone-operator', user: { token } }],
-      contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'chaperone-operator' } }],
-      'current-context': 'e2e',
-    }),
-    { mode: 0o600 },
-  );
+  saKubeconfig = await serviceAccountKubeconfig('chaperone-operator', 'chaperone-system', dir);
   healthPort = await freePort();
 });
 

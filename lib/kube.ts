@@ -6,11 +6,16 @@ import { join } from 'node:path';
 import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 
 /**
- * The cluster to talk to: $KUBECONFIG when set (colon-separated list allowed), else ~/.kube/config
- * when it exists, else the in-cluster service account.
+ * The cluster to talk to: `file` when given, else $KUBECONFIG when set (colon-separated list
+ * allowed), else ~/.kube/config when it exists, else the in-cluster service account.
  */
-export function loadKubeConfig(): KubeConfig {
+export function loadKubeConfig(file?: string): KubeConfig {
   const kc = new KubeConfig();
+  if (file) {
+    kc.loadFromFile(file);
+    if (!kc.getCurrentCluster()) throw new Error(`${file}: no current cluster`);
+    return kc;
+  }
   const inCluster = !process.env.KUBECONFIG && !existsSync(join(homedir(), '.kube', 'config')) && !!process.env.KUBERNETES_SERVICE_HOST;
   if (inCluster) kc.loadFromCluster();
   else kc.loadFromDefault();

@@ -1,8 +1,15 @@
 // Leader election on a coordination.k8s.io/v1 Lease, after client-go's leaderelection package.
 // Every write carries the resourceVersion that was read, so of two candidates racing for a free or
 // expired lease the API server lets exactly one win (the other gets 409 Conflict and keeps waiting).
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { isConflict, isNotFound } from './kube.js';
+
+/** A candidate's identity: $POD_NAME in a pod, else the hostname plus a random suffix. */
+export function defaultIdentity(): string {
+  return process.env.POD_NAME || `${hostname()}-${randomBytes(3).toString('hex')}`;
+}
 
 export interface LeaderElectionOptions {
   /** Lease name and namespace. */

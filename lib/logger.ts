@@ -36,3 +36,28 @@ export function createLogger(component: string, level = process.env.CHAPERONE_LO
 export function createAuditLogger(component: string): Logger {
   return pino({ ...common, level: 'info', base: { component, audit: true } }, destination());
 }
+
+/**
+ * For long-running commands: on SIGTERM or SIGINT, log, run `stop`, flush the log and exit (0, or 1
+ * when stopping failed). A second Ctrl-C exits at once. Resolves with 0 once stopping has begun.
+ */
+export function runUntilSignal(stop: () => Promise<unknown>, log: Logger): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        if (signal === 'SIGINT') process.exit(130);
+        return;
+      }
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      void stop().then(
+        () => log.flush(() => process.exit(0)),
+        () => log.flush(() => process.exit(1)),
+      );
+      resolve(0);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

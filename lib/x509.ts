@@ -110,6 +110,8 @@ export interface LeafOptions {
   subject?: string;
   /** Only clientAuth, no serverAuth (a client certificate). */
   clientOnly?: boolean;
+  /** How far notBefore lies in the past, for clock skew (default an hour). */
+  backdateMs?: number;
 }
 
 /** A leaf certificate signed by the CA, for TLS servers. Returns the leaf key PEM too. */
@@ -128,7 +130,7 @@ export async function issueLeaf(ca: SigningCa, options: LeafOptions): Promise<Pe
     serialNumber: serial(),
     subject: options.subject ?? `CN=${options.dnsNames[0] ?? options.ipAddresses?.[0] ?? 'chaperone'}`,
     issuer: ca.cert.subject,
-    notBefore: new Date(now - 3_600_000),
+    notBefore: new Date(now - (options.backdateMs ?? 3_600_000)),
     notAfter,
     publicKey: keys.publicKey,
     signingKey: ca.key,
@@ -142,6 +144,25 @@ export async function issueLeaf(ca: SigningCa, options: LeafOptions): Promise<Pe
     ],
   });
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey), notAfter };
+}
+
+/**
+ * Whether the certificate in `certPem` (its first one) should be replaced: when less than
+ * `renewBeforeFraction` of its lifetime remains at `now`, or it has expired. A certificate that is
+ * not yet valid (clock skew) is not replaced. Throws when `certPem` holds no certificate.
+ */
+export function needsRenewal(certPem: string, now: Date, renewBeforeFraction = 1 / 3): boolean {
+  if (!(renewBeforeFraction > 0 && renewBeforeFraction <= 1)) {
+    throw new Error(`needsRenewal: renewBeforeFraction must be in (0, 1] (got ${renewBeforeFraction})`);
+  }
+  const cert = parseCertificates(certPem)[0];
+  if (!cert) throw new Error('needsRenewal: no PEM certificate');
+  const notBefore = cert.notBefore.getTime();
+  const notAfter = cert.notAfter.getTime();
+  const t = now.getTime();
+  if (t >= notAfter) return true;
+  if (t < notBefore) return false;
+  return notAfter - t < (notAfter - notBefore) * renewBeforeFraction;
 }
 
 /** Parses PEM text holding one or more certificates. */

@@ -24,13 +24,14 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { isPlainObject, selectorMatches, type LabelSelector } from '../api/index.js';
 import { applyObject, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/logger.js';
-import { createCa, parseCertificates } from '../lib/x509.js';
+import { splitHostPort } from '../lib/cli.js';
+import { createCa, needsRenewal, parseCertificates } from '../lib/x509.js';
 import { NEVER_GOVERNED, isGoverned } from './governed.js';
 import { CONFIG_MAP_NAME, MANAGED_LABELS, desiredConfigMap } from './namespace-config.js';
 import { desiredStatus, statusChanged } from './policy-status.js';
 import { LeaderElector } from '../lib/leader-election.js';
 import { WorkQueue } from './runtime/work-queue.js';
-import { TRUST_CONFIG_MAP_NAME, caNeedsRotation, desiredTrust } from './trust-bundle.js';
+import { TRUST_CONFIG_MAP_NAME, desiredTrust } from './trust-bundle.js';
 
 export const FIELD_MANAGER = 'chaperone-operator';
 export const LEASE_NAME = 'chaperone-operator';
@@ -81,13 +82,6 @@ export interface Operator {
 
 type GovernancePolicyObject = KubernetesObject & { spec?: unknown; status?: unknown };
 type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
-
-function splitHostPort(addr: string): { host: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  const port = Number(addr.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad address ${JSON.stringify(addr)}: expected HOST:PORT`);
-  return { host: addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
-}
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
@@ -259,7 +253,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     let rotate = !cert || !key;
     if (cert && key) {
       try {
-        rotate = caNeedsRotation(cert, now);
+        rotate = needsRenewal(cert, now);
       } catch {
         rotate = true; // unreadable certificate: replace it
       }
@@ -440,7 +434,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  const { host, port } = splitHostPort(opts.healthAddr);
+  const { host, port } = splitHostPort(opts.healthAddr, '--health-addr');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

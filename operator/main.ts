@@ -1,8 +1,6 @@
 // `chaperone operator` wiring: defaults, the kubeconfig and the identity, then the controller.
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../lib/kube.js';
+import { defaultIdentity } from '../lib/leader-election.js';
 import type { Logger } from '../lib/logger.js';
 import { startOperator, type Operator } from './controller.js';
 
@@ -23,21 +21,9 @@ export interface OperatorConfig {
   identity?: string;
 }
 
-export function loadOperatorKubeConfig(file?: string): KubeConfig {
-  if (!file) return loadKubeConfig();
-  const kc = new KubeConfig();
-  kc.loadFromFile(file);
-  if (!kc.getCurrentCluster()) throw new Error(`${file}: no current cluster`);
-  return kc;
-}
-
-export function defaultIdentity(): string {
-  return process.env.POD_NAME || `${hostname()}-${randomBytes(3).toString('hex')}`;
-}
-
 export function runOperator(config: OperatorConfig, log: Logger): Promise<Operator> {
   return startOperator({
-    kubeconfig: loadOperatorKubeConfig(config.kubeconfigFile),
+    kubeconfig: loadKubeConfig(config.kubeconfigFile),
     namespace: config.namespace,
     healthAddr: config.healthAddr,
     leaderElection: config.leaderElection,

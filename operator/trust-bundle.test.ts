@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCa, generateKeyPair, issueLeaf, loadCa, parseCertificates, x509 } from '../lib/x509.js';
-import { caNeedsRotation, desiredTrust } from './trust-bundle.js';
+import { needsRenewal as caNeedsRotation } from '../lib/x509.js';
+import { desiredTrust } from './trust-bundle.js';
 
 const DAY = 86_400_000;
 

@@ -41,22 +41,4 @@ export function desiredTrust(namespace: string, caCerts: string[]): ConfigMap {
   };
 }
 
-/**
- * Whether the CA in `certPem` (its first certificate) should be replaced: when less than
- * `renewBeforeFraction` of its lifetime remains at `now`, or it has expired. A certificate that is
- * not yet valid (clock skew) is not rotated. Throws when `certPem` holds no certificate.
- */
-export function caNeedsRotation(certPem: string, now: Date, renewBeforeFraction = 1 / 3): boolean {
-  if (!(renewBeforeFraction > 0 && renewBeforeFraction <= 1)) {
-    throw new Error(`caNeedsRotation: renewBeforeFraction must be in (0, 1] (got ${renewBeforeFraction})`);
-  }
-  const cert = parseCertificates(certPem)[0];
-  if (!cert) throw new Error('caNeedsRotation: no PEM certificate');
-  const notBefore = cert.notBefore.getTime();
-  const notAfter = cert.notAfter.getTime();
-  const t = now.getTime();
-  if (t >= notAfter) return true;
-  if (t < notBefore) return false;
-  return notAfter - t < (notAfter - notBefore) * renewBeforeFraction;
-}
 

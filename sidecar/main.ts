@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createAuditLogger, createLogger, type Logger } from '../lib/logger.js';
+import { splitHostPort } from '../lib/cli.js';
 import { createAdminApp } from './admin.js';
 import { ApprovalStore } from './approvals.js';
 import { AgentStats, Audit } from './audit.js';
@@ -61,12 +62,6 @@ export interface RunningSidecar {
   adminUrl: string;
   /** Drains in-flight calls (bounded), then closes everything. True when nothing was cut off. */
   stop(): Promise<boolean>;
-}
-
-export function splitHostPort(value: string, flag: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(value);
-  if (!m) throw new Error(`${flag} ${value}: expected HOST:PORT`);
-  return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };
 }
 
 export async function startSidecar(options: SidecarOptions, log: Logger = createLogger('sidecar')): Promise<RunningSidecar> {

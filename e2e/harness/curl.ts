@@ -9,13 +9,23 @@ export interface CurlResult {
   stderr: string;
 }
 
-/** Runs curl with the given arguments; the last response's head and the body are parsed. */
+/** Runs curl with the given arguments and no proxy settings from the environment. */
 export function curl(args: string[], timeoutMs = 20_000): Promise<CurlResult> {
+  return runCurl(['--noproxy', '', ...args], {}, timeoutMs);
+}
+
+/** Runs curl as an app with this environment would (HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE, ...). */
+export function curlWithEnv(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<CurlResult> {
+  return runCurl(args, env, timeoutMs);
+}
+
+/** The last response's head and the body are parsed. */
+function runCurl(args: string[], env: Record<string, string>, timeoutMs: number): Promise<CurlResult> {
   return new Promise((resolve) => {
     execFile(
       'curl',
-      ['-sS', '--noproxy', '', '-D', '-', '--max-time', String(Math.ceil(timeoutMs / 1000)), ...args],
-      { maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+      ['-sS', '-D', '-', '--max-time', String(Math.ceil(timeoutMs / 1000)), ...args],
+      { maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } },
       (error, stdout, stderr) => {
         // With a proxy, curl prints the CONNECT answer's head too: the last head is the response's.
         const heads = [...stdout.matchAll(/^HTTP\/[\d.]+ (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n/gm)];

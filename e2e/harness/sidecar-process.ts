@@ -14,22 +14,27 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
-export interface SidecarProcess {
+/** A running `chaperone COMMAND` child process and its JSON log lines. */
+export interface ChaperoneProcess {
   proc: ChildProcess;
-  proxyUrl: string;
-  adminUrl: string;
   /** Every JSON line printed so far. */
   lines: LogLine[];
-  audits(): LogLine[];
   /** Resolves with the first line (already printed or future) matching the predicate. */
   waitForLine(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   stderr(): string;
 }
 
-export async function spawnSidecar(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SidecarProcess> {
+export interface SidecarProcess extends ChaperoneProcess {
+  proxyUrl: string;
+  adminUrl: string;
+  audits(): LogLine[];
+}
+
+/** Starts `chaperone ARGS...` from dist/ and collects its log lines. */
+export function spawnChaperone(args: string[], env: NodeJS.ProcessEnv = {}): ChaperoneProcess {
   if (!existsSync(CHAPERONE_BIN)) throw new Error(`${CHAPERONE_BIN} is missing: run "make build" first`);
-  const proc = spawn(process.execPath, [CHAPERONE_BIN, 'sidecar', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args], {
+  const proc = spawn(process.execPath, [CHAPERONE_BIN, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -68,22 +73,29 @@ export async function spawnSidecar(args: string[], env: NodeJS.ProcessEnv = {}):
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
       waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      void exited.then((code) => reject(new Error(`sidecar exited with ${code}: ${stderr}`)));
+      void exited.then((code) => reject(new Error(`chaperone ${args[0]} exited with ${code}: ${stderr}`)));
     });
   };
 
-  const listening = await waitForLine((l) => l.msg === 'sidecar listening');
   return {
     proc,
-    proxyUrl: String(listening.proxy),
-    adminUrl: String(listening.admin),
     lines,
-    audits: () => lines.filter((l) => l.audit === true),
     waitForLine,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (proc.exitCode === null) proc.kill(signal);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;
     },
     stderr: () => stderr,
+  };
+}
+
+export async function spawnSidecar(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SidecarProcess> {
+  const child = spawnChaperone(['sidecar', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args], env);
+  const listening = await child.waitForLine((l) => l.msg === 'sidecar listening');
+  return {
+    ...child,
+    proxyUrl: String(listening.proxy),
+    adminUrl: String(listening.admin),
+    audits: () => child.lines.filter((l) => l.audit === true),
   };
 }

@@ -1,0 +1,247 @@
+// The injection itself, a pure function: a pod in, the injected pod (or the reason it was left
+// alone) out. The webhook turns the difference into a JSONPatch; `chaperone inject` prints it.
+import type { V1Container, V1Pod, V1PodSpec, V1Probe, V1ResourceRequirements, V1Volume } from '@kubernetes/client-node';
+import { addAppEnv } from './env.js';
+import {
+  ADMIN_PORT, ADMIN_PORT_NAME, AGENT_ANNOTATION, CA_DIR, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_DIR, CONFIG_VOLUME,
+  INJECT_ANNOTATION, INJECTED_LABEL, INTERCEPT_HOSTS_ANNOTATION, NATIVE_SIDECAR_ANNOTATION, NEVER_INJECTED_NAMESPACES,
+  PODINFO_DIR, PODINFO_VOLUME, PROXY_CONTAINER, PROXY_CPU_ANNOTATION, PROXY_CPU_LIMIT_ANNOTATION, PROXY_MEMORY_ANNOTATION,
+  PROXY_MEMORY_LIMIT_ANNOTATION, QUIT_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME,
+} from './names.js';
+import { isQuantity, quantityValue } from './quantity.js';
+import type { InjectionSettings, ProxyResources } from './settings.js';
+import { canonicalStatus, parseStatus, removeInjection, removeLeftovers, type InjectionStatus } from './status.js';
+
+export interface InjectionRequest {
+  /** The namespace of the admission request (used when the pod names none). */
+  namespace: string;
+  /** The namespace is labelled chaperone.dev/injection: enabled. */
+  namespaceOptedIn: boolean;
+  /** `chaperone inject`: asking is opting in. */
+  manual?: boolean;
+}
+
+export type InjectionResult =
+  | { action: 'injected'; pod: V1Pod; status: InjectionStatus; warnings: string[] }
+  | { action: 'skipped'; reason: string };
+
+type Annotations = Readonly<Record<string, string>>;
+
+/** Why `pod` must not be injected, or undefined when it should be. Opting out beats everything. */
+function skipReason(pod: V1Pod, settings: InjectionSettings, request: InjectionRequest): string | undefined {
+  if (!pod.spec) return 'the pod has no spec';
+  const namespace = pod.metadata?.namespace || request.namespace; // an empty namespace is none
+  if (NEVER_INJECTED_NAMESPACES.includes(namespace)) return `namespace ${namespace} is never injected`;
+  if (namespace === settings.ownNamespace) return `namespace ${namespace} is Chaperone's own`;
+  if (pod.spec.hostNetwork) return "hostNetwork pods are never injected: the sidecar's ports would be the node's";
+  const inject = pod.metadata?.annotations?.[INJECT_ANNOTATION];
+  if (inject === 'false') return `opted out with ${INJECT_ANNOTATION}: "false"`;
+  if (inject === 'true' || request.namespaceOptedIn || request.manual) return undefined;
+  return 'not opted in';
+}
+
+/** One of our names already in use, with no record that we put it there: it is the user's to keep. */
+function conflict(spec: V1PodSpec): string | undefined {
+  const volume = spec.volumes?.find((v) => CHAPERONE_VOLUMES.includes(v.name));
+  if (volume) return `the pod already has a volume named ${volume.name}`;
+  if ([...spec.containers, ...(spec.initContainers ?? [])].some((c) => c.name === PROXY_CONTAINER)) {
+    return `the pod already has a container named ${PROXY_CONTAINER}`;
+  }
+  return undefined;
+}
+
+/** Native sidecar or regular container: what the pod asks for, else what the settings say. */
+function nativeSidecar(annotations: Annotations, settings: InjectionSettings, warnings: string[]): boolean {
+  const asked = annotations[NATIVE_SIDECAR_ANNOTATION];
+  if (asked === 'false') return false;
+  if (asked === 'true') {
+    if (settings.clusterSupportsNativeSidecars) return true;
+    warnings.push(`${NATIVE_SIDECAR_ANNOTATION}: the cluster has no native sidecars (Kubernetes < 1.29); injected as a regular container`);
+    return false;
+  }
+  if (asked !== undefined) warnings.push(`${NATIVE_SIDECAR_ANNOTATION}: ${JSON.stringify(asked)} ignored (expected "true" or "false")`);
+  return settings.nativeSidecars === 'auto' ? settings.clusterSupportsNativeSidecars : settings.nativeSidecars === 'on';
+}
+
+const RESOURCE_ANNOTATIONS = {
+  requests: { cpu: PROXY_CPU_ANNOTATION, memory: PROXY_MEMORY_ANNOTATION },
+  limits: { cpu: PROXY_CPU_LIMIT_ANNOTATION, memory: PROXY_MEMORY_LIMIT_ANNOTATION },
+} as const;
+
+/** The settings' resources with the pod's overrides; a bad override is dropped with a warning. */
+function proxyResources(defaults: ProxyResources, annotations: Annotations, warnings: string[]): ProxyResources {
+  const resources = structuredClone(defaults);
+  for (const bound of ['requests', 'limits'] as const) {
+    for (const kind of ['cpu', 'memory'] as const) {
+      const annotation = RESOURCE_ANNOTATIONS[bound][kind];
+      const value = annotations[annotation];
+      if (value === undefined) continue;
+      if (isQuantity(value)) resources[bound][kind] = value;
+      else warnings.push(`${annotation}: ${JSON.stringify(value)} is not a Kubernetes quantity; using ${defaults[bound][kind]}`);
+    }
+  }
+  // The API server rejects a request above its limit. The override that caused it goes: the
+  // request's first, then the limit's (the defaults themselves are consistent).
+  for (const kind of ['cpu', 'memory'] as const) {
+    const above = (): boolean => quantityValue(resources.requests[kind]) > quantityValue(resources.limits[kind]);
+    if (above() && resources.requests[kind] !== defaults.requests[kind]) {
+      warnings.push(`${RESOURCE_ANNOTATIONS.requests[kind]}: ${resources.requests[kind]} is above the ${kind} limit ${resources.limits[kind]}; using ${defaults.requests[kind]}`);
+      resources.requests[kind] = defaults.requests[kind];
+    }
+    if (above()) {
+      warnings.push(`${RESOURCE_ANNOTATIONS.limits[kind]}: ${resources.limits[kind]} is below the ${kind} request ${resources.requests[kind]}; using ${defaults.limits[kind]}`);
+      resources.limits[kind] = defaults.limits[kind];
+    }
+  }
+  return resources;
+}
+
+const HOST_PATTERN = /^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i;
+
+/** The annotations only the sidecar reads: checked here because here the user sees the warning. */
+function checkSidecarAnnotations(annotations: Annotations, warnings: string[]): void {
+  const hosts = annotations[INTERCEPT_HOSTS_ANNOTATION];
+  if (hosts !== undefined) {
+    const bad = hosts.split(',').map((h) => h.trim()).filter((h) => h !== '' && !(h.length <= 253 && HOST_PATTERN.test(h)));
+    if (bad.length > 0) {
+      warnings.push(`${INTERCEPT_HOSTS_ANNOTATION}: not hostnames: ${bad.map((h) => JSON.stringify(h)).join(', ')} (expected api.example.com or *.example.com)`);
+    }
+  }
+  if (annotations[AGENT_ANNOTATION]?.trim() === '') {
+    warnings.push(`${AGENT_ANNOTATION} is empty: calls without an X-Chaperone-Agent header count as agent "unknown"`);
+  }
+}
+
+/** A fresh object per probe: shared objects would come out as YAML anchors. */
+const readyz = (periodSeconds: number, failureThreshold: number): V1Probe => ({
+  httpGet: { path: '/readyz', port: ADMIN_PORT },
+  periodSeconds,
+  failureThreshold,
+});
+
+function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequirements, native: boolean): V1Container {
+  const mount = (name: string, mountPath: string) => ({ name, mountPath, readOnly: true });
+  const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  return {
+    name: PROXY_CONTAINER,
+    image: settings.image,
+    imagePullPolicy: settings.imagePullPolicy,
+    args: ['sidecar'],
+    ports: [{ name: ADMIN_PORT_NAME, containerPort: ADMIN_PORT, protocol: 'TCP' }],
+    env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
+    resources,
+    volumeMounts: [mount(CONFIG_VOLUME, CONFIG_DIR), mount(CA_VOLUME, CA_DIR), mount(PODINFO_VOLUME, PODINFO_DIR)],
+    readinessProbe: readyz(5, 3),
+    // A native sidecar counts as started once this succeeds, and only then does the kubelet start
+    // the next container: the app never runs before its proxy (up to 2 minutes).
+    startupProbe: readyz(1, 120),
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    ...(native
+      ? { restartPolicy: 'Always' }
+      // The kubelet starts the next container only once postStart returns, so the same ordering.
+      : { lifecycle: { postStart: { exec: { command: ['chaperone', 'wait-ready', '--timeout-ms', '120000'] } } } }),
+  };
+}
+
+function chaperoneVolumes(): V1Volume[] {
+  return [
+    { name: CONFIG_VOLUME, configMap: { name: CONFIG_VOLUME } },
+    { name: CA_VOLUME, secret: { secretName: CA_VOLUME } },
+    { name: TRUST_VOLUME, configMap: { name: TRUST_VOLUME } },
+    {
+      name: PODINFO_VOLUME,
+      downwardAPI: {
+        items: [
+          { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+          { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } },
+        ],
+      },
+    },
+  ];
+}
+
+/** Mounts the trust bundle into `container` unless the user mounted something there; says which. */
+function mountTrust(container: V1Container): boolean {
+  const mounts = container.volumeMounts ?? [];
+  if (mounts.some((m) => m.mountPath.replace(/\/+$/, '') === TRUST_DIR)) return false;
+  container.volumeMounts = [...mounts, { name: TRUST_VOLUME, mountPath: TRUST_DIR, readOnly: true }];
+  return true;
+}
+
+/**
+ * Injects the Chaperone sidecar into `input`, which is never modified. A pod that already carries an
+ * injection record is first returned to what the user wrote, so injecting twice equals injecting once.
+ */
+export function injectPod(input: V1Pod, settings: InjectionSettings, request: InjectionRequest): InjectionResult {
+  const reason = skipReason(input, settings, request);
+  if (reason) return { action: 'skipped', reason };
+  const pod = structuredClone(input);
+  const spec = pod.spec!;
+  const warnings: string[] = [];
+
+  const previous = pod.metadata?.annotations?.[STATUS_ANNOTATION];
+  if (previous !== undefined) {
+    const status = parseStatus(previous);
+    if (status) {
+      removeInjection(pod, status);
+    } else {
+      removeLeftovers(pod);
+      warnings.push(`${STATUS_ANNOTATION} is unreadable: removed ${PROXY_CONTAINER} and the chaperone-* volumes, then injected again`);
+    }
+  }
+  const clash = conflict(spec);
+  if (clash) return { action: 'skipped', reason: clash };
+
+  const metadata = (pod.metadata ??= {});
+  const annotations: Annotations = metadata.annotations ?? {};
+  checkSidecarAnnotations(annotations, warnings);
+  const native = nativeSidecar(annotations, settings, warnings);
+  const proxy = proxyContainer(settings, proxyResources(settings.resources, annotations, warnings), native);
+
+  // Native sidecars start before the init containers, so those are apps too; otherwise they run
+  // before the proxy exists and must reach the network directly.
+  const apps = native ? [...spec.containers, ...(spec.initContainers ?? [])] : spec.containers;
+  // A Job's pod completes when all its containers have exited, and a regular sidecar never does by
+  // itself: the app has to tell it. Native sidecars are stopped by the kubelet.
+  const mustQuit = !native && (spec.restartPolicy === 'Never' || spec.restartPolicy === 'OnFailure');
+  if (mustQuit) {
+    warnings.push(`restartPolicy ${spec.restartPolicy} without native sidecars: the pod completes only after the app POSTs to $CHAPERONE_QUIT_URL`);
+  }
+  const extraEnv: Record<string, string> = mustQuit ? { CHAPERONE_QUIT_URL: QUIT_URL } : {};
+
+  const record: Pick<InjectionStatus, 'mounts' | 'env' | 'envMerged' | 'envSkipped'> = { mounts: {}, env: {}, envMerged: {}, envSkipped: {} };
+  for (const app of apps) {
+    const env = addAppEnv(app, extraEnv);
+    record.env[app.name] = env.added;
+    record.envMerged[app.name] = env.merged;
+    record.envSkipped[app.name] = env.skipped;
+    if (mountTrust(app)) record.mounts[app.name] = [TRUST_VOLUME];
+    else warnings.push(`container ${app.name}: ${TRUST_DIR} is already mounted, so it does not get Chaperone's CA bundle`);
+  }
+
+  if (native) spec.initContainers = [proxy, ...(spec.initContainers ?? [])];
+  else spec.containers = [proxy, ...spec.containers];
+  spec.volumes = [...(spec.volumes ?? []), ...chaperoneVolumes()];
+
+  const status = canonicalStatus({
+    version: settings.version,
+    native,
+    containers: native ? [] : [PROXY_CONTAINER],
+    initContainers: native ? [PROXY_CONTAINER] : [],
+    volumes: [...CHAPERONE_VOLUMES],
+    ...record,
+  });
+  metadata.labels = { ...metadata.labels, [INJECTED_LABEL]: 'true' };
+  metadata.annotations = { ...metadata.annotations, [STATUS_ANNOTATION]: JSON.stringify(status) };
+  return { action: 'injected', pod, status, warnings };
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../lib/cli.js';
+import { VERSION } from '../lib/project.js';
+import { defaultInjectionSettings, nativeSidecarsSupported, settingsFromFlags } from './settings.js';
+
+describe('defaultInjectionSettings', () => {
+  it('has the documented defaults', () => {
+    expect(defaultInjectionSettings()).toEqual({
+      version: VERSION,
+      image: `ghcr.io/chaperone-dev/chaperone:${VERSION}`,
+      imagePullPolicy: 'IfNotPresent',
+      resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+      nativeSidecars: 'auto',
+      clusterSupportsNativeSidecars: true,
+      ownNamespace: 'chaperone-system',
+    });
+  });
+
+  it('takes overrides', () => {
+    expect(defaultInjectionSettings({ nativeSidecars: 'off', ownNamespace: 'gov' })).toMatchObject({ nativeSidecars: 'off', ownNamespace: 'gov', imagePullPolicy: 'IfNotPresent' });
+  });
+});
+
+describe('nativeSidecarsSupported', () => {
+  it.each<[string, boolean]>([
+    ['v1.36.3', true], ['v1.29.0', true], ['v1.29.0-eks-5e0fdde', true], ['v1.30.2-gke.1587003', true], ['1.31.1+k3s1', true], ['v2.0.0', true],
+    ['v1.28.9', false], ['v1.28.15-eks-1234', false], ['v1.9.0', false], ['', false], ['unknown', false],
+  ])('%j -> %s', (version, supported) => {
+    expect(nativeSidecarsSupported(version)).toBe(supported);
+  });
+});
+
+describe('settingsFromFlags', () => {
+  it('keeps the base without flags', () => {
+    expect(settingsFromFlags({})).toEqual(defaultInjectionSettings());
+  });
+
+  it('applies every flag', () => {
+    expect(settingsFromFlags({
+      image: 'registry.example.com/chaperone:1',
+      'image-pull-policy': 'Always',
+      'proxy-cpu-request': '100m',
+      'proxy-memory-request': '128Mi',
+      'proxy-cpu-limit': '2',
+      'proxy-memory-limit': '1Gi',
+      'native-sidecars': 'off',
+    }, defaultInjectionSettings({ ownNamespace: 'gov' }))).toEqual(defaultInjectionSettings({
+      ownNamespace: 'gov',
+      image: 'registry.example.com/chaperone:1',
+      imagePullPolicy: 'Always',
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '2', memory: '1Gi' } },
+      nativeSidecars: 'off',
+    }));
+  });
+
+  it.each<[Record<string, string>, RegExp]>([
+    [{ 'native-sidecars': 'yes' }, /^--native-sidecars yes: expected one of auto, on, off$/],
+    [{ 'image-pull-policy': 'Sometimes' }, /^--image-pull-policy Sometimes: expected one of Always, IfNotPresent, Never$/],
+    [{ 'proxy-memory-limit': '1GB' }, /^--proxy-memory-limit 1GB: expected a Kubernetes quantity/],
+    [{ 'proxy-cpu-request': '2' }, /^--proxy-cpu-request 2 is above --proxy-cpu-limit 1$/],
+    [{ image: '' }, /^--image: must not be empty$/],
+  ])('rejects %j', (flags, message) => {
+    expect(() => settingsFromFlags(flags)).toThrow(UsageError);
+    expect(() => settingsFromFlags(flags)).toThrow(message);
+  });
+});

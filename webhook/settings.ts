@@ -1,0 +1,109 @@
+// What the injector is told by whoever runs it (the webhook, `chaperone inject`), as opposed to
+// what each pod asks for in its annotations. Both commands take the same flags for it.
+import { UsageError, type Flags } from '../lib/cli.js';
+import { VERSION } from '../lib/project.js';
+import { isQuantity, quantityValue } from './quantity.js';
+
+export type NativeSidecars = 'auto' | 'on' | 'off';
+
+export interface ProxyResources {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+}
+
+export interface InjectionSettings {
+  /** Recorded in the status annotation. */
+  version: string;
+  image: string;
+  imagePullPolicy: string;
+  resources: ProxyResources;
+  /** 'auto': native sidecars (an init container with restartPolicy Always) when the cluster has them. */
+  nativeSidecars: NativeSidecars;
+  clusterSupportsNativeSidecars: boolean;
+  /** Chaperone's own namespace, never injected. */
+  ownNamespace: string;
+}
+
+export function defaultInjectionSettings(overrides: Partial<InjectionSettings> = {}): InjectionSettings {
+  return {
+    version: VERSION,
+    image: `ghcr.io/chaperone-dev/chaperone:${VERSION}`,
+    imagePullPolicy: 'IfNotPresent',
+    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+    nativeSidecars: 'auto',
+    clusterSupportsNativeSidecars: true,
+    ownNamespace: 'chaperone-system',
+    ...overrides,
+  };
+}
+
+/**
+ * Whether an API server of this gitVersion ("v1.36.3", "v1.29.0-eks-5e0fdde") has native sidecars:
+ * beta and on by default since 1.29. An unreadable version counts as too old, the safe side.
+ */
+export function nativeSidecarsSupported(gitVersion: string): boolean {
+  const m = /^v?(\d+)\.(\d+)/.exec(gitVersion.trim());
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 1 || (major === 1 && minor >= 29);
+}
+
+/** The flags that set InjectionSettings, for parseFlags. */
+export const SETTINGS_FLAGS = {
+  image: { type: 'string' },
+  'image-pull-policy': { type: 'string' },
+  'proxy-cpu-request': { type: 'string' },
+  'proxy-memory-request': { type: 'string' },
+  'proxy-cpu-limit': { type: 'string' },
+  'proxy-memory-limit': { type: 'string' },
+  'native-sidecars': { type: 'string' },
+} as const satisfies Flags;
+
+export type SettingsFlagValues = Partial<Record<keyof typeof SETTINGS_FLAGS, string>>;
+
+export function settingsFlagsHelp(base: InjectionSettings = defaultInjectionSettings()): string {
+  const r = base.resources;
+  return `  --image IMAGE                 sidecar image (default ${base.image})
+  --image-pull-policy POLICY    Always | IfNotPresent | Never (default ${base.imagePullPolicy})
+  --proxy-cpu-request Q         sidecar CPU request (default ${r.requests.cpu}; per pod: chaperone.dev/proxy-cpu)
+  --proxy-memory-request Q      sidecar memory request (default ${r.requests.memory}; per pod: chaperone.dev/proxy-memory)
+  --proxy-cpu-limit Q           sidecar CPU limit (default ${r.limits.cpu}; per pod: chaperone.dev/proxy-cpu-limit)
+  --proxy-memory-limit Q        sidecar memory limit (default ${r.limits.memory}; per pod: chaperone.dev/proxy-memory-limit)
+  --native-sidecars MODE        auto | on | off (default ${base.nativeSidecars}; auto: native when the cluster is >= 1.29;
+                                per pod: chaperone.dev/native-sidecar)
+`;
+}
+
+/** `base` with the flags given applied; a UsageError naming the flag for a bad value. */
+export function settingsFromFlags(values: SettingsFlagValues, base: InjectionSettings = defaultInjectionSettings()): InjectionSettings {
+  const oneOf = <T extends string>(name: keyof typeof SETTINGS_FLAGS, allowed: readonly T[], fallback: T): T => {
+    const v = values[name];
+    if (v === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} ${v}: expected one of ${allowed.join(', ')}`);
+    return v as T;
+  };
+  const quantity = (name: keyof typeof SETTINGS_FLAGS, fallback: string): string => {
+    const v = values[name];
+    if (v === undefined) return fallback;
+    if (!isQuantity(v)) throw new UsageError(`--${name} ${v}: expected a Kubernetes quantity such as 100m or 128Mi`);
+    return v;
+  };
+  const r = base.resources;
+  const resources: ProxyResources = {
+    requests: { cpu: quantity('proxy-cpu-request', r.requests.cpu), memory: quantity('proxy-memory-request', r.requests.memory) },
+    limits: { cpu: quantity('proxy-cpu-limit', r.limits.cpu), memory: quantity('proxy-memory-limit', r.limits.memory) },
+  };
+  for (const kind of ['cpu', 'memory'] as const) {
+    if (quantityValue(resources.requests[kind]) > quantityValue(resources.limits[kind])) {
+      throw new UsageError(`--proxy-${kind}-request ${resources.requests[kind]} is above --proxy-${kind}-limit ${resources.limits[kind]}`);
+    }
+  }
+  if (values.image === '') throw new UsageError('--image: must not be empty');
+  return {
+    ...base,
+    image: values.image ?? base.image,
+    imagePullPolicy: oneOf('image-pull-policy', ['Always', 'IfNotPresent', 'Never'], base.imagePullPolicy),
+    resources,
+    nativeSidecars: oneOf('native-sidecars', ['auto', 'on', 'off'], base.nativeSidecars),
+  };
+}
