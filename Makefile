@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: all deps tools build lint unit e2e test demo bench crds control-plane cluster-up cluster-down e2e-kind clean
+.PHONY: all deps tools build lint unit e2e test demo demo-standalone bench crds control-plane helm chart-test cluster-up cluster-down e2e-kind clean
 
 all: build
 
@@ -31,11 +31,11 @@ unit: build
 
 # End-to-end suite against a real API server: KUBECONFIG when set (kind, any cluster), else the
 # local control plane (built from Go modules on first use, cached outside the repo).
-e2e: build tools control-plane
+e2e: build tools control-plane helm
 	npx vitest run --config e2e/vitest.config.ts
 
 # Everything CI runs: type check, build, unit and integration tests, then the end-to-end suite.
-test: tools lint build control-plane
+test: tools lint build control-plane helm
 	npx vitest run
 	npx vitest run --config e2e/vitest.config.ts
 
@@ -43,6 +43,15 @@ test: tools lint build control-plane
 # in ~/.cache/chaperone, keyed by version). Skipped when KUBECONFIG points at a cluster.
 control-plane:
 	@if [ -z "$$KUBECONFIG" ]; then bash e2e/control-plane/build-binaries.sh >/dev/null; fi
+
+# helm from its Go module (cold: ~2 min; then cached in ~/.cache/chaperone/helm-<version>). Not
+# skipped with KUBECONFIG: the chart tests and the demo need helm on any cluster.
+helm:
+	@bash e2e/control-plane/build-helm.sh >/dev/null
+
+# The Helm chart alone: lint, schema, template, server-side dry run, install/uninstall.
+chart-test: build helm control-plane
+	npx vitest run --config e2e/vitest.config.ts e2e/helm
 
 # A local control plane on 127.0.0.1: kubeconfig in e2e/.cluster/kubeconfig.
 cluster-up: build
@@ -55,12 +64,19 @@ cluster-down: build
 e2e-kind: build
 	bash e2e/kind.sh
 
-demo: build
+# The whole story on the local control plane (or $$KUBECONFIG): chart objects, webhook, operator, an
+# injected pod and its sidecar governing real calls. demo-standalone: the sidecar alone, no cluster.
+demo: build tools control-plane helm
+	node dist/e2e/demo/cluster.js
+
+demo-standalone: build
 	node dist/e2e/demo/standalone.js
 
 # The CRD is generated from api/schema.ts; a test fails when crds/ is stale.
+# The chart carries a copy (charts/chaperone/crds/); e2e/helm.e2e.test.ts fails when it differs.
 crds: build
 	node dist/bin/chaperone.js crd > crds/governancepolicies.chaperone.dev.yaml
+	cp crds/governancepolicies.chaperone.dev.yaml charts/chaperone/crds/
 
 bench: build tools control-plane
 	node dist/bench/run.js $(BENCH_ARGS)

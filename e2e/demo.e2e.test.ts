@@ -1,0 +1,24 @@
+// `make demo` (the cluster story) exits 0 and shows every decision, on the suite's cluster.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../lib/project.js';
+import { kubeconfig } from './harness/kubectl.js';
+
+describe('make demo', () => {
+  it('installs the chart objects, injects a pod, compiles the policy and shows every decision', async () => {
+    const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [join(PROJECT_ROOT, 'dist', 'e2e', 'demo', 'cluster.js')], { env: { ...process.env, KUBECONFIG: kubeconfig() }, timeout: 170_000, maxBuffer: 16 << 20 }, (err, out, errText) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: out, stderr: errText }),
+      );
+    });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/chaperone-webhook (created|configured|unchanged)/);
+    expect(stdout).toMatch(/injected: native sidecar/);
+    expect(stdout).toMatch(/GovernancePolicy agents\/demo: Ready=True \(Compiled\)/);
+    for (const decision of ['allow', 'redact', 'deny', 'rate_limited', 'hold', 'error']) expect(stdout).toMatch(new RegExp(`^   ${decision}\\t`, 'm'));
+    expect(stdout).toMatch(/the provider received: "Charge \[REDACTED:credit_card\] and mail \[REDACTED:email\]"/);
+    expect(stdout).toMatch(/^   chaperone_webhook_admissions_total\{result="injected"\} [1-9]/m);
+    expect(stdout).toMatch(/^demo finished/m);
+  }, 180_000);
+});
