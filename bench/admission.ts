@@ -2,6 +2,7 @@
 // pod create. Against $KUBECONFIG when set, else the local control plane (joined or started here).
 //
 //   make build && node dist/bench/admission.js     # about a minute; writes bench/results/admission.md
+//   ADMISSION_PROFILE_DIR=/tmp/prof node dist/bench/admission.js   # and a CPU profile of the webhook
 //
 // A. At the webhook: the real `chaperone webhook` process (self-managed TLS), AdmissionReviews of a
 //    realistic pod (two containers, env, the service-account volume the API server adds) posted over
@@ -156,9 +157,11 @@ async function main(): Promise<void> {
       namespaceSelectorExpressions: [{ key: BENCH_LABEL, operator: 'In', values: ['on'] }],
     });
     kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(config));
+    // ADMISSION_PROFILE_DIR=DIR: the webhook writes a V8 CPU profile there (bench/cpuprofile-top.ts reads it).
+    const profile = process.env.ADMISSION_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.ADMISSION_PROFILE_DIR] : [];
     child = spawn(
       process.execPath,
-      [join(PROJECT_ROOT, 'dist', 'bin', 'chaperone.js'), 'webhook', '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--tls-san', '127.0.0.1',
+      [...profile, join(PROJECT_ROOT, 'dist', 'bin', 'chaperone.js'), 'webhook', '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--tls-san', '127.0.0.1',
         '--tls-secret', SECRET, '--webhook-config', CONFIG_NAME, '--leader-elect=false', '--tls-refresh-ms', '500'],
       { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CHAPERONE_LOG_LEVEL: 'warn' } },
     );
@@ -245,8 +248,9 @@ async function main(): Promise<void> {
     process.stdout.write(md);
   } finally {
     if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
       child.kill('SIGTERM');
-      await sleep(300);
+      await Promise.race([exited, sleep(5_000)]);
     }
     if (kubeconfig) {
       try {
