@@ -238,7 +238,7 @@ async function startOperatorProcess(kubeconfig: string, logFile: string): Promis
   const child = spawn(
     process.execPath,
     [join(PROJECT_ROOT, 'dist', 'bin', 'chaperone.js'), 'operator', '--kubeconfig', kubeconfig, '--namespace', OP_NS,
-      '--health-addr', `127.0.0.1:${port}`, '--leader-elect=false'],
+      '--health-addr', `127.0.0.1:${port}`, '--health-tls=false', '--leader-elect=false'],
     { stdio: ['ignore', out, out] },
   );
   const deadline = Date.now() + 30_000;

@@ -203,7 +203,7 @@ describe('helm template, default values (release chaperone in chaperone-system)'
     for (const w of mwc.webhooks!) expect(w.clientConfig.caBundle).toBeUndefined();
   });
 
-  it('the operator: one replica, leader election, its namespace, HTTP probes on 14091', () => {
+  it('the operator: one replica, leader election, its namespace, HTTPS probes on 14091', () => {
     const d = one<V1Deployment>(defaults, 'Deployment', 'chaperone-operator');
     expect(d.spec!.replicas).toBe(1);
     const c = container(d);
@@ -213,10 +213,11 @@ describe('helm template, default values (release chaperone in chaperone-system)'
     expect(flag(c.args, '--health-addr')).toBe('0.0.0.0:14091');
     expect(flag(c.args, '--leader-elect')).toBe('true');
     expect(c.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
-    expect(c.ports).toEqual([{ name: 'http-metrics', containerPort: 14091, protocol: 'TCP' }]);
+    expect(flag(c.args, '--health-tls')).toBeUndefined(); // the CLI's default: HTTPS
+    expect(c.ports).toEqual([{ name: 'https-metrics', containerPort: 14091, protocol: 'TCP' }]);
     for (const probe of [c.livenessProbe!, c.readinessProbe!]) {
-      expect(probe.httpGet!.port).toBe('http-metrics');
-      expect(probe.httpGet!.scheme ?? 'HTTP').toBe('HTTP');
+      expect(probe.httpGet!.port).toBe('https-metrics');
+      expect(probe.httpGet!.scheme).toBe('HTTPS');
     }
     expect(podSpec(d).serviceAccountName).toBe('chaperone-operator');
     const svc = one<V1Service>(defaults, 'Service', 'chaperone-operator');
@@ -330,7 +331,7 @@ describe('helm template, default values (release chaperone in chaperone-system)'
     expect(pod.metadata!.annotations!['helm.sh/hook']).toBe('test');
     const env = Object.fromEntries(pod.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
     expect(env.WEBHOOK_URL).toBe('https://chaperone-webhook.chaperone-system.svc:443/readyz');
-    expect(env.OPERATOR_URL).toBe('http://chaperone-operator.chaperone-system.svc:14091/healthz');
+    expect(env.OPERATOR_URL).toBe('https://chaperone-operator.chaperone-system.svc:14091/healthz');
     expect(pod.spec!.restartPolicy).toBe('Never');
   });
 
@@ -424,7 +425,7 @@ describe('helm template, alternative values', () => {
     const sm = one(alternative, 'ServiceMonitor') as Monitor;
     expect(sm.metadata.labels!.release).toBe('prometheus');
     expect(sm.spec.endpoints!.map((e) => [e.port, e.scheme])).toEqual([
-      ['http-metrics', 'http'],
+      ['https-metrics', 'https'],
       ['https', 'https'],
     ]);
     // The selector picks exactly the two Services, each of which has the port its endpoint names.
@@ -434,7 +435,7 @@ describe('helm template, alternative values', () => {
         (sm.spec.selector.matchExpressions ?? []).every((e) => e.values.includes(s.metadata!.labels![e.key]!)),
     );
     expect(services.map((s) => s.metadata!.name).sort()).toEqual(['chaperone-operator', 'chaperone-webhook']);
-    expect(services.flatMap((s) => s.spec!.ports!.map((p) => p.name)).sort()).toEqual(['http-metrics', 'https']);
+    expect(services.flatMap((s) => s.spec!.ports!.map((p) => p.name)).sort()).toEqual(['https', 'https-metrics']);
 
     const pm = one(alternative, 'PodMonitor') as Monitor;
     expect(pm.spec.selector.matchLabels).toEqual({ 'chaperone.dev/injected': 'true' });

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNotFound, loadKubeConfig } from '../lib/kube.js';
 import { PROJECT_ROOT } from '../lib/project.js';
@@ -24,6 +25,7 @@ let saKubeconfig: string;
 let child: ChildProcess | undefined;
 let output = '';
 let healthPort = 0;
+const unverified = new Agent({ connect: { rejectUnauthorized: false } });
 
 /** kubectl as the operator's ServiceAccount. */
 const asOperator = (args: string[]): Promise<string> =>
@@ -79,7 +81,9 @@ describe('operator with only deploy/operator/rbac.yaml', () => {
     );
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const ready = async (): Promise<number> => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status ?? 0;
+    // The CLI serves its health port over TLS with a self-signed certificate that no client can
+    // verify (like kubelet's HTTPS probes, this check does not).
+    const ready = async (): Promise<number> => (await request(`https://127.0.0.1:${healthPort}/readyz`, { dispatcher: unverified }).catch(() => undefined))?.statusCode ?? 0;
     await expect.poll(ready, POLL).toBe(200);
 
     await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'chaperone.dev/v1alpha1', kind: 'GovernancePolicy', metadata: { name: 'p', namespace: NS }, spec: { mode: 'enforce' } }));

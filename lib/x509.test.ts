@@ -1,6 +1,6 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createCa, issueLeaf, loadCa, generateKeyPair } from './x509.js';
+import { createCa, issueLeaf, loadCa, generateKeyPair, parseCertificates, selfSignedServing } from './x509.js';
 
 describe('x509', () => {
   it('creates a CA that signs leaves with the right SANs and a short validity', async () => {
@@ -42,5 +42,17 @@ describe('x509', () => {
   it('rejects a CA key it cannot use', async () => {
     const ca = await createCa('x', 1);
     await expect(loadCa(ca.certPem, 'not a key')).rejects.toThrow();
+  });
+});
+
+describe('selfSignedServing', () => {
+  it('makes a leaf for the names with its throw-away CA in the chain, and the matching key', async () => {
+    const { cert, key } = await selfSignedServing(['op.example'], ['127.0.0.1']);
+    const [leaf, ca] = parseCertificates(cert);
+    const nodeLeaf = new X509Certificate(leaf!.toString('pem'));
+    expect(nodeLeaf.checkHost('op.example')).toBe('op.example');
+    expect(nodeLeaf.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(nodeLeaf.checkPrivateKey(createPrivateKey(key))).toBe(true);
+    expect(nodeLeaf.verify(new X509Certificate(ca!.toString('pem')).publicKey)).toBe(true);
   });
 });

@@ -165,6 +165,16 @@ export function needsRenewal(certPem: string, now: Date, renewBeforeFraction = 1
   return notAfter - t < (notAfter - notBefore) * renewBeforeFraction;
 }
 
+/**
+ * A serving certificate nobody is asked to trust (its CA key is thrown away): for health and metrics
+ * ports whose clients do not verify, so their traffic is at least private.
+ */
+export async function selfSignedServing(dnsNames: string[], ipAddresses: string[] = [], days = 3650): Promise<{ cert: string; key: string }> {
+  const ca = await createCa(`${dnsNames[0] ?? 'chaperone'} (self-signed)`, days);
+  const leaf = await issueLeaf(await loadCa(ca.certPem, ca.keyPem), { dnsNames, ipAddresses, validityMs: days * DAY_MS });
+  return { cert: `${leaf.certPem.trim()}\n${ca.certPem.trim()}\n`, key: leaf.keyPem };
+}
+
 /** Parses PEM text holding one or more certificates. */
 export function parseCertificates(pem: string): x509.X509Certificate[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];

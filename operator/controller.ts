@@ -5,7 +5,9 @@
 // longer governed loses the objects the operator made there.
 
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   CoreV1Api,
@@ -25,7 +27,7 @@ import { isPlainObject, selectorMatches, type LabelSelector } from '../api/index
 import { applyObject, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/logger.js';
 import { splitHostPort } from '../lib/cli.js';
-import { createCa, needsRenewal, parseCertificates } from '../lib/x509.js';
+import { createCa, needsRenewal, parseCertificates, selfSignedServing } from '../lib/x509.js';
 import { NEVER_GOVERNED, isGoverned } from './governed.js';
 import { CONFIG_MAP_NAME, MANAGED_LABELS, desiredConfigMap } from './namespace-config.js';
 import { desiredStatus, statusChanged } from './policy-status.js';
@@ -55,6 +57,8 @@ export interface OperatorOptions {
   leaderElection: boolean;
   /** HOST:PORT for /healthz, /readyz, /metrics (port 0: any free port). */
   healthAddr: string;
+  /** Serve the health port over TLS with a self-signed certificate made at start (default: plain HTTP). */
+  healthTls?: boolean;
   /** Leader-election identity (pod name). */
   identity: string;
   log: Logger;
@@ -418,7 +422,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   });
 
   // --- health server ---
-  const server: Server = createServer((req, res) => {
+  const serve: RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -433,7 +437,12 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+  };
+  // TLS without a CA to trust: kubelet's HTTPS probes do not verify, and Prometheus scrapes it with
+  // insecureSkipVerify (as controller-runtime's secure metrics do); it keeps the traffic private.
+  const server: Server = opts.healthTls
+    ? createHttpsServer({ ...(await selfSignedServing([hostname(), 'localhost'], ['127.0.0.1'])), minVersion: 'TLSv1.2' }, serve)
+    : createHttpServer(serve);
   const { host, port } = splitHostPort(opts.healthAddr, '--health-addr');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

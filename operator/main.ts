@@ -8,12 +8,15 @@ export const OPERATOR_DEFAULTS = Object.freeze({
   namespace: 'chaperone-system',
   /** /healthz /readyz /metrics; next to the sidecar's admin port 14090. */
   healthAddr: '0.0.0.0:14091',
+  /** HTTPS with a self-signed certificate (probes and scrapes do not verify it). */
+  healthTls: true,
   leaderElection: true,
 });
 
 export interface OperatorConfig {
   namespace: string;
   healthAddr: string;
+  healthTls: boolean;
   leaderElection: boolean;
   /** A kubeconfig file; default $KUBECONFIG, ~/.kube/config, else in-cluster. */
   kubeconfigFile?: string;
@@ -26,6 +29,7 @@ export function runOperator(config: OperatorConfig, log: Logger): Promise<Operat
     kubeconfig: loadKubeConfig(config.kubeconfigFile),
     namespace: config.namespace,
     healthAddr: config.healthAddr,
+    healthTls: config.healthTls,
     leaderElection: config.leaderElection,
     identity: config.identity ?? defaultIdentity(),
     log,
