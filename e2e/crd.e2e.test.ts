@@ -2,7 +2,7 @@
 // with the field named (and by our own validator, for the same reason), columns and explain.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { validatePolicy } from '../api/index.js';
 import { PROJECT_ROOT } from '../lib/project.js';
@@ -17,6 +17,11 @@ beforeAll(async () => {
   await kubectl(['create', 'namespace', NS]);
   await kubectl(['create', 'namespace', 'agents']);
 });
+// The examples live in namespace agents; leave nothing behind for the suites that follow.
+afterAll(async () => {
+  await kubectl(['delete', 'namespace', 'agents', '--ignore-not-found', '--wait=false']);
+});
+
 
 describe('GovernancePolicy CRD', () => {
   it('accepts every example in examples/policies', async () => {

@@ -15,7 +15,7 @@ describe('make demo', () => {
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/chaperone-webhook (created|configured|unchanged)/);
     expect(stdout).toMatch(/injected: native sidecar/);
-    expect(stdout).toMatch(/GovernancePolicy agents\/demo: Ready=True \(Compiled\)/);
+    expect(stdout).toMatch(/GovernancePolicy chaperone-demo\/demo: Ready=True \(Compiled\)/);
     for (const decision of ['allow', 'redact', 'deny', 'rate_limited', 'hold', 'error']) expect(stdout).toMatch(new RegExp(`^   ${decision}\\t`, 'm'));
     expect(stdout).toMatch(/the provider received: "Charge \[REDACTED:credit_card\] and mail \[REDACTED:email\]"/);
     expect(stdout).toMatch(/^   chaperone_webhook_admissions_total\{result="injected"\} [1-9]/m);

@@ -9,7 +9,7 @@
 //  3. The pod's sidecar runs from the injected spec (its volumes materialised from the API objects),
 //     and the app's injected env sends allowed, redacted, denied, rate-limited and held calls.
 //  4. Decisions, audit lines and metrics from all three components are printed; everything is removed.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
@@ -28,7 +28,8 @@ import { spawnChaperone, type ChaperoneProcess } from '../harness/sidecar-proces
 import { demoCalls, demoReport, say } from './calls.js';
 
 const RELEASE_NS = 'chaperone-system';
-const AGENTS_NS = 'agents';
+/** The demo's own namespace (the example policy says `agents`; the demo moves it here so it never touches yours). */
+const AGENTS_NS = 'chaperone-demo';
 const POLICY = join(PROJECT_ROOT, 'examples', 'policies', 'demo.yaml');
 const FAKE_HOSTS = ['api.openai.com', 'api.anthropic.com', 'mcp.tools.example.com'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -117,16 +118,20 @@ async function main(): Promise<void> {
     say('   the webhook created its serving certificate and set the caBundle');
 
     // 2. A policy and an annotated agent pod.
-    await kubectl(['create', 'namespace', AGENTS_NS]);
-    say(`\n-- kubectl apply -f ${POLICY}`);
-    say(`   ${(await kubectlOk(['apply', '-f', POLICY])).trim()}`);
+    // A fresh namespace: whatever an earlier run left there (other policies) would change the answers.
+    await kubectl(['delete', 'namespace', AGENTS_NS, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+    await kubectlOk(['create', 'namespace', AGENTS_NS]);
+    const policy = parseAllDocuments(await readFile(POLICY, 'utf8')).map((d) => d.toJS() as K8sObject)[0]!;
+    policy.metadata.namespace = AGENTS_NS;
+    say(`\n-- kubectl apply -f ${POLICY} (namespace ${AGENTS_NS})`);
+    say(`   ${(await kubectlOk(['apply', '-f', '-'], JSON.stringify(policy))).trim()}`);
     const agentPod: V1Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'researcher', namespace: AGENTS_NS, labels: { app: 'researcher' }, annotations: { 'chaperone.dev/inject': 'true', 'chaperone.dev/agent': 'researcher' } },
       spec: { automountServiceAccountToken: false, containers: [{ name: 'agent', image: 'registry.example/research-agent:1' }] },
     };
-    say('-- kubectl apply: pod agents/researcher, annotated chaperone.dev/inject: "true"');
+    say(`-- kubectl apply: pod ${AGENTS_NS}/researcher, annotated chaperone.dev/inject: "true"`);
     // The API server may take a moment to load the new caBundle: until then (failurePolicy Ignore) a
     // pod would be created without the sidecar, so try it with a server-side dry run first.
     await waitFor('the API server to call the webhook', async () => {
@@ -140,10 +145,10 @@ async function main(): Promise<void> {
     say(`   injected: ${proxy.restartPolicy === 'Always' ? 'native sidecar (initContainers, restartPolicy Always)' : 'sidecar container'} ${proxy.name}, image ${proxy.image}`);
     say(`   chaperone.dev/status: ${pod.metadata!.annotations!['chaperone.dev/status']}`);
     const gp = await waitFor('the policy to be Ready', async () => {
-      const out = JSON.parse(await kubectlOk(['get', 'gp', 'demo', '-n', AGENTS_NS, '-o', 'json'])) as { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } };
+      const out = JSON.parse(await kubectlOk(['get', 'gp', policy.metadata.name, '-n', AGENTS_NS, '-o', 'json'])) as { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } };
       return out.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
     });
-    say(`   GovernancePolicy agents/demo: Ready=${gp.status} (${gp.reason})`);
+    say(`   GovernancePolicy ${AGENTS_NS}/${policy.metadata.name}: Ready=${gp.status} (${gp.reason})`);
     await waitFor('the namespace config, CA and trust bundle', async () => {
       const [config, trust] = await Promise.all([
         core!.readNamespacedConfigMap({ name: 'chaperone-config', namespace: AGENTS_NS }),
