@@ -1,5 +1,5 @@
 // `chaperone sidecar`: the proxy, in a pod or standalone.
-import { createLogger } from '../lib/logger.js';
+import { createLogger, runUntilSignal } from '../lib/logger.js';
 import { intFlag, parseFlags } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
 import { SIDECAR_DEFAULTS, startSidecar } from '../sidecar/main.js';
@@ -78,26 +78,14 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     },
     log,
   );
-  // SIGTERM (kubelet, Ctrl-C): stop accepting, let calls in flight finish (bounded), then exit.
-  // A repeated SIGTERM keeps draining; a second Ctrl-C means "now".
-  return new Promise<number>((resolve) => {
-    let draining = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (draining) {
-        if (signal === 'SIGINT') process.exit(130);
-        return;
-      }
-      draining = true;
-      log.info({ signal }, 'draining');
-      void sidecar.stop().then((clean) => {
-        log.info({ clean }, 'stopped');
-        // Everything that matters is closed; do not let a stray keep-alive socket hold the exit.
-        log.flush(() => process.exit(0));
-        resolve(0);
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    quit = () => onSignal('SIGTERM');
-  });
+  // SIGTERM (kubelet, Ctrl-C) or POST /quitquitquit: stop accepting, let calls in flight finish
+  // (bounded), then exit. A repeated SIGTERM keeps draining; a second Ctrl-C means "now".
+  return runUntilSignal(
+    async () => {
+      const clean = await sidecar.stop();
+      log.info({ clean }, 'stopped');
+    },
+    log,
+    { message: 'draining', expose: (trigger) => (quit = () => trigger('quitquitquit')) },
+  );
 }

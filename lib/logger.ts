@@ -38,19 +38,24 @@ export function createAuditLogger(component: string): Logger {
 }
 
 /**
- * For long-running commands: on SIGTERM or SIGINT, log, run `stop`, flush the log and exit (0, or 1
- * when stopping failed). A second Ctrl-C exits at once. Resolves with 0 once stopping has begun.
+ * For long-running commands: on SIGTERM or SIGINT (or `trigger`, which `options.expose` hands out),
+ * log `options.message`, run `stop`, flush the log and exit (0, or 1 when stopping failed). Repeats
+ * are ignored, except a second Ctrl-C, which exits at once. Resolves with 0 once stopping has begun.
  */
-export function runUntilSignal(stop: () => Promise<unknown>, log: Logger): Promise<number> {
+export function runUntilSignal(
+  stop: () => Promise<unknown>,
+  log: Logger,
+  options: { message?: string; expose?: (trigger: (reason: string) => void) => void } = {},
+): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
+    const onSignal = (signal: string): void => {
       if (stopping) {
         if (signal === 'SIGINT') process.exit(130);
         return;
       }
       stopping = true;
-      log.info({ signal }, 'stopping');
+      log.info({ signal }, options.message ?? 'stopping');
       void stop().then(
         () => log.flush(() => process.exit(0)),
         () => log.flush(() => process.exit(1)),
@@ -59,5 +64,6 @@ export function runUntilSignal(stop: () => Promise<unknown>, log: Logger): Promi
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    options.expose?.(onSignal);
   });
 }
