@@ -6,7 +6,7 @@ import {
   ADMIN_PORT, ADMIN_PORT_NAME, AGENT_ANNOTATION, CA_DIR, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_DIR, CONFIG_VOLUME,
   INJECT_ANNOTATION, INJECTED_LABEL, INTERCEPT_HOSTS_ANNOTATION, NATIVE_SIDECAR_ANNOTATION, NEVER_INJECTED_NAMESPACES,
   PODINFO_DIR, PODINFO_VOLUME, PROXY_CONTAINER, PROXY_CPU_ANNOTATION, PROXY_CPU_LIMIT_ANNOTATION, PROXY_MEMORY_ANNOTATION,
-  PROXY_MEMORY_LIMIT_ANNOTATION, QUIT_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME,
+  PROXY_MEMORY_LIMIT_ANNOTATION, PROXY_URL, QUIT_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME,
 } from './names.js';
 import { isQuantity, quantityValue } from './quantity.js';
 import type { InjectionSettings, ProxyResources } from './settings.js';
@@ -225,6 +225,9 @@ export function injectPod(input: V1Pod, settings: InjectionSettings, request: In
     record.env[app.name] = env.added;
     record.envMerged[app.name] = env.merged;
     record.envSkipped[app.name] = env.skipped;
+    // The user's own proxy (not ours left over from an unreadable record) takes the calls elsewhere.
+    const ownProxy = env.skipped.filter((name) => /^https?_proxy$/i.test(name) && app.env?.find((e) => e.name === name)?.value !== PROXY_URL);
+    if (ownProxy.length > 0) warnings.push(`container ${app.name} sets ${ownProxy.join('/')} itself: its calls do not go through the sidecar`);
     if (mountTrust(app)) record.mounts[app.name] = [TRUST_VOLUME];
     else warnings.push(`container ${app.name}: ${TRUST_DIR} is already mounted, so it does not get Chaperone's CA bundle`);
   }
