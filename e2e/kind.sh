@@ -9,6 +9,10 @@ name="${KIND_CLUSTER:-chaperone-e2e}"
 kubeconfig="$(mktemp)"
 if ! kind get clusters | grep -qx "$name"; then kind create cluster --name "$name" --wait 120s; fi
 kind get kubeconfig --name "$name" > "$kubeconfig"
+# The suites run the webhook on this machine; kind's API server reaches it at the host's address on
+# the kind network (its gateway), not at 127.0.0.1.
+E2E_WEBHOOK_HOST="$(docker network inspect kind -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' | tr ' ' '\n' | grep -E '^[0-9.]+$' | head -1)"
+export E2E_WEBHOOK_HOST
 docker build -t chaperone:e2e .
 kind load docker-image chaperone:e2e --name "$name"
 status=0

@@ -20,7 +20,7 @@ import { startOperator, type Operator } from '../operator/controller.js';
 import { webhookConfiguration } from '../webhook/configuration.js';
 import { curlWithEnv } from './harness/curl.js';
 import { installCrd, kubeconfig, kubectl, kubectlOk, serviceAccountKubeconfig } from './harness/kubectl.js';
-import { freePort } from './harness/ports.js';
+import { freePort, WEBHOOK_HOST } from './harness/ports.js';
 import { materialiseVolumes, proxyContainer, runInjectedPod } from './harness/pod-runtime.js';
 import { spawnChaperone, type ChaperoneProcess } from './harness/sidecar-process.js';
 import { createWorld, type World } from './harness/world.js';
@@ -44,9 +44,9 @@ let world: World;
 
 const webhookArgs = (extra: string[] = []): string[] => [
   'webhook',
-  '--listen', `127.0.0.1:${port}`,
+  '--listen', `${WEBHOOK_HOST}:${port}`,
   '--kubeconfig', saKubeconfig,
-  '--tls-san', '127.0.0.1',
+  '--tls-san', WEBHOOK_HOST,
   '--tls-refresh-ms', '300',
   '--image', 'registry.example/chaperone:e2e',
   '--identity', `e2e-webhook-${RUN}`,
@@ -98,9 +98,9 @@ function httpsAgent(ca: string): Agent {
 }
 
 /** The serving certificate's fingerprint, from a new TLS connection. */
-function servedFingerprint(ca: string): Promise<string> {
+function servedFingerprint(ca: string, at = port): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, ca }, () => {
+    const socket = connect({ host: WEBHOOK_HOST, port: at, ca }, () => {
       const fp = socket.getPeerX509Certificate()?.fingerprint256 ?? '';
       socket.end();
       resolve(fp);
@@ -130,7 +130,7 @@ beforeAll(async () => {
   // The configuration as the chart installs it, without a caBundle: the webhook's leader fills it in.
   const config = webhookConfiguration({
     namespace: OWN_NS,
-    url: `https://127.0.0.1:${port}`,
+    url: `https://${WEBHOOK_HOST}:${port}`,
     namespaceSelectorExpressions: [{ key: RUN_LABEL, operator: 'In', values: [RUN] }],
   });
   await kubectlOk(['apply', '-f', '-'], JSON.stringify(config));
@@ -241,7 +241,7 @@ describe('chaperone webhook on a real API server', () => {
   it('serves /readyz and /metrics over TLS, and answers a malformed AdmissionReview with 400 and a reason', async () => {
     const ca = (await caBundle())!;
     const dispatcher = httpsAgent(ca);
-    const base = `https://127.0.0.1:${port}`;
+    const base = `https://${WEBHOOK_HOST}:${port}`;
     expect((await request(`${base}/readyz`, { dispatcher })).statusCode).toBe(200);
     const bad = await request(`${base}/inject`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'AdmissionReview' }) });
     expect(bad.statusCode).toBe(400);
@@ -291,22 +291,33 @@ describe('chaperone webhook on a real API server', () => {
       expect(JSON.parse(denied.body)).toMatchObject({ error: { message: expect.stringMatching(/no embeddings/) } });
       expect(world.tls.received.length).toBe(before + 1);
       // The pod's chaperone.dev/agent annotation, read through the downward API, names the agent.
-      expect(sidecar.audits().map((a) => a.agent)).toEqual(['researcher', 'researcher']);
+      // (The audit line is written as the answer leaves; the log pipe may deliver it a moment later.)
+      await expect.poll(() => sidecar.audits().map((a) => a.agent), POLL).toEqual(['researcher', 'researcher']);
     } finally {
       await sidecar.stop();
     }
   });
 
-  it('renews its certificate and serves the new one without a restart', async () => {
+  it('renews its certificate (the leader) and every replica serves the new one without a restart', async () => {
     await webhook!.stop();
     await kubectlOk(['delete', 'secret', 'chaperone-webhook-tls', '-n', OWN_NS]);
     webhook = await startWebhook(['--cert-validity-seconds', '12']);
     await expect.poll(async () => (await caBundle()) ?? '', POLL).toMatch(/BEGIN CERTIFICATE/);
     const ca = (await caBundle())!;
-    await expect.poll(() => servedFingerprint(ca).catch(() => ''), POLL).not.toBe('');
-    const first = await servedFingerprint(ca);
-    await webhook.waitForLine((l) => l.msg === 'webhook serving certificate renewed', 20_000);
-    await expect.poll(() => servedFingerprint(ca), POLL).not.toBe(first);
+    // A second replica: it follows the Secret the leader keeps.
+    const portB = await freePort();
+    const replica = await startWebhook(['--cert-validity-seconds', '12', '--listen', `${WEBHOOK_HOST}:${portB}`, '--identity', `e2e-webhook-b-${RUN}`]);
+    try {
+      await expect.poll(() => servedFingerprint(ca).catch(() => ''), POLL).not.toBe('');
+      const first = await servedFingerprint(ca);
+      expect(await servedFingerprint(ca, portB)).toBe(first);
+      await webhook.waitForLine((l) => l.msg === 'webhook serving certificate renewed', 20_000);
+      await expect.poll(() => servedFingerprint(ca), POLL).not.toBe(first);
+      await expect.poll(() => servedFingerprint(ca, portB), POLL).not.toBe(first);
+      expect(replica.lines.some((l) => l.msg === 'webhook serving certificate renewed')).toBe(false);
+    } finally {
+      await replica.stop();
+    }
     // Same CA, so the API server keeps calling: a new pod is still injected.
     expect(await caBundle()).toBe(ca);
     await expect.poll(async () => {

@@ -23,7 +23,7 @@ import { curlWithEnv } from '../harness/curl.js';
 import { CHART_DIR, helmOk } from '../harness/helm.js';
 import { kubectl, kubectlOk, serviceAccountKubeconfig } from '../harness/kubectl.js';
 import { materialiseVolumes, runInjectedPod } from '../harness/pod-runtime.js';
-import { freePort } from '../harness/ports.js';
+import { freePort, WEBHOOK_HOST } from '../harness/ports.js';
 import { spawnChaperone, type ChaperoneProcess } from '../harness/sidecar-process.js';
 import { demoCalls, demoReport, say } from './calls.js';
 
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
         // No kubelet, no Service endpoints: the API server calls the webhook process directly.
         const webhooks = (o.webhooks as Array<{ clientConfig: { service?: { path?: string }; url?: string } }>).map((w) => ({
           ...w,
-          clientConfig: { url: `https://127.0.0.1:${webhookPort}${w.clientConfig.service?.path ?? '/inject'}` },
+          clientConfig: { url: `https://${WEBHOOK_HOST}:${webhookPort}${w.clientConfig.service?.path ?? '/inject'}` },
         }));
         return { ...o, webhooks };
       });
@@ -98,8 +98,8 @@ async function main(): Promise<void> {
     // The two Deployments, as processes with their own args and their ServiceAccounts' rights.
     const containerArgs = (d: V1Deployment): string[] => d.spec!.template.spec!.containers[0]!.args ?? [];
     const saFile = async (d: V1Deployment): Promise<string> => serviceAccountKubeconfig(d.spec!.template.spec!.serviceAccountName!, RELEASE_NS, dir);
-    let webhookArgs = setFlag(containerArgs(webhookDeployment), '--listen', `127.0.0.1:${webhookPort}`);
-    webhookArgs = [...webhookArgs, '--tls-san', '127.0.0.1', '--kubeconfig', await saFile(webhookDeployment), '--identity', 'demo-webhook', '--tls-refresh-ms', '500'];
+    let webhookArgs = setFlag(containerArgs(webhookDeployment), '--listen', `${WEBHOOK_HOST}:${webhookPort}`);
+    webhookArgs = [...webhookArgs, '--tls-san', WEBHOOK_HOST, '--kubeconfig', await saFile(webhookDeployment), '--identity', 'demo-webhook', '--tls-refresh-ms', '500'];
     const operatorHealth = await freePort();
     const operatorArgs = [...setFlag(containerArgs(operatorDeployment), '--health-addr', `127.0.0.1:${operatorHealth}`), '--kubeconfig', await saFile(operatorDeployment), '--identity', 'demo-operator'];
     say(`\n-- chaperone ${webhookArgs.join(' ')}`);
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
 
     // 4. What the cluster components saw.
     const dispatcher = new Agent({ connect: { ca: caBundle } });
-    const webhookMetrics = await (await request(`https://127.0.0.1:${webhookPort}/metrics`, { dispatcher })).body.text();
+    const webhookMetrics = await (await request(`https://${WEBHOOK_HOST}:${webhookPort}/metrics`, { dispatcher })).body.text();
     await dispatcher.close();
     // The operator's health port is TLS with a self-signed certificate that nobody verifies.
     const unverified = new Agent({ connect: { rejectUnauthorized: false } });

@@ -11,3 +11,9 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Where the API server can call a webhook run by the tests: 127.0.0.1 for the local control plane;
+ * on kind, the host's address on the kind network (e2e/kind.sh sets E2E_WEBHOOK_HOST).
+ */
+export const WEBHOOK_HOST = process.env.E2E_WEBHOOK_HOST || '127.0.0.1';
