@@ -8,7 +8,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../lib/logger.js';
 import { describeApproval, type ApprovalStore } from './approvals.js';
-import { AgentStats, Audit, pathWithoutQuery, type AuditRecord } from './audit.js';
+import { AgentStats, Audit, pathWithoutQuery } from './audit.js';
+import { recordDecision } from './decision-record.js';
 import type { Call, Provider, RequestFacts, ResponseFacts, Usage } from './call.js';
 import type { ConfigSnapshot } from './config.js';
 import {
@@ -476,22 +477,7 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
     dp.pipeline.settle(call, { status: ex.upstreamStatus, ...(usage ? { usage } : {}), ...(ex.costUsd !== undefined ? { costUsd: ex.costUsd } : {}), ...(ex.failure ? { failure: ex.failure } : {}) }, policies);
   }
 
-  const m = dp.metrics;
-  const agentLabel = m.agents.value(ex.agent);
-  m.requests.inc({ provider: ex.provider, agent: agentLabel, decision: ex.decision });
-  m.duration.observe({ provider: ex.provider }, latencyMs / 1000);
-  m.overhead.observe({ provider: ex.provider }, overheadMs / 1000);
-  const modelLabel = usage || ex.costUsd !== undefined ? m.models.value(model) : '';
-  if (usage) {
-    m.tokens.inc({ provider: ex.provider, model: modelLabel, type: 'input' }, usage.inputTokens);
-    m.tokens.inc({ provider: ex.provider, model: modelLabel, type: 'output' }, usage.outputTokens);
-  }
-  if (ex.costUsd !== undefined) m.cost.inc({ provider: ex.provider, model: modelLabel, agent: agentLabel }, ex.costUsd);
-  const findings = [...(ex.outcome?.findings ?? []), ...ex.responseFindings];
-  const dlp = m.countFindings(findings);
-  dp.stats.count(ex.agent, ex.decision);
-
-  const record: AuditRecord = {
+  recordDecision(dp, {
     requestId: ex.id,
     agent: ex.agent,
     ...(ex.session ? { session: ex.session } : {}),
@@ -504,20 +490,17 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
     ...(call?.toolsDefined.length ? { tools: call.toolsDefined } : {}),
     ...(toolCallNames(call, ex.response).length ? { toolCalls: toolCallNames(call, ex.response) } : {}),
     decision: ex.decision,
-    rules: [...new Set(findings.flatMap((f) => (f.rule ? [f.rule] : [])))],
     ...(ex.reported?.policy ? { policy: ex.reported.policy } : {}),
-    ...(Object.keys(dlp).length ? { dlp } : {}),
     status,
-    latencyMs: round(latencyMs),
-    overheadMs: round(overheadMs),
+    latencyMs,
+    overheadMs,
     ...(usage ? { tokens: usage } : {}),
     ...(ex.costUsd !== undefined ? { costUsd: ex.costUsd } : {}),
     ...(ex.error ? { error: ex.error } : {}),
-  };
-  dp.audit.record(record);
+    findings: [...(ex.outcome?.findings ?? []), ...ex.responseFindings],
+    timed: true,
+  });
 }
-
-const round = (ms: number): number => Math.round(ms * 100) / 100;
 
 /** Tool calls the request carried and the model proposed, by name, for the audit line. */
 function toolCallNames(call: Call | undefined, response: ResponseFacts): string[] {

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { Call } from './call.js';
+import { recordDecision } from './decision-record.js';
 import { handleExchange, type DataPath, type Target } from './exchange.js';
 import type { LeafCertificates } from './leaf-certificates.js';
 import { BUILTIN_INTERCEPT_HOSTS, hostMatches } from './providers/index.js';
@@ -163,12 +164,8 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
     };
     const started = process.hrtime.bigint();
     const outcome = dp.pipeline.evaluateRequest(call, snapshot.policies);
-    const audit = (status: number, error?: string): void => {
-      const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-      dp.metrics.requests.inc({ provider: 'unknown', agent: dp.metrics.agents.value(agent), decision: outcome.final.decision });
-      dp.metrics.countFindings(outcome.findings);
-      dp.stats.count(agent, outcome.final.decision);
-      dp.audit.record({
+    const audit = (status: number, error?: string): void =>
+      recordDecision(dp, {
         requestId: call.id,
         agent,
         provider: 'unknown',
@@ -177,14 +174,14 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
         method: 'CONNECT',
         path: '',
         decision: outcome.final.decision,
-        rules: [...new Set(outcome.findings.flatMap((f) => (f.rule ? [f.rule] : [])))],
         ...(outcome.final.policy ? { policy: outcome.final.policy } : {}),
         status,
-        latencyMs: Math.round(latencyMs * 100) / 100,
+        latencyMs: Number(process.hrtime.bigint() - started) / 1e6,
         overheadMs: 0,
         ...(error ? { error } : {}),
+        findings: outcome.findings,
+        timed: false,
       });
-    };
     if (blocks(outcome.final.decision)) {
       const headers = [`X-Chaperone-Request-Id: ${call.id}`, `X-Chaperone-Decision: ${outcome.final.decision}`];
       if (outcome.final.rule) headers.push(`X-Chaperone-Rule: ${outcome.final.rule}`);
