@@ -175,13 +175,17 @@ describe('startWebhookServer', () => {
       const res = await post('/inject', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' });
       expect(res.status).toBe(400);
       expect(res.text).toBe('request: missing\n');
-      // body-parser reads an empty JSON body as {}.
       const empty = await post('/inject/namespace', '');
       expect(empty.status).toBe(400);
-      expect(empty.text).toBe('apiVersion: expected admission.k8s.io/v1, got null\n');
+      expect(empty.text).toMatch(/^body:/);
       const array = await post('/inject', '[]');
       expect(array.status).toBe(400);
       expect(array.text).toMatch(/^body:/);
+    });
+
+    it('answers an unknown path with 404 and a GET of /inject with 405', async () => {
+      expect((await get('/nope')).status).toBe(404);
+      expect((await get('/inject')).status).toBe(405);
     });
 
     it('answers a body over the limit with 413', async () => {
