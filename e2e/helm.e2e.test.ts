@@ -255,7 +255,7 @@ describe('helm template, default values (release chaperone in chaperone-system)'
     expect(flag(args, '--tls-cert-file')).toBeUndefined();
     expect(flag(args, '--image')).toBe(`ghcr.io/chaperone-dev/chaperone:${VERSION}`);
     expect(flag(args, '--image-pull-policy')).toBe('IfNotPresent');
-    expect([flag(args, '--proxy-cpu-request'), flag(args, '--proxy-memory-request'), flag(args, '--proxy-cpu-limit'), flag(args, '--proxy-memory-limit')]).toEqual(['50m', '64Mi', '1', '256Mi']);
+    expect([flag(args, '--proxy-cpu-request'), flag(args, '--proxy-memory-request'), flag(args, '--proxy-cpu-limit'), flag(args, '--proxy-memory-limit')]).toEqual(['50m', '128Mi', '1', '256Mi']);
     expect(flag(args, '--native-sidecars')).toBe('auto');
     expect(flag(args, '--leader-elect')).toBe('true');
   });

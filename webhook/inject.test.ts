@@ -193,7 +193,7 @@ describe('injectPod', () => {
 
   it('keeps the default limit when an override would put it below the request', () => {
     const result = injected(inject(pod({ 'chaperone.dev/inject': 'true', 'chaperone.dev/proxy-cpu-limit': '10m' })));
-    expect(proxyOf(result.pod)?.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } });
+    expect(proxyOf(result.pod)?.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } });
     expect(result.warnings).toEqual(['chaperone.dev/proxy-cpu-limit: 10m is below the cpu request 50m; using 1']);
   });
 

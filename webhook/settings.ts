@@ -29,7 +29,7 @@ export function defaultInjectionSettings(overrides: Partial<InjectionSettings> =
     version: VERSION,
     image: `ghcr.io/chaperone-dev/chaperone:${VERSION}`,
     imagePullPolicy: 'IfNotPresent',
-    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+    resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } },
     nativeSidecars: 'auto',
     clusterSupportsNativeSidecars: true,
     ownNamespace: 'chaperone-system',
