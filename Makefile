@@ -78,10 +78,13 @@ crds: build
 	node dist/bin/chaperone.js crd > crds/governancepolicies.chaperone.dev.yaml
 	cp crds/governancepolicies.chaperone.dev.yaml charts/chaperone/crds/
 
+# The peers (mitmproxy, @agentreserve/proxy) are installed outside the project's dependencies; run.js
+# goes last so latest.md carries this run's propagation and admission results.
 bench: build tools control-plane
-	node dist/bench/run.js $(BENCH_ARGS)
+	bash bench/peers/install.sh
 	node dist/bench/propagation.js
 	node dist/bench/admission.js
+	node dist/bench/run.js $(BENCH_ARGS)
 
 clean:
 	rm -rf dist

@@ -1,17 +1,24 @@
 // The shapes a benchmark run produces (bench/results/latest.json) and the arithmetic on them.
+import type { Work } from './work.js';
 
 /**
  * `chaperone`: the sidecar with the pass-through policy. `checks`: the same sidecar with every check
  * on (bench/policies/all-checks.yaml), in the scenarios that say so. `candidate`: another build of
- * the sidecar (run.ts --candidate), pass-through policy. All measured in the same rounds.
+ * the sidecar (run.ts --candidate), pass-through policy. `mitmproxy`, `agentreserve`: the peers
+ * (bench/peers/), in the plain-HTTP scenarios. All measured in the same rounds.
  */
-export type ContenderId = 'direct' | 'floor' | 'chaperone' | 'checks' | 'candidate';
+export type ContenderId = 'direct' | 'floor' | 'chaperone' | 'checks' | 'candidate' | 'mitmproxy' | 'agentreserve';
 export type ProxyId = Exclude<ContenderId, 'direct'>;
 /** The sidecar processes: compared with the floor. */
 export type SidecarId = 'chaperone' | 'checks' | 'candidate';
 export const SIDECARS: SidecarId[] = ['chaperone', 'checks', 'candidate'];
-export const CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'checks'];
-export const ALL_CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'checks', 'candidate'];
+/** Other projects' proxies, on plain HTTP only. */
+export type PeerId = 'mitmproxy' | 'agentreserve';
+export const PEER_IDS: PeerId[] = ['mitmproxy', 'agentreserve'];
+export const CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'checks', 'mitmproxy', 'agentreserve'];
+export const ALL_CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'checks', 'candidate', 'mitmproxy', 'agentreserve'];
+/** Every process measured with /proc (all but direct). */
+export const PROXIES: ProxyId[] = ['floor', 'chaperone', 'checks', 'candidate', 'mitmproxy', 'agentreserve'];
 
 export interface Scenario {
   id: string;
@@ -21,6 +28,12 @@ export interface Scenario {
   stream: boolean;
   /** Whether the `checks` contender (every check on) runs in this scenario. */
   checks: boolean;
+  /** Whether the peers (mitmproxy, agentreserve) run in this scenario (plain HTTP only). */
+  peers?: boolean;
+  /** The call sent; absent in results of older runs (1 KB OpenAI chat completion). */
+  work?: Work;
+  /** Part of the quick profile (the full profile runs every scenario). */
+  quick?: boolean;
 }
 
 export interface Percentiles {
@@ -229,14 +242,15 @@ export function pool(
 // ------------------------------------------------------------------------------------------ ratios
 
 export interface Ratios {
-  /** proxy req/s ÷ floor req/s (sidecars: median of the per-round ratios). */
+  /** proxy req/s ÷ floor req/s (median of the per-round ratios when both ran every round). */
   rps?: number;
   /** proxy p50 − direct p50, µs. */
   addedP50Us?: number;
   addedP99Us?: number;
+  addedP999Us?: number;
   addedTtfbP50Us?: number;
   addedTtfbP99Us?: number;
-  /** The sidecar's added p50 ÷ floor's added p50. */
+  /** The proxy's added p50 ÷ floor's added p50. */
   addedP50VsFloor?: number;
   addedP99VsFloor?: number;
   addedTtfbP50VsFloor?: number;
@@ -252,36 +266,57 @@ export interface Ratios {
   cpuVsPassthrough?: number;
   /** checks only: checks CPU per request − chaperone CPU per request, µs of CPU per request. */
   cpuOverPassthroughUs?: number;
+  /** peers only: checks (every check on) req/s ÷ this peer's req/s, median of the per-round ratios. */
+  checksRpsOverPeer?: number;
+  /** peers only: the per-round ratios behind checksRpsOverPeer. */
+  checksRpsOverPeerRounds?: number[];
+  /** peers only: this peer's CPU per request ÷ checks' CPU per request. */
+  cpuVsChecks?: number;
 }
 
 const div = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) && Number.isFinite(b) ? a / b : undefined);
 const sub = (a?: number, b?: number) => (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) ? a - b : undefined);
 
+/**
+ * num req/s ÷ den req/s in each round: slices i of two contenders ran in the same round, seconds
+ * apart, so a drift of the machine cancels out. Empty when either lacks slices.
+ */
+export function perRoundRps(num?: Measurement, den?: Measurement): number[] {
+  const a = num?.sliceRps ?? [];
+  const b = den?.sliceRps ?? [];
+  const out: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (b[i]! > 0) out.push(a[i]! / b[i]!);
+  return out;
+}
+
 export function ratios(sr: ScenarioResult): Partial<Record<ProxyId, Ratios>> {
-  const { direct, floor, chaperone } = sr.results;
+  const { direct, floor, chaperone, checks } = sr.results;
   const out: Partial<Record<ProxyId, Ratios>> = {};
-  for (const who of ['floor', ...SIDECARS] as const) {
+  for (const who of PROXIES) {
     const m = sr.results[who];
     if (!m) continue;
     const r: Ratios = {};
-    const set = <K extends keyof Ratios>(k: K, v: number | undefined) => {
+    const set = <K extends keyof Ratios>(k: K, v: Ratios[K] | undefined) => {
       if (v !== undefined) r[k] = v;
     };
-    const rounds = who === 'floor' ? undefined : sr.roundRpsRatios[who];
-    set('rps', rounds?.length ? median(rounds) : div(m.rps, floor?.rps));
+    if (who !== 'floor') {
+      const rounds = (SIDECARS as ProxyId[]).includes(who) ? sr.roundRpsRatios[who as SidecarId] : perRoundRps(m, floor);
+      set('rps', rounds?.length ? median(rounds) : div(m.rps, floor?.rps));
+    }
     set('addedP50Us', sub(m.p50Us, direct?.p50Us));
     set('addedP99Us', sub(m.p99Us, direct?.p99Us));
+    set('addedP999Us', sub(m.p999Us, direct?.p999Us));
     set('addedTtfbP50Us', sub(m.ttfbP50Us, direct?.ttfbP50Us));
     set('addedTtfbP99Us', sub(m.ttfbP99Us, direct?.ttfbP99Us));
     out[who] = r;
   }
   const f = out.floor;
-  for (const who of SIDECARS) {
+  for (const who of PROXIES) {
     const c = out[who];
     const m = sr.results[who];
-    if (!c || !f || !m || !floor) continue;
+    if (who === 'floor' || !c || !f || !m || !floor) continue;
     const set = <K extends keyof Ratios>(k: K, v: number | undefined) => {
-      if (v !== undefined) c[k] = v;
+      if (v !== undefined) c[k] = v as Ratios[K];
     };
     set('addedP50VsFloor', div(c.addedP50Us, f.addedP50Us));
     set('addedP99VsFloor', div(c.addedP99Us, f.addedP99Us));
@@ -289,11 +324,21 @@ export function ratios(sr: ScenarioResult): Partial<Record<ProxyId, Ratios>> {
     set('cpuVsFloor', div(m.proxyCpuSecPer1k, floor.proxyCpuSecPer1k));
     set('rssVsFloor', div(m.proxyPeakRssMiB, floor.proxyPeakRssMiB));
   }
+  for (const who of PEER_IDS) {
+    const p = out[who];
+    const m = sr.results[who];
+    if (!p || !m || !checks) continue;
+    const rounds = perRoundRps(checks, m);
+    const v = rounds.length ? median(rounds) : div(checks.rps, m.rps);
+    if (v !== undefined) p.checksRpsOverPeer = v;
+    if (rounds.length) p.checksRpsOverPeerRounds = rounds;
+    const cpu = div(m.proxyCpuSecPer1k, checks.proxyCpuSecPer1k);
+    if (cpu !== undefined) p.cpuVsChecks = cpu;
+  }
   const k = out.checks;
-  const checks = sr.results.checks;
   if (k && checks && chaperone) {
     const set = <K extends keyof Ratios>(key: K, v: number | undefined) => {
-      if (v !== undefined) k[key] = v;
+      if (v !== undefined) k[key] = v as Ratios[K];
     };
     const rounds = sr.roundRpsVsPassthrough;
     set('rpsVsPassthrough', rounds?.length ? median(rounds) : div(checks.rps, chaperone.rps));
@@ -319,6 +364,8 @@ export interface Aim {
   detail: string;
   /** Decimals of the value in the report (default 3, for ratios). */
   digits?: number;
+  /** The aims of issue 8 (against the floor and the peers) come first; the earlier ones follow. */
+  group?: 'peers' | 'earlier';
 }
 
 /** Audit decisions other than allow, e.g. "redact: 3, deny: 1"; undefined when there are none. */
@@ -365,57 +412,121 @@ export interface DlpRow {
 /** The configuration the DLP aim is judged on (bench/dlp.ts): every built-in detector, sensitivity high. */
 export const DLP_AIM_LABEL = 'all 9 detectors, high';
 export const DLP_AIM_MBPS = 200;
+/** Peak resident set aim at 1000 req/s, in MB (10^6 bytes). */
+export const RSS_AIM_MB = 60;
+export const MIB_PER_MB = 1e6 / 2 ** 20;
 
-export function aims(results: ScenarioResult[], fmt: { num: (x?: number) => string; signedUs: (x?: number) => string }, dlp?: DlpRow[]): Aim[] {
+/** Why a peer has no result in a run (not installed, failed to start), keyed by peer. */
+export type PeerNotes = Partial<Record<PeerId, string>>;
+
+export function aims(
+  results: ScenarioResult[],
+  fmt: { num: (x?: number) => string; signedUs: (x?: number) => string },
+  dlp?: DlpRow[],
+  peerNotes: PeerNotes = {},
+): Aim[] {
   const out: Aim[] = [];
   const sat = results.find((r) => r.scenario.id === 'http-saturation');
-  if (sat) {
-    const r = ratios(sat).chaperone?.rps;
-    const bad = invalid(sat);
-    const detail =
-      `chaperone ${fmt.num(sat.results.chaperone?.rps)} req/s, floor ${fmt.num(sat.results.floor?.rps)} req/s` +
-      ((sat.roundRpsRatios.chaperone?.length ?? 0) > 1 ? `; per-round ratios ${sat.roundRpsRatios.chaperone!.map((x) => x.toFixed(2)).join(' ')}` : '');
-    out.push({
-      id: 'saturation-throughput',
-      description: 'chaperone req/s ÷ floor req/s at saturation (plain HTTP, 16 connections)',
-      target: '≥ 0.60',
-      ...judged(bad, r, (v) => v >= 0.6),
-      detail: bad ? `${bad.note}; ${detail}` : detail,
-    });
-  }
   const rate = results.find((r) => r.scenario.id === 'http-rate');
+  const rounds = (xs: number[] | undefined) => ((xs?.length ?? 0) > 1 ? `; per-round ratios ${xs!.map((x) => x.toFixed(2)).join(' ')}` : '');
+  const withNote = (bad: { note: string } | undefined, detail: string) => (bad ? `${bad.note}; ${detail}` : detail);
+
+  // Issue 8: every check on, against the floor and the peers, in the same run.
+  if (sat) {
+    const q = ratios(sat);
+    const checks = sat.results.checks;
+    if (checks) {
+      const bad = invalid(sat, 'checks', ['direct', 'floor']);
+      const detail =
+        `checks ${fmt.num(checks.rps)} req/s, floor ${fmt.num(sat.results.floor?.rps)} req/s${rounds(sat.roundRpsRatios.checks)}` +
+        `; pass-through chaperone ÷ floor ${q.chaperone?.rps === undefined ? 'n/a' : q.chaperone.rps.toFixed(2)}`;
+      out.push({
+        id: 'checks-vs-floor-saturation',
+        group: 'peers',
+        description: 'every check on: checks req/s ÷ floor req/s at saturation (plain HTTP, 16 connections, 1 KB call)',
+        target: '≥ 0.60',
+        ...judged(bad, q.checks?.rps, (v) => v >= 0.6),
+        detail: withNote(bad, detail),
+      });
+    }
+    for (const [peer, target] of [['agentreserve', 3], ['mitmproxy', 10]] as const) {
+      const base = {
+        id: `checks-vs-${peer}-saturation`,
+        group: 'peers' as const,
+        description: `every check on: checks req/s ÷ ${peer} req/s at saturation (plain HTTP, 16 connections, 1 KB call)`,
+        target: `≥ ${target}`,
+        digits: 2,
+      };
+      const m = sat.results[peer];
+      if (!m || !checks) {
+        out.push({ ...base, detail: peerNotes[peer] ? `${peer} not available: ${peerNotes[peer]}` : `no ${peer} result in this run` });
+        continue;
+      }
+      const bad = invalid(sat, 'checks', [peer]);
+      const p = q[peer];
+      const detail = `checks ${fmt.num(checks.rps)} req/s, ${peer} ${fmt.num(m.rps)} req/s${rounds(p?.checksRpsOverPeerRounds)}`;
+      out.push({ ...base, ...judged(bad, p?.checksRpsOverPeer, (v) => v >= target), detail: withNote(bad, detail) });
+    }
+  }
   if (rate) {
     const q = ratios(rate);
-    const r = q.chaperone?.addedP50VsFloor;
     const floorAdded = q.floor?.addedP50Us;
-    const bad = invalid(rate);
+    const subject: SidecarId = rate.results.checks ? 'checks' : 'chaperone';
+    const bad = invalid(rate, subject);
+    const r = q[subject]?.addedP50VsFloor;
     const detail =
       floorAdded !== undefined && floorAdded <= 0
         ? `floor added ${fmt.signedUs(floorAdded)}: no ratio (noise larger than the floor's cost; rerun with --full)`
-        : `chaperone ${fmt.signedUs(q.chaperone?.addedP50Us)}, floor ${fmt.signedUs(floorAdded)}`;
+        : `checks ${fmt.signedUs(q.checks?.addedP50Us)}, pass-through chaperone ${fmt.signedUs(q.chaperone?.addedP50Us)} (${q.chaperone?.addedP50VsFloor?.toFixed(2) ?? 'n/a'}×), floor ${fmt.signedUs(floorAdded)}`;
     out.push({
       id: 'added-p50-at-1000rps',
-      description: 'chaperone added p50 ÷ floor added p50 at 1000 req/s (plain HTTP; added = proxy p50 − direct p50)',
+      group: 'peers',
+      description: `${subject === 'checks' ? 'every check on: checks' : 'chaperone'} added p50 ÷ floor added p50 at 1000 req/s (plain HTTP; added = proxy p50 − direct p50)`,
       target: '≤ 1.5',
       ...judged(bad, r, (v) => v <= 1.5),
-      detail: bad ? `${bad.note}; ${detail}` : detail,
+      detail: withNote(bad, detail),
+    });
+    const rss = (m?: Measurement) => (m?.proxyPeakRssMiB === undefined ? undefined : m.proxyPeakRssMiB / MIB_PER_MB);
+    const subjectRss = rss(rate.results[subject]);
+    const others = (['chaperone', 'floor', 'mitmproxy', 'agentreserve'] as const)
+      .filter((w) => w !== subject && rate.results[w]?.proxyPeakRssMiB !== undefined)
+      .map((w) => `${w === 'chaperone' ? 'pass-through chaperone' : w} ${rss(rate.results[w])!.toFixed(1)} MB`);
+    out.push({
+      id: 'rss-at-1000rps',
+      group: 'peers',
+      description: `${subject === 'checks' ? 'every check on: checks' : 'chaperone'} peak RSS at 1000 req/s (plain HTTP; MB = 10^6 bytes)`,
+      target: `≤ ${RSS_AIM_MB} MB`,
+      digits: 1,
+      ...judged(undefined, subjectRss, (v) => v <= RSS_AIM_MB),
+      detail: others.join(', '),
+    });
+  }
+
+  // The earlier aims (pass-through against the floor, every check against pass-through, DLP).
+  if (sat) {
+    const r = ratios(sat).chaperone?.rps;
+    const bad = invalid(sat);
+    const detail = `chaperone ${fmt.num(sat.results.chaperone?.rps)} req/s, floor ${fmt.num(sat.results.floor?.rps)} req/s${rounds(sat.roundRpsRatios.chaperone)}`;
+    out.push({
+      id: 'saturation-throughput',
+      group: 'earlier',
+      description: 'pass-through: chaperone req/s ÷ floor req/s at saturation (plain HTTP, 16 connections)',
+      target: '≥ 0.60',
+      ...judged(bad, r, (v) => v >= 0.6),
+      detail: withNote(bad, detail),
     });
   }
   if (sat?.results.checks) {
     const q = ratios(sat).checks;
-    const r = q?.rpsVsPassthrough;
     const bad = invalid(sat, 'checks', ['chaperone', 'floor']);
-    const rounds = sat.roundRpsVsPassthrough ?? [];
-    const detail =
-      `checks ${fmt.num(sat.results.checks.rps)} req/s, chaperone ${fmt.num(sat.results.chaperone?.rps)} req/s` +
-      (rounds.length > 1 ? `; per-round ratios ${rounds.map((x) => x.toFixed(2)).join(' ')}` : '') +
-      `; checks ÷ floor ${q?.rps === undefined ? 'n/a' : q.rps.toFixed(2)}`;
+    const detail = `checks ${fmt.num(sat.results.checks.rps)} req/s, chaperone ${fmt.num(sat.results.chaperone?.rps)} req/s${rounds(sat.roundRpsVsPassthrough)}`;
     out.push({
       id: 'checks-vs-passthrough-saturation',
+      group: 'earlier',
       description: 'checks (every check on) req/s ÷ chaperone (pass-through) req/s at saturation (plain HTTP, 16 connections, 1 KB call)',
       target: '≥ 0.80',
-      ...judged(bad, r, (v) => v >= 0.8),
-      detail: bad ? `${bad.note}; ${detail}` : detail,
+      ...judged(bad, q?.rpsVsPassthrough, (v) => v >= 0.8),
+      detail: withNote(bad, detail),
     });
   }
   if (dlp?.length) {
@@ -424,6 +535,7 @@ export function aims(results: ScenarioResult[], fmt: { num: (x?: number) => stri
     const size = (n: number) => (n >= 1 << 20 ? `${n >> 20} MB` : `${n >> 10} KB`);
     out.push({
       id: 'dlp-scan-throughput',
+      group: 'earlier',
       description: `DLP scan ≥ ${DLP_AIM_MBPS} MB/s per core (all detectors, 1 KB / 64 KB / 1 MB; value: the slowest size)`,
       target: `≥ ${DLP_AIM_MBPS} MB/s`,
       digits: 0,

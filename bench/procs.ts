@@ -2,6 +2,7 @@
 // /proc sampling of their memory and CPU time. Every wait here is bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 
 const live = new Set<ChildProcess>();
 // A crash of the driver must not leave servers behind.
@@ -98,6 +99,65 @@ export async function startSidecar(
     if (Date.now() > deadline) throw new Error(`sidecar: not listening within ${timeoutMs} ms; stderr: ${stderr()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A free TCP port on 127.0.0.1 (bound, read, released: for servers that cannot report the port they got). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => (s.destroy(), resolve(ok));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(1_000, () => done(false));
+  });
+}
+
+/**
+ * Starts `cmd ARGS` (a peer proxy that does not print its address), stdout and stderr to `logFile`,
+ * and waits (bounded) until 127.0.0.1:`port` accepts connections. `url` is http://127.0.0.1:PORT.
+ */
+export async function startPortServer(
+  name: string,
+  cmd: string,
+  args: string[],
+  port: number,
+  logFile: string,
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<Server> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const fd = openSync(logFile, 'w');
+  const proc = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...opts.env }, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+  closeSync(fd);
+  const { exited, stderr } = track(proc);
+  const log = () => {
+    try {
+      return readFileSync(logFile, 'utf8').slice(-2000);
+    } catch {
+      return '';
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited early (${proc.exitCode ?? proc.signalCode}): ${log()}`);
+    if (await accepts(port)) break;
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`${name}: not listening on 127.0.0.1:${port} within ${timeoutMs} ms: ${log()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc, pid: proc.pid!, url: `http://127.0.0.1:${port}`, stop: stopper(proc, exited), stderr: () => stderr() || log() };
 }
 
 export interface LoadgenRun<T> {

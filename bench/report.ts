@@ -1,5 +1,8 @@
 // bench/results/latest.md from a run's report.
-import { ALL_CONTENDERS, DLP_AIM_LABEL, nonAllowDecisions, ratios, SIDECARS, type Aim, type DlpRow, type Measurement, type ProxyId, type Ratios, type ScenarioResult, type SidecarId } from './model.js';
+import {
+  ALL_CONTENDERS, DLP_AIM_LABEL, MIB_PER_MB, nonAllowDecisions, PEER_IDS, ratios, SIDECARS,
+  type Aim, type ContenderId, type DlpRow, type Measurement, type PeerId, type PeerNotes, type ProxyId, type Ratios, type ScenarioResult, type SidecarId,
+} from './model.js';
 
 export interface Report {
   date: string;
@@ -9,7 +12,25 @@ export interface Report {
   /** Per contender: initial warmup, then `rounds` × (slice warmup + measured slice), contenders rotated. */
   plan: { warmupS: number; rounds: number; sliceS: number; sliceWarmupS: number };
   upstreamTrust: 'env' | 'flag';
+  /** The 1 KB OpenAI call's size, bytes. */
   bodyBytes: number;
+  /** Every body sent, by work key (e.g. openai-32kb), bytes. */
+  bodies?: Record<string, number>;
+  /** The fake upstream's answer delay and stream frame gap, ms. */
+  upstreamDelayMs?: number;
+  streamGapMs?: number;
+  /** NODE_OPTIONS the sidecars ran with (the production image's, from the Dockerfile, unless overridden). */
+  sidecarNodeOptions?: string;
+  /** Each peer: installed and runnable here, with its version, or why not. */
+  peers?: Record<PeerId, { ok: true; version: string; detail: string } | { ok: false; reason: string }>;
+  /** Why a peer has no numbers (not available, or failed to start in some scenario). */
+  peerNotes?: PeerNotes;
+  /** bench/results/admission.md (the webhook's admission-latency bench), when present. */
+  admission?: string;
+  /** bench/results/propagation.md (bench/propagation.ts), when present. */
+  propagation?: string;
+  /** The chart (bench/chart.py), or why it was not written. */
+  chart?: { file?: string; reason?: string };
   machine: Record<string, unknown>;
   scenarios: ScenarioResult[];
   derived: Record<string, Partial<Record<ProxyId, Ratios>>>;
@@ -58,24 +79,33 @@ function fmtErrors(m: Measurement): string {
 function fmtRps(m: Measurement): string {
   return m.slices > 1 ? `${fmtNum(m.rps)} (${fmtNum(m.rpsMin)}–${fmtNum(m.rpsMax)})` : fmtNum(m.rps);
 }
+/** Peak RSS in MB (10^6 bytes; the JSON keeps MiB). */
+export function fmtRss(mib?: number): string {
+  return mib === undefined || !Number.isFinite(mib) ? '—' : `${fmtNum(mib / MIB_PER_MB, 1)} MB`;
+}
+
+const PEER_NAME: Record<PeerId, string> = { mitmproxy: 'mitmproxy', agentreserve: 'agentreserve' };
 
 function scenarioTable(sr: ScenarioResult): string {
   const q = ratios(sr);
   const stream = sr.scenario.stream;
   const head = stream
     ? ['contender', 'streams/s', 'TTFB p50', 'TTFB p99', 'added TTFB p50', 'total p50', 'total p99', 'errors', 'proxy peak RSS', 'proxy CPU s / 1k streams']
-    : ['contender', 'req/s (slice range)', 'p50', 'p99', 'p99.9', 'added p50', 'added p99', 'errors', 'proxy peak RSS', 'proxy CPU s / 1k req'];
+    : ['contender', 'req/s (slice range)', 'p50', 'p99', 'p99.9', 'added p50', 'added p99', 'added p99.9', 'errors', 'proxy peak RSS', 'proxy CPU s / 1k req'];
   const rows = [head, head.map(() => '---')];
   for (const who of ALL_CONTENDERS) {
     const m = sr.results[who];
     if (!m) continue;
     const r = who === 'direct' ? undefined : q[who];
-    const rss = m.proxyPeakRssMiB !== undefined ? `${fmtNum(m.proxyPeakRssMiB, 1)} MiB` : '—';
+    const rss = fmtRss(m.proxyPeakRssMiB);
     const cpu = who === 'direct' ? '—' : fmtNum(m.proxyCpuSecPer1k, 3);
     rows.push(
       stream
         ? [who, fmtNum(m.rps), fmtUs(m.ttfbP50Us), fmtUs(m.ttfbP99Us), r ? fmtSignedUs(r.addedTtfbP50Us) : '—', fmtUs(m.p50Us), fmtUs(m.p99Us), fmtErrors(m), rss, cpu]
-        : [who, fmtRps(m), fmtUs(m.p50Us), fmtUs(m.p99Us), fmtUs(m.p999Us), r ? fmtSignedUs(r.addedP50Us) : '—', r ? fmtSignedUs(r.addedP99Us) : '—', fmtErrors(m), rss, cpu],
+        : [
+            who, fmtRps(m), fmtUs(m.p50Us), fmtUs(m.p99Us), fmtUs(m.p999Us),
+            r ? fmtSignedUs(r.addedP50Us) : '—', r ? fmtSignedUs(r.addedP99Us) : '—', r ? fmtSignedUs(r.addedP999Us) : '—', fmtErrors(m), rss, cpu,
+          ],
     );
   }
   const lines = rows.map((r) => `| ${r.join(' | ')} |`);
@@ -101,20 +131,107 @@ function scenarioTable(sr: ScenarioResult): string {
     ];
     lines.push('', `**Checks ÷ chaperone (what every check on costs over pass-through):** ${parts.join(' · ')}`);
   }
-  for (const who of SIDECARS) {
+  for (const who of PEER_IDS) {
+    const p = q[who];
+    if (!p || !sr.results.checks) continue;
+    const parts = [
+      `req/s ${fmtRatio(p.checksRpsOverPeer)}`,
+      `CPU per request ${fmtRatio(p.cpuVsChecks === undefined ? undefined : 1 / p.cpuVsChecks)}`,
+      stream ? `added TTFB p50 ${fmtSignedUs(q.checks?.addedTtfbP50Us)} vs ${fmtSignedUs(p.addedTtfbP50Us)}` : `added p50 ${fmtSignedUs(q.checks?.addedP50Us)} vs ${fmtSignedUs(p.addedP50Us)}`,
+    ];
+    lines.push('', `**Checks ÷ ${PEER_NAME[who]}:** ${parts.join(' · ')}`);
+  }
+  for (const who of [...SIDECARS, ...PEER_IDS] as ContenderId[]) {
     const ch = sr.results[who];
     if (ch?.auditLines === undefined) continue;
     const note = ch.auditLines === ch.requestsSent ? 'one per request' : '**not one per request**';
     const other = nonAllowDecisions(ch);
     const decisions = other ? `**not all allow**: ${other}` : `all allow`;
-    lines.push(
-      '',
-      `${who === 'chaperone' ? 'Sidecar' : SIDECAR_NAME[who]} audit lines: ${fmtNum(ch.auditLines)} for ${fmtNum(ch.requestsSent)} requests sent, warmups included (${note}); decisions: ${decisions}.`,
-    );
+    const name = who === 'chaperone' ? 'Sidecar' : (SIDECAR_NAME as Record<string, string>)[who] ?? who;
+    const what = who === 'agentreserve' ? 'audit rows (SQLite)' : 'audit lines';
+    lines.push('', `${name} ${what}: ${fmtNum(ch.auditLines)} for ${fmtNum(ch.requestsSent)} requests sent, warmups included (${note}); decisions: ${decisions}.`);
   }
   const samples = ALL_CONTENDERS.flatMap((w) => Object.entries(sr.results[w]?.errorSamples ?? {}).map(([k, msg]) => `- ${w} ${k}: \`${msg.replace(/\s+/g, ' ').slice(0, 200)}\``));
   if (samples.length) lines.push('', 'Error samples:', ...samples);
   return lines.join('\n');
+}
+
+/**
+ * The headline: one row per contender, the figures of issue 8 across scenarios (columns for the
+ * scenarios the run had), then every check on ÷ each peer.
+ */
+export function summaryTable(scenarios: ScenarioResult[]): string[] {
+  const by = (id: string) => scenarios.find((s) => s.scenario.id === id);
+  const cols: Array<{ head: string; cell: (who: ContenderId) => string }> = [];
+  const rpsCol = (id: string, head: string) => {
+    const sr = by(id);
+    if (sr) cols.push({ head, cell: (who) => fmtNum(sr.results[who]?.rps) });
+  };
+  rpsCol('http-c1', 'req/s, 1 conn');
+  rpsCol('http-saturation', 'req/s, 16 conns');
+  rpsCol('http-c64', 'req/s, 64 conns');
+  rpsCol('http-32kb', 'req/s, 32 KB, 16 conns');
+  rpsCol('anthropic-saturation', 'req/s, Anthropic, 16 conns');
+  const addedCol = (id: string, head: string) => {
+    const sr = by(id);
+    if (!sr) return;
+    const q = ratios(sr);
+    cols.push({
+      head,
+      cell: (who) => {
+        const r = who === 'direct' ? undefined : q[who];
+        const m = sr.results[who];
+        if (!m) return 'n/a';
+        if (who === 'direct') return `${fmtNum(m.p50Us)} / ${fmtNum(m.p99Us)} / ${fmtNum(m.p999Us)} µs (base)`;
+        return `${fmtSignedUs(r?.addedP50Us)} / ${fmtSignedUs(r?.addedP99Us)} / ${fmtSignedUs(r?.addedP999Us)}`;
+      },
+    });
+  };
+  addedCol('http-rate-500', 'added p50 / p99 / p99.9, 500 req/s');
+  addedCol('http-rate', 'added p50 / p99 / p99.9, 1000 req/s');
+  const ttfb = ['http-stream', 'anthropic-stream'].map(by).filter((x): x is ScenarioResult => x !== undefined);
+  if (ttfb.length) {
+    cols.push({
+      head: `added TTFB p50, ${ttfb.map((s) => (s.scenario.id === 'http-stream' ? 'OpenAI' : 'Anthropic')).join(' / ')} stream`,
+      cell: (who) =>
+        ttfb
+          .map((s) => {
+            const m = s.results[who];
+            if (!m) return 'n/a';
+            return who === 'direct' ? `${fmtNum(m.ttfbP50Us)} µs` : fmtSignedUs(ratios(s)[who]?.addedTtfbP50Us);
+          })
+          .join(' / '),
+    });
+  }
+  const rate = by('http-rate');
+  if (rate) {
+    cols.push({ head: 'CPU s / 1k req, 1000 req/s', cell: (who) => (who === 'direct' ? '—' : fmtNum(rate.results[who]?.proxyCpuSecPer1k, 3)) });
+    cols.push({ head: 'peak RSS, 1000 req/s', cell: (who) => (who === 'direct' ? '—' : fmtRss(rate.results[who]?.proxyPeakRssMiB)) });
+  }
+  const sat = by('http-saturation');
+  if (sat) cols.push({ head: 'CPU s / 1k req, 16 conns', cell: (who) => (who === 'direct' ? '—' : fmtNum(sat.results[who]?.proxyCpuSecPer1k, 3)) });
+  if (!cols.length) return [];
+  const present = ALL_CONTENDERS.filter((w) => scenarios.some((s) => s.results[w] && !s.scenario.tls));
+  const out = [`| contender | ${cols.map((c) => c.head).join(' | ')} |`, `| --- | ${cols.map(() => '---').join(' | ')} |`];
+  for (const who of present) out.push(`| ${who} | ${cols.map((c) => c.cell(who)).join(' | ')} |`);
+  const vs: string[] = [];
+  for (const peer of PEER_IDS) {
+    const parts = scenarios
+      .filter((s) => !s.scenario.tls && !s.scenario.stream && 'concurrency' in s.scenario.load && s.results[peer] && s.results.checks)
+      .map((s) => `${s.scenario.id} ${fmtRatio(ratios(s)[peer]?.checksRpsOverPeer)}`);
+    if (parts.length) vs.push(`- checks ÷ ${peer}: ${parts.join(', ')}`);
+  }
+  if (vs.length) out.push('', 'Every check on ÷ each peer, req/s in the closed-loop scenarios (median of the per-round ratios):', '', ...vs);
+  return out;
+}
+
+/** A Markdown file of another bench, its headings pushed down under a section of ours. */
+function embedded(text: string): string[] {
+  return text
+    .trim()
+    .split('\n')
+    .filter((l, i) => !(i === 0 && /^#\s/.test(l)))
+    .map((l) => (/^#{1,4}\s/.test(l) ? `##${l}` : l));
 }
 
 export function markdown(report: Report): string {
@@ -129,22 +246,69 @@ export function markdown(report: Report): string {
       `node ${String(m.node)} · ${String(m.go)} · commit ${String(m.commit)} · load average ${(m.loadavgAtStart as number[]).join(' ')} at start, ` +
       `${(m.loadavgAtEnd as number[]).join(' ')} at end · ${String(m.runSeconds)} s`,
   );
+  const bodies = report.bodies ?? {};
+  const size = (k: string) => (bodies[k] !== undefined ? `${fmtNum(bodies[k])} bytes` : undefined);
+  const sizes = [
+    `1 KB OpenAI chat completion (system + user message, 2 tool definitions) ${report.bodyBytes} bytes`,
+    size('openai-32kb') && `32 KB (the same call after a long earlier conversation, 6 tool definitions) ${size("openai-32kb")}`,
+    size('anthropic-1kb-stream') && `the Anthropic Messages form of the 1 KB call ${size('anthropic-1kb-stream')} streamed`,
+  ].filter(Boolean);
   out.push(
     '',
-    `Request: ${report.bodyBytes}-byte OpenAI chat completion (system + user message, 2 tool definitions). \`chaperone\`: the sidecar with the pass-through policy (\`bench/policies/passthrough.yaml\`); ` +
-      '`checks`: the same sidecar with every check on in enforce mode (`bench/policies/all-checks.yaml`: egress rules with a rate limit, schedule, tools with stripForbidden, rate limits, DLP redact with all detectors at high plus a custom pattern and scanResponses, approvals, budget, circuit breaker), configured so the traffic is allowed; plain-HTTP scenarios. ' +
+    `Calls: ${sizes.join('; ')}. The fake upstream answers ${report.upstreamDelayMs ? `after ${report.upstreamDelayMs} ms` : 'at once'} (streams: a frame every ${report.streamGapMs ?? 5} ms). ` +
+      '`direct`: no proxy. `floor`: `bench/floor-proxy.ts`, the least a Node forward proxy does. ' +
+      '`chaperone`: the sidecar with the pass-through policy (`bench/policies/passthrough.yaml`); ' +
+      '`checks`: the same sidecar with every check on in enforce mode (`bench/policies/all-checks.yaml`: egress rules with a rate limit, schedule, tools with stripForbidden, rate limits, DLP redact with all detectors at high plus a custom pattern and scanResponses, approvals, budget, circuit breaker), configured so the traffic is allowed. ' +
+      `The sidecars run with NODE_OPTIONS \`${report.sidecarNodeOptions || '(none)'}\`${report.sidecarNodeOptions !== undefined ? " (the production image's, from the Dockerfile)" : ''}. ` +
+      '`mitmproxy` and `agentreserve`: the peers (below), plain HTTP only. ' +
       `Per scenario, each contender gets a ${p.warmupS} s warmup, then ${p.rounds} rounds of ${p.sliceS} s measured slices (after ${p.sliceWarmupS} s of unmeasured load each), ` +
       'contenders rotated from round to round so a drift of this shared machine hits them alike. Percentiles pool every slice; req/s is the median slice (range in brackets). ' +
-      'Everything runs on loopback and shares the CPUs with the fake upstream and the load generator: read the ratios, not the absolute numbers. ' +
+      'Everything runs on loopback and shares the 2 CPUs with the fake upstream and the load generator: read the ratios, not the absolute numbers. ' +
       'Fixed-rate runs use a pool of at most 16 client connections, saturation runs exactly their connection count. ' +
       (report.upstreamTrust === 'env'
         ? "The sidecar trusts the fake upstream's CA through NODE_EXTRA_CA_CERTS (the default root store, as against a public provider)."
         : "The sidecar trusts the fake upstream's CA through --upstream-ca."),
   );
-  out.push('', '## Aims', '', '| aim | value | target | result | detail |', '| --- | --- | --- | --- | --- |');
-  for (const a of report.aims) {
-    out.push(`| ${a.description} | ${a.value === undefined ? 'n/a' : a.value.toFixed(a.digits ?? 3)} | ${a.target} | ${a.pass === undefined ? 'n/a' : a.pass ? 'PASS' : '**MISS**'} | ${a.detail} |`);
+  if (report.peers) {
+    out.push('', 'Peers:');
+    for (const peer of PEER_IDS) {
+      const a = report.peers[peer];
+      if (!a) continue;
+      const note = report.peerNotes?.[peer];
+      out.push(a.ok ? `- \`${peer}\`: ${a.detail}${note ? ` (**${note}**)` : ''}` : `- \`${peer}\`: **not available: ${a.reason}**`);
+    }
+    out.push(
+      '- mitmproxy: `mitmdump` as a regular forward proxy with `bench/peers/mitm_addon.py`, which parses every JSON request body (model, messages, tools), parses JSON answers for their usage, streams server-sent events through, and appends one JSON audit line per call, as the mitmproxy-based sidecar egress proxies do.',
+      "- agentreserve: rules like the every-check policy's egress section (two deny rules, a `/v1/*` allow rule with a rate limit and a time restriction that never refuse, a final deny), its SQLite audit store and its pino log; it has no `--resolve`, so its calls name the fake upstream's address (`http://127.0.0.1:PORT/...`) instead of the provider's host.",
+    );
   }
+  const table = (aims: Aim[]) => [
+    '| aim | value | target | result | detail |',
+    '| --- | --- | --- | --- | --- |',
+    ...aims.map((a) => `| ${a.description} | ${a.value === undefined ? 'n/a' : a.value.toFixed(a.digits ?? 3)} | ${a.target} | ${a.pass === undefined ? 'n/a' : a.pass ? 'PASS' : '**MISS**'} | ${a.detail} |`),
+  ];
+  const current = report.aims.filter((a) => a.group !== 'earlier');
+  const earlier = report.aims.filter((a) => a.group === 'earlier');
+  out.push('', '## Aims', '', ...table(current));
+  if (earlier.length) out.push('', 'Earlier aims (pass-through against the floor, every check against pass-through, DLP):', '', ...table(earlier));
+
+  const summary = summaryTable(report.scenarios);
+  if (summary.length) {
+    out.push(
+      '',
+      '## Summary: every contender, the same work',
+      '',
+      '"added" = contender − direct at the same percentile (direct: its own latency). The full tables per scenario follow.',
+      '',
+      ...summary,
+    );
+  }
+  if (report.chart?.file) {
+    out.push('', `![Latency against load, per contender](${report.chart.file})`, '', `\`${report.chart.file}\`: left, p50 and p99 latency at the fixed rates (open loop); right, p50 latency against the throughput reached at 1, 16 and 64 connections (closed loop). Log scales.`);
+  } else if (report.chart?.reason) {
+    out.push('', `Chart not written: ${report.chart.reason}`);
+  }
+
   const section = (title: string, intro: string, rs: ScenarioResult[], after: string[] = []) => {
     if (!rs.length) return;
     out.push('', `## ${title}`, '', intro);
@@ -155,7 +319,7 @@ export function markdown(report: Report): string {
     'Plain HTTP (agent → proxy → upstream, HTTP on both legs)',
     '`direct`: load generator → fake upstream. `floor`: through `bench/floor-proxy.ts` (undici forward proxy, no checks). ' +
       '`chaperone`: through the sidecar, which parses the call, runs the policy pipeline, keeps metrics and writes an audit line. ' +
-      '`checks`: the same sidecar with every check on. "added" = contender − direct, same percentile.',
+      '`checks`: the same sidecar with every check on. `mitmproxy`, `agentreserve`: the peers. "added" = contender − direct, same percentile.',
     report.scenarios.filter((s) => !s.scenario.tls),
   );
   const icpt = Object.entries(report.interception);
@@ -188,13 +352,25 @@ export function markdown(report: Report): string {
       ...dlpTable(report.dlp.rows),
     );
   }
+  // HOOK(admission): the admission-latency section. The webhook's own bench (`chaperone webhook`)
+  // writes bench/results/admission.md; run.ts reads it into report.admission and it lands here as
+  // it is (its headings pushed under this one). Nothing here measures admission itself.
+  out.push('', '## Admission latency (webhook)', '');
+  if (report.admission) out.push('From `bench/results/admission.md`, written by the webhook\'s admission bench:', '', ...embedded(report.admission));
+  else out.push('Not measured in this run: `bench/results/admission.md` (the webhook\'s admission-latency bench) was not there.');
+  out.push('', '## Operator propagation', '');
+  if (report.propagation) {
+    out.push('From `bench/results/propagation.md` (`node dist/bench/propagation.js`, which `make bench` runs before this report):', '', ...embedded(report.propagation));
+  } else {
+    out.push('Not measured: `bench/results/propagation.md` was not there (`node dist/bench/propagation.js` writes it).');
+  }
   out.push(
     '',
     '## Reading it',
     '',
     '- Latencies in microseconds. At a fixed rate they run from the scheduled send time (open loop: a stall shows in the percentiles instead of slowing the sender); at saturation from the actual send.',
     '- Errors count everything: warmups, measured windows and requests that finished after a window. Any non-zero count is bold, with its kinds and a sample.',
-    "- Peak RSS: the proxy process's highest resident set over the scenario (kernel VmHWM and 100 ms VmRSS samples). CPU: utime+stime over the measured windows per 1000 successful requests.",
+    "- Peak RSS: the proxy process's highest resident set over the scenario (kernel VmHWM and 100 ms VmRSS samples), in MB = 10^6 bytes. CPU: utime+stime of the proxy process (all its threads) over the measured windows per 1000 successful requests.",
     '- A MISS does not fail the run. See bench/README.md for what the figures mean and how to profile.',
   );
   return out.join('\n') + '\n';

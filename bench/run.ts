@@ -1,7 +1,8 @@
-// One benchmark run: the sidecar (pass-through, and with every check on) against a direct call and
-// against a floor proxy, scenario by scenario, on loopback, contenders interleaved; then the DLP scan
-// throughput. See bench/README.md.
+// One benchmark run: the sidecar (pass-through, and with every check on) against a direct call, a
+// floor proxy and the peers (mitmproxy, @agentreserve/proxy), scenario by scenario, on loopback,
+// contenders interleaved; then the DLP scan throughput, the chart, and the report. See bench/README.md.
 //   node dist/bench/run.js [--quick | --full] [--only ID,...] [--out DIR] [--upstream-trust env|flag] [--label TEXT]
+//   node dist/bench/run.js --peers none|mitmproxy,agentreserve   which peers to run (default: every one available)
 //   node dist/bench/run.js --candidate ../other-checkout    also measure another sidecar build, same rounds
 //   node dist/bench/run.js --cpu-prof [--only ID,...]     profile the floor and the sidecars instead
 import { execFileSync } from 'node:child_process';
@@ -14,26 +15,58 @@ import { parseArgs } from 'node:util';
 import { makeTestPki } from '../e2e/fake-provider/certs.js';
 import { formatSummary, summarise } from './cpuprofile-top.js';
 import {
-  aims, ALL_CONTENDERS, CONTENDERS, pool, ratios, SIDECARS, type ContenderId, type DlpRow, type LoadgenResult, type Scenario, type ScenarioResult, type SidecarId, type Slice,
+  aims, ALL_CONTENDERS, CONTENDERS, PEER_IDS, pool, PROXIES, ratios, SIDECARS,
+  type ContenderId, type DlpRow, type LoadgenResult, type PeerId, type PeerNotes, type Scenario, type ScenarioResult, type SidecarId, type Slice,
 } from './model.js';
+import { probePeers, startAgentreserve, startMitmproxy, type Availability, type PeerServer } from './peers/peers.js';
 import { cpuSeconds, ProcSampler, runLoadgen, setClockTicks, startSidecar, startUrlServer, type Server } from './procs.js';
 import { fmtNum, fmtSignedUs, fmtUs, markdown, type Report } from './report.js';
+import { describeWork, requestBody, TARGETS, type Work } from './work.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = join(ROOT, 'dist');
 const CHAPERONE = join(DIST, 'bin', 'chaperone.js');
-const HOST = 'api.openai.com';
-const PATH = '/v1/chat/completions';
+/** Every provider host the bench names; all of them are sent to the fake upstream. */
+const HOSTS = [...new Set(Object.values(TARGETS).map((t) => t.host))];
 /** Who the calls come from, as an SDK behind the sidecar would say: all-checks.yaml's tools and budget key on these. */
 const AGENT = 'researcher';
 const SESSION = 'bench';
 
+const OPENAI_1KB: Work = { format: 'openai', size: '1kb', stream: false };
+const plain = { tls: false, checks: true, peers: true } as const;
+
+/**
+ * The scenarios, in running order. `quick: true` ones make the quick profile (the default); the full
+ * profile runs them all, longer. --only picks any of them.
+ */
 const SCENARIOS: Scenario[] = [
-  { id: 'http-rate', title: '1 KB chat completion, plain HTTP, fixed 1000 req/s', tls: false, load: { rate: 1000 }, stream: false, checks: true },
-  { id: 'http-saturation', title: '1 KB chat completion, plain HTTP, saturation with 16 connections', tls: false, load: { concurrency: 16 }, stream: false, checks: true },
-  { id: 'http-stream', title: 'Streamed chat completion (stream: true), plain HTTP, 4 connections: time to first byte', tls: false, load: { concurrency: 4 }, stream: true, checks: true },
-  { id: 'tls-rate', title: '1 KB chat completion over TLS via CONNECT, fixed 1000 req/s', tls: true, load: { rate: 1000 }, stream: false, checks: false },
-  { id: 'tls-saturation', title: '1 KB chat completion over TLS via CONNECT, saturation with 16 connections', tls: true, load: { concurrency: 16 }, stream: false, checks: false },
+  { id: 'http-c1', title: '1 KB chat completion, plain HTTP, 1 connection (one call at a time)', ...plain, load: { concurrency: 1 }, stream: false, work: OPENAI_1KB, quick: true },
+  { id: 'http-saturation', title: '1 KB chat completion, plain HTTP, saturation with 16 connections', ...plain, load: { concurrency: 16 }, stream: false, work: OPENAI_1KB, quick: true },
+  { id: 'http-c64', title: '1 KB chat completion, plain HTTP, saturation with 64 connections', ...plain, load: { concurrency: 64 }, stream: false, work: OPENAI_1KB, quick: true },
+  { id: 'http-rate-500', title: '1 KB chat completion, plain HTTP, fixed 500 req/s', ...plain, load: { rate: 500 }, stream: false, work: OPENAI_1KB, quick: true },
+  { id: 'http-rate', title: '1 KB chat completion, plain HTTP, fixed 1000 req/s', ...plain, load: { rate: 1000 }, stream: false, work: OPENAI_1KB, quick: true },
+  {
+    id: 'http-32kb', title: '32 KB chat completion (long conversation, 6 tools), plain HTTP, 16 connections', ...plain, load: { concurrency: 16 }, stream: false,
+    work: { format: 'openai', size: '32kb', stream: false }, quick: true,
+  },
+  {
+    id: 'http-stream', title: 'Streamed chat completion (stream: true), plain HTTP, 4 connections: time to first byte', ...plain, load: { concurrency: 4 }, stream: true,
+    work: { format: 'openai', size: '1kb', stream: true }, quick: true,
+  },
+  {
+    id: 'anthropic-stream', title: 'Streamed Anthropic message (stream: true), plain HTTP, 4 connections: time to first byte', ...plain, load: { concurrency: 4 }, stream: true,
+    work: { format: 'anthropic', size: '1kb', stream: true }, quick: true,
+  },
+  {
+    id: 'anthropic-saturation', title: '1 KB Anthropic message, plain HTTP, saturation with 16 connections', ...plain, load: { concurrency: 16 }, stream: false,
+    work: { format: 'anthropic', size: '1kb', stream: false },
+  },
+  {
+    id: 'http-32kb-rate', title: '32 KB chat completion (long conversation, 6 tools), plain HTTP, fixed 500 req/s', ...plain, load: { rate: 500 }, stream: false,
+    work: { format: 'openai', size: '32kb', stream: false },
+  },
+  { id: 'tls-rate', title: '1 KB chat completion over TLS via CONNECT, fixed 1000 req/s', tls: true, load: { rate: 1000 }, stream: false, checks: false, work: OPENAI_1KB },
+  { id: 'tls-saturation', title: '1 KB chat completion over TLS via CONNECT, saturation with 16 connections', tls: true, load: { concurrency: 16 }, stream: false, checks: false, work: OPENAI_1KB, quick: true },
 ];
 /** Not a load scenario: the DLP scan throughput (bench/dlp.ts, one core), run after the others. */
 const DLP_ID = 'dlp';
@@ -43,7 +76,7 @@ const RATE_MAX_CONNS = 16;
 
 /** Per scenario and contender: warmupS, then rounds × (sliceWarmupS + sliceS measured). */
 const PROFILES = {
-  quick: { warmupS: 1, rounds: 5, sliceS: 1, sliceWarmupS: 0.5 },
+  quick: { warmupS: 1, rounds: 4, sliceS: 1, sliceWarmupS: 0.5 },
   full: { warmupS: 3, rounds: 10, sliceS: 1.5, sliceWarmupS: 1 },
 } as const;
 type Plan = (typeof PROFILES)[keyof typeof PROFILES];
@@ -113,9 +146,10 @@ function machine(): Record<string, unknown> {
 interface Fixture {
   tmp: string;
   loadgen: string;
-  body: string;
-  streamBody: string;
-  bodyBytes: number;
+  /** The parsed bench/fixtures/chat-1kb.json, from which every body is built (bench/work.ts). */
+  chat: unknown;
+  /** Body files already written, by work key. */
+  bodies: Map<string, { file: string; bytes: number }>;
   upstreamCert: string;
   upstreamKey: string;
   upstreamCa: string;
@@ -123,21 +157,32 @@ interface Fixture {
   /** The pass-through policy (chaperone, candidate) and the every-check-on one (checks). */
   policy: string;
   checksPolicy: string;
+  peers: Record<PeerId, Availability>;
 }
 
-async function prepare(): Promise<Fixture> {
+const workKey = (w: Work) => `${w.format}-${w.size}${w.stream ? '-stream' : ''}`;
+
+/** The body file of a work item (written on first use). */
+function bodyOf(fx: Fixture, w: Work): { file: string; bytes: number } {
+  const key = workKey(w);
+  let b = fx.bodies.get(key);
+  if (!b) {
+    const text = requestBody(fx.chat, w);
+    b = { file: join(fx.tmp, `body-${key}.json`), bytes: Buffer.byteLength(text) };
+    writeFileSync(b.file, text);
+    fx.bodies.set(key, b);
+  }
+  return b;
+}
+
+async function prepare(peersWanted: PeerId[]): Promise<Fixture> {
   if (!existsSync(CHAPERONE) || !existsSync(join(DIST, 'bench', 'floor-proxy.js'))) {
     throw new Error(`${relative(process.cwd(), DIST) || 'dist'} is incomplete: run "make build" first`);
   }
   const tmp = mkdtempSync(join(tmpdir(), 'chaperone-bench-'));
   const loadgen = loadgenBinary();
-  const chat = JSON.parse(readFileSync(join(ROOT, 'bench', 'fixtures', 'chat-1kb.json'), 'utf8')) as Record<string, unknown>;
-  const body = join(tmp, 'chat.json');
-  const text = JSON.stringify(chat);
-  writeFileSync(body, text);
-  const streamBody = join(tmp, 'chat-stream.json');
-  writeFileSync(streamBody, JSON.stringify({ ...chat, stream: true, stream_options: { include_usage: true } }));
-  const pki = await makeTestPki([HOST]);
+  const chat = JSON.parse(readFileSync(join(ROOT, 'bench', 'fixtures', 'chat-1kb.json'), 'utf8')) as unknown;
+  const pki = await makeTestPki(HOSTS);
   const file = (name: string, content: string) => (writeFileSync(join(tmp, name), content), join(tmp, name));
   const caDir = join(tmp, 'ca');
   sh(process.execPath, [CHAPERONE, 'ca', 'init', '--out', caDir]);
@@ -145,19 +190,35 @@ async function prepare(): Promise<Fixture> {
   const checksPolicy = join(ROOT, 'bench', 'policies', 'all-checks.yaml');
   sh(process.execPath, [CHAPERONE, 'policy', 'validate', policy, checksPolicy]);
   setClockTicks(Number(trySh('getconf', ['CLK_TCK'])));
+  const probed = peersWanted.length ? probePeers() : ({} as Partial<Record<PeerId, Availability>>);
+  const peers = {} as Record<PeerId, Availability>;
+  for (const p of PEER_IDS) peers[p] = peersWanted.includes(p) ? probed[p]! : { ok: false, reason: 'left out (--peers)' };
   return {
     tmp,
     loadgen,
-    body,
-    streamBody,
-    bodyBytes: Buffer.byteLength(text),
+    chat,
+    bodies: new Map(),
     upstreamCert: file('upstream.crt', pki.cert),
     upstreamKey: file('upstream.key', pki.key),
     upstreamCa: file('upstream-ca.crt', pki.caCert),
     caDir,
     policy,
     checksPolicy,
+    peers,
   };
+}
+
+/**
+ * NODE_OPTIONS of the production image (the Dockerfile's `ENV NODE_OPTIONS=...`), so the bench runs
+ * the sidecar as a pod does. Empty when the Dockerfile sets none.
+ */
+function productionNodeOptions(dockerfile = join(ROOT, 'Dockerfile')): string {
+  try {
+    const m = /^ENV\s+NODE_OPTIONS=("([^"]*)"|(\S+))\s*$/m.exec(readFileSync(dockerfile, 'utf8'));
+    return (m?.[2] ?? m?.[3] ?? '').trim();
+  } catch {
+    return '';
+  }
 }
 
 // ------------------------------------------------------------------------------------- measurement
@@ -174,20 +235,36 @@ interface RunOptions {
   upstreamTrust: 'env' | 'flag';
   /** dist/bin/chaperone.js of another build, run as contender `candidate`. */
   candidateBin?: string;
+  /** NODE_OPTIONS of the sidecar processes (the production image's, unless overridden). */
+  sidecarNodeOptions: string;
+  candidateNodeOptions: string;
+  /** The fake upstream's answer delay and stream frame gap. */
+  upstreamDelayMs: number;
+  streamGapMs: number;
+  /** Peers that failed to start in a scenario: reported, and left out of that scenario only. */
+  peerFailures: PeerNotes;
 }
 
 /**
- * One scenario: a fresh fake upstream, floor and sidecar; each contender warmed up, then measured in
- * short slices, round after round, in rotated order. All three servers stay up for the scenario
- * (an idle proxy costs nothing while another is measured).
+ * One scenario: a fresh fake upstream, floor, sidecars and peers; each contender warmed up, then
+ * measured in short slices, round after round, in rotated order. Every server stays up for the
+ * scenario (an idle proxy costs nothing while another is measured).
  */
 async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Promise<ScenarioResult> {
-  const opt = { ...runOpt, contenders: runOpt.contenders.filter((c) => c !== 'checks' || scn.checks) };
-  const fakeArgs = [join(DIST, 'bench', 'fake-upstream.js'), '--port', '0'];
+  const opt = {
+    ...runOpt,
+    contenders: runOpt.contenders.filter((c) => (c !== 'checks' || scn.checks) && (!(PEER_IDS as ContenderId[]).includes(c) || (scn.peers && !scn.tls))),
+  };
+  const work = scn.work ?? OPENAI_1KB;
+  const target = TARGETS[work.format];
+  const body = bodyOf(fx, work);
+  const fakeArgs = [join(DIST, 'bench', 'fake-upstream.js'), '--port', '0', '--delay-ms', String(opt.upstreamDelayMs), '--stream-gap-ms', String(opt.streamGapMs)];
   if (scn.tls) fakeArgs.push('--tls-cert', fx.upstreamCert, '--tls-key', fx.upstreamKey);
   const fake = await startUrlServer('fake upstream', fakeArgs);
   const fakeAddr = new URL(fake.url).host; // 127.0.0.1:PORT
+  const resolveArgs = HOSTS.flatMap((h) => ['--resolve', `${h}=${fakeAddr}`]);
   const proxies: Partial<Record<ContenderId, Server>> = {};
+  const peerServers: Partial<Record<PeerId, PeerServer>> = {};
   const logFiles: Record<SidecarId, string> = {
     chaperone: join(fx.tmp, `sidecar-${scn.id}.log`),
     checks: join(fx.tmp, `checks-${scn.id}.log`),
@@ -198,27 +275,43 @@ async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Prom
     const starting: Array<Promise<unknown>> = [];
     if (opt.contenders.includes('floor')) {
       starting.push(
-        startUrlServer('floor proxy', [join(DIST, 'bench', 'floor-proxy.js'), '--port', '0', '--resolve', `${HOST}=${fakeAddr}`], prof('floor')).then((s) => (proxies.floor = s)),
+        startUrlServer('floor proxy', [join(DIST, 'bench', 'floor-proxy.js'), '--port', '0', ...resolveArgs], prof('floor')).then((s) => (proxies.floor = s)),
       );
     }
     for (const who of SIDECARS) {
       if (!opt.contenders.includes(who)) continue;
-      const args = ['--policy', who === 'checks' ? fx.checksPolicy : fx.policy, '--resolve', `${HOST}=${fakeAddr}`, '--ca-dir', fx.caDir];
+      const args = ['--policy', who === 'checks' ? fx.checksPolicy : fx.policy, ...resolveArgs, '--ca-dir', fx.caDir];
       if (opt.upstreamTrust === 'flag') args.push('--upstream-ca', fx.upstreamCa);
-      const env = opt.upstreamTrust === 'env' ? { NODE_EXTRA_CA_CERTS: fx.upstreamCa } : {};
+      const nodeOptions = who === 'candidate' ? opt.candidateNodeOptions : opt.sidecarNodeOptions;
+      const env: NodeJS.ProcessEnv = { NODE_OPTIONS: nodeOptions, ...(opt.upstreamTrust === 'env' ? { NODE_EXTRA_CA_CERTS: fx.upstreamCa } : {}) };
       const bin = who === 'candidate' ? opt.candidateBin! : CHAPERONE;
       starting.push(startSidecar(bin, args, logFiles[who], { nodeFlags: prof(who), env }).then((s) => (proxies[who] = s)));
     }
+    // The peers: a failure to start leaves that peer out of this scenario, with the reason reported.
+    const startPeer = (who: PeerId, start: () => Promise<PeerServer>) =>
+      start().then(
+        (s) => ((peerServers[who] = s), (proxies[who] = s)),
+        (err: unknown) => {
+          const msg = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 300);
+          opt.peerFailures[who] ??= `failed to start in ${scn.id}: ${msg}`;
+          log(`${scn.id}: ${who} did not start, left out of this scenario: ${msg}`);
+        },
+      );
+    if (opt.contenders.includes('mitmproxy')) starting.push(startPeer('mitmproxy', () => startMitmproxy(fx.tmp, scn.id, Object.fromEntries(HOSTS.map((h) => [h, fakeAddr])))));
+    if (opt.contenders.includes('agentreserve')) starting.push(startPeer('agentreserve', () => startAgentreserve(fx.tmp, scn.id, fakeAddr)));
     await Promise.all(starting);
+    opt.contenders = opt.contenders.filter((c) => !(PEER_IDS as ContenderId[]).includes(c) || proxies[c]);
     const samplers: Partial<Record<ContenderId, ProcSampler>> = {};
-    for (const who of ['floor', ...SIDECARS] as const) if (proxies[who]) samplers[who] = new ProcSampler(proxies[who].pid);
+    for (const who of PROXIES) if (proxies[who]) samplers[who] = new ProcSampler(proxies[who].pid);
 
     const loadgenArgs = (who: ContenderId, warmupS: number, durationS: number): string[] => {
+      // agentreserve has no --resolve: its calls name the fake upstream's address (bench/peers/peers.ts).
+      const url = who === 'agentreserve' ? `http://${fakeAddr}${target.path}` : `${scn.tls ? 'https' : 'http'}://${target.host}${target.path}`;
       const args = [
-        '-url', `${scn.tls ? 'https' : 'http'}://${HOST}${PATH}`,
-        '-body', scn.stream ? fx.streamBody : fx.body,
+        '-url', url,
+        '-body', body.file,
         '-header', 'Content-Type: application/json',
-        '-header', 'Authorization: Bearer sk-bench-0000000000000000000000000000000000000000',
+        ...target.headers.flatMap((h) => ['-header', h]),
         // Sent to every contender alike (the sidecar strips them, the others pass them on).
         '-header', `X-Chaperone-Agent: ${AGENT}`,
         '-header', `X-Chaperone-Session: ${SESSION}`,
@@ -234,7 +327,7 @@ async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Prom
       if (scn.stream) args.push('-stream');
       const proxy = proxies[who];
       if (proxy) args.push('-proxy', proxy.url);
-      else args.push('-resolve', `${HOST}=${fakeAddr}`);
+      else args.push('-resolve', `${target.host}=${fakeAddr}`);
       if (scn.tls) args.push('-cacert', (SIDECARS as ContenderId[]).includes(who) ? join(fx.caDir, 'tls.crt') : fx.upstreamCa);
       return args;
     };
@@ -268,12 +361,18 @@ async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Prom
     }
 
     const rss: Partial<Record<ContenderId, number>> = {};
-    for (const who of ['floor', ...SIDECARS] as const) if (samplers[who]) rss[who] = samplers[who].stop().peakRssMiB;
+    for (const who of PROXIES) if (samplers[who]) rss[who] = samplers[who].stop().peakRssMiB;
     const audits: Partial<Record<ContenderId, { lines: number; decisions: Record<string, number> }>> = {};
     for (const who of SIDECARS) {
       if (!proxies[who]) continue;
       await proxies[who].stop(); // drains, flushes its log (and writes its profile)
       audits[who] = countAudits(logFiles[who]);
+    }
+    for (const who of PEER_IDS) {
+      const p = peerServers[who];
+      if (!p) continue;
+      await p.stop(); // mitmproxy flushes its audit file on exit; agentreserve's SQLite is read after
+      audits[who] = p.auditRecords();
     }
     await proxies.floor?.stop();
 
@@ -338,7 +437,7 @@ function progress(sr: ScenarioResult): void {
     const other = Object.entries(m.decisions ?? {}).filter(([d]) => d !== 'allow');
     const lat = sr.scenario.stream ? `TTFB p50 ${fmtUs(m.ttfbP50Us)}` : `p50 ${fmtUs(m.p50Us)}`;
     log(
-      `${sr.scenario.id.padEnd(15)} ${who.padEnd(9)} ${fmtNum(m.rps).padStart(7)} req/s  ${lat.padStart(14)}  p99 ${fmtUs(m.p99Us).padStart(10)}  errors ${m.errors}` +
+      `${sr.scenario.id.padEnd(16)} ${who.padEnd(12)} ${fmtNum(m.rps).padStart(7)} req/s  ${lat.padStart(14)}  p99 ${fmtUs(m.p99Us).padStart(10)}  errors ${m.errors}` +
         (m.proxyPeakRssMiB !== undefined ? `  rss ${fmtNum(m.proxyPeakRssMiB, 1)} MiB  cpu ${fmtNum(m.proxyCpuSecPer1k, 3)} s/1k` : '') +
         (m.auditLines !== undefined ? `  audit ${m.auditLines}/${m.requestsSent}${other.length ? ` NOT ALLOWED: ${other.map(([d, n]) => `${d} ${n}`).join(', ')}` : ''}` : ''),
     );
@@ -346,6 +445,30 @@ function progress(sr: ScenarioResult): void {
 }
 
 // ------------------------------------------------------------------------------------------- main
+
+/** Reads a file of bench/results written by another bench (admission, propagation), if present. */
+function optionalMarkdown(file: string): { file: string; text: string } | undefined {
+  try {
+    return { file, text: readFileSync(file, 'utf8') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * bench/chart.py: latency against load per contender, from latest.json, with Debian's matplotlib
+ * (bench/peers/install.sh). Bounded (killed after 2 minutes); a failure is reported, not fatal.
+ */
+function runChart(json: string, png: string): { ok: true } | { ok: false; reason: string } {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  try {
+    execFileSync(python, [join(ROOT, 'bench', 'chart.py'), json, png], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    return { ok: true };
+  } catch (err) {
+    const e = err as { stderr?: string; message?: string };
+    return { ok: false, reason: (e.stderr || e.message || String(err)).trim().split('\n').slice(-1)[0]!.slice(0, 300) };
+  }
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -358,13 +481,19 @@ async function main(): Promise<void> {
       'upstream-trust': { type: 'string', default: 'env' },
       label: { type: 'string' },
       candidate: { type: 'string' },
+      peers: { type: 'string' },
+      'upstream-delay-ms': { type: 'string', default: '0' },
+      'stream-gap-ms': { type: 'string', default: '5' },
+      'sidecar-node-options': { type: 'string' },
+      'no-chart': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     process.stdout.write(
       'usage: node dist/bench/run.js [--quick | --full] [--only ID,...] [--out DIR] [--upstream-trust env|flag] [--label TEXT] [--candidate DIR] [--cpu-prof]\n' +
-        `scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}, ${DLP_ID} (the DLP scan throughput, run last)\n`,
+        '                              [--peers none|mitmproxy,agentreserve] [--upstream-delay-ms N] [--stream-gap-ms N] [--sidecar-node-options STR] [--no-chart]\n' +
+        `scenarios (* = quick profile): ${SCENARIOS.map((s) => `${s.id}${s.quick ? '*' : ''}`).join(', ')}, ${DLP_ID}* (the DLP scan throughput, run last)\n`,
     );
     return;
   }
@@ -374,29 +503,54 @@ async function main(): Promise<void> {
   const only = values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((id) => id !== DLP_ID && !SCENARIOS.some((s) => s.id === id));
   if (unknown?.length) throw new Error(`--only: unknown scenario ${unknown.join(', ')} (have ${[...SCENARIOS.map((s) => s.id), DLP_ID].join(', ')})`);
-  const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id));
+  const scenarios = SCENARIOS.filter((s) => (only ? only.includes(s.id) : profile === 'full' || s.quick));
   const withDlp = !values['cpu-prof'] && (!only || only.includes(DLP_ID));
   const upstreamTrust = values['upstream-trust'];
   if (upstreamTrust !== 'env' && upstreamTrust !== 'flag') throw new Error('--upstream-trust: env or flag');
+  const nonNegative = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: a non-negative integer`);
+    return n;
+  };
+  const upstreamDelayMs = nonNegative('upstream-delay-ms', values['upstream-delay-ms']);
+  const streamGapMs = nonNegative('stream-gap-ms', values['stream-gap-ms']);
+  const peersWanted: PeerId[] =
+    values.peers === undefined ? PEER_IDS : values.peers === 'none' ? [] : values.peers.split(',').map((p) => p.trim() as PeerId);
+  const badPeer = peersWanted.filter((p) => !PEER_IDS.includes(p));
+  if (badPeer.length) throw new Error(`--peers: unknown ${badPeer.join(', ')} (have ${PEER_IDS.join(', ')}, or none)`);
   // --candidate DIR: another checkout's build (DIR/dist/bin/chaperone.js, or the file itself).
   let candidateBin: string | undefined;
   if (values.candidate !== undefined) {
     candidateBin = values.candidate.endsWith('.js') ? values.candidate : join(values.candidate, 'dist', 'bin', 'chaperone.js');
     if (!existsSync(candidateBin)) throw new Error(`--candidate: ${candidateBin} does not exist (build that checkout first)`);
   }
-  const contenders: ContenderId[] = candidateBin ? [...CONTENDERS, 'candidate'] : CONTENDERS;
+  // The sidecars run with the production image's NODE_OPTIONS (the Dockerfile's), unless told otherwise.
+  const sidecarNodeOptions = values['sidecar-node-options'] ?? productionNodeOptions();
+  const candidateNodeOptions =
+    values['sidecar-node-options'] ?? (candidateBin ? productionNodeOptions(join(dirname(candidateBin), '..', '..', 'Dockerfile')) : '');
 
   const started = Date.now();
   const host = machine();
-  const fx = await prepare();
+  const fx = await prepare(values['cpu-prof'] ? [] : peersWanted);
+  const available = PEER_IDS.filter((p) => fx.peers[p].ok);
+  for (const p of PEER_IDS) {
+    const a = fx.peers[p];
+    if (peersWanted.includes(p)) log(a.ok ? `peer ${p}: ${a.detail}` : `peer ${p} not available: ${a.reason}`);
+  }
+  const contenders: ContenderId[] = [
+    ...CONTENDERS.filter((c) => !(PEER_IDS as ContenderId[]).includes(c) || available.includes(c as PeerId)),
+    ...(candidateBin ? (['candidate'] as const) : []),
+  ];
+  const peerFailures: PeerNotes = {};
+  const common = { plan, upstreamTrust, sidecarNodeOptions, candidateNodeOptions, upstreamDelayMs, streamGapMs, peerFailures, ...(candidateBin ? { candidateBin } : {}) } as const;
   try {
     if (values['cpu-prof']) {
       // The profiler's overhead makes these runs useless as measurements: nothing goes to latest.*.
       mkdirSync(values.out, { recursive: true });
       for (const scn of scenarios) {
-        const profiled = contenders.filter((c) => c !== 'direct' && (c !== 'checks' || scn.checks));
+        const profiled = contenders.filter((c) => c === 'floor' || ((SIDECARS as ContenderId[]).includes(c) && (c !== 'checks' || scn.checks)));
         log(`${scn.id}: ${profiled.join(', ')} under --cpu-prof`);
-        const sr = await runScenario(fx, scn, { plan, contenders: profiled, upstreamTrust, cpuProfDir: values.out, ...(candidateBin ? { candidateBin } : {}) });
+        const sr = await runScenario(fx, scn, { ...common, contenders: profiled, cpuProfDir: values.out });
         progress(sr);
         for (const who of profiled) {
           const file = join(values.out, `${who}-${scn.id}.cpuprofile`);
@@ -412,7 +566,7 @@ async function main(): Promise<void> {
     const results: ScenarioResult[] = [];
     for (const scn of scenarios) {
       log(`${scn.id}: ${scn.title}`);
-      const sr = await runScenario(fx, scn, { plan, contenders, upstreamTrust, ...(candidateBin ? { candidateBin } : {}) });
+      const sr = await runScenario(fx, scn, { ...common, contenders });
       progress(sr);
       results.push(sr);
     }
@@ -423,9 +577,9 @@ async function main(): Promise<void> {
     }
 
     const interception: Report['interception'] = {};
-    for (const [load, plain, tls] of [['fixed 1000 req/s', 'http-rate', 'tls-rate'], ['saturation', 'http-saturation', 'tls-saturation']] as const) {
-      const p = results.find((r) => r.scenario.id === plain)?.results;
-      const t = results.find((r) => r.scenario.id === tls)?.results;
+    for (const [load, plainId, tlsId] of [['fixed 1000 req/s', 'http-rate', 'tls-rate'], ['saturation', 'http-saturation', 'tls-saturation']] as const) {
+      const p = results.find((r) => r.scenario.id === plainId)?.results;
+      const t = results.find((r) => r.scenario.id === tlsId)?.results;
       if (!p?.chaperone || !t?.chaperone) continue;
       const div = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) ? a / b : undefined);
       const entry: Report['interception'][string] = {};
@@ -437,12 +591,26 @@ async function main(): Promise<void> {
       interception[load] = entry;
     }
 
+    // Why a peer has no numbers: not available here, or failed to start in some scenario.
+    const peerNotes: PeerNotes = {};
+    for (const p of PEER_IDS) {
+      const a = fx.peers[p];
+      if (!a.ok) peerNotes[p] = a.reason;
+      else if (peerFailures[p]) peerNotes[p] = peerFailures[p];
+    }
+    mkdirSync(values.out, { recursive: true });
     const report: Report = {
       date: new Date(started).toISOString(),
       profile,
       plan,
       upstreamTrust,
-      bodyBytes: fx.bodyBytes,
+      bodyBytes: bodyOf(fx, OPENAI_1KB).bytes,
+      bodies: Object.fromEntries([...fx.bodies.entries()].map(([k, b]) => [k, b.bytes])),
+      upstreamDelayMs,
+      streamGapMs,
+      sidecarNodeOptions,
+      peers: fx.peers,
+      peerNotes,
       ...(values.label ? { label: values.label } : {}),
       ...(candidateBin ? { candidate: candidateBin } : {}),
       machine: { ...host, loadavgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100), runSeconds: Math.round((Date.now() - started) / 1000) },
@@ -450,14 +618,26 @@ async function main(): Promise<void> {
       derived: Object.fromEntries(results.map((r) => [r.scenario.id, ratios(r)])),
       interception,
       ...(dlp ? { dlp } : {}),
-      aims: aims(results, { num: (x) => fmtNum(x), signedUs: fmtSignedUs }, dlp?.rows),
+      aims: aims(results, { num: (x) => fmtNum(x), signedUs: fmtSignedUs }, dlp?.rows, peerNotes),
     };
-    mkdirSync(values.out, { recursive: true });
-    writeFileSync(join(values.out, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+    // HOOK(admission): the webhook's admission-latency bench writes bench/results/admission.md;
+    // when it is there, latest.md carries it as its "Admission latency" section (report.ts).
+    const admission = optionalMarkdown(join(values.out, 'admission.md'));
+    if (admission) report.admission = admission.text;
+    const propagation = optionalMarkdown(join(values.out, 'propagation.md'));
+    if (propagation) report.propagation = propagation.text;
+    const jsonFile = join(values.out, 'latest.json');
+    writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
+    if (!values['no-chart']) {
+      const chart = runChart(jsonFile, join(values.out, 'latency.png'));
+      report.chart = chart.ok ? { file: 'latency.png' } : { reason: chart.reason };
+      if (!chart.ok) log(`chart not written: ${chart.reason}`);
+      writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
+    }
     const md = markdown(report);
     writeFileSync(join(values.out, 'latest.md'), md);
     process.stdout.write(md);
-    log(`wrote ${relative(process.cwd(), join(values.out, 'latest.md'))} and latest.json in ${Math.round((Date.now() - started) / 1000)} s`);
+    log(`wrote ${relative(process.cwd(), join(values.out, 'latest.md'))}, latest.json${report.chart?.file ? ' and latency.png' : ''} in ${Math.round((Date.now() - started) / 1000)} s`);
   } finally {
     rmSync(fx.tmp, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The single `chaperone` binary: one image, every component.
+import { setFlagsFromString } from 'node:v8';
 import { governancePolicyCrdYaml } from '../api/index.js';
 import { UsageError } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
@@ -27,6 +28,11 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'sidecar':
+      // undici parses upstream answers with llhttp compiled to WebAssembly; V8 recompiles that
+      // module with its optimising tier once it is hot, a ~35 MB transient that sets the sidecar's
+      // peak resident set. The baseline (Liftoff) code costs no measurable CPU here (bench/README.md,
+      // "Memory"). Set before the first upstream connection compiles the module.
+      setFlagsFromString('--liftoff-only');
       return (await import('./sidecar.js')).sidecarCommand(rest);
     case 'ca':
       return (await import('./ca-init.js')).caCommand(rest);
