@@ -73,7 +73,7 @@ describe('chaperone inject', () => {
     const pod = podAt(cronjob, ['spec', 'jobTemplate', 'spec', 'template']);
     expect(pod.spec?.containers.map((c) => c.name)).toEqual(['chaperone-proxy', 'digest']);
     expect(proxyOf(pod)?.image).toBe('chaperone:dev');
-    expect(pod.spec?.containers[1]?.env).toContainEqual({ name: 'CHAPERONE_QUIT_URL', value: 'http://127.0.0.1:14090/quitquitquit' });
+    expect(pod.spec?.containers[1]?.env).toContainEqual({ name: 'CHAPERONE_QUIT_URL', value: 'https://127.0.0.1:14090/quitquitquit' });
     expect(r.stderr).toBe('CronJob/digest: warning: restartPolicy OnFailure without native sidecars: the pod completes only after the app POSTs to $CHAPERONE_QUIT_URL\n');
   });
 

@@ -19,6 +19,8 @@ Flags:
   --resolve HOST=IP:PORT   send HOST's upstream traffic to IP:PORT, TLS still verifying HOST (repeatable)
   --upstream-ca FILE       trust this CA (PEM) for upstream TLS, besides the public roots
   --admin-token-file FILE  bearer token for state-changing admin calls (approvals)
+  --admin-tls              serve the admin port over HTTPS, with a certificate from the interception CA
+                           (names localhost, 127.0.0.1, ::1 and $POD_IP); the injector sets it
   --max-body-bytes N       largest request body accepted (default ${SIDECAR_DEFAULTS.maxBodyBytes})
   --client-timeout-ms N    time a client may take to send a request (default ${SIDECAR_DEFAULTS.clientTimeoutMs})
   --connect-timeout-ms N   upstream connect timeout (default ${SIDECAR_DEFAULTS.connectTimeoutMs})
@@ -39,6 +41,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     resolve: { type: 'string', multiple: true },
     'upstream-ca': { type: 'string' },
     'admin-token-file': { type: 'string' },
+    'admin-tls': { type: 'boolean' },
     'max-body-bytes': { type: 'string' },
     'client-timeout-ms': { type: 'string' },
     'connect-timeout-ms': { type: 'string' },
@@ -75,6 +78,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
       maxAgentLabels: intFlag(values['max-agent-labels'], 'max-agent-labels', d.maxAgentLabels),
       version: VERSION,
       onQuit: () => quit(),
+      ...(values['admin-tls'] ? { adminTls: true } : {}),
     },
     log,
   );

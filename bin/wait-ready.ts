@@ -1,14 +1,29 @@
 // `chaperone wait-ready`: blocks until the local sidecar answers /readyz (for pods without native
 // sidecars, as a postStart hook on the proxy container so app containers start after it).
+import { readFile } from 'node:fs/promises';
+import { Agent, request } from 'undici';
 import { intFlag, parseFlags } from '../lib/cli.js';
 
-export const WAIT_READY_HELP = `Usage: chaperone wait-ready [--url URL] [--timeout-ms N]
+export const WAIT_READY_HELP = `Usage: chaperone wait-ready [--url URL] [--ca-file FILE] [--timeout-ms N]
 
 Exits 0 once URL (default http://127.0.0.1:14090/readyz) answers 200; 1 after the timeout (default 60000).
+--ca-file: trust this CA for an https URL (the injected hook passes the namespace CA, which signs the
+sidecar's admin certificate once it has loaded).
 `;
 
+/** One attempt: the status and body, or the error. The CA file is read each time: it may appear late. */
+async function probe(url: string, caFile: string | undefined): Promise<{ status: number; body: string }> {
+  const dispatcher = caFile ? new Agent({ connect: { ca: await readFile(caFile, 'utf8') } }) : undefined;
+  try {
+    const res = await request(url, { ...(dispatcher ? { dispatcher } : {}), headersTimeout: 2_000, bodyTimeout: 2_000 });
+    return { status: res.statusCode, body: await res.body.text() };
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
 export async function waitReadyCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { url: { type: 'string' }, 'timeout-ms': { type: 'string' } });
+  const { values } = parseFlags(argv, { url: { type: 'string' }, 'ca-file': { type: 'string' }, 'timeout-ms': { type: 'string' } });
   if (values.help) {
     process.stdout.write(WAIT_READY_HELP);
     return 0;
@@ -18,9 +33,9 @@ export async function waitReadyCommand(argv: string[]): Promise<number> {
   let last = 'no answer';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      if (res.ok) return 0;
-      last = `${res.status} ${(await res.text()).trim()}`;
+      const { status, body } = await probe(url, values['ca-file']);
+      if (status === 200) return 0;
+      last = `${status} ${body.trim()}`;
     } catch (err) {
       last = (err as Error).message;
     }

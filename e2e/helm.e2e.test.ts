@@ -439,7 +439,7 @@ describe('helm template, alternative values', () => {
 
     const pm = one(alternative, 'PodMonitor') as Monitor;
     expect(pm.spec.selector.matchLabels).toEqual({ 'chaperone.dev/injected': 'true' });
-    expect(pm.spec.podMetricsEndpoints).toEqual([expect.objectContaining({ port: 'chaperone-admin', path: '/metrics' })]);
+    expect(pm.spec.podMetricsEndpoints).toEqual([expect.objectContaining({ port: 'chaperone-admin', path: '/metrics', scheme: 'https' })]);
     expect(pm.spec.namespaceSelector).toEqual({ any: true });
   });
 

@@ -268,12 +268,14 @@ describe('chaperone webhook on a real API server', () => {
     await expect.poll(async () => (await core.readNamespacedConfigMap({ name: 'chaperone-trust', namespace: NS }).catch(() => undefined))?.data?.['ca.crt'] ?? '', POLL).toMatch(/BEGIN CERTIFICATE/);
 
     const stored = await getPod('agent', NS);
-    expect(proxyContainer(stored)!.args).toEqual(['sidecar']);
+    expect(proxyContainer(stored)!.args).toEqual(['sidecar', '--admin-tls']);
     const root = join(dir, 'pod');
     await materialiseVolumes(core, stored, root);
-    const { sidecar, appEnv } = await runInjectedPod(stored, root, 'app', world.upstreamFlags);
+    const { sidecar, appEnv, admin } = await runInjectedPod(stored, root, 'app', world.upstreamFlags);
     try {
-      await expect.poll(async () => (await request(`${sidecar.adminUrl}/readyz`)).statusCode, POLL).toBe(200);
+      // The admin port is HTTPS with a certificate from the namespace CA (verified here).
+      expect(sidecar.adminUrl).toMatch(/^https:/);
+      await expect.poll(async () => (await request(`${sidecar.adminUrl}/readyz`, { dispatcher: admin })).statusCode, POLL).toBe(200);
       expect(appEnv.HTTPS_PROXY).toBe(sidecar.proxyUrl);
       expect(appEnv.SSL_CERT_FILE).toBe(join(root, 'etc/chaperone/trust/ca-bundle.crt'));
       const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello from the pod' }] });
@@ -295,6 +297,7 @@ describe('chaperone webhook on a real API server', () => {
       await expect.poll(() => sidecar.audits().map((a) => a.agent), POLL).toEqual(['researcher', 'researcher']);
     } finally {
       await sidecar.stop();
+      await admin.close();
     }
   });
 

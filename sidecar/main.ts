@@ -10,6 +10,7 @@ import { AgentStats, Audit } from './audit.js';
 import { ConfigSource } from './config.js';
 import type { DataPath } from './exchange.js';
 import { LeafCertificates } from './leaf-certificates.js';
+import { createAdminTlsServer, type AdminTls } from './admin-tls.js';
 import { SidecarMetrics } from './metrics.js';
 import { Pipeline } from './policy/pipeline.js';
 import { createChecks } from './policy/checks.js';
@@ -41,6 +42,8 @@ export interface SidecarOptions {
   version: string;
   /** Called on POST /quitquitquit (the caller drains and exits); without it the route answers 404. */
   onQuit?: () => void;
+  /** Serve the admin port over HTTPS with a certificate from the interception CA (in a pod). */
+  adminTls?: boolean;
 }
 
 export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 'version'> = {
@@ -71,6 +74,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const stats = new AgentStats(options.maxAgentLabels);
   const certs = new LeafCertificates();
   let lastReloadError: string | undefined;
+  let adminTls: AdminTls | undefined;
 
   const config = new ConfigSource(
     { policyFiles: options.policyFiles, configFile: options.configFile, podinfoDir: options.podinfoDir, ...(caDir ? { caDir } : {}) },
@@ -84,6 +88,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
       }
       lastReloadError = undefined;
       certs.useCa(snapshot?.ca);
+      adminTls?.useCa(snapshot?.ca).catch((err: Error) => log.error({ err: err.message }, 'admin certificate not renewed'));
       metrics.policiesLoaded.set(snapshot?.policies.length ?? 0);
       log.info(
         { hash: snapshot?.hash, policies: snapshot?.policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`), ca: snapshot?.ca !== undefined },
@@ -159,15 +164,19 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const proxyAddr = splitHostPort(options.listen, '--listen');
   const adminAddr = splitHostPort(options.admin, '--admin');
   await listen(proxy.server, proxyAddr.host, proxyAddr.port);
-  const adminServer = admin.listen(adminAddr.port, adminAddr.host);
+  if (options.adminTls) {
+    adminTls = await createAdminTlsServer(admin);
+    await adminTls.useCa(config.current()?.ca);
+  }
+  const adminServer = adminTls ? adminTls.server.listen(adminAddr.port, adminAddr.host) : admin.listen(adminAddr.port, adminAddr.host);
   await new Promise<void>((ok, fail) => adminServer.once('listening', ok).once('error', fail));
 
-  const url = (s: Server): string => {
+  const url = (s: Server, scheme = 'http'): string => {
     const a = s.address() as AddressInfo;
-    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    return `${scheme}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   };
   const proxyUrl = url(proxy.server);
-  const adminUrl = url(adminServer);
+  const adminUrl = url(adminServer, adminTls ? 'https' : 'http');
   log.info({ proxy: proxyUrl, admin: adminUrl, mode: standalone ? 'standalone' : 'pod', caDir: caDir ?? null }, 'sidecar listening');
 
   let stopping: Promise<boolean> | undefined;

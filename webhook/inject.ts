@@ -6,7 +6,7 @@ import {
   ADMIN_PORT, ADMIN_PORT_NAME, AGENT_ANNOTATION, CA_DIR, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_DIR, CONFIG_VOLUME,
   INJECT_ANNOTATION, INJECTED_LABEL, INTERCEPT_HOSTS_ANNOTATION, NATIVE_SIDECAR_ANNOTATION, NEVER_INJECTED_NAMESPACES,
   PODINFO_DIR, PODINFO_VOLUME, PROXY_CONTAINER, PROXY_CPU_ANNOTATION, PROXY_CPU_LIMIT_ANNOTATION, PROXY_MEMORY_ANNOTATION,
-  PROXY_MEMORY_LIMIT_ANNOTATION, PROXY_URL, QUIT_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME,
+  PROXY_MEMORY_LIMIT_ANNOTATION, PROXY_URL, QUIT_URL, READYZ_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME,
 } from './names.js';
 import { isQuantity, quantityValue } from './quantity.js';
 import type { InjectionSettings, ProxyResources } from './settings.js';
@@ -114,7 +114,7 @@ function checkSidecarAnnotations(annotations: Annotations, warnings: string[]): 
 
 /** A fresh object per probe: shared objects would come out as YAML anchors. */
 const readyz = (periodSeconds: number, failureThreshold: number): V1Probe => ({
-  httpGet: { path: '/readyz', port: ADMIN_PORT },
+  httpGet: { path: '/readyz', port: ADMIN_PORT, scheme: 'HTTPS' },
   periodSeconds,
   failureThreshold,
 });
@@ -126,9 +126,10 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
     name: PROXY_CONTAINER,
     image: settings.image,
     imagePullPolicy: settings.imagePullPolicy,
-    args: ['sidecar'],
+    // The admin port listens on the pod IP: HTTPS, with a certificate from the namespace CA.
+    args: ['sidecar', '--admin-tls'],
     ports: [{ name: ADMIN_PORT_NAME, containerPort: ADMIN_PORT, protocol: 'TCP' }],
-    env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
+    env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace'), fieldEnv('POD_IP', 'status.podIP')],
     resources,
     volumeMounts: [mount(CONFIG_VOLUME, CONFIG_DIR), mount(CA_VOLUME, CA_DIR), mount(PODINFO_VOLUME, PODINFO_DIR)],
     readinessProbe: readyz(5, 3),
@@ -149,7 +150,7 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
     ...(native
       ? { restartPolicy: 'Always' }
       // The kubelet starts the next container only once postStart returns, so the same ordering.
-      : { lifecycle: { postStart: { exec: { command: ['chaperone', 'wait-ready', '--timeout-ms', '120000'] } } } }),
+      : { lifecycle: { postStart: { exec: { command: ['chaperone', 'wait-ready', '--url', READYZ_URL, '--ca-file', `${CA_DIR}/tls.crt`, '--timeout-ms', '120000'] } } } }),
   };
 }
 

@@ -27,7 +27,9 @@ export const ADMIN_PORT = 14090;
 export const ADMIN_PORT_NAME = 'chaperone-admin';
 export const PROXY_URL = `http://127.0.0.1:${PROXY_PORT}`;
 /** Where an app of a pod without native sidecars tells the sidecar to exit, so the pod can complete. */
-export const QUIT_URL = `http://127.0.0.1:${ADMIN_PORT}/quitquitquit`;
+export const QUIT_URL = `https://127.0.0.1:${ADMIN_PORT}/quitquitquit`;
+/** What the postStart hook of a sidecar that is not native waits for. */
+export const READYZ_URL = `https://127.0.0.1:${ADMIN_PORT}/readyz`;
 /** Never proxied: loopback and in-cluster names. */
 export const NO_PROXY_DEFAULTS: readonly string[] = Object.freeze(['localhost', '127.0.0.1', '::1', '.svc', '.cluster.local']);
 

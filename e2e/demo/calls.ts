@@ -1,6 +1,7 @@
 // The demo's story, shared by the standalone and the cluster demo: one call of each kind through a
 // running sidecar, then the audit lines and metrics they produced. Clients are passed in, so the
 // standalone demo uses curl flags (-x, --cacert) and the cluster demo the pod's injected env.
+import { request, type Dispatcher } from 'undici';
 import type { FakeProvider } from '../fake-provider/server.js';
 import type { CurlResult } from '../harness/curl.js';
 import type { SidecarProcess } from '../harness/sidecar-process.js';
@@ -10,6 +11,8 @@ export interface DemoClients {
   viaProxy(args: string[]): Promise<CurlResult>;
   /** curl straight to a URL (the sidecar's base-URL routes). */
   direct(args: string[]): Promise<CurlResult>;
+  /** For an HTTPS admin port: a dispatcher that trusts its CA. */
+  admin?: Dispatcher;
 }
 
 export const EXPECTED_DECISIONS = ['allow', 'redact', 'deny', 'rate_limited', 'hold', 'error'];
@@ -55,15 +58,16 @@ export async function demoCalls(sidecar: SidecarProcess, fake: FakeProvider, cli
   const approvalId = (JSON.parse(held.body || '{}') as { approval_id?: string }).approval_id ?? '';
   say(`   202 body: ${held.body.trim()}`);
   say(`-- a person approves it: curl -X POST ${sidecar.adminUrl}/approvals/${approvalId}/approve`);
-  const approved = await fetch(`${sidecar.adminUrl}/approvals/${approvalId}/approve`, { method: 'POST' });
-  say(`   -> HTTP ${approved.status}`);
+  const approved = await request(`${sidecar.adminUrl}/approvals/${approvalId}/approve`, { method: 'POST', ...(clients.admin ? { dispatcher: clients.admin } : {}) });
+  await approved.body.text();
+  say(`   -> HTTP ${approved.statusCode}`);
   await show('allowed: the agent resends with X-Chaperone-Approval', clients.viaProxy(mcp(2, approvalId)));
   await show('denied: the approval is single-use', clients.viaProxy(mcp(3, approvalId)));
   await show("error: malformed JSON gets a 400 in the provider's error shape", clients.direct([...json, '-d', '{"model":', route('/openai/v1/chat/completions')]));
 }
 
 /** Prints the audit lines and a metrics excerpt; throws when a decision kind is missing. */
-export async function demoReport(sidecar: SidecarProcess): Promise<void> {
+export async function demoReport(sidecar: SidecarProcess, admin?: Dispatcher): Promise<void> {
   await new Promise((r) => setTimeout(r, 200));
   say('\n== Audit lines (one per decision; no bodies, no secrets, no credentials)');
   say('   decision\tstatus\tagent\tprovider\tmodel\trules\ttokens\tcostUsd');
@@ -71,7 +75,7 @@ export async function demoReport(sidecar: SidecarProcess): Promise<void> {
     say(`   ${a.decision}\t${a.status}\t${a.agent}\t${a.provider}\t${a.model ?? '-'}\t${(a.rules as string[]).join(',') || '-'}\t${JSON.stringify(a.tokens ?? null)}\t${a.costUsd ?? '-'}`);
   }
   say('\n== Sidecar metrics (excerpt of /metrics)');
-  const metrics = await (await fetch(`${sidecar.adminUrl}/metrics`)).text();
+  const metrics = await (await request(`${sidecar.adminUrl}/metrics`, admin ? { dispatcher: admin } : {})).body.text();
   for (const line of metrics.split('\n')) {
     if (/^chaperone_(requests_total|policy_violations_total|dlp_findings_total|tokens_total|cost_usd_total|approvals_pending)/.test(line)) say(`   ${line}`);
   }

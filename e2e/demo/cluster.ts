@@ -170,12 +170,14 @@ async function main(): Promise<void> {
     say(`\n-- the pod's sidecar runs (volumes materialised in ${root}); the fake provider stands in for ${FAKE_HOSTS.join(', ')}`);
     say(`   app env: HTTPS_PROXY=${running.appEnv.HTTPS_PROXY} SSL_CERT_FILE=${running.appEnv.SSL_CERT_FILE}\n`);
     try {
-      await waitFor('the sidecar to be ready', async () => ((await request(`${running.sidecar.adminUrl}/readyz`)).statusCode === 200 ? true : undefined));
+      await waitFor('the sidecar to be ready', async () => ((await request(`${running.sidecar.adminUrl}/readyz`, { dispatcher: running.admin })).statusCode === 200 ? true : undefined));
+      say(`   admin port: ${running.sidecar.adminUrl} (HTTPS, certificate from the namespace CA)\n`);
       const app = (args: string[]) => curlWithEnv(args, running.appEnv);
-      await demoCalls(running.sidecar, fake, { viaProxy: app, direct: app });
-      await demoReport(running.sidecar);
+      await demoCalls(running.sidecar, fake, { viaProxy: app, direct: app, admin: running.admin });
+      await demoReport(running.sidecar, running.admin);
     } finally {
       await running.sidecar.stop();
+      await running.admin.close();
       await fake.close();
     }
 

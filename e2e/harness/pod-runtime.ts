@@ -4,7 +4,9 @@
 // back with the pod paths and the proxy port mapped to the local ones. Used by the e2e suite and by
 // `make demo`, so both exercise exactly what the webhook wrote.
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { CoreV1Api, V1Container, V1Pod } from '@kubernetes/client-node';
+import { Agent } from 'undici';
 import { writeProjectedVolume } from './configmap-dir.js';
 import { spawnSidecar, type SidecarProcess } from './sidecar-process.js';
 
@@ -12,6 +14,8 @@ export const PROXY_CONTAINER = 'chaperone-proxy';
 
 export interface RunningPod {
   sidecar: SidecarProcess;
+  /** For the admin port (HTTPS with a certificate from the namespace CA): trusts that CA. */
+  admin: Agent;
   /** The app container's env (literal values), mapped to this machine: for curl or any client. */
   appEnv: Record<string, string>;
   /** Where the pod's mount paths live here. */
@@ -86,5 +90,6 @@ export async function runInjectedPod(pod: V1Pod, root: string, appContainer: str
   const appEnv = Object.fromEntries(
     Object.entries(resolvedEnv(app, pod)).map(([k, v]) => [k, v.replace('127.0.0.1:14001', `127.0.0.1:${port}`).replace(/(^|[=,])\/etc\/chaperone\//g, `$1${root}/etc/chaperone/`)]),
   );
-  return { sidecar, appEnv, root };
+  const admin = new Agent({ connect: { ca: await readFile(join(mountOf('chaperone-ca'), 'tls.crt'), 'utf8') } });
+  return { sidecar, admin, appEnv, root };
 }
