@@ -21,6 +21,7 @@ import { PROJECT_ROOT } from '../lib/project.js';
 import { down, up } from '../e2e/control-plane/cluster.js';
 import { freePort } from '../e2e/harness/ports.js';
 import { webhookConfiguration } from '../webhook/configuration.js';
+import { percentile as pct } from './model.js';
 import { cpuSeconds, setClockTicks } from './procs.js';
 
 const OWN_NS = 'chaperone-system';
@@ -39,11 +40,6 @@ const AIM_P99_MS = 10;
 const say = (s: string): void => void process.stderr.write(`admission: ${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function pct(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-}
 const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(1));
 
 function samplePod(namespace: string, inject: boolean): V1Pod {

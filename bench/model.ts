@@ -138,6 +138,13 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/** Nearest-rank percentile of samples; NaN when empty. */
+export function percentile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
 /** Adds histogram `h` into `into` (bucket lower bound in µs -> count). */
 export function mergeHist(into: Map<number, number>, h: Record<string, number> | undefined): void {
   for (const [k, n] of Object.entries(h ?? {})) into.set(Number(k), (into.get(Number(k)) ?? 0) + n);

@@ -21,6 +21,7 @@ import { PROJECT_ROOT } from '../lib/project.js';
 import { isConflict } from '../lib/kube.js';
 import { down, up } from '../e2e/control-plane/cluster.js';
 import { freePort } from '../e2e/harness/ports.js';
+import { percentile as pct } from './model.js';
 import { cpuSeconds, setClockTicks } from './procs.js';
 
 const GROUP = 'chaperone.dev';
@@ -167,13 +168,6 @@ async function ensureNamespace(core: CoreV1Api, name: string): Promise<void> {
   } catch (err) {
     if (!isConflict(err)) throw err;
   }
-}
-
-/** Nearest-rank percentile. */
-function pct(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
 interface Row {
