@@ -1,7 +1,7 @@
 // What the dashboard test runs besides the sidecar and the operator: a real Prometheus (Debian's)
 // scraping every Chaperone component each second, and the webhook (`chaperone webhook`, when the
 // build has it) with its serving certificate from files, fed AdmissionReviews over HTTPS.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -83,12 +83,6 @@ export async function startPrometheus(targets: ScrapeTarget[]): Promise<Promethe
     },
     stderr: () => stderr,
   };
-}
-
-/** Whether this build has the webhook (`chaperone webhook --help` exits 0). */
-export function webhookAvailable(): boolean {
-  const r = spawnSync(process.execPath, [CHAPERONE_BIN, 'webhook', '--help'], { stdio: 'ignore', timeout: 20_000 });
-  return r.status === 0;
 }
 
 export interface WebhookProcess {

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
 import { startOperator, type Operator } from '../operator/controller.js';
-import { dashboardProblems, loadDashboard, panelQueries, substitute, type PanelQuery, type Variable } from './dashboard-json.js';
-import { admissionReview, startPrometheus, startWebhook, webhookAvailable, type Prometheus, type PromSample, type WebhookProcess } from './dashboard-world.js';
+import { dashboardProblems, loadDashboard, panelQueries, substitute, type Variable } from './dashboard-json.js';
+import { admissionReview, startPrometheus, startWebhook, type Prometheus, type PromSample, type WebhookProcess } from './dashboard-world.js';
 import { curl, type CurlResult } from './harness/curl.js';
 import { installCrd, kubeconfig, kubectl, kubectlOk } from './harness/kubectl.js';
 import { freePort } from './harness/ports.js';
@@ -23,9 +23,6 @@ import { createWorld, type World } from './harness/world.js';
 const DASHBOARD = loadDashboard();
 const QUERIES = panelQueries(DASHBOARD);
 /** The webhook is checked only once the build has it. */
-const WEBHOOK = webhookAvailable();
-if (!WEBHOOK) process.stderr.write('dashboard e2e: this build has no `chaperone webhook`: the webhook panels are NOT checked (skipped)\n');
-const isWebhookQuery = (q: PanelQuery): boolean => q.expr.includes('chaperone_webhook_');
 
 const ID = randomBytes(3).toString('hex');
 /** The agents' namespace (sidecar target label, policy, uninjected pod); unique per run, deleted after. */
@@ -219,7 +216,7 @@ describe('every panel query against a real Prometheus', () => {
     // The Lease is shared with other runs on this control plane: wait our turn (only the leader reconciles).
     await waitFor(`leadership of ${OWN_NS}/chaperone-operator (another run holding it?)`, () => operator!.isLeader(), (v) => v, 60_000);
 
-    if (WEBHOOK) webhook = await startWebhook({ dir, namespace: OWN_NS, kubeconfig: kubeconfig(), webhookConfig: `chaperone-webhook-dash-${ID}` });
+    webhook = await startWebhook({ dir, namespace: OWN_NS, kubeconfig: kubeconfig(), webhookConfig: `chaperone-webhook-dash-${ID}` });
 
     // Target labels as the chart's PodMonitor / ServiceMonitor give them in a cluster.
     prom = await startPrometheus([
@@ -259,7 +256,7 @@ describe('every panel query against a real Prometheus', () => {
   });
 
   for (const q of QUERIES) {
-    it.skipIf(isWebhookQuery(q) && !WEBHOOK)(`panel ${q.panelId} "${q.panelTitle}" query ${q.refId} returns data`, async () => {
+    it(`panel ${q.panelId} "${q.panelTitle}" query ${q.refId} returns data`, async () => {
       const expr = substitute(q.expr, DASHBOARD);
       const answer = await prom.query(expr);
       expect(answer.error ?? '', expr).toBe('');
@@ -322,7 +319,7 @@ describe('every panel query against a real Prometheus', () => {
     expect((await panel('Uninjected pods by namespace')).map((s) => [s.metric.pod_namespace, s.value[1]])).toContainEqual([NS, '1']);
   });
 
-  it.skipIf(!WEBHOOK)('shows the webhook: admissions by result, latency and certificate expiry', async () => {
+  it('shows the webhook: admissions by result, latency and certificate expiry', async () => {
     expect(positive(await panel('Webhook admissions by result'), 'result')).toEqual(expect.arrayContaining(['injected', 'skipped']));
     expect(Number((await panel('Webhook admission latency', 'B'))[0]?.value[1])).toBeGreaterThan(0);
     const left = Number((await panel('Webhook certificate expires in'))[0]?.value[1]);
