@@ -1,7 +1,7 @@
 // The Grafana dashboard shipped in the chart, proven against real data: a real Prometheus (Debian's)
 // scrapes a sidecar that served real traffic with every kind of decision (curl through the proxy and
-// its base-URL routes), the operator reconciling against the real API server, and the webhook when
-// this build has `chaperone webhook`. Every query of every panel, with Grafana's variables
+// its base-URL routes), the operator reconciling against the real API server, and the webhook
+// answering real AdmissionReviews. Every query of every panel, with Grafana's variables
 // substituted, must be valid PromQL and return at least one series with a number: a panel whose
 // query returns nothing fails this file.
 import { randomBytes } from 'node:crypto';
