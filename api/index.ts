@@ -8,3 +8,5 @@ export * from './policy.js';
 export * from './load.js';
 export * from './linear-regex.js';
 export * from './crd.js';
+export * from './names.js';
+export * from './intercept-hosts.js';

@@ -23,26 +23,33 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { isPlainObject, selectorMatches, type LabelSelector } from '../api/index.js';
+import {
+  CA_SECRET_NAME,
+  CONFIG_MAP_NAME,
+  INJECT_ANNOTATION,
+  INJECTED_LABEL,
+  NEVER_INJECTED_NAMESPACES,
+  PROXY_CONTAINER,
+  TRUST_CONFIG_MAP_NAME,
+  isPlainObject,
+  selectorMatches,
+  type LabelSelector,
+} from '../api/index.js';
 import { applyObject, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/logger.js';
 import { splitHostPort } from '../lib/cli.js';
 import { createCa, needsRenewal, parseCertificates, selfSignedServing } from '../lib/x509.js';
-import { NEVER_GOVERNED, isGoverned } from './governed.js';
-import { CONFIG_MAP_NAME, MANAGED_LABELS, desiredConfigMap } from './namespace-config.js';
+import { isGoverned } from './governed.js';
+import { MANAGED_LABELS, desiredConfigMap } from './namespace-config.js';
 import { desiredStatus, statusChanged } from './policy-status.js';
 import { LeaderElector } from '../lib/leader-election.js';
 import { WorkQueue } from './runtime/work-queue.js';
-import { TRUST_CONFIG_MAP_NAME, desiredTrust } from './trust-bundle.js';
+import { desiredTrust } from './trust-bundle.js';
 
 export const FIELD_MANAGER = 'chaperone-operator';
 export const LEASE_NAME = 'chaperone-operator';
-export const CA_SECRET_NAME = 'chaperone-ca';
 /** Key in `chaperone-ca` holding the previous CA certificate during a rotation's overlap. */
 export const PREVIOUS_CA_KEY = 'previous.crt';
-export const INJECT_ANNOTATION = 'chaperone.dev/inject';
-export const INJECTED_LABEL = 'chaperone.dev/injected';
-export const SIDECAR_CONTAINER = 'chaperone-proxy';
 /** Event reason on a pod annotated for injection that has no sidecar. */
 export const NOT_INJECTED_REASON = 'NotInjected';
 const GROUP = 'chaperone.dev';
@@ -97,11 +104,11 @@ const unb64 = (s: string | undefined): string | undefined => (s === undefined ? 
  */
 export function isUninjected(pod: V1Pod, ownNamespace: string): boolean {
   const ns = pod.metadata?.namespace ?? '';
-  if (NEVER_GOVERNED.has(ns) || ns === ownNamespace) return false;
+  if (NEVER_INJECTED_NAMESPACES.includes(ns) || ns === ownNamespace) return false;
   if (pod.metadata?.annotations?.[INJECT_ANNOTATION] !== 'true' || pod.metadata.deletionTimestamp) return false;
   if (pod.spec?.hostNetwork) return false;
   const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
-  return !containers.some((c) => c.name === SIDECAR_CONTAINER);
+  return !containers.some((c) => c.name === PROXY_CONTAINER);
 }
 
 function stillValid(pem: string | undefined, now: Date): boolean {
@@ -309,7 +316,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
           involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace, uid },
           reason: NOT_INJECTED_REASON,
           type: 'Warning',
-          message: `pod is annotated ${INJECT_ANNOTATION}="true" but has no ${SIDECAR_CONTAINER} container (created while the webhook was unavailable?); recreate it to get the sidecar`,
+          message: `pod is annotated ${INJECT_ANNOTATION}="true" but has no ${PROXY_CONTAINER} container (created while the webhook was unavailable?); recreate it to get the sidecar`,
           source: { component: FIELD_MANAGER },
           reportingComponent: FIELD_MANAGER,
           reportingInstance: opts.identity,

@@ -2,10 +2,7 @@
 // `chaperone.dev/injection: enabled`, those holding a GovernancePolicy and those with a pod annotated
 // `chaperone.dev/inject: "true"`; never the system namespaces or Chaperone's own.
 
-export const INJECTION_LABEL = 'chaperone.dev/injection';
-export const INJECTION_ENABLED = 'enabled';
-/** Namespaces that are never governed, whatever they hold. */
-export const NEVER_GOVERNED: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
+import { INJECTION_ENABLED, INJECTION_LABEL, NEVER_INJECTED_NAMESPACES } from '../api/index.js';
 
 export interface NamespaceLike {
   metadata: { name: string; labels?: Record<string, string> | null };
@@ -18,6 +15,6 @@ export interface NamespaceLike {
  */
 export function isGoverned(namespace: NamespaceLike, hasPolicies: boolean, hasInjectPods: boolean, ownNamespace: string): boolean {
   const name = namespace.metadata.name;
-  if (NEVER_GOVERNED.has(name) || name === ownNamespace) return false;
+  if (NEVER_INJECTED_NAMESPACES.includes(name) || name === ownNamespace) return false;
   return namespace.metadata.labels?.[INJECTION_LABEL] === INJECTION_ENABLED || hasPolicies || hasInjectPods;
 }

@@ -4,10 +4,10 @@
 // rotation both the new and the previous CA are trusted. Pure, apart from reading Node's roots.
 
 import { rootCertificates } from 'node:tls';
+import { TRUST_CONFIG_MAP_NAME } from '../api/index.js';
 import { parseCertificates } from '../lib/x509.js';
 import { MANAGED_LABELS, type ConfigMap } from './namespace-config.js';
 
-export const TRUST_CONFIG_MAP_NAME = 'chaperone-trust';
 export const CA_KEY = 'ca.crt';
 export const CA_BUNDLE_KEY = 'ca-bundle.crt';
 

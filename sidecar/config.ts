@@ -9,20 +9,16 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { loadPolicies, parseDownwardApiLabels, policyKey, selectorMatches, type GovernancePolicy } from '../api/index.js';
-
-export const AGENT_ANNOTATION = 'chaperone.dev/agent';
-/** Per-pod extra hosts to intercept, comma-separated (the injector validates and warns). */
-export const INTERCEPT_HOSTS_ANNOTATION = 'chaperone.dev/intercept-hosts';
-const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
-
-/** Hosts from the annotation, lower-cased; entries that are not host names are dropped. */
-export function annotatedInterceptHosts(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((h) => h.trim().toLowerCase())
-    .filter((h) => HOST_PATTERN.test(h));
-}
+import {
+  AGENT_ANNOTATION,
+  INTERCEPT_HOSTS_ANNOTATION,
+  loadPolicies,
+  parseDownwardApiLabels,
+  parseInterceptHosts,
+  policyKey,
+  selectorMatches,
+  type GovernancePolicy,
+} from '../api/index.js';
 
 /** An immutable view of the active configuration. */
 export interface ConfigSnapshot {
@@ -96,7 +92,7 @@ function buildSnapshot(inputs: Inputs): ConfigSnapshot {
   const interceptHosts = [
     ...new Set([
       ...selected.flatMap((p) => p.spec.intercept?.hosts ?? []).map((h) => h.toLowerCase()),
-      ...annotatedInterceptHosts(podAnnotations[INTERCEPT_HOSTS_ANNOTATION]),
+      ...parseInterceptHosts(podAnnotations[INTERCEPT_HOSTS_ANNOTATION]).hosts,
     ]),
   ];
   return {

@@ -1,6 +1,7 @@
 // The injection itself, a pure function: a pod in, the injected pod (or the reason it was left
 // alone) out. The webhook turns the difference into a JSONPatch; `chaperone inject` prints it.
 import type { V1Container, V1Pod, V1PodSpec, V1Probe, V1ResourceRequirements, V1Volume } from '@kubernetes/client-node';
+import { parseInterceptHosts } from '../api/index.js';
 import { addAppEnv } from './env.js';
 import {
   ADMIN_PORT, ADMIN_PORT_NAME, AGENT_ANNOTATION, CA_DIR, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_DIR, CONFIG_VOLUME,
@@ -96,16 +97,11 @@ function proxyResources(defaults: ProxyResources, annotations: Annotations, warn
   return resources;
 }
 
-const HOST_PATTERN = /^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i;
-
 /** The annotations only the sidecar reads: checked here because here the user sees the warning. */
 function checkSidecarAnnotations(annotations: Annotations, warnings: string[]): void {
-  const hosts = annotations[INTERCEPT_HOSTS_ANNOTATION];
-  if (hosts !== undefined) {
-    const bad = hosts.split(',').map((h) => h.trim()).filter((h) => h !== '' && !(h.length <= 253 && HOST_PATTERN.test(h)));
-    if (bad.length > 0) {
-      warnings.push(`${INTERCEPT_HOSTS_ANNOTATION}: not hostnames: ${bad.map((h) => JSON.stringify(h)).join(', ')} (expected api.example.com or *.example.com)`);
-    }
+  const { invalid } = parseInterceptHosts(annotations[INTERCEPT_HOSTS_ANNOTATION]);
+  if (invalid.length > 0) {
+    warnings.push(`${INTERCEPT_HOSTS_ANNOTATION}: not hostnames: ${invalid.map((h) => JSON.stringify(h)).join(', ')} (expected api.example.com or *.example.com)`);
   }
   if (annotations[AGENT_ANNOTATION]?.trim() === '') {
     warnings.push(`${AGENT_ANNOTATION} is empty: calls without an X-Chaperone-Agent header count as agent "unknown"`);

@@ -1,26 +1,19 @@
-// Every name the injector writes into a pod or reads from one (DESIGN §2). The sidecar, the operator
-// and users depend on them, so they live in one place.
+// Every name the injector writes into a pod or reads from one (DESIGN §2). Those the sidecar and
+// the operator read too come from api/names.ts and are re-exported here.
+import { CA_SECRET_NAME, CONFIG_MAP_NAME, TRUST_CONFIG_MAP_NAME } from '../api/names.js';
 
-// What users write on pods and namespaces.
-export const INJECT_ANNOTATION = 'chaperone.dev/inject';
-export const INJECTION_LABEL = 'chaperone.dev/injection';
-export const INJECTION_ENABLED = 'enabled';
-export const AGENT_ANNOTATION = 'chaperone.dev/agent';
+export {
+  AGENT_ANNOTATION, CA_SECRET_NAME, CONFIG_MAP_NAME, INJECT_ANNOTATION, INJECTED_LABEL, INJECTION_ENABLED, INJECTION_LABEL,
+  INTERCEPT_HOSTS_ANNOTATION, NEVER_INJECTED_NAMESPACES, PROXY_CONTAINER, STATUS_ANNOTATION, TRUST_CONFIG_MAP_NAME,
+} from '../api/names.js';
+
+// What users write on pods, for the injector alone.
 export const NATIVE_SIDECAR_ANNOTATION = 'chaperone.dev/native-sidecar';
-export const INTERCEPT_HOSTS_ANNOTATION = 'chaperone.dev/intercept-hosts';
 export const PROXY_CPU_ANNOTATION = 'chaperone.dev/proxy-cpu';
 export const PROXY_MEMORY_ANNOTATION = 'chaperone.dev/proxy-memory';
 export const PROXY_CPU_LIMIT_ANNOTATION = 'chaperone.dev/proxy-cpu-limit';
 export const PROXY_MEMORY_LIMIT_ANNOTATION = 'chaperone.dev/proxy-memory-limit';
 
-// What the injector writes.
-export const STATUS_ANNOTATION = 'chaperone.dev/status';
-export const INJECTED_LABEL = 'chaperone.dev/injected';
-
-/** Never injected, whatever they ask for: the cluster's own namespaces (Chaperone's is a setting). */
-export const NEVER_INJECTED_NAMESPACES: readonly string[] = Object.freeze(['kube-system', 'kube-public', 'kube-node-lease']);
-
-export const PROXY_CONTAINER = 'chaperone-proxy';
 /** The forward proxy listens on loopback only, so it has no containerPort. */
 export const PROXY_PORT = 14001;
 export const ADMIN_PORT = 14090;
@@ -34,9 +27,9 @@ export const READYZ_URL = `https://127.0.0.1:${ADMIN_PORT}/readyz`;
 export const NO_PROXY_DEFAULTS: readonly string[] = Object.freeze(['localhost', '127.0.0.1', '::1', '.svc', '.cluster.local']);
 
 /** Volumes: each named after the object it mounts (chaperone-podinfo excepted: it is the downward API). */
-export const CONFIG_VOLUME = 'chaperone-config';
-export const CA_VOLUME = 'chaperone-ca';
-export const TRUST_VOLUME = 'chaperone-trust';
+export const CONFIG_VOLUME = CONFIG_MAP_NAME;
+export const CA_VOLUME = CA_SECRET_NAME;
+export const TRUST_VOLUME = TRUST_CONFIG_MAP_NAME;
 export const PODINFO_VOLUME = 'chaperone-podinfo';
 export const CHAPERONE_VOLUMES: readonly string[] = Object.freeze([CONFIG_VOLUME, CA_VOLUME, TRUST_VOLUME, PODINFO_VOLUME]);
 

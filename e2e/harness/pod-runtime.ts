@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { CoreV1Api, V1Container, V1Pod } from '@kubernetes/client-node';
 import { Agent } from 'undici';
+import { PROXY_CONTAINER } from '../../api/index.js';
 import { writeProjectedVolume } from './configmap-dir.js';
 import { spawnSidecar, type SidecarProcess } from './sidecar-process.js';
 
-export const PROXY_CONTAINER = 'chaperone-proxy';
 
 export interface RunningPod {
   sidecar: SidecarProcess;
