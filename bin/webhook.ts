@@ -3,7 +3,7 @@ import { boolFlag, intFlag, normaliseBoolFlag, parseFlags, splitHostPort, UsageE
 import { createLogger, runUntilSignal } from '../lib/logger.js';
 import { loadKubeConfig } from '../lib/kube.js';
 import { defaultIdentity } from '../lib/leader-election.js';
-import { WEBHOOK_DEFAULTS, runWebhook } from '../webhook/main.js';
+import { LEASE_NAME, WEBHOOK_DEFAULTS, runWebhook } from '../webhook/main.js';
 import { SETTINGS_FLAGS, defaultInjectionSettings, settingsFlagsHelp, settingsFromFlags } from '../webhook/settings.js';
 
 const d = WEBHOOK_DEFAULTS;
@@ -24,7 +24,7 @@ Flags:
   --tls-san NAME                extra DNS name or IP address for the self-managed certificate (repeatable)
   --cert-validity-seconds N     self-managed certificate lifetime; renewed when a third remains (default ${d.certValiditySeconds})
   --tls-refresh-ms N            how often TLS material is re-read and checked (default ${d.refreshMs})
-  --leader-elect BOOL           elect a leader (Lease ${'chaperone-webhook'}) to renew the certificate (default ${d.leaderElection})
+  --leader-elect BOOL           elect a leader (Lease ${LEASE_NAME}) to renew the certificate (default ${d.leaderElection})
   --kubeconfig FILE             cluster to talk to (default $KUBECONFIG, ~/.kube/config, else in-cluster)
   --identity ID                 leader-election identity (default $POD_NAME, else hostname + random suffix)
 What is injected:

@@ -70,28 +70,11 @@ export async function runWebhook(config: WebhookConfig, log: Logger): Promise<Ru
     clusterSupportsNativeSidecars: config.settings.nativeSidecars === 'auto' ? await clusterHasNativeSidecars(config.kubeconfig, log) : config.settings.clusterSupportsNativeSidecars,
   };
 
+  // With self-managed TLS, one leader renews the certificate and keeps the caBundle.
   let leading = !config.leaderElection;
-  const elector = config.leaderElection
-    ? new LeaderElector(config.kubeconfig, {
-        name: LEASE_NAME,
-        namespace: config.namespace,
-        identity: config.identity,
-        onStartedLeading: () => {
-          leading = true;
-          log.info('leading: keeping the serving certificate and caBundle');
-          // Renew or fix the caBundle now rather than at the next refresh.
-          if (tls instanceof SelfManagedTls) void tls.sync().catch((err: Error) => log.warn({ err: err.message }, 'webhook TLS sync failed'));
-        },
-        onStoppedLeading: () => {
-          leading = false;
-        },
-        onError: (err) => log.warn({ err: (err as Error).message }, 'leader election'),
-      })
-    : undefined;
-
-  const tls: TlsSource =
+  const selfManaged =
     config.certFile && config.keyFile
-      ? new FileTlsSource(config.certFile, config.keyFile, config.refreshMs, (err) => log.warn({ err: err.message }, 'reading the TLS files failed'))
+      ? undefined
       : new SelfManagedTls({
           kubeconfig: config.kubeconfig,
           namespace: config.namespace,
@@ -103,6 +86,27 @@ export async function runWebhook(config: WebhookConfig, log: Logger): Promise<Ru
           isLeader: () => leading,
           log,
         });
+  const tls: TlsSource =
+    selfManaged ?? new FileTlsSource(config.certFile!, config.keyFile!, config.refreshMs, (err) => log.warn({ err: err.message }, 'reading the TLS files failed'));
+  const elector =
+    config.leaderElection
+      ? new LeaderElector(config.kubeconfig, {
+          name: LEASE_NAME,
+          namespace: config.namespace,
+          identity: config.identity,
+          onStartedLeading: () => {
+            leading = true;
+            log.info('leading: keeping the serving certificate and caBundle');
+            // Renew or fix the caBundle now rather than at the next refresh.
+            void selfManaged?.sync().catch((err: Error) => log.warn({ err: err.message }, 'webhook TLS sync failed'));
+          },
+          onStoppedLeading: () => {
+            leading = false;
+          },
+          onError: (err) => log.warn({ err: (err as Error).message }, 'leader election'),
+        })
+      : undefined;
+
   const recordExpiry = (cert: string): void => {
     const expiry = servingExpiry(cert);
     if (expiry) metrics.certificateExpiry.set(expiry.getTime() / 1000);
