@@ -326,19 +326,11 @@ func newWorker() *worker { return &worker{buf: make([]byte, 32<<10), samples: ma
 // openLoop schedules sends at a fixed rate until end; a pool of maxInflight workers sends them.
 func (r *runner) openLoop(t0, end time.Time) []*worker {
 	jobs := make(chan time.Time, r.cfg.maxInflight)
-	workers := make([]*worker, r.cfg.maxInflight)
-	var wg sync.WaitGroup
-	for i := range workers {
-		w := newWorker()
-		workers[i] = w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for scheduled := range jobs {
-				w.samples = append(w.samples, r.do(w, scheduled))
-			}
-		}()
-	}
+	workers, wg := startWorkers(r.cfg.maxInflight, func(w *worker) {
+		for scheduled := range jobs {
+			w.samples = append(w.samples, r.do(w, scheduled))
+		}
+	})
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	interval := float64(time.Second) / r.cfg.rate
@@ -359,7 +351,18 @@ func (r *runner) openLoop(t0, end time.Time) []*worker {
 
 // closedLoop runs C workers back to back until end.
 func (r *runner) closedLoop(end time.Time) []*worker {
-	workers := make([]*worker, r.cfg.concurrency)
+	workers, wg := startWorkers(r.cfg.concurrency, func(w *worker) {
+		for time.Now().Before(end) {
+			w.samples = append(w.samples, r.do(w, time.Time{}))
+		}
+	})
+	wg.Wait()
+	return workers
+}
+
+// startWorkers runs body on n new workers, each in its own goroutine; wait on the group for them.
+func startWorkers(n int, body func(w *worker)) ([]*worker, *sync.WaitGroup) {
+	workers := make([]*worker, n)
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := newWorker()
@@ -367,13 +370,10 @@ func (r *runner) closedLoop(end time.Time) []*worker {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(end) {
-				w.samples = append(w.samples, r.do(w, time.Time{}))
-			}
+			body(w)
 		}()
 	}
-	wg.Wait()
-	return workers
+	return workers, &wg
 }
 
 type percentiles struct {
