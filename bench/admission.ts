@@ -19,6 +19,7 @@ import { Pool } from 'undici';
 import { isConflict, isNotFound } from '../lib/kube.js';
 import { PROJECT_ROOT } from '../lib/project.js';
 import { down, up } from '../e2e/control-plane/cluster.js';
+import { kubectlOk } from '../e2e/harness/kubectl.js';
 import { freePort } from '../e2e/harness/ports.js';
 import { webhookConfiguration } from '../webhook/configuration.js';
 import { percentile as pct } from './model.js';
@@ -116,10 +117,6 @@ async function ensureNamespace(core: CoreV1Api, name: string, labels: Record<str
   }
 }
 
-function kubectl(kubeconfig: string, args: string[], input?: string): string {
-  return execFileSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { input: input ?? '', encoding: 'utf8', timeout: 60_000 });
-}
-
 async function main(): Promise<void> {
   try {
     setClockTicks(Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()));
@@ -134,11 +131,12 @@ async function main(): Promise<void> {
     if (ownCluster) {
       say('starting (or joining) the local control plane');
       kubeconfig = await up();
+      process.env.KUBECONFIG = kubeconfig; // for kubectlOk
     }
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
     core = kc.makeApiClient(CoreV1Api);
-    kubectl(kubeconfig, ['apply', '-f', join(PROJECT_ROOT, 'deploy', 'operator', 'rbac.yaml')]);
+    await kubectlOk(['apply', '-f', join(PROJECT_ROOT, 'deploy', 'operator', 'rbac.yaml')]);
     await ensureNamespace(core, NS_ON, { [BENCH_LABEL]: 'on' });
     await ensureNamespace(core, NS_OFF, { [BENCH_LABEL]: 'off' });
     await core.deleteNamespacedSecret({ name: SECRET, namespace: OWN_NS }).catch((err: unknown) => {
@@ -152,7 +150,7 @@ async function main(): Promise<void> {
       url: `https://127.0.0.1:${port}`,
       namespaceSelectorExpressions: [{ key: BENCH_LABEL, operator: 'In', values: ['on'] }],
     });
-    kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(config));
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(config));
     // ADMISSION_PROFILE_DIR=DIR: the webhook writes a V8 CPU profile there (bench/cpuprofile-top.ts reads it).
     const profile = process.env.ADMISSION_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.ADMISSION_PROFILE_DIR] : [];
     child = spawn(
@@ -250,7 +248,7 @@ async function main(): Promise<void> {
     }
     if (kubeconfig) {
       try {
-        kubectl(kubeconfig, ['delete', 'mutatingwebhookconfiguration', CONFIG_NAME, '--ignore-not-found']);
+        await kubectlOk(['delete', 'mutatingwebhookconfiguration', CONFIG_NAME, '--ignore-not-found']);
       } catch {
         // best effort
       }

@@ -20,6 +20,7 @@ import { parseAllDocuments } from 'yaml';
 import { PROJECT_ROOT } from '../lib/project.js';
 import { isConflict } from '../lib/kube.js';
 import { down, up } from '../e2e/control-plane/cluster.js';
+import { kubectlOk } from '../e2e/harness/kubectl.js';
 import { freePort } from '../e2e/harness/ports.js';
 import { percentile as pct } from './model.js';
 import { cpuSeconds, setClockTicks } from './procs.js';
@@ -145,23 +146,6 @@ function policy(ns: string, name: string, rpm: number): Record<string, unknown> 
   };
 }
 
-function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let errText = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (errText += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`kubectl ${args.join(' ')} failed (${code}): ${errText.trim()}`));
-    });
-    child.stdin.end(input ?? '');
-  });
-}
-
 async function ensureNamespace(core: CoreV1Api, name: string): Promise<void> {
   try {
     await core.createNamespace({ body: { metadata: { name, labels: { 'chaperone.dev/bench': 'propagation' } } } });
@@ -203,10 +187,10 @@ async function apiUpdate(custom: CustomObjectsApi, watch: ConfigWatch, ns: strin
   return { latency: Math.max(0, seen - returned), call: returned - sent };
 }
 
-async function kubectlUpdate(kubeconfig: string, watch: ConfigWatch, ns: string, name: string, rpm: number, gen: number): Promise<Update> {
+async function kubectlUpdate(watch: ConfigWatch, ns: string, name: string, rpm: number, gen: number): Promise<Update> {
   checkBudget();
   const started = performance.now();
-  await kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(policy(ns, name, rpm)));
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify(policy(ns, name, rpm)));
   const returned = performance.now();
   await watch.until(() => watch.seenAt(ns, name, gen) !== undefined, `${ns}/${name} generation ${gen}`);
   const seen = watch.seenAt(ns, name, gen)!;
@@ -278,6 +262,7 @@ async function main(): Promise<void> {
       say('starting (or joining) the local control plane');
       startedCluster = true;
       kubeconfig = await up();
+      process.env.KUBECONFIG = kubeconfig; // for kubectlOk
     }
     runDeadline = performance.now() + RUN_BUDGET_MS;
     const kc = new KubeConfig();
@@ -285,8 +270,8 @@ async function main(): Promise<void> {
     core = kc.makeApiClient(CoreV1Api);
     const custom = kc.makeApiClient(CustomObjectsApi);
 
-    await kubectl(kubeconfig, ['apply', '-f', join(PROJECT_ROOT, 'crds')]);
-    await kubectl(kubeconfig, ['wait', '--for=condition=Established', '--timeout=30s', `crd/${PLURAL}.${GROUP}`]);
+    await kubectlOk(['apply', '-f', join(PROJECT_ROOT, 'crds')]);
+    await kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', `crd/${PLURAL}.${GROUP}`]);
     for (const ns of [OP_NS, NS_A, ...bNamespaces]) await ensureNamespace(core, ns);
 
     watch = new ConfigWatch(kc);
@@ -299,14 +284,14 @@ async function main(): Promise<void> {
 
     // --- A: one namespace, one policy ---
     await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: NS_A, body: policy(NS_A, 'bench', 1000) });
-    await kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(policy(NS_A, 'bench-kubectl', 1000)));
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(policy(NS_A, 'bench-kubectl', 1000)));
     await watch.until(() => watch!.holds(NS_A, ['bench', 'bench-kubectl']), `${NS_A} initial policies`, 30_000);
     await sleep(500); // CA, trust bundle and status writes of the first reconcile settle
     let cpu0 = cpuSeconds(opPid);
     const aApi: Update[] = [];
     for (let i = 0; i < UPDATES; i++) aApi.push(await apiUpdate(custom, watch, NS_A, 'bench', 1001 + i));
     const aKubectl: Update[] = [];
-    for (let i = 0; i < UPDATES; i++) aKubectl.push(await kubectlUpdate(kubeconfig, watch, NS_A, 'bench-kubectl', 1001 + i, 2 + i));
+    for (let i = 0; i < UPDATES; i++) aKubectl.push(await kubectlUpdate(watch, NS_A, 'bench-kubectl', 1001 + i, 2 + i));
     cpu.push(['A (100 updates)', cpuSeconds(opPid) - cpu0]);
     say(`A done: API p50 ${ms(pct(aApi.map((u) => u.latency), 0.5))} ms`);
     rows.push({ scenario: 'A: 1 ns, 1 policy', what: `API update (JSON patch) → ConfigMap, ${UPDATES} sequential`, samples: aApi.map((u) => u.latency), aim: true });
