@@ -477,6 +477,7 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
     dp.pipeline.settle(call, { status: ex.upstreamStatus, ...(usage ? { usage } : {}), ...(ex.costUsd !== undefined ? { costUsd: ex.costUsd } : {}), ...(ex.failure ? { failure: ex.failure } : {}) }, policies);
   }
 
+  const toolCalls = toolCallNames(call, ex.response);
   recordDecision(dp, {
     requestId: ex.id,
     agent: ex.agent,
@@ -488,7 +489,7 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
     path: pathWithoutQuery(ex.target.path),
     ...(model ? { model } : {}),
     ...(call?.toolsDefined.length ? { tools: call.toolsDefined } : {}),
-    ...(toolCallNames(call, ex.response).length ? { toolCalls: toolCallNames(call, ex.response) } : {}),
+    ...(toolCalls.length ? { toolCalls } : {}),
     decision: ex.decision,
     ...(ex.reported?.policy ? { policy: ex.reported.policy } : {}),
     status,
