@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real, when they are missing:
-# curl (a real client) and prometheus + promtool (a real scraper). kubectl and Go come with the
-# machine; the Kubernetes control plane itself is built from Go modules by e2e/control-plane/.
+#  - curl (a real client) and prometheus + promtool (a real scraper);
+#  - the local node: containerd, runc, the CNI plugins, iptables and conntrack (kube-proxy), iproute2;
+#  - the images: buildah (builds the Dockerfile without Docker), debootstrap (the base it starts from).
+# kubectl and Go come with the machine; Kubernetes, etcd, CoreDNS and helm are built from Go modules
+# by e2e/control-plane/.
 set -euo pipefail
 need=()
-command -v curl >/dev/null || need+=(curl)
-command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
+want() { command -v "$1" >/dev/null || need+=("$2"); }
+want curl curl
+want prometheus prometheus
+want promtool prometheus
+want containerd containerd
+want ctr containerd
+want runc runc
+want iptables iptables
+want conntrack conntrack
+want ip iproute2
+want buildah buildah
+want debootstrap debootstrap
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 if [ ${#need[@]} -gt 0 ]; then
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  # The package may start a system-wide Prometheus; the tests run their own.
+  # The packages may start system-wide services; the tests run their own.
   pkill -x prometheus 2>/dev/null || true
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then $SUDO systemctl disable --now containerd 2>/dev/null || true; fi
 fi
 for tool in kubectl go; do
   command -v "$tool" >/dev/null || { echo "ensure-tools: $tool is required and was not found" >&2; exit 1; }

@@ -37,6 +37,7 @@ const CASES: Case[] = [
   { name: 'job-non-native', settings: { clusterSupportsNativeSidecars: false } },
   { name: 'resource-overrides' },
   { name: 'volume-conflict' },
+  { name: 'upstream-ca', settings: { upstreamCaConfigMap: 'gateway-ca' } },
 ];
 
 const loadPod = (name: string): V1Pod => parse(readFileSync(join(TESTDATA, `${name}.in.yaml`), 'utf8')) as V1Pod;

@@ -7,7 +7,7 @@ import {
   ADMIN_PORT, ADMIN_PORT_NAME, AGENT_ANNOTATION, CA_DIR, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_DIR, CONFIG_VOLUME,
   INJECT_ANNOTATION, INJECTED_LABEL, INTERCEPT_HOSTS_ANNOTATION, NATIVE_SIDECAR_ANNOTATION, NEVER_INJECTED_NAMESPACES,
   PODINFO_DIR, PODINFO_VOLUME, PROXY_CONTAINER, PROXY_CPU_ANNOTATION, PROXY_CPU_LIMIT_ANNOTATION, PROXY_MEMORY_ANNOTATION,
-  PROXY_MEMORY_LIMIT_ANNOTATION, PROXY_URL, QUIT_URL, READYZ_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME,
+  PROXY_MEMORY_LIMIT_ANNOTATION, PROXY_URL, QUIT_URL, READYZ_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME, UPSTREAM_CA_DIR, UPSTREAM_CA_VOLUME,
 } from './names.js';
 import { isQuantity, quantityValue } from './quantity.js';
 import type { InjectionSettings, ProxyResources } from './settings.js';
@@ -123,11 +123,16 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
     image: settings.image,
     imagePullPolicy: settings.imagePullPolicy,
     // The admin port listens on the pod IP: HTTPS, with a certificate from the namespace CA.
-    args: ['sidecar', '--admin-tls'],
+    args: ['sidecar', '--admin-tls', ...(settings.upstreamCaConfigMap ? ['--upstream-ca', `${UPSTREAM_CA_DIR}/ca.crt`] : [])],
     ports: [{ name: ADMIN_PORT_NAME, containerPort: ADMIN_PORT, protocol: 'TCP' }],
     env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace'), fieldEnv('POD_IP', 'status.podIP')],
     resources,
-    volumeMounts: [mount(CONFIG_VOLUME, CONFIG_DIR), mount(CA_VOLUME, CA_DIR), mount(PODINFO_VOLUME, PODINFO_DIR)],
+    volumeMounts: [
+      mount(CONFIG_VOLUME, CONFIG_DIR),
+      mount(CA_VOLUME, CA_DIR),
+      mount(PODINFO_VOLUME, PODINFO_DIR),
+      ...(settings.upstreamCaConfigMap ? [mount(UPSTREAM_CA_VOLUME, UPSTREAM_CA_DIR)] : []),
+    ],
     readinessProbe: readyz(5, 3),
     // A native sidecar counts as started once this succeeds, and only then does the kubelet start
     // the next container: the app never runs before its proxy (up to 2 minutes).
@@ -150,7 +155,7 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
   };
 }
 
-function chaperoneVolumes(): V1Volume[] {
+function chaperoneVolumes(settings: InjectionSettings): V1Volume[] {
   return [
     { name: CONFIG_VOLUME, configMap: { name: CONFIG_VOLUME } },
     { name: CA_VOLUME, secret: { secretName: CA_VOLUME } },
@@ -164,6 +169,8 @@ function chaperoneVolumes(): V1Volume[] {
         ],
       },
     },
+    // Not optional: a sidecar that cannot verify its upstream must not start (the pod's events say why).
+    ...(settings.upstreamCaConfigMap ? [{ name: UPSTREAM_CA_VOLUME, configMap: { name: settings.upstreamCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
   ];
 }
 
@@ -231,14 +238,15 @@ export function injectPod(input: V1Pod, settings: InjectionSettings, request: In
 
   if (native) spec.initContainers = [proxy, ...(spec.initContainers ?? [])];
   else spec.containers = [proxy, ...spec.containers];
-  spec.volumes = [...(spec.volumes ?? []), ...chaperoneVolumes()];
+  const volumes = chaperoneVolumes(settings);
+  spec.volumes = [...(spec.volumes ?? []), ...volumes];
 
   const status = canonicalStatus({
     version: settings.version,
     native,
     containers: native ? [] : [PROXY_CONTAINER],
     initContainers: native ? [PROXY_CONTAINER] : [],
-    volumes: [...CHAPERONE_VOLUMES],
+    volumes: volumes.map((v) => v.name),
     ...record,
   });
   metadata.labels = { ...metadata.labels, [INJECTED_LABEL]: 'true' };

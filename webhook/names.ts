@@ -31,13 +31,17 @@ export const CONFIG_VOLUME = CONFIG_MAP_NAME;
 export const CA_VOLUME = CA_SECRET_NAME;
 export const TRUST_VOLUME = TRUST_CONFIG_MAP_NAME;
 export const PODINFO_VOLUME = 'chaperone-podinfo';
-export const CHAPERONE_VOLUMES: readonly string[] = Object.freeze([CONFIG_VOLUME, CA_VOLUME, TRUST_VOLUME, PODINFO_VOLUME]);
+/** Only with --upstream-ca-configmap: that ConfigMap, in the sidecar alone. */
+export const UPSTREAM_CA_VOLUME = 'chaperone-upstream-ca';
+/** Every volume name the injector may add: a pod that already has one is not injected. */
+export const CHAPERONE_VOLUMES: readonly string[] = Object.freeze([CONFIG_VOLUME, CA_VOLUME, TRUST_VOLUME, PODINFO_VOLUME, UPSTREAM_CA_VOLUME]);
 
 // Whole-directory mounts, never subPath, so ConfigMap and Secret updates reach the pod.
 export const CONFIG_DIR = '/etc/chaperone/config';
 export const CA_DIR = '/etc/chaperone/ca';
 export const TRUST_DIR = '/etc/chaperone/trust';
 export const PODINFO_DIR = '/etc/chaperone/podinfo';
+export const UPSTREAM_CA_DIR = '/etc/chaperone/upstream-ca';
 /** Public roots plus our CA: for the variables that replace the system roots. */
 export const TRUST_BUNDLE_FILE = `${TRUST_DIR}/ca-bundle.crt`;
 /** Our CA alone: for NODE_EXTRA_CA_CERTS, which appends to Node's roots. */

@@ -13,6 +13,7 @@ describe('defaultInjectionSettings', () => {
       nativeSidecars: 'auto',
       clusterSupportsNativeSidecars: true,
       ownNamespace: 'chaperone-system',
+      upstreamCaConfigMap: '',
     });
   });
 
@@ -44,7 +45,9 @@ describe('settingsFromFlags', () => {
       'proxy-cpu-limit': '2',
       'proxy-memory-limit': '1Gi',
       'native-sidecars': 'off',
+      'upstream-ca-configmap': 'gateway-ca',
     }, defaultInjectionSettings({ ownNamespace: 'gov' }))).toEqual(defaultInjectionSettings({
+      upstreamCaConfigMap: 'gateway-ca',
       ownNamespace: 'gov',
       image: 'registry.example.com/chaperone:1',
       imagePullPolicy: 'Always',
@@ -55,6 +58,7 @@ describe('settingsFromFlags', () => {
 
   it.each<[Record<string, string>, RegExp]>([
     [{ 'native-sidecars': 'yes' }, /^--native-sidecars yes: expected one of auto, on, off$/],
+    [{ 'upstream-ca-configmap': 'Gateway_CA' }, /^--upstream-ca-configmap Gateway_CA: not a ConfigMap name/],
     [{ 'image-pull-policy': 'Sometimes' }, /^--image-pull-policy Sometimes: expected one of Always, IfNotPresent, Never$/],
     [{ 'proxy-memory-limit': '1GB' }, /^--proxy-memory-limit 1GB: expected a Kubernetes quantity/],
     [{ 'proxy-cpu-request': '2' }, /^--proxy-cpu-request 2 is above --proxy-cpu-limit 1$/],

@@ -22,6 +22,11 @@ export interface InjectionSettings {
   clusterSupportsNativeSidecars: boolean;
   /** Chaperone's own namespace, never injected. */
   ownNamespace: string;
+  /**
+   * A ConfigMap (in each injected pod's namespace) whose `ca.crt` the sidecar trusts for upstream TLS,
+   * besides the public roots: for a private model gateway or a TLS-inspecting egress proxy. '' = none.
+   */
+  upstreamCaConfigMap: string;
 }
 
 export function defaultInjectionSettings(overrides: Partial<InjectionSettings> = {}): InjectionSettings {
@@ -33,6 +38,7 @@ export function defaultInjectionSettings(overrides: Partial<InjectionSettings> =
     nativeSidecars: 'auto',
     clusterSupportsNativeSidecars: true,
     ownNamespace: 'chaperone-system',
+    upstreamCaConfigMap: '',
     ...overrides,
   };
 }
@@ -57,6 +63,7 @@ export const SETTINGS_FLAGS = {
   'proxy-cpu-limit': { type: 'string' },
   'proxy-memory-limit': { type: 'string' },
   'native-sidecars': { type: 'string' },
+  'upstream-ca-configmap': { type: 'string' },
 } as const satisfies Flags;
 
 export type SettingsFlagValues = Partial<Record<keyof typeof SETTINGS_FLAGS, string>>;
@@ -71,6 +78,8 @@ export function settingsFlagsHelp(base: InjectionSettings = defaultInjectionSett
   --proxy-memory-limit Q        sidecar memory limit (default ${r.limits.memory}; per pod: chaperone.dev/proxy-memory-limit)
   --native-sidecars MODE        auto | on | off (default ${base.nativeSidecars}; auto: native when the cluster is >= 1.29;
                                 per pod: chaperone.dev/native-sidecar)
+  --upstream-ca-configmap NAME  the sidecar also trusts the ca.crt of this ConfigMap (in the pod's namespace) for
+                                upstream TLS: a private gateway's CA (default: none, the public roots only)
 `;
 }
 
@@ -99,11 +108,16 @@ export function settingsFromFlags(values: SettingsFlagValues, base: InjectionSet
     }
   }
   if (values.image === '') throw new UsageError('--image: must not be empty');
+  const upstreamCa = values['upstream-ca-configmap'];
+  if (upstreamCa !== undefined && upstreamCa !== '' && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(upstreamCa)) {
+    throw new UsageError(`--upstream-ca-configmap ${upstreamCa}: not a ConfigMap name (lower-case letters, digits, '-' and '.')`);
+  }
   return {
     ...base,
     image: values.image ?? base.image,
     imagePullPolicy: oneOf('image-pull-policy', ['Always', 'IfNotPresent', 'Never'], base.imagePullPolicy),
     resources,
     nativeSidecars: oneOf('native-sidecars', ['auto', 'on', 'off'], base.nativeSidecars),
+    upstreamCaConfigMap: upstreamCa ?? base.upstreamCaConfigMap,
   };
 }

@@ -1,74 +1,80 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and etcd from their Go modules (no binaries can be
-# downloaded here) into a cache outside the repository, keyed by version, and reuses them.
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, etcd and
+# CoreDNS (the local cluster's DNS) from their Go modules (no binaries can be downloaded here) into a cache outside the repository, and reuses them.
 #
 #   e2e/control-plane/build-binaries.sh          # prints the bin directory
 #
-# Kubernetes' own go.mod replaces its k8s.io/* staging modules with local paths, which a dependent
-# module cannot use; a small wrapper module requires k8s.io/kubernetes and pins every staging module
-# to the matching published v0.x version instead. etcd likewise, at the version Kubernetes requires.
+# What is built is pinned by committed wrapper modules, not by what the module proxy serves today:
+# go/kubernetes/, go/etcd/ and go/coredns/ each hold a go.mod whose `tool` directives name the commands (so
+# `go mod tidy` keeps the require) and a go.sum that fixes every module's hash. The build runs with
+# -mod=readonly: a module that is not already pinned fails the build instead of being fetched at its
+# newest version. Kubernetes' own go.mod replaces its k8s.io/* staging modules with local paths, which
+# a dependent module cannot use; the wrapper pins each to the matching published v0.x version.
+#
+# The cache key is a hash of the wrapper modules, so changing a pin rebuilds. After building, each
+# binary's reported version is checked against the pin.
 set -euo pipefail
 
-K8S_VERSION="${K8S_VERSION:-v1.36.3}"
-ETCD_VERSION="${ETCD_VERSION:-v3.6.8}"   # what k8s.io/kubernetes ${K8S_VERSION} requires
+here="$(cd "$(dirname "$0")" && pwd)"
+K8S_MOD="$here/go/kubernetes"
+ETCD_MOD="$here/go/etcd"
+COREDNS_MOD="$here/go/coredns"
+# The pinned versions, read from the wrapper modules (one place to change them).
+pinned() { awk -v m="$2" '$1 == m {print $2; exit} $1 == "require" && $2 == m {print $3; exit}' "$1/go.mod"; }
+K8S_VERSION="$(pinned "$K8S_MOD" k8s.io/kubernetes)"
+ETCD_VERSION="$(pinned "$ETCD_MOD" go.etcd.io/etcd/server/v3)"
+COREDNS_VERSION="$(pinned "$COREDNS_MOD" github.com/coredns/coredns)"
+[ -n "$K8S_VERSION" ] && [ -n "$ETCD_VERSION" ] && [ -n "$COREDNS_VERSION" ] || { echo "build-binaries: cannot read the pinned versions" >&2; exit 1; }
+
 CACHE="${CHAPERONE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chaperone}"
-BIN="$CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION/bin"
+key="$(cat "$K8S_MOD"/go.{mod,sum} "$ETCD_MOD"/go.{mod,sum} "$COREDNS_MOD"/go.{mod,sum} | sha256sum | cut -c1-12)"
+BIN="$CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-$key/bin"
 mkdir -p "$BIN"
 
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 have() { [ -x "$BIN/$1" ]; }
-if have kube-apiserver && have kube-controller-manager && have etcd; then
+log() { echo "build-binaries: $*" >&2; }
+
+# Each binary reports the pinned version, or the build is wrong (and the cached file is removed).
+check_version() {
+  local name="$1" want="$2" got
+  got="$("$BIN/$name" --version 2>&1 | head -1)"
+  if [[ "$got" != *"$want"* ]]; then
+    rm -f "$BIN/$name"
+    echo "build-binaries: $name reports '$got', expected $want" >&2
+    exit 1
+  fi
+}
+
+missing=0
+for cmd in "${K8S_CMDS[@]}" etcd coredns; do have "$cmd" || missing=1; done
+if [ "$missing" = 0 ]; then
   echo "$BIN"
   exit 0
 fi
 
 command -v go >/dev/null || { echo "build-binaries: Go is required (https://go.dev/dl)" >&2; exit 1; }
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export GOFLAGS="${GOFLAGS:-} -mod=mod -trimpath"
+export GOFLAGS="-mod=readonly -trimpath -buildvcs=false"
 export CGO_ENABLED=0
 
-log() { echo "build-binaries: $*" >&2; }
+# Build into a temporary name, then move into place: a concurrent run never sees half a binary.
+build() {
+  local mod="$1" name="$2" pkg="$3" ldflags="$4"
+  have "$name" && return 0
+  log "building $name (cold: several minutes)"
+  (cd "$mod" && go build -ldflags "$ldflags" -o "$BIN/$name.tmp.$$" "$pkg")
+  mv "$BIN/$name.tmp.$$" "$BIN/$name"
+}
 
-if ! have kube-apiserver || ! have kube-controller-manager; then
-  log "building kube-apiserver and kube-controller-manager $K8S_VERSION (cold: several minutes)"
-  mkdir -p "$work/k8s"
-  cd "$work/k8s"
-  staging="0${K8S_VERSION#v1}"   # v1.36.3 -> 0.36.3
-  (cd "$work" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null)
-  modfile="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod"
-  {
-    echo "module chaperone.dev/e2e/k8s-binaries"
-    echo
-    echo "go 1.26"
-    echo
-    echo "require k8s.io/kubernetes $K8S_VERSION"
-    echo
-    echo "replace ("
-    grep -E '^\s*k8s\.io/[^ ]+ => \./staging/' "$modfile" | awk -v v="v$staging" '{print "\t" $1 " => " $1 " " v}'
-    echo ")"
-  } > go.mod
-  echo 'package tools' > tools.go
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" >/dev/null 2>&1 || true
-  go mod tidy >/dev/null 2>&1 || true
-  for cmd in kube-apiserver kube-controller-manager; do
-    have "$cmd" && continue
-    go build -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION" \
-      -o "$BIN/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
-    mv "$BIN/$cmd.tmp" "$BIN/$cmd"
-    log "built $BIN/$cmd"
-  done
-fi
+k8s_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
+for cmd in "${K8S_CMDS[@]}"; do
+  build "$K8S_MOD" "$cmd" "k8s.io/kubernetes/cmd/$cmd" "$k8s_ldflags"
+  check_version "$cmd" "Kubernetes $K8S_VERSION"
+done
+build "$ETCD_MOD" etcd go.etcd.io/etcd/server/v3 "-s -w"
+check_version etcd "etcd Version: ${ETCD_VERSION#v}"
+build "$COREDNS_MOD" coredns github.com/coredns/coredns "-s -w"
+check_version coredns "CoreDNS-${COREDNS_VERSION#v}"
 
-if ! have etcd; then
-  log "building etcd $ETCD_VERSION"
-  mkdir -p "$work/etcd"
-  cd "$work/etcd"
-  printf 'module chaperone.dev/e2e/etcd-binary\n\ngo 1.26\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" > go.mod
-  echo 'package tools' > tools.go
-  go mod tidy >/dev/null 2>&1 || true
-  go build -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3
-  mv "$BIN/etcd.tmp" "$BIN/etcd"
-  log "built $BIN/etcd"
-fi
-
+log "built and checked: ${K8S_CMDS[*]} $K8S_VERSION, etcd $ETCD_VERSION, coredns $COREDNS_VERSION"
 echo "$BIN"

@@ -1,19 +1,24 @@
-// A real Kubernetes control plane on 127.0.0.1 for the end-to-end suite: etcd, kube-apiserver (RBAC,
-// service-account tokens, the admission plugins including MutatingAdmissionWebhook) and
-// kube-controller-manager (so Deployments and Jobs create Pods). No kubelet: pods are scheduled
-// nowhere, which is all the webhook and operator tests need.
+// A real Kubernetes cluster on this machine for the end-to-end suite: etcd, kube-apiserver (Node and
+// RBAC authorization, service-account tokens, the admission plugins including MutatingAdmissionWebhook),
+// kube-controller-manager, kube-scheduler, and one node (./node.ts): a kubelet on containerd, with
+// kube-proxy and CoreDNS, running the images built here (e2e/images/build-images.sh) as real pods.
+// Each component authenticates as its own identity with a client certificate from the cluster CA.
 //
 //   node dist/e2e/control-plane/cluster.js up     # prints the kubeconfig path once the API is ready
 //   node dist/e2e/control-plane/cluster.js down   # stops everything it started
 //
 // State lives in e2e/.cluster/ (git-ignored): pki/, etcd/, logs/, pids.json, kubeconfig.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../lib/project.js';
 import { createCa, generateKeyPair, issueLeaf, loadCa } from '../../lib/x509.js';
 import { freePort } from '../harness/ports.js';
+import {
+  cleanNode, containerdArgs, corednsArgs, createBridge, importImages, KUBERNETES_SERVICE_IP, kubeletArgs, kubeProxyArgs,
+  NODE_IP, NODE_NAME, nodePaths, nodeSupported, removeContainers, SERVICE_CIDR, writeNodeConfig, CONTAINERD_SOCKET,
+} from './node.js';
 
 export const CLUSTER_DIR = join(PROJECT_ROOT, 'e2e', '.cluster');
 export const KUBECONFIG = join(CLUSTER_DIR, 'kubeconfig');
@@ -48,6 +53,22 @@ function binaries(): string {
   return execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
 }
 
+/** Builds (or finds cached) the images the node runs: NAME -> OCI archive. */
+export function imageArchives(): Map<string, string> {
+  const script = join(PROJECT_ROOT, 'e2e', 'images', 'build-images.sh');
+  const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  return new Map(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
+}
+
+/** The identities the components authenticate as (client certificates from the cluster CA). */
+const IDENTITIES = {
+  admin: 'CN=chaperone-e2e-admin, O=system:masters',
+  'apiserver-kubelet-client': 'CN=kube-apiserver-kubelet-client, O=system:masters',
+  kubelet: `CN=system:node:${NODE_NAME}, O=system:nodes`,
+  scheduler: 'CN=system:kube-scheduler',
+  'kube-proxy': 'CN=system:kube-proxy',
+} as const;
+
 async function writePki(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const caPem = await createCa('chaperone-e2e-cluster-ca', 30);
@@ -55,10 +76,10 @@ async function writePki(dir: string): Promise<void> {
   const day = 86_400_000;
   const serving = await issueLeaf(ca, {
     dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-    ipAddresses: ['127.0.0.1', '10.0.0.1'],
+    ipAddresses: ['127.0.0.1', NODE_IP, KUBERNETES_SERVICE_IP],
     validityMs: 30 * day,
   });
-  const admin = await issueLeaf(ca, { dnsNames: [], subject: 'CN=chaperone-e2e-admin, O=system:masters', clientOnly: true, validityMs: 30 * day });
+  const kubelet = await issueLeaf(ca, { dnsNames: [NODE_NAME], ipAddresses: [NODE_IP], validityMs: 30 * day });
   // Service-account tokens: ES256 signing key and its public half.
   const sa = await issueLeaf(ca, { dnsNames: ['service-accounts'], validityMs: 30 * day, keys: await generateKeyPair() });
   const { createPublicKey } = await import('node:crypto');
@@ -67,27 +88,33 @@ async function writePki(dir: string): Promise<void> {
     'ca.key': caPem.keyPem,
     'apiserver.crt': serving.certPem,
     'apiserver.key': serving.keyPem,
-    'admin.crt': admin.certPem,
-    'admin.key': admin.keyPem,
+    'kubelet.crt': kubelet.certPem,
+    'kubelet.key': kubelet.keyPem,
     'sa.key': sa.keyPem,
     'sa.pub': createPublicKey(sa.keyPem).export({ type: 'spki', format: 'pem' }).toString(),
   };
+  for (const [name, subject] of Object.entries(IDENTITIES)) {
+    const leaf = await issueLeaf(ca, { dnsNames: [], subject, clientOnly: true, validityMs: 30 * day });
+    files[`${name}.crt`] = leaf.certPem;
+    files[`${name}.key`] = leaf.keyPem;
+  }
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text, { mode: 0o600 });
 }
 
-function kubeconfig(server: string, pki: string): string {
-  const b64 = (f: string) => execFileSync('base64', ['-w0', join(pki, f)], { encoding: 'utf8' });
+/** A kubeconfig for `identity` (a key of IDENTITIES) with its client certificate. */
+function kubeconfig(server: string, pki: string, identity: keyof typeof IDENTITIES = 'admin'): string {
+  const b64 = (f: string) => readFileSync(join(pki, f)).toString('base64');
   return `apiVersion: v1
 kind: Config
 clusters:
 - name: chaperone-e2e
   cluster: {server: "${server}", certificate-authority-data: ${b64('ca.crt')}}
 users:
-- name: admin
-  user: {client-certificate-data: ${b64('admin.crt')}, client-key-data: ${b64('admin.key')}}
+- name: ${identity}
+  user: {client-certificate-data: ${b64(`${identity}.crt`)}, client-key-data: ${b64(`${identity}.key`)}}
 contexts:
 - name: chaperone-e2e
-  context: {cluster: chaperone-e2e, user: admin}
+  context: {cluster: chaperone-e2e, user: ${identity}}
 current-context: chaperone-e2e
 `;
 }
@@ -118,6 +145,13 @@ const kubectl = (args: string[]): boolean => {
   }
 };
 
+/** Node processes first, etcd last: the order in which down() stops them. */
+const STOP_ORDER = ['coredns', 'kube-proxy', 'kubelet', 'containerd', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+
+async function record(pids: Record<string, number>): Promise<void> {
+  await writeFile(PIDS, JSON.stringify(pids));
+}
+
 export async function up(): Promise<string> {
   // A healthy cluster that another live process started: share it.
   if (existsSync(PIDS)) {
@@ -130,13 +164,21 @@ export async function up(): Promise<string> {
     }
     await down({ force: true });
   }
+  const unsupported = nodeSupported();
+  if (unsupported) throw new Error(`cannot start the local cluster: ${unsupported}`);
   const bin = binaries();
+  const images = imageArchives();
+  const node = nodePaths(CLUSTER_DIR);
+  // A run that died may have left pods' mounts under the cluster folder: never rm -rf through them.
+  const left = cleanNode(node, join(bin, 'kube-proxy'));
+  if (left.length > 0) throw new Error(`an earlier cluster left these behind; remove them first:\n  ${left.join('\n  ')}`);
   await rm(CLUSTER_DIR, { recursive: true, force: true });
   const pki = join(CLUSTER_DIR, 'pki');
   const logs = join(CLUSTER_DIR, 'logs');
   await mkdir(logs, { recursive: true });
   await writePki(pki);
-  const [etcdClient, etcdPeer, apiPort, kcmPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  createBridge();
+  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const pids: Record<string, number> = {};
   const started = Date.now();
 
@@ -146,42 +188,121 @@ export async function up(): Promise<string> {
     '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
     '--initial-cluster', `e2e=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync', '--log-level', 'warn',
   ], logs);
-  await writeFile(PIDS, JSON.stringify(pids));
+  await record(pids);
 
-  const server = `https://127.0.0.1:${apiPort}`;
+  // The API server listens on the node's address: pods reach it there, through the `kubernetes`
+  // Service (kube-proxy), and this machine's clients too. It calls webhooks and other Services at
+  // their endpoints (aggregator routing), so no Service routing is needed on its side.
+  const server = `https://${NODE_IP}:${apiPort}`;
   const apiserverArgs = [
     '--etcd-servers', `http://127.0.0.1:${etcdClient}`,
-    '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
+    '--bind-address', NODE_IP, '--advertise-address', NODE_IP, '--secure-port', String(apiPort),
     '--tls-cert-file', join(pki, 'apiserver.crt'), '--tls-private-key-file', join(pki, 'apiserver.key'),
     '--client-ca-file', join(pki, 'ca.crt'),
+    '--kubelet-client-certificate', join(pki, 'apiserver-kubelet-client.crt'), '--kubelet-client-key', join(pki, 'apiserver-kubelet-client.key'),
+    '--kubelet-certificate-authority', join(pki, 'ca.crt'), '--kubelet-preferred-address-types', 'InternalIP',
     '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
     '--service-account-key-file', join(pki, 'sa.pub'), '--service-account-signing-key-file', join(pki, 'sa.key'),
-    '--service-cluster-ip-range', '10.0.0.0/24',
-    '--authorization-mode', 'RBAC',
-    '--enable-admission-plugins', 'NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
+    '--service-cluster-ip-range', SERVICE_CIDR,
+    '--authorization-mode', 'Node,RBAC',
+    '--enable-admission-plugins', 'NamespaceLifecycle,LimitRanger,ServiceAccount,NodeRestriction,DefaultStorageClass,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
+    '--enable-aggregator-routing=true',
     '--allow-privileged=true', '--cert-dir', join(CLUSTER_DIR, 'apiserver-certs'),
     '--profiling=false', '--v=1',
   ];
   await writeFile(APISERVER_CMD, JSON.stringify({ bin: join(bin, 'kube-apiserver'), args: apiserverArgs }));
   pids['kube-apiserver'] = start('kube-apiserver', join(bin, 'kube-apiserver'), apiserverArgs, logs);
-  await writeFile(PIDS, JSON.stringify(pids));
+  await record(pids);
   await writeFile(KUBECONFIG, kubeconfig(server, pki), { mode: 0o600 });
+  const kubeconfigOf = async (identity: keyof typeof IDENTITIES): Promise<string> => {
+    const file = join(CLUSTER_DIR, `${identity}.kubeconfig`);
+    await writeFile(file, kubeconfig(server, pki, identity), { mode: 0o600 });
+    return file;
+  };
   await waitFor('kube-apiserver', () => kubectl(['get', '--raw', '/readyz']), 120_000, join(logs, 'kube-apiserver.log'));
 
+  // nodelifecycle removes the node's not-ready taint once the kubelet reports Ready.
   pids['kube-controller-manager'] = start('kube-controller-manager', join(bin, 'kube-controller-manager'), [
     '--kubeconfig', KUBECONFIG, '--authentication-kubeconfig', KUBECONFIG, '--authorization-kubeconfig', KUBECONFIG,
     '--bind-address', '127.0.0.1', '--secure-port', String(kcmPort),
     '--service-account-private-key-file', join(pki, 'sa.key'), '--root-ca-file', join(pki, 'ca.crt'),
     '--use-service-account-credentials=false', '--leader-elect=false',
-    '--controllers', '*,-nodeipam,-nodelifecycle,-service,-route,-cloud-node-lifecycle,-persistentvolume-binder,-attachdetach',
+    '--controllers', '*,-nodeipam,-service,-route,-cloud-node-lifecycle,-persistentvolume-binder,-attachdetach',
     '--v=1',
   ], logs);
-  await writeFile(PIDS, JSON.stringify(pids));
+  const schedulerKubeconfig = await kubeconfigOf('scheduler');
+  pids['kube-scheduler'] = start('kube-scheduler', join(bin, 'kube-scheduler'), [
+    '--kubeconfig', schedulerKubeconfig, '--authentication-kubeconfig', schedulerKubeconfig, '--authorization-kubeconfig', schedulerKubeconfig,
+    '--bind-address', '127.0.0.1', '--secure-port', String(schedPort), '--leader-elect=false', '--v=1',
+  ], logs);
+  await record(pids);
+
+  // The node.
+  const [kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  await writeNodeConfig({
+    paths: node,
+    pki,
+    kubeletKubeconfig: await kubeconfigOf('kubelet'),
+    kubeProxyKubeconfig: await kubeconfigOf('kube-proxy'),
+    corednsKubeconfig: KUBECONFIG,
+    kubeletPort,
+    kubeletHealthzPort: kubeletHealthz,
+    kubeProxyHealthzPort: proxyHealthz,
+    kubeProxyMetricsPort: proxyMetrics,
+  });
+  pids.containerd = start('containerd', 'containerd', containerdArgs(node), logs);
+  await record(pids);
+  await waitFor('containerd', () => existsSync(CONTAINERD_SOCKET) && ctrOk(['version']), 30_000, join(logs, 'containerd.log'));
+  importImages([...images.values()]);
+  pids.kubelet = start('kubelet', join(bin, 'kubelet'), kubeletArgs(node, join(CLUSTER_DIR, 'kubelet.kubeconfig')), logs);
+  pids['kube-proxy'] = start('kube-proxy', join(bin, 'kube-proxy'), kubeProxyArgs(node), logs);
+  pids.coredns = start('coredns', join(bin, 'coredns'), corednsArgs(node), logs);
+  await record(pids);
   await waitFor('the default service account', () => kubectl(['get', 'serviceaccount', 'default', '-n', 'default']), 60_000, join(logs, 'kube-controller-manager.log'));
-  say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s (API ${server})`);
+  await waitFor(`node ${NODE_NAME} Ready and schedulable`, () => nodeSchedulable(), 90_000, join(logs, 'kubelet.log'));
+  say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s (API ${server}, node ${NODE_NAME} at ${NODE_IP}, images: ${[...images.keys()].join(', ')})`);
   // `make cluster-up` (this script's own CLI) exits at once: the cluster is nobody's in particular.
   if (!cliRun) await writeFile(USERS, JSON.stringify([process.pid]));
   return KUBECONFIG;
+}
+
+const ctrOk = (args: string[]): boolean => {
+  try {
+    execFileSync('ctr', ['--address', CONTAINERD_SOCKET, ...args], { stdio: 'ignore', timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The node is Ready and carries no NoSchedule/NoExecute taint (not-ready, unreachable). */
+function nodeSchedulable(): boolean {
+  try {
+    const node = JSON.parse(execFileSync('kubectl', ['--kubeconfig', KUBECONFIG, 'get', 'node', NODE_NAME, '-o', 'json'], { encoding: 'utf8', timeout: 5_000 })) as {
+      spec?: { taints?: Array<{ effect: string }> };
+      status?: { conditions?: Array<{ type: string; status: string }> };
+    };
+    const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    return ready && !(node.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes every workload and pod through the API while the kubelet still runs, so that it stops
+ * the containers, tears down their networks and unmounts their volumes the regular way.
+ */
+function drainNode(): void {
+  const k = (args: string[], timeout = 30_000): void => {
+    try {
+      execFileSync('kubectl', ['--kubeconfig', KUBECONFIG, ...args], { stdio: 'ignore', timeout });
+    } catch {
+      // best effort: what is left is removed below
+    }
+  };
+  k(['delete', 'deployments,replicasets,statefulsets,daemonsets,jobs', '--all', '--all-namespaces', '--wait=false']);
+  k(['delete', 'pods', '--all', '--all-namespaces', '--grace-period=5', '--wait=true', '--timeout=60s'], 90_000);
 }
 
 /** Stops the cluster, unless other live processes still use it (force: stop regardless). */
@@ -194,31 +315,19 @@ export async function down(options: { force?: boolean } = {}): Promise<void> {
   }
   await rm(USERS, { force: true });
   const pids = JSON.parse(await readFile(PIDS, 'utf8')) as Record<string, number>;
-  // Controller manager first, etcd last.
-  for (const name of ['kube-controller-manager', 'kube-apiserver', 'etcd']) {
+  const { bin } = existsSync(APISERVER_CMD) ? (JSON.parse(await readFile(APISERVER_CMD, 'utf8')) as { bin: string }) : { bin: '' };
+  if (pids.kubelet && alive(pids.kubelet) && pids['kube-apiserver'] && alive(pids['kube-apiserver'])) drainNode();
+  for (const name of STOP_ORDER) {
     const pid = pids[name];
     if (!pid) continue;
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      continue; // already gone
-    }
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      try {
-        process.kill(pid, 0);
-      } catch {
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // stopped in time
-    }
+    // Once the kubelet is gone, whatever containers are left are stopped through containerd itself.
+    if (name === 'containerd') removeContainers();
+    await stopPid(pid);
   }
   await rm(PIDS, { force: true });
+  const node = nodePaths(CLUSTER_DIR);
+  const left = cleanNode(node, bin ? join(bin.replace(/kube-apiserver$/, ''), 'kube-proxy') : undefined);
+  if (left.length > 0) throw new Error(`the cluster left these behind:\n  ${left.join('\n  ')}`);
 }
 
 /** SIGTERM `pid`, wait up to 10 s for it to exit, then SIGKILL. */
