@@ -25,6 +25,8 @@ export const PAUSE_IMAGE = 'chaperone.dev/pause:3.10';
 /** Sockets and runtime state: a short path (unix socket paths are limited to 108 bytes). */
 export const RUN_DIR = '/run/chaperone-e2e';
 export const CONTAINERD_SOCKET = join(RUN_DIR, 'containerd.sock');
+/** Registries the node's containerd is pointed away from (see writeNodeConfig); _default is every other. */
+const NO_PULL_REGISTRIES = ['_default', 'docker.io', 'ghcr.io', 'registry.k8s.io', 'registry.example', 'registry.example.com', 'registry.invalid', 'chaperone.dev'];
 
 export interface NodePaths {
   /** Root of the node's state (under the cluster directory). */
@@ -131,7 +133,19 @@ state = "${join(RUN_DIR, 'containerd')}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${p.cniConf}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${join(p.dir, 'registries')}"
 `);
+  // The node never pulls: every image it runs is imported (build-images.sh). A pod that names any
+  // other image (the suites' deliberately fake ones) fails at once against 127.0.0.1:9, instead of
+  // the node looking up and calling registries off this machine.
+  for (const registry of NO_PULL_REGISTRIES) {
+    await mkdir(join(p.dir, 'registries', registry), { recursive: true });
+    await writeFile(join(p.dir, 'registries', registry, 'hosts.toml'), `server = "http://127.0.0.1:9"
+[host."http://127.0.0.1:9"]
+  capabilities = ["pull", "resolve"]
+`);
+  }
   await writeFile(join(p.cniConf, '10-chaperone.conflist'), JSON.stringify({
     cniVersion: '1.0.0',
     name: 'chaperone-e2e',

@@ -5,13 +5,14 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { PROJECT_ROOT } from '../../lib/project.js';
 import { createCa } from '../../lib/x509.js';
 import { makeTestPki } from '../fake-provider/certs.js';
 import { startFakeProvider } from '../fake-provider/server.js';
 import { curl } from '../harness/curl.js';
 import { spawnSidecar } from '../harness/sidecar-process.js';
-import { demoCalls, demoReport, say } from './calls.js';
+import { demoCalls, demoReport, say, type DemoTarget } from './calls.js';
 
 const POLICY = join(PROJECT_ROOT, 'examples', 'policies', 'demo.yaml');
 
@@ -35,8 +36,22 @@ async function main(): Promise<void> {
   say(`sidecar: proxy ${sidecar.proxyUrl}, admin ${sidecar.adminUrl}, policy ${POLICY}\n`);
 
   const viaProxy = ['-x', sidecar.proxyUrl, '--cacert', join(caDir, 'tls.crt')];
-  await demoCalls(sidecar, fake, { viaProxy: (args) => curl([...viaProxy, ...args]), direct: (args) => curl(args) });
-  await demoReport(sidecar);
+  const target: DemoTarget = {
+    viaProxy: (args) => curl([...viaProxy, ...args]),
+    direct: (args) => curl(args),
+    proxyUrl: sidecar.proxyUrl,
+    lastReceivedBody: async () => fake.received.at(-1)?.body ?? '',
+    approveHow: (id) => `curl -X POST ${sidecar.adminUrl}/approvals/${id}/approve`,
+    approve: async (id) => {
+      const res = await request(`${sidecar.adminUrl}/approvals/${id}/approve`, { method: 'POST' });
+      await res.body.text();
+      return res.statusCode;
+    },
+    audits: async () => sidecar.audits(),
+    metrics: async () => (await request(`${sidecar.adminUrl}/metrics`)).body.text(),
+  };
+  await demoCalls(target);
+  await demoReport(target);
   await sidecar.stop();
   await fake.close();
   say('\ndemo finished: allow, redact, deny, rate_limited, hold and error all shown');

@@ -1,6 +1,8 @@
 // CLI for the fake provider, for the demo and benchmarks:
-//   node dist/e2e/fake-provider/main.js --port 0 [--host H] [--tls-cert F --tls-key F] [--delay-ms N] [--stream-gap-ms N]
-// Prints {"url": ...} as one JSON line on stdout once listening; closes on SIGTERM or SIGINT.
+//   node dist/e2e/fake-provider/main.js --port 0 [--host H] [--tls-cert F --tls-key F] [--delay-ms N] [--stream-gap-ms N] [--log-requests]
+// Prints {"url": ...} as one JSON line on stdout once listening; closes on SIGTERM or SIGINT. With
+// --log-requests, also one {"received": {method, path, host, body}} line per request (a test fake:
+// bodies are what the tests look for; Chaperone itself never logs one).
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,6 +26,7 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
       'tls-key': { type: 'string' },
       'delay-ms': { type: 'string' },
       'stream-gap-ms': { type: 'string' },
+      'log-requests': { type: 'boolean' },
     },
     strict: true,
   });
@@ -38,6 +41,9 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
   if (values.host !== undefined) opts.host = values.host;
   if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
     opts.tls = { cert: readFileSync(values['tls-cert'], 'utf8'), key: readFileSync(values['tls-key'], 'utf8') };
+  }
+  if (values['log-requests']) {
+    opts.onRequest = (r) => out(JSON.stringify({ received: { method: r.method, path: r.path, host: r.headers.host, body: r.body } }));
   }
   const fake = await startFakeProvider(opts);
   out(JSON.stringify({ url: fake.url }));

@@ -27,6 +27,8 @@ export interface FakeProviderOptions {
   port?: number;
   /** Pause between stream frames, so tests see chunk-by-chunk delivery. Default 5 ms. */
   streamGapMs?: number;
+  /** Called with each request as it is recorded (the CLI's --log-requests: a test reads a pod's log). */
+  onRequest?: (request: ReceivedRequest) => void;
 }
 
 export interface ReceivedRequest {
@@ -169,6 +171,7 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
         }
       }
       received.push(rec);
+      opts.onRequest?.(rec);
       const answer = async () => {
         if (delayMs > 0) await sleep(delayMs);
         if (!gone(res)) await route(req, res, rec);
