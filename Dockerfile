@@ -12,7 +12,8 @@ COPY webhook webhook
 COPY operator operator
 COPY e2e e2e
 COPY bench bench
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+# tsc writes files without the executable bit: `chaperone` on PATH (below) needs it, as make build does.
+RUN npx tsc -p tsconfig.build.json && chmod +x dist/bin/chaperone.js && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

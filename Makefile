@@ -1,8 +1,9 @@
 # Chaperone: `make test` installs what it needs and runs every test; `make demo` shows it working.
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
+IMAGE ?= ghcr.io/chaperone-dev/chaperone:$(shell node -p "require('./package.json').version")
 
-.PHONY: all deps tools build lint unit e2e test demo demo-standalone bench crds control-plane helm chart-test cluster-up cluster-down e2e-kind clean
+.PHONY: all deps tools build lint unit e2e test demo demo-standalone bench crds control-plane helm chart-test cluster-up cluster-down e2e-kind image images clean
 
 all: build
 
@@ -64,6 +65,13 @@ cluster-down: build
 e2e-kind: build
 	bash e2e/kind.sh
 
+# For users with Docker: the one image (sidecar, webhook, operator) from the Dockerfile.
+image:
+	docker build -t $(IMAGE) .
+# Without Docker (what the e2e suite runs): the same Dockerfile built with buildah on a base made here.
+images: build
+	bash e2e/images/build-images.sh
+
 # The whole story on the local control plane (or $$KUBECONFIG): chart objects, webhook, operator, an
 # injected pod and its sidecar governing real calls. demo-standalone: the sidecar alone, no cluster.
 demo: build tools control-plane helm
@@ -83,6 +91,7 @@ crds: build
 bench: build tools control-plane
 	bash bench/peers/install.sh
 	node dist/bench/propagation.js
+	node dist/bench/pod-propagation.js
 	node dist/bench/admission.js
 	node dist/bench/run.js $(BENCH_ARGS)
 

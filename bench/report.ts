@@ -29,6 +29,8 @@ export interface Report {
   admission?: string;
   /** bench/results/propagation.md (bench/propagation.ts), when present. */
   propagation?: string;
+  /** bench/results/pod-propagation.md (bench/pod-propagation.ts: a change to a running sidecar on a real kubelet), when present. */
+  podPropagation?: string;
   /** The chart (bench/chart.py), or why it was not written. */
   chart?: { file?: string; reason?: string };
   machine: Record<string, unknown>;
@@ -363,6 +365,12 @@ export function markdown(report: Report): string {
     out.push('From `bench/results/propagation.md` (`node dist/bench/propagation.js`, which `make bench` runs before this report):', '', ...embedded(report.propagation));
   } else {
     out.push('Not measured: `bench/results/propagation.md` was not there (`node dist/bench/propagation.js` writes it).');
+  }
+  out.push('', '## Policy change to a running sidecar (real kubelet)', '');
+  if (report.podPropagation) {
+    out.push('From `bench/results/pod-propagation.md` (`node dist/bench/pod-propagation.js`, which `make bench` runs before this report):', '', ...embedded(report.podPropagation));
+  } else {
+    out.push('Not measured: `bench/results/pod-propagation.md` was not there (`node dist/bench/pod-propagation.js` writes it).');
   }
   out.push(
     '',

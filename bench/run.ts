@@ -626,6 +626,8 @@ async function main(): Promise<void> {
     if (admission) report.admission = admission.text;
     const propagation = optionalMarkdown(join(values.out, 'propagation.md'));
     if (propagation) report.propagation = propagation.text;
+    const podPropagation = optionalMarkdown(join(values.out, 'pod-propagation.md'));
+    if (podPropagation) report.podPropagation = podPropagation.text;
     const jsonFile = join(values.out, 'latest.json');
     writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (!values['no-chart']) {

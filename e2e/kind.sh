@@ -13,10 +13,13 @@ kind get kubeconfig --name "$name" > "$kubeconfig"
 # the kind network (its gateway), not at 127.0.0.1.
 E2E_WEBHOOK_HOST="$(docker network inspect kind -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' | tr ' ' '\n' | grep -E '^[0-9.]+$' | head -1)"
 export E2E_WEBHOOK_HOST
-docker build -t chaperone:e2e .
-kind load docker-image chaperone:e2e --name "$name"
+# The images the pod suite runs, under the names the local node imports them by (e2e/harness/pods.ts):
+# the Dockerfile itself, and the test agent (curl, Python, Node.js with the SDKs, the fake provider).
+docker build -t chaperone.dev/chaperone:e2e .
+docker build -f e2e/images/agent.Dockerfile -t chaperone.dev/e2e-agent:e2e .
+kind load docker-image chaperone.dev/chaperone:e2e chaperone.dev/e2e-agent:e2e --name "$name"
 status=0
-KUBECONFIG="$kubeconfig" CHAPERONE_IMAGE=chaperone:e2e npx vitest run --config e2e/vitest.config.ts || status=$?
+KUBECONFIG="$kubeconfig" npx vitest run --config e2e/vitest.config.ts || status=$?
 [ "${KEEP_CLUSTER:-0}" = 1 ] || kind delete cluster --name "$name"
 rm -f "$kubeconfig"
 exit $status

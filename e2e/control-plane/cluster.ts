@@ -88,8 +88,8 @@ async function writePki(dir: string): Promise<void> {
     'ca.key': caPem.keyPem,
     'apiserver.crt': serving.certPem,
     'apiserver.key': serving.keyPem,
-    'kubelet.crt': kubelet.certPem,
-    'kubelet.key': kubelet.keyPem,
+    'kubelet-serving.crt': kubelet.certPem,
+    'kubelet-serving.key': kubelet.keyPem,
     'sa.key': sa.keyPem,
     'sa.pub': createPublicKey(sa.keyPem).export({ type: 'spki', format: 'pem' }).toString(),
   };
@@ -253,7 +253,8 @@ export async function up(): Promise<string> {
   pids.containerd = start('containerd', 'containerd', containerdArgs(node), logs);
   await record(pids);
   await waitFor('containerd', () => existsSync(CONTAINERD_SOCKET) && ctrOk(['version']), 30_000, join(logs, 'containerd.log'));
-  importImages([...images.values()]);
+  // The base the Dockerfile starts from is built too, but no pod runs it.
+  importImages([...images].filter(([name]) => !name.startsWith('docker.io/library/node:')).map(([, archive]) => archive));
   pids.kubelet = start('kubelet', join(bin, 'kubelet'), kubeletArgs(node, join(CLUSTER_DIR, 'kubelet.kubeconfig')), logs);
   pids['kube-proxy'] = start('kube-proxy', join(bin, 'kube-proxy'), kubeProxyArgs(node), logs);
   pids.coredns = start('coredns', join(bin, 'coredns'), corednsArgs(node), logs);

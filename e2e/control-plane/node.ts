@@ -174,8 +174,8 @@ port: ${c.kubeletPort}
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 healthzPort: ${c.kubeletHealthzPort}
-tlsCertFile: ${join(c.pki, 'kubelet.crt')}
-tlsPrivateKeyFile: ${join(c.pki, 'kubelet.key')}
+tlsCertFile: ${join(c.pki, 'kubelet-serving.crt')}
+tlsPrivateKeyFile: ${join(c.pki, 'kubelet-serving.key')}
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
@@ -298,10 +298,61 @@ export function cleanNode(p: NodePaths, kubeProxyBin: string | undefined): strin
     if (ns.startsWith('cni-')) tryRun('ip', ['netns', 'delete', ns]);
   }
   if (kubeProxyBin && existsSync(kubeProxyBin)) tryRun(kubeProxyBin, ['--cleanup']);
+  removeKubeRules();
   deleteBridge();
   const left: string[] = [];
   for (const m of mountsUnder(roots)) left.push(`mount ${m}`);
   for (const proc of processesMentioning([CONTAINERD_SOCKET, p.containerdConfig, p.kubeletConfig, p.kubeProxyConfig, p.corefile])) left.push(`process ${proc.pid}: ${proc.cmd}`);
   if (tryRun('ip', ['link', 'show', BRIDGE])) left.push(`bridge ${BRIDGE}`);
+  for (const rule of kubeRules()) left.push(`iptables rule ${rule}`);
   return left;
+}
+
+const IPTABLES = ['iptables', 'ip6tables'] as const;
+const TABLES = ['filter', 'nat', 'mangle'] as const;
+
+/** The KUBE-* chains and the rules jumping to them, per tool and table (`-S` lines). */
+function kubeRules(): string[] {
+  const found: string[] = [];
+  for (const tool of IPTABLES) {
+    for (const table of TABLES) {
+      let rules: string[];
+      try {
+        rules = run(tool, ['-t', table, '-S']).split('\n');
+      } catch {
+        continue; // no such table here
+      }
+      for (const r of rules) if (/KUBE-/.test(r)) found.push(`${tool} -t ${table} ${r}`);
+    }
+  }
+  return found;
+}
+
+/**
+ * What kube-proxy --cleanup leaves: the kubelet's own chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY,
+ * KUBE-IPTABLES-HINT) and the rules that jump to them, in iptables and ip6tables.
+ */
+function removeKubeRules(): void {
+  for (const tool of IPTABLES) {
+    for (const table of TABLES) {
+      let rules: string[];
+      try {
+        rules = run(tool, ['-t', table, '-S']).split('\n');
+      } catch {
+        continue;
+      }
+      // Rules in the built-in chains first, then the KUBE-* chains' own rules and the chains.
+      for (const r of rules.filter((l) => l.startsWith('-A ') && !l.startsWith('-A KUBE-') && /-j KUBE-/.test(l))) {
+        tryRun(tool, ['-t', table, '-D', ...splitRule(r.slice(3))]);
+      }
+      const chains = rules.filter((l) => l.startsWith('-N KUBE-')).map((l) => l.slice(3).trim());
+      for (const chain of chains) tryRun(tool, ['-t', table, '-F', chain]);
+      for (const chain of chains) tryRun(tool, ['-t', table, '-X', chain]);
+    }
+  }
+}
+
+/** An `iptables -S` rule as arguments (quoted comments stay one argument). */
+function splitRule(rule: string): string[] {
+  return [...rule.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
 }

@@ -22,7 +22,7 @@ import { CURL_BASE_ARGS, parseCurl } from '../harness/curl.js';
 import { deployFakeProvider } from '../harness/fake-provider-pod.js';
 import { CHART_DIR, helm } from '../harness/helm.js';
 import { kubectl, kubectlOk } from '../harness/kubectl.js';
-import { AGENT_IMAGE, CHAPERONE_IMAGE_REPOSITORY, describePod, E2E_IMAGE_TAG, exec, jsonLogLines, waitForReady, waitForReadyBySelector } from '../harness/pods.js';
+import { AGENT_IMAGE, CHAPERONE_IMAGE_REPOSITORY, describePod, E2E_IMAGE_TAG, exec, jsonLogLines, waitForReady } from '../harness/pods.js';
 import type { LogLine } from '../harness/sidecar-process.js';
 import { demoCalls, demoReport, say, type DemoTarget } from './calls.js';
 

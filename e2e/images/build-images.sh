@@ -77,7 +77,8 @@ NODE_MODULES="$(dirname "$(dirname "$NODE_BIN")")/lib/node_modules"
 
 # The Debian mirror apt uses here (sources.list or deb822 .sources, whichever is configured):
 # debootstrap fetches from it, and the base's apt sources name it, as Debian's images name theirs.
-repo_of() { apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' 'Identifier: Packages' | awk -v r="$1" '$2 == r && $3 == "deb" { print $1; exit }'; }
+# shellcheck disable=SC2016 # $(...) are apt's format fields
+repo_of() { apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' 'Identifier: Packages' | awk -v r="$1" '$2 == r && $3 == "deb" && !n++ { print $1 }'; }
 MIRROR="$(repo_of "$SUITE")"
 [ -n "$MIRROR" ] || die "no apt source for Debian $SUITE in /etc/apt/sources.list{,.d}: the base is made from it"
 MIRROR="${MIRROR%/}"
@@ -86,9 +87,13 @@ SECURITY_MIRROR="${SECURITY_MIRROR%/}"
 : "${SECURITY_MIRROR:=${MIRROR%/debian}/debian-security}"
 
 mkdir -p "$OUT"
-exec 9>"$OUT/.lock"
+# One build at a time on this machine, whatever its cache: buildah's storage, where the base and the
+# images are tagged, is the machine's.
+LOCK=/run/lock/chaperone-build-images.lock
+[ -d /run/lock ] || LOCK="$OUT/.lock"
+exec 9>"$LOCK"
 if ! flock -n 9; then
-  log "another build holds $OUT/.lock; waiting"
+  log "another build holds $LOCK; waiting"
   flock 9
 fi
 
@@ -116,6 +121,7 @@ cleanup() {
   rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM   # through the EXIT trap
 
 # Content keys. A step's own code is part of its key (`declare -f` prints it without comments), so
 # changing how an image is made rebuilds it, while editing a comment does not.
@@ -214,12 +220,13 @@ make_base() {
   mnt="$(buildah mount "$c")"
   tar -C "$mnt" --numeric-owner --xattrs -xpf "$rootfs_tar"
   buildah umount "$c" >/dev/null
-  buildah config --os linux --arch amd64 --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd '["bash"]' "$c"
-  buildah commit --quiet --identity-label=false --rm "$c" "localhost/chaperone-images/debian-tmp:$$" >/dev/null
+  buildah config --os linux --arch amd64 --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd '["bash"]' \
+    --created-by "debootstrap --variant=minbase $SUITE $MIRROR (e2e/images/build-images.sh)" "$c"
+  buildah commit --quiet --identity-label=false --rm "$c" "localhost/chaperone-images/debian:$SUITE-slim" >/dev/null
 
   # Layer 2: node in /usr/local/bin, npm and corepack in /usr/local/lib/node_modules (where the node
   # image has them, and where npm derives its prefix from), a `node` user, docker-entrypoint.sh.
-  c="$(buildah from --pull=never "localhost/chaperone-images/debian-tmp:$$")"; containers+=("$c")
+  c="$(buildah from --pull=never "localhost/chaperone-images/debian:$SUITE-slim")"; containers+=("$c")
   mnt="$(buildah mount "$c")"
   install -D -m 0755 "$NODE_BIN" "$mnt/usr/local/bin/node"
   mkdir -p "$mnt/usr/local/lib/node_modules"
@@ -249,13 +256,15 @@ exec "$@"
 EOF
   chmod 0755 "$mnt/usr/local/bin/docker-entrypoint.sh"
   buildah umount "$c" >/dev/null
+  # shellcheck disable=SC2016 # expanded by the image's shell
   buildah run --isolation=chroot "$c" -- sh -ec '
     groupadd --gid 1000 node
     useradd --uid 1000 --gid node --shell /bin/bash --create-home node
     echo "node $(node --version), npm $(npm --version), npx $(npx --version) run in the image"' >&2
-  buildah config --env "NODE_VERSION=$NODE_VERSION" --entrypoint '["docker-entrypoint.sh"]' --cmd '["node"]' "$c"
+  buildah config --env "NODE_VERSION=$NODE_VERSION" --entrypoint '["docker-entrypoint.sh"]' --cmd '["node"]' \
+    --created-by "node $NODE_VERSION and npm from this machine's $NODE_BIN (e2e/images/build-images.sh)" "$c"
   buildah commit --quiet --identity-label=false --rm "$c" "$name" >/dev/null
-  buildah rmi "localhost/chaperone-images/debian-tmp:$$" >/dev/null
+  buildah rmi "localhost/chaperone-images/debian:$SUITE-slim" >/dev/null
 }
 
 # ---- Dockerfile builds ----
@@ -298,10 +307,10 @@ bud() {
 }
 
 # Writes an image from local storage to an OCI archive ($2, with the image's ID in $2.id) whose
-# index names it for ctr import: io.containerd.image.name (what containerd reads first; without it
-# `ctr import` leaves an image nameless whose org.opencontainers.image.ref.name is a full reference,
-# and calls one whose ref.name is a bare tag import-DATE:TAG) and org.opencontainers.image.ref.name
-# (what podman and skopeo read), plus the annotations in $4 (a JSON object).
+# index names it for ctr import: io.containerd.image.name (what containerd reads first) and
+# org.opencontainers.image.ref.name (what podman and skopeo read; containerd 1.6 takes a full
+# reference there too, but calls an image whose ref.name is a bare tag, as OCI suggests,
+# import-DATE:TAG), both the full reference; plus the annotations in $4 (a JSON object).
 export_archive() {
   local image="$1" dest="$2" name="$3" extra="${4:-}" layout="$work/layout"
   rm -rf "$layout"
@@ -359,7 +368,18 @@ ensure_base_in_storage() {
   [ "$have" = "$want" ] && return 0
   log "loading $BASE_IMAGE into buildah's storage from $BASE_ARCHIVE"
   have="$(buildah pull --quiet "oci-archive:$BASE_ARCHIVE" | tail -1)"
-  buildah tag "$have" "$BASE_IMAGE"
+  retag "$have" "$BASE_IMAGE"
+}
+
+# Gives NAME to the image TMP names (or is, by ID) and drops TMP; the image NAME named before is
+# deleted when nothing names or uses it any more, else each rebuild would leave a nameless copy.
+retag() {
+  local tmp="$1" name="$2" old new
+  old="$(buildah inspect --type image --format '{{.FromImageID}}' "$name" 2>/dev/null || true)"
+  buildah tag "$tmp" "$name"
+  new="$(buildah inspect --type image --format '{{.FromImageID}}' "$name")"
+  [ "$tmp" = "$new" ] || buildah rmi "$tmp" >/dev/null
+  if [ -n "$old" ] && [ "$old" != "$new" ]; then buildah rmi "$old" >/dev/null 2>&1 || true; fi
 }
 
 # Keeps the newest two archives of an image (this run's, and the one before, which a suite may still
@@ -374,7 +394,7 @@ MOUNTS=()
 built=0
 
 # ---- pause ----
-pause_key="$( { cat "$PAUSE_SRC" "$PAUSE_DOCKERFILE"; echo "$PAUSE_IMAGE"; gcc --version | head -1; declare -f bud export_archive; } | sha)"
+pause_key="$( { cat "$PAUSE_SRC" "$PAUSE_DOCKERFILE"; echo "$PAUSE_IMAGE gcc-$(gcc -dumpfullversion)"; declare -f bud export_archive; } | sha)"
 PAUSE_ARCHIVE="$(archive_for "$PAUSE_IMAGE" "$pause_key")"
 if [ ! -f "$PAUSE_ARCHIVE" ]; then
   t0="$(now)"
@@ -385,8 +405,7 @@ if [ ! -f "$PAUSE_ARCHIVE" ]; then
   tmp_name="localhost/chaperone-images/pause-tmp:$$"
   # Fixed timestamps: the same pause.c and compiler give the same image digest.
   bud "$PAUSE_DOCKERFILE" "$ctx" "$tmp_name" --timestamp 0
-  buildah tag "$tmp_name" "$PAUSE_IMAGE"
-  buildah rmi "$tmp_name" >/dev/null
+  retag "$tmp_name" "$PAUSE_IMAGE"
   export_archive "$PAUSE_IMAGE" "$work/pause.tar" "$PAUSE_IMAGE"
   install_archive "$work/pause.tar" "$PAUSE_ARCHIVE"
   prune "$(slug "$PAUSE_IMAGE")"
@@ -414,8 +433,7 @@ if [ ! -f "$BASE_ARCHIVE" ]; then
   log "making $BASE_IMAGE (Debian $SUITE + node $NODE_VERSION, npm $npm_version)"
   tmp_name="localhost/chaperone-images/node-tmp:$$"
   make_base "$ROOTFS_TAR" "$tmp_name"
-  buildah tag "$tmp_name" "$BASE_IMAGE"
-  buildah rmi "$tmp_name" >/dev/null
+  retag "$tmp_name" "$BASE_IMAGE"
   export_archive "$BASE_IMAGE" "$work/base.tar" "$BASE_IMAGE"
   install_archive "$work/base.tar" "$BASE_ARCHIVE"
   prune "$(slug "$BASE_IMAGE")"
@@ -446,8 +464,7 @@ build_from_dockerfile() {
   if [ "$dockerfile" = "$DOCKERFILE" ]; then
     check_config "$tmp_archive" "$dockerfile" || die "$name does not match $dockerfile"
   fi
-  buildah tag "$tmp_name" "$name"
-  buildah rmi "$tmp_name" >/dev/null
+  retag "$tmp_name" "$name"
   install_archive "$tmp_archive" "$archive"
   prune "$(slug "$name")"
   log "built $name in $(since "$t0") ($(du -h "$archive" | cut -f1))"
