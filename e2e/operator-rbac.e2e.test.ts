@@ -94,7 +94,7 @@ describe('operator with only deploy/operator/rbac.yaml', () => {
 
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bare', namespace: NS, annotations: { 'chaperone.dev/inject': 'true' } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }] } };
     await expect.poll(async () => (await kubectl(['create', '-f', '-'], JSON.stringify(pod))).code, POLL).toBe(0);
-    await expect.poll(async () => (await kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=bare', '-o', 'jsonpath={.items[*].reason}'])).stdout, POLL).toBe('NotInjected');
+    await expect.poll(async () => (await kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=bare,reason=NotInjected', '-o', 'jsonpath={.items[*].reason}'])).stdout, POLL).toBe('NotInjected');
 
     await kubectlOk(['delete', 'pod', 'bare', '-n', NS, '--wait=true']);
     await kubectlOk(['delete', 'gp', 'p', '-n', NS]);

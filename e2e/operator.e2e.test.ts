@@ -176,7 +176,7 @@ describe('chaperone operator', () => {
     // The namespace's default ServiceAccount may not exist yet (ServiceAccount admission).
     await expect.poll(async () => (await kubectl(['create', '-f', '-'], JSON.stringify(pod))).code, POLL).toBe(0);
     const events = async (): Promise<Array<{ reason: string; type: string; message: string; involvedObject: { uid: string } }>> =>
-      (JSON.parse(await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=agent-uninjected', '-o', 'json'])) as { items: [] }).items;
+      (JSON.parse(await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=agent-uninjected,source=chaperone-operator', '-o', 'json'])) as { items: [] }).items;
     await expect.poll(async () => (await events()).map((e) => `${e.type}/${e.reason}`), POLL).toEqual(['Warning/NotInjected']);
     const uid = (await core.readNamespacedPod({ name: 'agent-uninjected', namespace: NS })).metadata!.uid!;
     expect((await events())[0]!.involvedObject.uid).toBe(uid);

@@ -13,7 +13,9 @@ import { CoreV1Api, type KubeConfig, type V1Container, type V1Pod } from '@kuber
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isNotFound, loadKubeConfig } from '../lib/kube.js';
+import { createLogger } from '../lib/logger.js';
 import { PROJECT_ROOT } from '../lib/project.js';
+import { startOperator, type Operator } from '../operator/controller.js';
 import { webhookConfiguration } from '../webhook/configuration.js';
 import { installCrd, kubeconfig, kubectl, kubectlOk, serviceAccountKubeconfig } from './harness/kubectl.js';
 import { freePort, WEBHOOK_HOST } from './harness/ports.js';
@@ -33,6 +35,8 @@ let dir: string;
 let saKubeconfig: string;
 let port: number;
 let webhook: ChaperoneProcess | undefined;
+/** Reports the pods created while the webhook is down (the outage test). */
+let operator: Operator | undefined;
 
 const webhookArgs = (extra: string[] = []): string[] => [
   'webhook',
@@ -127,6 +131,14 @@ beforeAll(async () => {
   await kubectlOk(['apply', '-f', '-'], JSON.stringify(config));
   webhook = await startWebhook();
   await vi.waitFor(async () => expect(await caBundle()).toMatch(/BEGIN CERTIFICATE/), POLL);
+  operator = await startOperator({
+    kubeconfig: kc,
+    namespace: OWN_NS,
+    leaderElection: false,
+    healthAddr: '127.0.0.1:0',
+    identity: `e2e-wh-${RUN}`,
+    log: createLogger('operator', 'warn'),
+  });
 
   // The API server picks up the caBundle within a moment: until then calls fail and (Ignore) pods pass.
   await vi.waitFor(async () => {
@@ -137,6 +149,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await webhook?.stop();
+  await operator?.stop();
   await kubectl(['delete', 'mutatingwebhookconfiguration', 'chaperone-webhook', '--ignore-not-found']);
   await kubectl(['label', 'namespace', 'kube-public', `${RUN_LABEL}-`]);
   await kubectl(['label', 'namespace', OWN_NS, `${RUN_LABEL}-`]);

@@ -26,9 +26,11 @@ import { AGENT_IMAGE, CHAPERONE_IMAGE_REPOSITORY, describePod, E2E_IMAGE_TAG, ex
 import type { LogLine } from '../harness/sidecar-process.js';
 import { demoCalls, demoReport, say, type DemoTarget } from './calls.js';
 
-const RELEASE = 'chaperone';
-const RELEASE_NS = 'chaperone-system';
-/** The demo's own namespace (the example policy says `agents`; the demo moves it here so it never touches yours). */
+// A release and namespaces of the demo's own, so it never touches a Chaperone you installed yourself
+// (release `chaperone` in `chaperone-system`, as the README says) or its cluster-wide objects.
+const RELEASE = 'demo';
+const RELEASE_NS = 'chaperone-demo-system';
+/** The agents' namespace (the example policy says `agents`; the demo moves it here). */
 const AGENTS_NS = 'chaperone-demo';
 const POLICY = join(PROJECT_ROOT, 'examples', 'policies', 'demo.yaml');
 const FAKE_HOSTS = ['api.openai.com', 'api.anthropic.com', 'mcp.tools.example.com'];
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
     for (const line of install.stdout.split('\n').slice(0, 6)) say(`   ${line}`);
     say((await kubectlOk(['get', 'pods', '-n', RELEASE_NS, '-o', 'wide'])).trim().replace(/^/gm, '   '));
     const caBundle = await waitFor('the webhook to write its caBundle', async () => {
-      const ca = (await kubectlOk(['get', 'mutatingwebhookconfiguration', `${RELEASE}-webhook`, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'])).trim();
+      const ca = (await kubectlOk(['get', 'mutatingwebhookconfiguration', `${RELEASE}-chaperone-webhook`, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'])).trim();
       return ca ? Buffer.from(ca, 'base64').toString('utf8') : undefined;
     });
     say('   the webhook pod created its serving certificate and set the caBundle');
