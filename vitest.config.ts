@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'dist/**', '**/*.e2e.test.ts'],
+    exclude: ['node_modules/**', 'dist/**', '**/*.e2e.test.ts', 'e2e/.cluster/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

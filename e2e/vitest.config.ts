@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['e2e/**/*.e2e.test.ts'],
-    exclude: ['node_modules/**', 'dist/**'],
+    // e2e/.cluster holds the local cluster's state: never tests.
+    exclude: ['node_modules/**', 'dist/**', 'e2e/.cluster/**'],
     globalSetup: ['e2e/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,

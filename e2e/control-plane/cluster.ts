@@ -17,7 +17,7 @@ import { createCa, generateKeyPair, issueLeaf, loadCa } from '../../lib/x509.js'
 import { freePort } from '../harness/ports.js';
 import {
   cleanNode, containerdArgs, corednsArgs, createBridge, importImages, KUBERNETES_SERVICE_IP, kubeletArgs, kubeProxyArgs,
-  NODE_IP, NODE_NAME, nodePaths, nodeSupported, removeContainers, SERVICE_CIDR, writeNodeConfig, CONTAINERD_SOCKET,
+  NODE_IP, NODE_NAME, nodePaths, nodeSupported, removeContainers, STATE_DIR, SERVICE_CIDR, writeNodeConfig, CONTAINERD_SOCKET,
 } from './node.js';
 
 export const CLUSTER_DIR = join(PROJECT_ROOT, 'e2e', '.cluster');
@@ -173,6 +173,7 @@ export async function up(): Promise<string> {
   const left = cleanNode(node, join(bin, 'kube-proxy'));
   if (left.length > 0) throw new Error(`an earlier cluster left these behind; remove them first:\n  ${left.join('\n  ')}`);
   await rm(CLUSTER_DIR, { recursive: true, force: true });
+  await rm(STATE_DIR, { recursive: true, force: true });
   const pki = join(CLUSTER_DIR, 'pki');
   const logs = join(CLUSTER_DIR, 'logs');
   await mkdir(logs, { recursive: true });

@@ -25,6 +25,11 @@ export const PAUSE_IMAGE = 'chaperone.dev/pause:3.10';
 /** Sockets and runtime state: a short path (unix socket paths are limited to 108 bytes). */
 export const RUN_DIR = '/run/chaperone-e2e';
 export const CONTAINERD_SOCKET = join(RUN_DIR, 'containerd.sock');
+/**
+ * containerd's images and snapshots, the kubelet's pod folders and the pods' IP leases: outside the
+ * repository, so that no tool that walks it (tsc, vitest, git) ever meets a container's files.
+ */
+export const STATE_DIR = '/var/lib/chaperone-e2e';
 /** Registries the node's containerd is pointed away from (see writeNodeConfig); _default is every other. */
 const NO_PULL_REGISTRIES = ['_default', 'docker.io', 'ghcr.io', 'registry.k8s.io', 'registry.example', 'registry.example.com', 'registry.invalid', 'chaperone.dev'];
 
@@ -45,8 +50,8 @@ export function nodePaths(clusterDir: string): NodePaths {
   return {
     dir,
     containerdConfig: join(dir, 'containerd.toml'),
-    containerdRoot: join(dir, 'containerd'),
-    kubeletRoot: join(dir, 'kubelet'),
+    containerdRoot: join(STATE_DIR, 'containerd'),
+    kubeletRoot: join(STATE_DIR, 'kubelet'),
     kubeletConfig: join(dir, 'kubelet.yaml'),
     cniConf: join(dir, 'cni'),
     kubeProxyConfig: join(dir, 'kube-proxy.yaml'),
@@ -156,7 +161,7 @@ state = "${join(RUN_DIR, 'containerd')}"
         isGateway: true,
         ipMasq: false,
         hairpinMode: true,
-        ipam: { type: 'host-local', dataDir: join(p.dir, 'cni-ipam'), ranges: [[{ subnet: POD_CIDR, gateway: NODE_IP }]], routes: [{ dst: '0.0.0.0/0' }] },
+        ipam: { type: 'host-local', dataDir: join(STATE_DIR, 'cni-ipam'), ranges: [[{ subnet: POD_CIDR, gateway: NODE_IP }]], routes: [{ dst: '0.0.0.0/0' }] },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
@@ -291,7 +296,7 @@ export function removeContainers(): void {
  * Returns what could not be cleaned (empty when the node left nothing behind).
  */
 export function cleanNode(p: NodePaths, kubeProxyBin: string | undefined): string[] {
-  const roots = [p.dir, RUN_DIR];
+  const roots = [p.dir, RUN_DIR, STATE_DIR];
   for (const mount of mountsUnder(roots)) tryRun('umount', [mount]) || tryRun('umount', ['-l', mount]);
   // containerd's CRI names the pods' network namespaces cni-<uuid> under /var/run/netns.
   for (const ns of existsSync('/var/run/netns') ? readdirSync('/var/run/netns') : []) {
