@@ -30,8 +30,9 @@ lint: deps
 unit: build
 	npx vitest run
 
-# End-to-end suite against a real API server: KUBECONFIG when set (kind, any cluster), else the
-# local control plane (built from Go modules on first use, cached outside the repo).
+# End-to-end suite against a real cluster: KUBECONFIG when set (kind, any cluster, with the images
+# loaded), else the local cluster and its node (binaries built from Go modules and images built from
+# the Dockerfile on first use, cached outside the repo; needs root).
 e2e: build tools control-plane helm
 	npx vitest run --config e2e/vitest.config.ts
 
@@ -40,12 +41,12 @@ test: tools lint build control-plane helm
 	npx vitest run
 	npx vitest run --config e2e/vitest.config.ts
 
-# kube-apiserver, kube-controller-manager and etcd from their Go modules (cold: ~8 min; then cached
-# in ~/.cache/chaperone, keyed by version). Skipped when KUBECONFIG points at a cluster.
+# The control plane, kubelet, kube-proxy, etcd and CoreDNS from pinned Go modules (cold: ~25 min on
+# 2 cores; then cached in ~/.cache/chaperone, keyed by the pins). Skipped when KUBECONFIG is set.
 control-plane:
 	@if [ -z "$$KUBECONFIG" ]; then bash e2e/control-plane/build-binaries.sh >/dev/null; fi
 
-# helm from its Go module (cold: ~2 min; then cached in ~/.cache/chaperone/helm-<version>). Not
+# helm from its pinned Go module (cold: ~3 min; then cached in ~/.cache/chaperone/helm-<version>-<pin>). Not
 # skipped with KUBECONFIG: the chart tests and the demo need helm on any cluster.
 helm:
 	@bash e2e/control-plane/build-helm.sh >/dev/null
@@ -54,7 +55,7 @@ helm:
 chart-test: build helm control-plane
 	npx vitest run --config e2e/vitest.config.ts e2e/helm
 
-# A local control plane on 127.0.0.1: kubeconfig in e2e/.cluster/kubeconfig.
+# The local cluster with its node (root): kubeconfig in e2e/.cluster/kubeconfig.
 cluster-up: build
 	@node dist/e2e/control-plane/cluster.js up
 
@@ -72,8 +73,9 @@ image:
 images: build
 	bash e2e/images/build-images.sh
 
-# The whole story on the local control plane (or $$KUBECONFIG): chart objects, webhook, operator, an
-# injected pod and its sidecar governing real calls. demo-standalone: the sidecar alone, no cluster.
+# The whole story on the local cluster's node (or $$KUBECONFIG): helm install, the webhook and operator
+# pods, an injected agent pod whose sidecar governs real calls made from inside it.
+# demo-standalone: the sidecar alone, no cluster.
 demo: build tools control-plane helm
 	node dist/e2e/demo/cluster.js
 

@@ -341,12 +341,12 @@ install_archive() {
 }
 
 # Compares the chaperone archive's config with the Dockerfile's final stage
-# (e2e/images/image-config.ts, compiled by `make build`; skipped with a warning without dist/).
+# (e2e/images/image-config.ts, compiled by `make build`, which `make images` runs first).
 check_config() {
   local archive="$1" dockerfile="$2" helper="$ROOT/dist/e2e/images/image-config.js"
   if [ ! -f "$helper" ]; then
-    log "warning: $helper not built (make build): $archive not compared with $dockerfile"
-    return 0
+    echo "build-images: $helper is missing (run make build): cannot check $archive against $dockerfile" >&2
+    return 1
   fi
   node --input-type=module - "$helper" "$archive" "$dockerfile" <<'EOF'
 import { pathToFileURL } from 'node:url';
