@@ -171,7 +171,7 @@ export async function up(): Promise<string> {
   const node = nodePaths(CLUSTER_DIR);
   // A run that died may have left pods' mounts under the cluster folder: never rm -rf through them.
   const left = cleanNode(node, join(bin, 'kube-proxy'));
-  if (left.length > 0) throw new Error(`an earlier cluster left these behind; remove them first:\n  ${left.join('\n  ')}`);
+  if (left.length > 0) throw new Error(`another local cluster is running, or an earlier one left these behind (make cluster-down where it runs, or remove them):\n  ${left.join('\n  ')}`);
   await rm(CLUSTER_DIR, { recursive: true, force: true });
   await rm(STATE_DIR, { recursive: true, force: true });
   const pki = join(CLUSTER_DIR, 'pki');
