@@ -17,7 +17,7 @@ import { createCa, generateKeyPair, issueLeaf, loadCa } from '../../lib/x509.js'
 import { freePort } from '../harness/ports.js';
 import {
   cleanNode, containerdArgs, corednsArgs, createBridge, importImages, KUBERNETES_SERVICE_IP, kubeletArgs, kubeProxyArgs,
-  NODE_IP, NODE_NAME, nodePaths, nodeSupported, removeContainers, STATE_DIR, SERVICE_CIDR, writeNodeConfig, CONTAINERD_SOCKET,
+  NODE_IP, NODE_NAME, nodePaths, nodeSupported, removeContainers, STATE_DIR, succeeds, SERVICE_CIDR, writeNodeConfig, CONTAINERD_SOCKET,
 } from './node.js';
 
 export const CLUSTER_DIR = join(PROJECT_ROOT, 'e2e', '.cluster');
@@ -136,14 +136,7 @@ async function waitFor(what: string, check: () => boolean, timeoutMs: number, lo
   throw new Error(`${what} not ready after ${timeoutMs} ms\n${tail}`);
 }
 
-const kubectl = (args: string[]): boolean => {
-  try {
-    execFileSync('kubectl', ['--kubeconfig', KUBECONFIG, ...args], { stdio: 'ignore', timeout: 5_000 });
-    return true;
-  } catch {
-    return false;
-  }
-};
+const kubectl = (args: string[]): boolean => succeeds('kubectl', ['--kubeconfig', KUBECONFIG, ...args], 5_000);
 
 /** Node processes first, etcd last: the order in which down() stops them. */
 const STOP_ORDER = ['coredns', 'kube-proxy', 'kubelet', 'containerd', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
@@ -268,14 +261,7 @@ export async function up(): Promise<string> {
   return KUBECONFIG;
 }
 
-const ctrOk = (args: string[]): boolean => {
-  try {
-    execFileSync('ctr', ['--address', CONTAINERD_SOCKET, ...args], { stdio: 'ignore', timeout: 5_000 });
-    return true;
-  } catch {
-    return false;
-  }
-};
+const ctrOk = (args: string[]): boolean => succeeds('ctr', ['--address', CONTAINERD_SOCKET, ...args], 5_000);
 
 /** The node is Ready and carries no NoSchedule/NoExecute taint (not-ready, unreachable). */
 function nodeSchedulable(): boolean {

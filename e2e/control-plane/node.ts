@@ -60,14 +60,16 @@ export function nodePaths(clusterDir: string): NodePaths {
 }
 
 const run = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const tryRun = (cmd: string, args: string[]): boolean => {
+/** Whether the command exits 0 (its output is dropped); bounded, so a hung tool cannot hang the suite. */
+export const succeeds = (cmd: string, args: string[], timeoutMs = 30_000): boolean => {
   try {
-    run(cmd, args);
+    execFileSync(cmd, args, { stdio: 'ignore', timeout: timeoutMs });
     return true;
   } catch {
     return false;
   }
 };
+const tryRun = (cmd: string, args: string[]): boolean => succeeds(cmd, args);
 
 /** The node needs root (namespaces, mounts, iptables) and Linux; say so plainly otherwise. */
 export function nodeSupported(): string | undefined {
@@ -320,21 +322,24 @@ export function cleanNode(p: NodePaths, kubeProxyBin: string | undefined): strin
 const IPTABLES = ['iptables', 'ip6tables'] as const;
 const TABLES = ['filter', 'nat', 'mangle'] as const;
 
-/** The KUBE-* chains and the rules jumping to them, per tool and table (`-S` lines). */
-function kubeRules(): string[] {
-  const found: string[] = [];
+/** Every tool and table's rules (`-S` lines); a table this kernel lacks is left out. */
+function ruleListings(): Array<{ tool: string; table: string; rules: string[] }> {
+  const listings: Array<{ tool: string; table: string; rules: string[] }> = [];
   for (const tool of IPTABLES) {
     for (const table of TABLES) {
-      let rules: string[];
       try {
-        rules = run(tool, ['-t', table, '-S']).split('\n');
+        listings.push({ tool, table, rules: run(tool, ['-t', table, '-S']).split('\n') });
       } catch {
-        continue; // no such table here
+        // no such table here
       }
-      for (const r of rules) if (/KUBE-/.test(r)) found.push(`${tool} -t ${table} ${r}`);
     }
   }
-  return found;
+  return listings;
+}
+
+/** The KUBE-* chains and the rules jumping to them. */
+function kubeRules(): string[] {
+  return ruleListings().flatMap(({ tool, table, rules }) => rules.filter((r) => /KUBE-/.test(r)).map((r) => `${tool} -t ${table} ${r}`));
 }
 
 /**
@@ -342,22 +347,14 @@ function kubeRules(): string[] {
  * KUBE-IPTABLES-HINT) and the rules that jump to them, in iptables and ip6tables.
  */
 function removeKubeRules(): void {
-  for (const tool of IPTABLES) {
-    for (const table of TABLES) {
-      let rules: string[];
-      try {
-        rules = run(tool, ['-t', table, '-S']).split('\n');
-      } catch {
-        continue;
-      }
-      // Rules in the built-in chains first, then the KUBE-* chains' own rules and the chains.
-      for (const r of rules.filter((l) => l.startsWith('-A ') && !l.startsWith('-A KUBE-') && /-j KUBE-/.test(l))) {
-        tryRun(tool, ['-t', table, '-D', ...splitRule(r.slice(3))]);
-      }
-      const chains = rules.filter((l) => l.startsWith('-N KUBE-')).map((l) => l.slice(3).trim());
-      for (const chain of chains) tryRun(tool, ['-t', table, '-F', chain]);
-      for (const chain of chains) tryRun(tool, ['-t', table, '-X', chain]);
+  for (const { tool, table, rules } of ruleListings()) {
+    // Rules in the built-in chains first, then the KUBE-* chains' own rules and the chains.
+    for (const r of rules.filter((l) => l.startsWith('-A ') && !l.startsWith('-A KUBE-') && /-j KUBE-/.test(l))) {
+      tryRun(tool, ['-t', table, '-D', ...splitRule(r.slice(3))]);
     }
+    const chains = rules.filter((l) => l.startsWith('-N KUBE-')).map((l) => l.slice(3).trim());
+    for (const chain of chains) tryRun(tool, ['-t', table, '-F', chain]);
+    for (const chain of chains) tryRun(tool, ['-t', table, '-X', chain]);
   }
 }
 

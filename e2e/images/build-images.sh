@@ -393,6 +393,18 @@ prune() {
 MOUNTS=()
 built=0
 
+# Tags the built TMP_NAME as NAME, writes its archive into place, drops older ones, and says so.
+publish() {
+  local name="$1" tmp_name="$2" archive="$3" t0="$4" tmp_archive
+  tmp_archive="$work/$(slug "$1").tar"
+  retag "$tmp_name" "$name"
+  export_archive "$name" "$tmp_archive" "$name"
+  install_archive "$tmp_archive" "$archive"
+  prune "$(slug "$name")"
+  built=1
+  log "built $name in $(since "$t0") ($(du -h "$archive" | cut -f1))"
+}
+
 # ---- pause ----
 pause_key="$( { cat "$PAUSE_SRC" "$PAUSE_DOCKERFILE"; echo "$PAUSE_IMAGE gcc-$(gcc -dumpfullversion)"; declare -f bud export_archive; } | sha)"
 PAUSE_ARCHIVE="$(archive_for "$PAUSE_IMAGE" "$pause_key")"
@@ -405,12 +417,7 @@ if [ ! -f "$PAUSE_ARCHIVE" ]; then
   tmp_name="localhost/chaperone-images/pause-tmp:$$"
   # Fixed timestamps: the same pause.c and compiler give the same image digest.
   bud "$PAUSE_DOCKERFILE" "$ctx" "$tmp_name" --timestamp 0
-  retag "$tmp_name" "$PAUSE_IMAGE"
-  export_archive "$PAUSE_IMAGE" "$work/pause.tar" "$PAUSE_IMAGE"
-  install_archive "$work/pause.tar" "$PAUSE_ARCHIVE"
-  prune "$(slug "$PAUSE_IMAGE")"
-  built=1
-  log "built $PAUSE_IMAGE in $(since "$t0") ($(du -h "$PAUSE_ARCHIVE" | cut -f1))"
+  publish "$PAUSE_IMAGE" "$tmp_name" "$PAUSE_ARCHIVE" "$t0"
 fi
 
 # ---- base ----
@@ -433,12 +440,7 @@ if [ ! -f "$BASE_ARCHIVE" ]; then
   log "making $BASE_IMAGE (Debian $SUITE + node $NODE_VERSION, npm $npm_version)"
   tmp_name="localhost/chaperone-images/node-tmp:$$"
   make_base "$ROOTFS_TAR" "$tmp_name"
-  retag "$tmp_name" "$BASE_IMAGE"
-  export_archive "$BASE_IMAGE" "$work/base.tar" "$BASE_IMAGE"
-  install_archive "$work/base.tar" "$BASE_ARCHIVE"
-  prune "$(slug "$BASE_IMAGE")"
-  built=1
-  log "built $BASE_IMAGE in $(since "$t0") ($(du -h "$BASE_ARCHIVE" | cut -f1))"
+  publish "$BASE_IMAGE" "$tmp_name" "$BASE_ARCHIVE" "$t0"
 fi
 
 # ---- chaperone and the agent: Dockerfiles on that base, the repository as context ----
@@ -458,7 +460,7 @@ build_from_dockerfile() {
   tmp_name="localhost/chaperone-images/$(slug "$name")-tmp:$$"
   tmp_archive="$work/$(slug "$name").tar"
   bud "$dockerfile" "$ROOT" "$tmp_name"
-  # The Dockerfile's digest tells image-config.test.ts whether an archive is from this Dockerfile.
+  # The archive records which Dockerfile it was built from (its digest), for whoever inspects it.
   digest="$(sha256sum "$dockerfile" | cut -c1-64)"
   export_archive "$tmp_name" "$tmp_archive" "$name" "{\"dev.chaperone.dockerfile.sha256\":\"$digest\"}"
   if [ "$dockerfile" = "$DOCKERFILE" ]; then
