@@ -2,11 +2,11 @@
 // until a running sidecar gives the new answer (issue 12's figure). Against $KUBECONFIG when set
 // (with the images loaded), else the local cluster with its node (brought up and torn down here).
 //
-//   make build && node dist/bench/pod-propagation.js      # ~1 minute a change; writes bench/results/pod-propagation.md
+//   make build && node dist/bench/pod-propagation.js      # ~80 s a change (8 by default); writes bench/results/pod-propagation.md
 //
 // The chart runs as pods (operator, webhook); an injected agent pod calls the (fake) provider's
-// embeddings endpoint through its sidecar every 100 ms and prints `<epoch ms> <status>`. The bench
-// alternately adds and removes a deny rule for that endpoint with `kubectl apply` and records, per
+// chat completions through its sidecar every 100 ms and prints `<epoch ms> <status>`. The bench
+// alternately adds and removes a deny rule for that path with `kubectl apply` and records, per
 // change: when kubectl exited (t0), when the operator's `chaperone-config` ConfigMap held the new
 // policy generation, and the first call after t0 that got the new answer (403 or 200). Both clocks
 // are this machine's. The kubelet refreshes ConfigMap volumes on its periodic pod sync
@@ -41,7 +41,7 @@ const policy = (deny: boolean) => ({
   metadata: { name: 'bench', namespace: NS },
   spec: {
     mode: 'enforce',
-    egress: { defaultAction: 'allow', rules: deny ? [{ match: 'api.openai.com/v1/embeddings', action: 'deny', reason: 'bench' }] : [] },
+    egress: { defaultAction: 'allow', rules: deny ? [{ match: 'api.openai.com/v1/chat/completions', action: 'deny', reason: 'bench' }] : [] },
   },
 });
 
@@ -69,7 +69,10 @@ class Answers {
     for (;;) {
       const hit = this.seen.find((a) => a.at > t0 && a.status === status);
       if (hit) return hit.at;
-      if (Date.now() > deadline) throw new Error(`no ${status} answer within ${timeoutMs / 1000} s of the change`);
+      if (Date.now() > deadline) {
+        const last = this.seen.slice(-5).map((a) => `${new Date(a.at).toISOString()} ${a.status}`).join(', ') || 'none';
+        throw new Error(`no ${status} answer within ${timeoutMs / 1000} s (last answers: ${last}; ${this.seen.length} in all)`);
+      }
       await sleep(50);
     }
   }
@@ -103,7 +106,7 @@ async function main(): Promise<void> {
     await kubectlOk(['apply', '-f', '-'], JSON.stringify(policy(false)));
     let generation = 1;
     for (let i = 0; i < 600 && !(await configHolds(generation)); i++) await sleep(100);
-    const loop = `while :; do code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'content-type: application/json' -d '{"model":"text-embedding-3-small","input":"x"}' https://api.openai.com/v1/embeddings); echo "$(date +%s%3N) $code"; sleep 0.1; done`;
+    const loop = `while :; do code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]}' https://api.openai.com/v1/chat/completions); echo "$(date +%s%3N) $code"; sleep 0.1; done`;
     await kubectlOk(['apply', '-f', '-'], JSON.stringify({
       apiVersion: 'v1',
       kind: 'Pod',
