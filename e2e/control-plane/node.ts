@@ -301,7 +301,13 @@ export function cleanNode(p: NodePaths, kubeProxyBin: string | undefined): strin
   const roots = [p.dir, RUN_DIR, STATE_DIR];
   // A node that still runs (this checkout's, or another's: the bridge, the sockets and the state
   // folder are per machine) is never cleaned under its feet.
-  const running = processesMentioning([CONTAINERD_SOCKET, RUN_DIR, STATE_DIR, p.containerdConfig, p.kubeletConfig, p.kubeProxyConfig, p.corefile]);
+  // Shims may take a moment to exit after their containers: wait up to 10 s for them.
+  const needles = [CONTAINERD_SOCKET, RUN_DIR, STATE_DIR, p.containerdConfig, p.kubeletConfig, p.kubeProxyConfig, p.corefile];
+  let running = processesMentioning(needles);
+  for (let i = 0; i < 50 && running.length > 0; i++) {
+    execFileSync('sleep', ['0.2']);
+    running = processesMentioning(needles);
+  }
   if (running.length > 0) return running.map((proc) => `process ${proc.pid}: ${proc.cmd.slice(0, 200)}`);
   for (const mount of mountsUnder(roots)) tryRun('umount', [mount]) || tryRun('umount', ['-l', mount]);
   // containerd's CRI names the pods' network namespaces cni-<uuid> under /var/run/netns.
@@ -313,7 +319,7 @@ export function cleanNode(p: NodePaths, kubeProxyBin: string | undefined): strin
   deleteBridge();
   const left: string[] = [];
   for (const m of mountsUnder(roots)) left.push(`mount ${m}`);
-  for (const proc of processesMentioning([CONTAINERD_SOCKET, RUN_DIR, STATE_DIR, p.containerdConfig, p.kubeletConfig, p.kubeProxyConfig, p.corefile])) left.push(`process ${proc.pid}: ${proc.cmd.slice(0, 200)}`);
+  for (const proc of processesMentioning(needles)) left.push(`process ${proc.pid}: ${proc.cmd.slice(0, 200)}`);
   if (tryRun('ip', ['link', 'show', BRIDGE])) left.push(`bridge ${BRIDGE}`);
   for (const rule of kubeRules()) left.push(`iptables rule ${rule}`);
   return left;
