@@ -21,6 +21,7 @@ import { deployFakeProvider } from '../e2e/harness/fake-provider-pod.js';
 import { CHART_DIR, helm, helmOk } from '../e2e/harness/helm.js';
 import { kubeconfig, kubectl, kubectlOk } from '../e2e/harness/kubectl.js';
 import { AGENT_IMAGE, CHAPERONE_IMAGE_REPOSITORY, E2E_IMAGE_TAG, waitForReady } from '../e2e/harness/pods.js';
+import { waitFor } from '../e2e/harness/wait.js';
 import { percentile } from './model.js';
 
 const RELEASE = 'bench';
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
     const fake = await deployFakeProvider(NS, ['api.openai.com'], UPSTREAM_CA);
     await kubectlOk(['apply', '-f', '-'], JSON.stringify(policy(false)));
     let generation = 1;
-    for (let i = 0; i < 600 && !(await configHolds(generation)); i++) await sleep(100);
+    await waitFor('the operator to compile the first policy', () => configHolds(generation), 60_000, 100);
     const loop = `while :; do code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]}' https://api.openai.com/v1/chat/completions); echo "$(date +%s%3N) $code"; sleep 0.1; done`;
     await kubectlOk(['apply', '-f', '-'], JSON.stringify({
       apiVersion: 'v1',

@@ -23,6 +23,7 @@ import {
   waitForReady, waitForReadyBySelector,
 } from './harness/pods.js';
 import { freePort } from './harness/ports.js';
+import { waitFor } from './harness/wait.js';
 
 const RUN = randomBytes(3).toString('hex');
 const RELEASE = 'pods';
@@ -33,6 +34,8 @@ const RUN_LABEL = 'e2e.chaperone.dev/pods-run';
 const UPSTREAM_CA_CONFIGMAP = 'e2e-upstream-ca';
 const FAKE_HOSTS = ['api.openai.com', 'api.anthropic.com'];
 const POLL = { timeout: 120_000, interval: 500 };
+/** A pod for server-side dry runs: what would the webhook make of it now? */
+const PROBE_POD = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe', namespace: NS, annotations: { 'chaperone.dev/inject': 'true' } }, spec: { containers: [{ name: 'a', image: AGENT_IMAGE }] } };
 
 let dir: string;
 let valuesFile: string;
@@ -41,14 +44,6 @@ let prometheus: ChildProcess | undefined;
 
 const json = <T>(text: string): T => JSON.parse(text) as T;
 
-/** For hooks, where expect.poll is not allowed: waits until `check` holds, or throws naming `what`. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = POLL.timeout): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, POLL.interval));
-  }
-}
 const apply = (obj: unknown): Promise<string> => kubectlOk(['apply', '-f', '-'], JSON.stringify(obj));
 
 /** An agent pod template: injected, its app records whether the proxy was ready when it started. */
@@ -130,8 +125,8 @@ beforeAll(async () => {
     },
   });
   // The operator pod compiles it, with the namespace CA and trust bundle, before any agent starts.
-  await until('the operator to compile the policy', async () => /name: agents/.test((await kubectl(['get', 'configmap', 'chaperone-config', '-n', NS, '-o', 'jsonpath={.data.policies\\.yaml}'])).stdout));
-  await until('the trust bundle', async () => /BEGIN CERTIFICATE/.test((await kubectl(['get', 'configmap', 'chaperone-trust', '-n', NS, '-o', 'jsonpath={.data.ca\\.crt}'])).stdout));
+  await waitFor('the operator to compile the policy', async () => /name: agents/.test((await kubectl(['get', 'configmap', 'chaperone-config', '-n', NS, '-o', 'jsonpath={.data.policies\\.yaml}'])).stdout));
+  await waitFor('the trust bundle', async () => /BEGIN CERTIFICATE/.test((await kubectl(['get', 'configmap', 'chaperone-trust', '-n', NS, '-o', 'jsonpath={.data.ca\\.crt}'])).stdout));
 }, 420_000);
 
 afterAll(async () => {
@@ -165,9 +160,8 @@ describe('the chart on a real node', () => {
     );
     expect(mwc.webhooks[0]!.clientConfig.service?.name).toBe(`${RELEASE}-chaperone-webhook`);
     expect(Buffer.from(mwc.webhooks[0]!.clientConfig.caBundle ?? '', 'base64').toString()).toMatch(/BEGIN CERTIFICATE/);
-    const probe = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe', namespace: NS, annotations: { 'chaperone.dev/inject': 'true' } }, spec: { containers: [{ name: 'a', image: AGENT_IMAGE }] } };
     await expect.poll(async () => {
-      const r = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(probe));
+      const r = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(PROBE_POD));
       return r.code === 0 && proxyOf(json<V1Pod>(r.stdout)) !== undefined;
     }, POLL).toBe(true);
   });
@@ -184,10 +178,9 @@ describe.each([
     if (!native) {
       // The webhook pods roll with the new flag; the agent then gets the regular container.
       await helmOk(['upgrade', RELEASE, CHART_DIR, '--namespace', RELEASE_NS, '-f', valuesFile, '--set', 'sidecar.nativeSidecars=off', '--wait', '--timeout', '4m']);
-      const probe = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe', namespace: NS, annotations: { 'chaperone.dev/inject': 'true' } }, spec: { containers: [{ name: 'a', image: AGENT_IMAGE }] } };
       // Until the old webhook pods are gone, one may still answer: wait for the new answer.
-      await until('the webhook to inject regular sidecar containers', async () => {
-        const r = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(probe));
+      await waitFor('the webhook to inject regular sidecar containers', async () => {
+        const r = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(PROBE_POD));
         return r.code === 0 && (json<V1Pod>(r.stdout).spec?.containers.some((c) => c.name === 'chaperone-proxy') ?? false);
       });
     }

@@ -2,7 +2,8 @@
 // RBAC authorization, service-account tokens, the admission plugins including MutatingAdmissionWebhook),
 // kube-controller-manager, kube-scheduler, and one node (./node.ts): a kubelet on containerd, with
 // kube-proxy and CoreDNS, running the images built here (e2e/images/build-images.sh) as real pods.
-// Each component authenticates as its own identity with a client certificate from the cluster CA.
+// The kubelet, scheduler and kube-proxy authenticate as their own identities (client certificates
+// from the cluster CA); the controller manager and CoreDNS use the admin's.
 //
 //   node dist/e2e/control-plane/cluster.js up     # prints the kubeconfig path once the API is ready
 //   node dist/e2e/control-plane/cluster.js down   # stops everything it started
@@ -11,13 +12,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../../lib/project.js';
 import { createCa, generateKeyPair, issueLeaf, loadCa } from '../../lib/x509.js';
 import { freePort } from '../harness/ports.js';
 import {
   cleanNode, containerdArgs, corednsArgs, createBridge, importImages, KUBERNETES_SERVICE_IP, kubeletArgs, kubeProxyArgs,
-  NODE_IP, NODE_NAME, nodePaths, nodeSupported, removeContainers, STATE_DIR, succeeds, SERVICE_CIDR, writeNodeConfig, CONTAINERD_SOCKET,
+  NODE_IP, NODE_NAME, nodePaths, nodeSupported, removeContainers, STATE_DIR, succeeds, ctrSucceeds, SERVICE_CIDR, writeNodeConfig, CONTAINERD_SOCKET,
 } from './node.js';
 
 export const CLUSTER_DIR = join(PROJECT_ROOT, 'e2e', '.cluster');
@@ -233,10 +234,10 @@ export async function up(): Promise<string> {
 
   // The node.
   const [kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const kubeletKubeconfig = await kubeconfigOf('kubelet');
   await writeNodeConfig({
     paths: node,
     pki,
-    kubeletKubeconfig: await kubeconfigOf('kubelet'),
     kubeProxyKubeconfig: await kubeconfigOf('kube-proxy'),
     corednsKubeconfig: KUBECONFIG,
     kubeletPort,
@@ -246,10 +247,10 @@ export async function up(): Promise<string> {
   });
   pids.containerd = start('containerd', 'containerd', containerdArgs(node), logs);
   await record(pids);
-  await waitFor('containerd', () => existsSync(CONTAINERD_SOCKET) && ctrOk(['version']), 30_000, join(logs, 'containerd.log'));
+  await waitFor('containerd', () => existsSync(CONTAINERD_SOCKET) && ctrSucceeds(['version'], 5_000), 30_000, join(logs, 'containerd.log'));
   // The base the Dockerfile starts from is built too, but no pod runs it.
   importImages([...images].filter(([name]) => !name.startsWith('docker.io/library/node:')).map(([, archive]) => archive));
-  pids.kubelet = start('kubelet', join(bin, 'kubelet'), kubeletArgs(node, join(CLUSTER_DIR, 'kubelet.kubeconfig')), logs);
+  pids.kubelet = start('kubelet', join(bin, 'kubelet'), kubeletArgs(node, kubeletKubeconfig), logs);
   pids['kube-proxy'] = start('kube-proxy', join(bin, 'kube-proxy'), kubeProxyArgs(node), logs);
   pids.coredns = start('coredns', join(bin, 'coredns'), corednsArgs(node), logs);
   await record(pids);
@@ -260,8 +261,6 @@ export async function up(): Promise<string> {
   if (!cliRun) await writeFile(USERS, JSON.stringify([process.pid]));
   return KUBECONFIG;
 }
-
-const ctrOk = (args: string[]): boolean => succeeds('ctr', ['--address', CONTAINERD_SOCKET, ...args], 5_000);
 
 /** The node is Ready and carries no NoSchedule/NoExecute taint (not-ready, unreachable). */
 function nodeSchedulable(): boolean {
@@ -282,13 +281,8 @@ function nodeSchedulable(): boolean {
  * the containers, tears down their networks and unmounts their volumes the regular way.
  */
 function drainNode(): void {
-  const k = (args: string[], timeout = 30_000): void => {
-    try {
-      execFileSync('kubectl', ['--kubeconfig', KUBECONFIG, ...args], { stdio: 'ignore', timeout });
-    } catch {
-      // best effort: what is left is removed below
-    }
-  };
+  // Best effort: what is left is removed after the kubelet has stopped.
+  const k = (args: string[], timeout = 30_000): boolean => succeeds('kubectl', ['--kubeconfig', KUBECONFIG, ...args], timeout);
   k(['delete', 'deployments,replicasets,statefulsets,daemonsets,jobs', '--all', '--all-namespaces', '--wait=false']);
   k(['delete', 'pods', '--all', '--all-namespaces', '--grace-period=5', '--wait=true', '--timeout=60s'], 90_000);
 }
@@ -314,7 +308,7 @@ export async function down(options: { force?: boolean } = {}): Promise<void> {
   }
   await rm(PIDS, { force: true });
   const node = nodePaths(CLUSTER_DIR);
-  const left = cleanNode(node, bin ? join(bin.replace(/kube-apiserver$/, ''), 'kube-proxy') : undefined);
+  const left = cleanNode(node, bin ? join(dirname(bin), 'kube-proxy') : undefined);
   if (left.length > 0) throw new Error(`the cluster left these behind:\n  ${left.join('\n  ')}`);
 }
 

@@ -69,14 +69,13 @@ export const succeeds = (cmd: string, args: string[], timeoutMs = 30_000): boole
     return false;
   }
 };
-const tryRun = (cmd: string, args: string[]): boolean => succeeds(cmd, args);
 
 /** The node needs root (namespaces, mounts, iptables) and Linux; say so plainly otherwise. */
 export function nodeSupported(): string | undefined {
   if (process.platform !== 'linux') return 'the local node needs Linux';
   if (process.getuid?.() !== 0) return 'the local node needs root (network namespaces, mounts, iptables)';
   for (const tool of ['containerd', 'runc', 'ctr', 'iptables', 'ip']) {
-    if (!tryRun('sh', ['-c', `command -v ${tool}`])) return `${tool} is missing (make test installs it: scripts/ensure-tools.sh)`;
+    if (!succeeds('sh', ['-c', `command -v ${tool}`])) return `${tool} is missing (make test installs it: scripts/ensure-tools.sh)`;
   }
   if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI plugins are missing (/usr/lib/cni/bridge; Debian: containernetworking-plugins)';
   return undefined;
@@ -87,7 +86,7 @@ export function nodeSupported(): string | undefined {
  * through iptables (br_netfilter) so that Service replies are un-NATed, and forwarded between pods.
  */
 export function createBridge(): void {
-  if (!tryRun('ip', ['link', 'show', BRIDGE])) run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+  if (!succeeds('ip', ['link', 'show', BRIDGE])) run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
   if (!run('ip', ['-4', 'addr', 'show', 'dev', BRIDGE]).includes(`${NODE_IP}/`)) run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', BRIDGE]);
   run('ip', ['link', 'set', BRIDGE, 'up']);
   for (const [key, value] of [['net/bridge/bridge-nf-call-iptables', '1'], ['net/ipv4/ip_forward', '1']] as const) {
@@ -97,14 +96,13 @@ export function createBridge(): void {
 }
 
 export function deleteBridge(): void {
-  if (tryRun('ip', ['link', 'show', BRIDGE])) run('ip', ['link', 'delete', BRIDGE]);
+  if (succeeds('ip', ['link', 'show', BRIDGE])) run('ip', ['link', 'delete', BRIDGE]);
 }
 
 export interface NodeConfigInput {
   paths: NodePaths;
   pki: string;
-  /** kubeconfig files per identity. */
-  kubeletKubeconfig: string;
+  /** kubeconfig files per identity (the kubelet's is a flag: kubeletArgs). */
   kubeProxyKubeconfig: string;
   corednsKubeconfig: string;
   kubeletPort: number;
@@ -239,10 +237,16 @@ export const kubeProxyArgs = (p: NodePaths): string[] => ['--config', p.kubeProx
 
 export const corednsArgs = (p: NodePaths): string[] => ['-conf', p.corefile];
 
-/** `ctr` against the node's containerd, in the CRI namespace. */
+/** `ctr`'s arguments for the node's containerd, in the CRI namespace. */
+const CTR = ['--address', CONTAINERD_SOCKET, '--namespace', 'k8s.io'];
+
+/** `ctr` against the node's containerd: its output. */
 export function ctr(args: string[]): string {
-  return run('ctr', ['--address', CONTAINERD_SOCKET, '--namespace', 'k8s.io', ...args]);
+  return run('ctr', [...CTR, ...args]);
 }
+
+/** Whether `ctr` against the node's containerd succeeds. */
+export const ctrSucceeds = (args: string[], timeoutMs?: number): boolean => succeeds('ctr', [...CTR, ...args], timeoutMs);
 
 /** Imports OCI image archives into the node's containerd (pods use them with imagePullPolicy Never/IfNotPresent). */
 export function importImages(archives: string[]): void {
@@ -282,11 +286,11 @@ export function removeContainers(): void {
   if (!existsSync(CONTAINERD_SOCKET)) return;
   try {
     for (const id of ctr(['tasks', 'list', '-q']).split('\n').filter(Boolean)) {
-      tryRun('ctr', ['--address', CONTAINERD_SOCKET, '--namespace', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', id]);
+      ctrSucceeds(['tasks', 'kill', '-s', 'SIGKILL', id]);
     }
     for (let i = 0; i < 50 && ctr(['tasks', 'list', '-q']).trim() !== ''; i++) execFileSync('sleep', ['0.1']);
-    for (const id of ctr(['tasks', 'list', '-q']).split('\n').filter(Boolean)) tryRun('ctr', ['--address', CONTAINERD_SOCKET, '--namespace', 'k8s.io', 'tasks', 'delete', '-f', id]);
-    for (const id of ctr(['containers', 'list', '-q']).split('\n').filter(Boolean)) tryRun('ctr', ['--address', CONTAINERD_SOCKET, '--namespace', 'k8s.io', 'containers', 'delete', id]);
+    for (const id of ctr(['tasks', 'list', '-q']).split('\n').filter(Boolean)) ctrSucceeds(['tasks', 'delete', '-f', id]);
+    for (const id of ctr(['containers', 'list', '-q']).split('\n').filter(Boolean)) ctrSucceeds(['containers', 'delete', id]);
   } catch {
     // containerd is not answering: the shim and mount checks below still run
   }
@@ -309,18 +313,18 @@ export function cleanNode(p: NodePaths, kubeProxyBin: string | undefined): strin
     running = processesMentioning(needles);
   }
   if (running.length > 0) return running.map((proc) => `process ${proc.pid}: ${proc.cmd.slice(0, 200)}`);
-  for (const mount of mountsUnder(roots)) tryRun('umount', [mount]) || tryRun('umount', ['-l', mount]);
+  for (const mount of mountsUnder(roots)) succeeds('umount', [mount]) || succeeds('umount', ['-l', mount]);
   // containerd's CRI names the pods' network namespaces cni-<uuid> under /var/run/netns.
   for (const ns of existsSync('/var/run/netns') ? readdirSync('/var/run/netns') : []) {
-    if (ns.startsWith('cni-')) tryRun('ip', ['netns', 'delete', ns]);
+    if (ns.startsWith('cni-')) succeeds('ip', ['netns', 'delete', ns]);
   }
-  if (kubeProxyBin && existsSync(kubeProxyBin)) tryRun(kubeProxyBin, ['--cleanup']);
+  if (kubeProxyBin && existsSync(kubeProxyBin)) succeeds(kubeProxyBin, ['--cleanup']);
   removeKubeRules();
   deleteBridge();
   const left: string[] = [];
   for (const m of mountsUnder(roots)) left.push(`mount ${m}`);
   for (const proc of processesMentioning(needles)) left.push(`process ${proc.pid}: ${proc.cmd.slice(0, 200)}`);
-  if (tryRun('ip', ['link', 'show', BRIDGE])) left.push(`bridge ${BRIDGE}`);
+  if (succeeds('ip', ['link', 'show', BRIDGE])) left.push(`bridge ${BRIDGE}`);
   for (const rule of kubeRules()) left.push(`iptables rule ${rule}`);
   return left;
 }
@@ -356,11 +360,11 @@ function removeKubeRules(): void {
   for (const { tool, table, rules } of ruleListings()) {
     // Rules in the built-in chains first, then the KUBE-* chains' own rules and the chains.
     for (const r of rules.filter((l) => l.startsWith('-A ') && !l.startsWith('-A KUBE-') && /-j KUBE-/.test(l))) {
-      tryRun(tool, ['-t', table, '-D', ...splitRule(r.slice(3))]);
+      succeeds(tool, ['-t', table, '-D', ...splitRule(r.slice(3))]);
     }
     const chains = rules.filter((l) => l.startsWith('-N KUBE-')).map((l) => l.slice(3).trim());
-    for (const chain of chains) tryRun(tool, ['-t', table, '-F', chain]);
-    for (const chain of chains) tryRun(tool, ['-t', table, '-X', chain]);
+    for (const chain of chains) succeeds(tool, ['-t', table, '-F', chain]);
+    for (const chain of chains) succeeds(tool, ['-t', table, '-X', chain]);
   }
 }
 

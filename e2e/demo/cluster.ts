@@ -24,6 +24,7 @@ import { CHART_DIR, helm } from '../harness/helm.js';
 import { kubectl, kubectlOk } from '../harness/kubectl.js';
 import { AGENT_IMAGE, CHAPERONE_IMAGE_REPOSITORY, describePod, E2E_IMAGE_TAG, exec, jsonLogLines, waitForReady } from '../harness/pods.js';
 import type { LogLine } from '../harness/sidecar-process.js';
+import { waitFor } from '../harness/wait.js';
 import { demoCalls, demoReport, say, type DemoTarget } from './calls.js';
 
 // A release and namespaces of the demo's own, so it never touches a Chaperone you installed yourself
@@ -35,19 +36,8 @@ const AGENTS_NS = 'chaperone-demo';
 const POLICY = join(PROJECT_ROOT, 'examples', 'policies', 'demo.yaml');
 const FAKE_HOSTS = ['api.openai.com', 'api.anthropic.com', 'mcp.tools.example.com'];
 const UPSTREAM_CA = 'demo-upstream-ca';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 const podIp = async (namespace: string, selector: string): Promise<string> =>
   (await kubectlOk(['get', 'pods', '-n', namespace, '-l', selector, '--field-selector', 'status.phase=Running', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
