@@ -10,6 +10,7 @@ COPY lib lib
 COPY sidecar sidecar
 COPY webhook webhook
 COPY operator operator
+COPY capture capture
 COPY e2e e2e
 COPY bench bench
 # tsc writes files without the executable bit: `chaperone` on PATH (below) needs it, as make build does.
@@ -27,6 +28,9 @@ COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
 # `chaperone` on PATH: the injected sidecar's postStart hook runs `chaperone wait-ready`.
 RUN ln -s /app/dist/bin/chaperone.js /usr/local/bin/chaperone
+# iptables (with ip6tables and the -restore commands): the transparent-capture init container,
+# `chaperone capture-init`, runs from this same image as root with NET_ADMIN and NET_RAW.
+RUN apt-get update && apt-get install -y --no-install-recommends iptables && rm -rf /var/lib/apt/lists/*
 # Non-root, numeric so runAsNonRoot can verify it; the root filesystem can be read-only.
 USER 65532:65532
 EXPOSE 14001 14090 14091 14443

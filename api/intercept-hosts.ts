@@ -12,3 +12,29 @@ export function parseInterceptHosts(value: string | undefined): { hosts: string[
   }
   return { hosts, invalid };
 }
+
+/** Amazon Bedrock's runtime hosts (host patterns as in sidecar/providers/hosts.ts). */
+export const BEDROCK_HOSTS: string[] = ['bedrock-runtime.*.amazonaws.com', 'bedrock-runtime-fips.*.amazonaws.com'];
+
+/**
+ * LLM provider hosts the proxy always intercepts; policies and the annotation add their own (e.g. MCP
+ * servers). Here rather than in the sidecar so the webhook can keep NO_PROXY from exempting them.
+ */
+export const BUILTIN_INTERCEPT_HOSTS: string[] = [
+  'api.openai.com',
+  '*.openai.azure.com',
+  'api.anthropic.com',
+  ...BEDROCK_HOSTS,
+  'generativelanguage.googleapis.com',
+  '*-aiplatform.googleapis.com',
+  'aiplatform.googleapis.com', // Vertex AI's global endpoint
+  'api.mistral.ai',
+  'api.groq.com',
+  'openrouter.ai',
+  'api.together.xyz',
+  'api.fireworks.ai',
+  'api.deepseek.com',
+  'api.x.ai',
+  'api.cohere.com',
+  'api.perplexity.ai',
+];

@@ -20,6 +20,7 @@ Commands:
   operator                  the cluster operator (policies -> per-namespace config, CA, trust)
   inject -f FILE            inject the sidecar into Pod/workload YAML by hand (as the webhook would)
   wait-ready                wait until the local sidecar is ready
+  capture-init              install the transparent-capture rules in the pod's network namespace (init container)
   crd                       print the GovernancePolicy CRD (kubectl apply -f crds/ has the same)
   version                   print the version
 `;
@@ -49,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./inject.js')).injectCommand(rest);
     case 'wait-ready':
       return (await import('./wait-ready.js')).waitReadyCommand(rest);
+    case 'capture-init':
+      return (await import('./capture-init.js')).captureInitCommand(rest);
     case 'crd':
       if (rest.includes('--help') || rest.includes('-h')) {
         process.stdout.write('Usage: chaperone crd\n\nPrints the GovernancePolicy CustomResourceDefinition, generated from api/schema.ts.\n');

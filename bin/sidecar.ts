@@ -1,8 +1,9 @@
 // `chaperone sidecar`: the proxy, in a pod or standalone.
 import { createLogger, runUntilSignal } from '../lib/logger.js';
-import { intFlag, parseFlags } from '../lib/cli.js';
+import { intFlag, parseFlags, UsageError } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
 import { SIDECAR_DEFAULTS, startSidecar } from '../sidecar/main.js';
+import type { OpaqueTraffic } from '../sidecar/transparent.js';
 
 export const SIDECAR_HELP = `Usage: chaperone sidecar [flags]
 
@@ -15,6 +16,11 @@ Flags:
   --config FILE            pod config file (default ${SIDECAR_DEFAULTS.configFile})
   --podinfo DIR            downward-API labels/annotations (default ${SIDECAR_DEFAULTS.podinfoDir})
   --listen HOST:PORT       proxy listener (default ${SIDECAR_DEFAULTS.listen})
+  --transparent-port N     transparent capture: also accept the connections the pod's iptables rules
+                           redirect (chaperone capture-init) on 127.0.0.1:N and [::1]:N; the injector
+                           sets it for pods with chaperone.dev/capture: transparent
+  --opaque-traffic MODE    captured traffic with no TLS server name and no HTTP Host: deny (default) |
+                           egress (judged by the egress rules on its original destination, from conntrack)
   --admin HOST:PORT        admin listener: /healthz /readyz /metrics /status (default ${SIDECAR_DEFAULTS.admin})
   --resolve HOST=IP:PORT   send HOST's upstream traffic to IP:PORT, TLS still verifying HOST (repeatable)
   --upstream-ca FILE       trust this CA (PEM) for upstream TLS, besides the public roots
@@ -30,6 +36,12 @@ Flags:
   --max-agent-labels N     distinct agent/model metric labels before "other" (default ${SIDECAR_DEFAULTS.maxAgentLabels})
 `;
 
+function opaqueTraffic(value: string | undefined): OpaqueTraffic {
+  if (value === undefined) return SIDECAR_DEFAULTS.opaqueTraffic;
+  if (value !== 'deny' && value !== 'egress') throw new UsageError(`--opaque-traffic ${value}: expected deny or egress`);
+  return value;
+}
+
 export async function sidecarCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     policy: { type: 'string', multiple: true },
@@ -37,6 +49,8 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     config: { type: 'string' },
     podinfo: { type: 'string' },
     listen: { type: 'string' },
+    'transparent-port': { type: 'string' },
+    'opaque-traffic': { type: 'string' },
     admin: { type: 'string' },
     resolve: { type: 'string', multiple: true },
     'upstream-ca': { type: 'string' },
@@ -61,6 +75,8 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
   const sidecar = await startSidecar(
     {
       listen: values.listen ?? d.listen,
+      ...(values['transparent-port'] !== undefined ? { transparentPort: intFlag(values['transparent-port'], 'transparent-port', 0, 0) } : {}),
+      opaqueTraffic: opaqueTraffic(values['opaque-traffic']),
       admin: values.admin ?? d.admin,
       policyFiles: values.policy ?? [],
       configFile: values.config ?? d.configFile,

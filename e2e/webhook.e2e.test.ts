@@ -174,7 +174,7 @@ describe('chaperone webhook on a real API server', () => {
       SSL_CERT_FILE: '/etc/chaperone/trust/ca-bundle.crt',
       NODE_EXTRA_CA_CERTS: '/etc/chaperone/trust/ca.crt',
     });
-    expect(env.NO_PROXY).toBe('internal.example.com,localhost,127.0.0.1,::1,.svc,.cluster.local');
+    expect(env.NO_PROXY).toBe('internal.example.com,localhost,127.0.0.1,::1');
     expect(stored.metadata!.labels!['chaperone.dev/injected']).toBe('true');
     const status = JSON.parse(stored.metadata!.annotations!['chaperone.dev/status']!) as { native: boolean; initContainers: string[] };
     expect(status).toMatchObject({ native: true, initContainers: ['chaperone-proxy'] });

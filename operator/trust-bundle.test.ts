@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCa, generateKeyPair, issueLeaf, loadCa, parseCertificates, x509 } from '../lib/x509.js';
@@ -6,6 +10,15 @@ import { needsRenewal as caNeedsRotation } from '../lib/x509.js';
 import { desiredTrust } from './trust-bundle.js';
 
 const DAY = 86_400_000;
+
+function hasKeytool(): boolean {
+  try {
+    execFileSync('keytool', ['-help'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A self-signed CA with exactly the given validity. */
 async function caValid(cn: string, notBefore: Date, notAfter: Date): Promise<string> {
@@ -84,6 +97,54 @@ describe('desiredTrust', () => {
 
   it('is deterministic', () => {
     expect(desiredTrust('agents', [olderPem, newerPem])).toEqual(desiredTrust('agents', [newerPem, olderPem]));
+  });
+
+  /** The entries' aliases, dates and certificates (lib/jks.test.ts reads the format in full). */
+  function jksEntries(jks: Buffer): { alias: string; created: number; der: Buffer }[] {
+    expect(jks.readUInt32BE(0)).toBe(0xfeedfeed);
+    let at = 12;
+    return Array.from({ length: jks.readUInt32BE(8) }, () => {
+      at += 4; // tag
+      const alias = jks.toString('latin1', at + 2, (at += 2 + jks.readUInt16BE(at)));
+      const created = Number(jks.readBigInt64BE(at));
+      at += 8;
+      at += 2 + jks.readUInt16BE(at); // "X.509"
+      const der = jks.subarray(at + 4, (at += 4 + jks.readUInt32BE(at)));
+      return { alias, created, der };
+    });
+  }
+
+  it('holds the same certificates as ca-bundle.crt in binaryData ca-bundle.jks, dated the newest notBefore', () => {
+    const cm = desiredTrust('agents', [olderPem, newerPem]);
+    const entries = jksEntries(Buffer.from(cm.binaryData['ca-bundle.jks']!, 'base64'));
+    const bundle = parseCertificates(cm.data['ca-bundle.crt']!);
+    expect(entries.map((e) => Buffer.from(e.der))).toEqual(bundle.map((c) => Buffer.from(c.rawData)));
+    expect(entries.slice(-2).map((e) => e.alias)).toEqual(['chaperone-ca-0', 'chaperone-ca-1']);
+    expect(entries.slice(0, -2).every((e) => /^root-[0-9a-f]{16}$/.test(e.alias))).toBe(true);
+    expect(new Set(entries.map((e) => e.alias)).size).toBe(entries.length);
+    const newest = Math.max(...bundle.map((c) => c.notBefore.getTime()));
+    expect(entries.every((e) => e.created === newest)).toBe(true);
+  });
+
+  it('stays well under the 1 MiB a ConfigMap may hold (data plus decoded binaryData)', () => {
+    const cm = desiredTrust('agents', [newCa.certPem, oldCa.certPem]);
+    const size = Object.entries(cm.data).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v), 0)
+      + Object.entries(cm.binaryData).reduce((n, [k, v]) => n + k.length + Buffer.from(v, 'base64').length, 0);
+    expect(size).toBeLessThan(512 * 1024);
+  });
+
+  it.skipIf(!hasKeytool())('gives keytool a JKS it can read and verify', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trust-'));
+    try {
+      const cm = desiredTrust('agents', [newCa.certPem, oldCa.certPem]);
+      const file = join(dir, 'ca-bundle.jks');
+      writeFileSync(file, Buffer.from(cm.binaryData['ca-bundle.jks']!, 'base64'));
+      const out = execFileSync('keytool', ['-J-Duser.language=en', '-list', '-keystore', file, '-storepass', 'changeit', '-storetype', 'JKS'], { encoding: 'utf8' });
+      expect(out).toContain(`Your keystore contains ${rootCertificates.length + 2} entries`);
+      expect(out).toMatch(/chaperone-ca-0, [^\n]*trustedCertEntry/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([[[]], [['']], [['not a certificate']]])('throws without a certificate: %j', (input) => {

@@ -7,6 +7,8 @@ import type { Decision, RuleName } from './policy/verdict.js';
 export interface AuditRecord {
   requestId: string;
   agent: string;
+  /** In a pod: the X-Chaperone-Agent the caller named, beside the pod's identity (no rights of its own). */
+  subAgent?: string;
   session?: string;
   provider: Provider;
   operation?: string;
@@ -27,6 +29,8 @@ export interface AuditRecord {
   tokens?: Usage;
   costUsd?: number;
   error?: string;
+  /** A refused tunnel's reason: its client sees only a closed connection (after CONNECT's 200). */
+  reason?: string;
 }
 
 export class Audit {

@@ -26,7 +26,9 @@ export interface ConfigSnapshot {
   policies: readonly GovernancePolicy[];
   /** Extra hosts to intercept: the policies' spec.intercept.hosts and the pod's chaperone.dev/intercept-hosts. */
   interceptHosts: readonly string[];
-  /** The pod's default agent identity (chaperone.dev/agent), if any. */
+  /** Running in a pod (identity from the pod), not standalone with --policy files. */
+  inPod: boolean;
+  /** The pod's agent identity (chaperone.dev/agent), if any. */
   podAgent?: string;
   /** The pod's labels, when running in a pod. */
   podLabels?: Readonly<Record<string, string>>;
@@ -48,6 +50,7 @@ export interface ConfigSourceOptions {
 
 /** The raw inputs of a snapshot, read in one go, with their hash. */
 interface Inputs {
+  inPod: boolean;
   files: { name: string; text: string }[];
   labels?: string;
   annotations?: string;
@@ -68,7 +71,7 @@ async function readInputs(options: ConfigSourceOptions): Promise<Inputs> {
   for (const f of files) hash.update(f.name).update('\0').update(f.text).update('\0');
   hash.update(labels ?? '').update('\0').update(annotations ?? '').update('\0');
   hash.update(ca?.certPem ?? '').update('\0').update(ca?.keyPem ?? '');
-  return { files, labels, annotations, ca, hash: hash.digest('hex') };
+  return { inPod: podMode, files, labels, annotations, ca, hash: hash.digest('hex') };
 }
 
 /** Builds a snapshot from inputs; throws with a readable reason when they are invalid. */
@@ -98,6 +101,7 @@ function buildSnapshot(inputs: Inputs): ConfigSnapshot {
   return {
     policies: selected,
     interceptHosts,
+    inPod: inputs.inPod,
     ...(podAgent ? { podAgent } : {}),
     ...(podLabels ? { podLabels } : {}),
     ...(inputs.ca ? { ca: inputs.ca } : {}),

@@ -6,12 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Logger } from '../lib/logger.js';
-import { describeApproval, type ApprovalStore } from './approvals.js';
-import { AgentStats, Audit, pathWithoutQuery } from './audit.js';
-import { recordDecision } from './decision-record.js';
+import { describeApproval } from './approvals.js';
+import { pathWithoutQuery } from './audit.js';
+import { decide as decideCall, recordDecision } from './decision.js';
 import type { Call, Provider, RequestFacts, ResponseFacts, Usage } from './call.js';
 import type { ConfigSnapshot } from './config.js';
+import type { DataPath, Target } from './data-path.js';
+import { identify, type Identity } from './identity.js';
 import {
   BodyTooLarge,
   elapsedMs,
@@ -22,38 +23,12 @@ import {
   relayableHeaders,
   writeWithBackpressure,
 } from './http-util.js';
-import type { SidecarMetrics } from './metrics.js';
 import type { ModelPricing } from '../api/index.js';
 import { costOf } from './pricing.js';
 import { MalformedRequest, setAt, type ErrorKind, type ProviderAdapter } from './providers/adapter.js';
 import { adapterFor, unknownAdapter } from './providers/index.js';
-import type { CallResult, Pipeline } from './policy/pipeline.js';
+import type { CallResult } from './policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
-import type { Upstream } from './upstream.js';
-
-/** Everything the data path needs, built once by the sidecar. */
-export interface DataPath {
-  maxBodyBytes: number;
-  snapshot(): ConfigSnapshot | undefined;
-  upstream: Upstream;
-  pipeline: Pipeline;
-  approvals: ApprovalStore;
-  metrics: SidecarMetrics;
-  audit: Audit;
-  stats: AgentStats;
-  log: Logger;
-  /** Set on SIGTERM: answers close their connections so clients reconnect elsewhere. */
-  draining: boolean;
-}
-
-/** Where a request goes. `inspect` = parse and apply the body-level checks. */
-export interface Target {
-  scheme: 'http' | 'https';
-  host: string;
-  port: number;
-  path: string;
-  inspect: boolean;
-}
 
 const NO_FACTS: RequestFacts = { operation: 'unknown', toolsDefined: [], toolCalls: [], texts: [], stream: false };
 const EMPTY_RESPONSE: ResponseFacts = { toolCalls: [], texts: [] };
@@ -88,15 +63,19 @@ class Exchange {
   costUsd: number | undefined;
   error: string | undefined;
 
+  readonly identity: Identity;
+
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly target: Target,
     readonly snapshot: ConfigSnapshot,
-  ) {}
+  ) {
+    this.identity = identify(headerValue(req.headers['x-chaperone-agent']), snapshot);
+  }
 
   get agent(): string {
-    return headerValue(this.req.headers['x-chaperone-agent']) || this.snapshot.podAgent || 'unknown';
+    return this.identity.agent;
   }
 
   get session(): string | undefined {
@@ -205,7 +184,7 @@ async function passThrough(dp: DataPath, ex: Exchange): Promise<void> {
 
 /** Runs the request checks; answers a blocking verdict itself and returns undefined, else the outcome. */
 function decide(dp: DataPath, ex: Exchange, call: Call): Outcome | undefined {
-  const outcome = dp.pipeline.evaluateRequest(call, ex.snapshot.policies);
+  const outcome = decideCall(dp, call, ex.snapshot);
   ex.outcome = outcome;
   if (outcome.final.decision !== 'allow') ex.reported = outcome.final;
   if (blocks(outcome.final.decision)) {
@@ -481,6 +460,7 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
   recordDecision(dp, {
     requestId: ex.id,
     agent: ex.agent,
+    ...(ex.identity.subAgent ? { subAgent: ex.identity.subAgent } : {}),
     ...(ex.session ? { session: ex.session } : {}),
     provider: ex.provider,
     ...(call && call.operation !== 'unknown' ? { operation: call.operation } : {}),

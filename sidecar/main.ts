@@ -1,5 +1,5 @@
 // Wires the sidecar together: config source, CA, upstream pool, pipeline, proxy and admin listeners.
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createAuditLogger, createLogger, type Logger } from '../lib/logger.js';
@@ -8,13 +8,14 @@ import { createAdminApp } from './admin.js';
 import { ApprovalStore } from './approvals.js';
 import { AgentStats, Audit } from './audit.js';
 import { ConfigSource } from './config.js';
-import type { DataPath } from './exchange.js';
+import type { DataPath } from './data-path.js';
 import { LeafCertificates } from './leaf-certificates.js';
 import { createAdminTlsServer, type AdminTls } from './admin-tls.js';
 import { SidecarMetrics } from './metrics.js';
 import { Pipeline } from './policy/pipeline.js';
 import { createChecks } from './policy/checks.js';
 import { createProxy, type Proxy } from './proxy.js';
+import { createTransparentListener, type OpaqueTraffic } from './transparent.js';
 import { parseResolve, Upstream } from './upstream.js';
 
 export const POD_CONFIG_FILE = '/etc/chaperone/config/policies.yaml';
@@ -23,6 +24,12 @@ export const POD_PODINFO_DIR = '/etc/chaperone/podinfo';
 
 export interface SidecarOptions {
   listen: string;
+  /** Transparent capture: the loopback port the pod's iptables rules redirect to (127.0.0.1 and ::1). */
+  transparentPort?: number;
+  /** Captured traffic with no TLS server name and no HTTP Host: denied, or judged by egress on its original destination. */
+  opaqueTraffic: OpaqueTraffic;
+  /** Where the original destination of captured connections is read (conntrack). */
+  conntrackFile?: string;
   admin: string;
   /** Standalone: GovernancePolicy files. Empty: pod mode (configFile + podinfoDir). */
   policyFiles: string[];
@@ -48,6 +55,7 @@ export interface SidecarOptions {
 
 export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 'version'> = {
   listen: '127.0.0.1:14001',
+  opaqueTraffic: 'deny',
   admin: '0.0.0.0:14090',
   configFile: POD_CONFIG_FILE,
   podinfoDir: POD_PODINFO_DIR,
@@ -63,6 +71,8 @@ export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 
 export interface RunningSidecar {
   proxyUrl: string;
   adminUrl: string;
+  /** The transparent listeners' addresses (tcp://127.0.0.1:PORT, tcp://[::1]:PORT), when capturing. */
+  transparent: string[];
   /** Drains in-flight calls (bounded), then closes everything. True when nothing was cut off. */
   stop(): Promise<boolean>;
 }
@@ -164,6 +174,20 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const proxyAddr = splitHostPort(options.listen, '--listen');
   const adminAddr = splitHostPort(options.admin, '--admin');
   await listen(proxy.server, proxyAddr.host, proxyAddr.port);
+  // Loopback only: the pod's own redirected connections, never another pod's (on the pod IP).
+  const transparent: NetServer[] = [];
+  if (options.transparentPort !== undefined) {
+    for (const host of ['127.0.0.1', '::1']) {
+      const listener = createTransparentListener(proxy.gate, { opaqueTraffic: options.opaqueTraffic, ...(options.conntrackFile ? { conntrackFile: options.conntrackFile } : {}) });
+      try {
+        await listen(listener, host, options.transparentPort);
+        transparent.push(listener);
+      } catch (err) {
+        // A pod without IPv6 has no ::1; IPv4 must work.
+        if (host === '127.0.0.1' || (err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw err;
+      }
+    }
+  }
   if (options.adminTls) {
     adminTls = await createAdminTlsServer(admin);
     await adminTls.useCa(config.current()?.ca);
@@ -171,21 +195,23 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const adminServer = adminTls ? adminTls.server.listen(adminAddr.port, adminAddr.host) : admin.listen(adminAddr.port, adminAddr.host);
   await new Promise<void>((ok, fail) => adminServer.once('listening', ok).once('error', fail));
 
-  const url = (s: Server, scheme = 'http'): string => {
+  const url = (s: Server | NetServer, scheme = 'http'): string => {
     const a = s.address() as AddressInfo;
     return `${scheme}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   };
   const proxyUrl = url(proxy.server);
   const adminUrl = url(adminServer, adminTls ? 'https' : 'http');
-  log.info({ proxy: proxyUrl, admin: adminUrl, mode: standalone ? 'standalone' : 'pod', caDir: caDir ?? null }, 'sidecar listening');
+  const transparentAt = transparent.map((t) => url(t, 'tcp'));
+  log.info({ proxy: proxyUrl, admin: adminUrl, transparent: transparentAt, mode: standalone ? 'standalone' : 'pod', caDir: caDir ?? null }, 'sidecar listening');
 
   let stopping: Promise<boolean> | undefined;
   return {
     proxyUrl,
     adminUrl,
+    transparent: transparentAt,
     stop: () =>
       (stopping ??= (async () => {
-        const clean = await proxy.drain(options.drainTimeoutMs);
+        const clean = await proxy.drain(options.drainTimeoutMs, transparent);
         config.close();
         adminServer.close();
         adminServer.closeAllConnections();
@@ -195,7 +221,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   };
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
+function listen(server: Server | NetServer, host: string, port: number): Promise<void> {
   return new Promise((ok, fail) => {
     server.once('error', fail);
     server.listen(port, host, () => {

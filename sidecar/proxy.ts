@@ -1,20 +1,27 @@
-// The proxy listener (port 14001): three ways in (DESIGN §4).
+// The proxy's ways in (DESIGN §4), all ending in the same exchange (calls) or tunnel (bytes):
 //  1. Forward proxy, absolute-URI requests (`HTTP_PROXY` for http:// URLs).
-//  2. CONNECT (`HTTPS_PROXY`): intercepted hosts get TLS terminated with a leaf from the namespace CA
-//     and their requests handled like any other; every other host is tunnelled byte for byte.
+//  2. CONNECT (`HTTPS_PROXY`): the client's first bytes are read before any flow. TLS for an
+//     intercepted host is terminated with a leaf from the namespace CA and its requests handled like
+//     any other; plain HTTP inside is served the same way; other hosts are tunnelled byte for byte.
+//     A TLS server name that is not the CONNECT target is refused (domain fronting), so no tunnel
+//     can carry a provider's traffic past the checks.
 //  3. Base-URL routes: /openai/v1/... and /anthropic/v1/... (for SDKs configured with a base URL).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
+//  4. Transparent capture (transparent.ts): connections redirected by the pod's iptables rules.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { TLSSocket } from 'node:tls';
-import type { Call } from './call.js';
-import { recordDecision } from './decision-record.js';
-import { handleExchange, type DataPath, type Target } from './exchange.js';
+import type { Socket } from 'node:net';
+import type { DataPath, Target } from './data-path.js';
+import { decide, refuse } from './decision.js';
+import { handleExchange } from './exchange.js';
+import { readFirstBytes } from './first-bytes.js';
+import { headerValue } from './http-util.js';
+import { identify, type Identity } from './identity.js';
+import { createInnerServer, createLimitedServer, isIntercepted, parseAuthority, plainError, type InnerServer, type ServerLimits } from './inner-server.js';
 import type { LeafCertificates } from './leaf-certificates.js';
-import { BUILTIN_INTERCEPT_HOSTS, hostMatches } from './providers/index.js';
-import { blocks } from './policy/verdict.js';
-import type { ConfigSnapshot } from './config.js';
+import { blocks, type Outcome } from './policy/verdict.js';
+import { connected, recordTunnel, relay, tunnelCall, type Tunnel } from './tunnel.js';
+
+export { isIntercepted, parseAuthority } from './inner-server.js';
 
 /** Base-URL routes: prefix -> the provider's real origin. */
 const BASE_ROUTES: ReadonlyArray<{ prefix: string; host: string }> = [
@@ -22,57 +29,65 @@ const BASE_ROUTES: ReadonlyArray<{ prefix: string; host: string }> = [
   { prefix: '/anthropic/', host: 'api.anthropic.com' },
 ];
 
-export interface ProxyOptions {
-  /** How long a client may take to send a request (headers and body). */
-  clientTimeoutMs: number;
-  /** Idle keep-alive connections from agents are closed after this. */
-  keepAliveMs: number;
+export interface ProxyOptions extends ServerLimits {
   /** Tunnels with no traffic either way for this long are closed. */
   tunnelIdleMs: number;
 }
 
+/** What the listeners share: the data path, the certificates, the inner server, the bookkeeping. */
+export interface Gate {
+  dp: DataPath;
+  certs: LeafCertificates;
+  options: ProxyOptions;
+  inner: InnerServer;
+  /** Counts work in flight (drain waits for it) until the returned release runs (idempotent). */
+  busy(): () => void;
+  /** A client connection closed last when draining (tunnels and terminated TLS). */
+  keep(socket: Duplex): void;
+}
+
 export interface Proxy {
   server: Server;
+  gate: Gate;
   /** Requests and tunnels in flight (for draining). */
   inflight(): number;
   /** Stops accepting, closes idle connections; resolves when in-flight work ends or the deadline passes. */
-  drain(deadlineMs: number): Promise<boolean>;
-}
-
-export function isIntercepted(host: string, snapshot: ConfigSnapshot | undefined): boolean {
-  return (
-    BUILTIN_INTERCEPT_HOSTS.some((p: string) => hostMatches(p, host)) ||
-    (snapshot?.interceptHosts.some((p) => hostMatches(p, host)) ?? false)
-  );
-}
-
-/** Splits `host:port` / `[v6]:port`; undefined when it is not an authority. */
-export function parseAuthority(authority: string, defaultPort: number): { host: string; port: number } | undefined {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(authority);
-  if (!m) return undefined;
-  const port = m[2] ? Number(m[2]) : defaultPort;
-  if (port < 1 || port > 65535) return undefined;
-  return { host: m[1]!.replace(/^\[|\]$/g, '').toLowerCase(), port };
+  drain(deadlineMs: number, listeners?: readonly { close(): unknown }[]): Promise<boolean>;
 }
 
 export function createProxy(dp: DataPath, certs: LeafCertificates, options: ProxyOptions): Proxy {
   let active = 0;
-  /** Raw client sockets of tunnels and intercepted TLS sessions: closed last when draining. */
-  const tunnels = new Set<Duplex>();
-  /** The CONNECT target of each intercepted TLS socket. */
-  const tlsTargets = new WeakMap<object, { host: string; port: number }>();
+  const kept = new Set<Duplex>();
+  const busy = (): (() => void) => {
+    active++;
+    let released = false;
+    return () => {
+      if (!released) (released = true), active--;
+    };
+  };
 
   const track = (req: IncomingMessage, res: ServerResponse, target: Target): void => {
-    active++;
-    res.once('close', () => active--);
+    res.once('close', busy());
     handleExchange(dp, req, res, target).catch((err: Error) => {
       dp.log.error({ err: err.message }, 'unhandled exchange error');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
   };
+  const inner = createInnerServer(options, () => dp.snapshot(), track);
+  const gate: Gate = {
+    dp,
+    certs,
+    options,
+    inner,
+    busy,
+    keep: (socket) => {
+      kept.add(socket);
+      socket.once('close', () => kept.delete(socket));
+    },
+  };
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  const server = createLimitedServer(options, (req, res) => {
     const url = req.url ?? '/';
     // 1. Absolute URI: a forward-proxy request.
     if (/^https?:\/\//i.test(url)) {
@@ -93,165 +108,117 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
       return track(req, res, { scheme: 'https', host: route.host, port: 443, path: url.slice(route.prefix.length - 1), inspect: true });
     }
     plainError(res, 404, `no route for ${url.split('?')[0]}: use chaperone as HTTP(S)_PROXY, or the base URLs /openai/v1 and /anthropic/v1`);
-  };
-
-  /** Requests inside intercepted TLS: the host is the CONNECT target, never the Host header. */
-  const onInterceptedRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const target = tlsTargets.get(req.socket);
-    if (!target) return plainError(res, 500, 'lost the CONNECT target');
-    track(req, res, { scheme: 'https', host: target.host, port: target.port, path: req.url ?? '/', inspect: true });
-  };
-
-  const server = createServer(serverOptions(options), onRequest);
-  const intercepted = createServer(serverOptions(options), onInterceptedRequest);
-  for (const s of [server, intercepted]) {
-    s.requestTimeout = options.clientTimeoutMs;
-    s.headersTimeout = Math.min(options.clientTimeoutMs, 30_000);
-    s.keepAliveTimeout = options.keepAliveMs;
-    s.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      // Malformed HTTP or a client timeout: answer if we still can, never crash.
-      if (socket.writable && err.code !== 'ECONNRESET') {
-        const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      } else socket.destroy();
-    });
-  }
+  });
 
   server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const authority = parseAuthority(req.url ?? '', 443);
-    if (!authority) return rawAnswer(socket, 400, 'CONNECT needs host:port');
-    const snapshot = dp.snapshot();
-    if (!snapshot) return rawAnswer(socket, 503, 'configuration not loaded yet');
-    if (isIntercepted(authority.host, snapshot)) {
-      if (!certs.enabled) return rawAnswer(socket, 502, `no interception CA loaded: refusing to pass ${authority.host} through uninspected`);
-      active++;
-      certs
-        .contextFor(authority.host)
-        .then((secureContext) => {
-          socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-          if (head.length > 0) socket.unshift(head);
-          const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
-          tls.on('error', () => tls.destroy());
-          tunnels.add(socket);
-          socket.once('close', () => tunnels.delete(socket));
-          tlsTargets.set(tls, authority);
-          intercepted.emit('connection', tls);
-        })
-        .catch((err: Error) => rawAnswer(socket, 502, `cannot mint a certificate for ${authority.host}: ${err.message}`))
-        .finally(() => active--);
-      return;
-    }
-    openTunnel(req, socket, head, authority, snapshot);
+    const release = busy();
+    socket.once('close', release);
+    handleConnect(gate, req, socket, head)
+      .catch((err: Error) => {
+        dp.log.error({ err: err.message }, 'unhandled CONNECT error');
+        socket.destroy();
+      })
+      .finally(release);
   });
-
-  /** A byte-for-byte tunnel, after the host-level checks (egress) had their say. */
-  const openTunnel = (req: IncomingMessage, socket: Duplex, head: Buffer, to: { host: string; port: number }, snapshot: ConfigSnapshot): void => {
-    const agent = String(req.headers['x-chaperone-agent'] ?? '') || snapshot.podAgent || 'unknown';
-    const call: Call = {
-      id: randomUUID(),
-      provider: 'unknown',
-      agent,
-      host: to.host,
-      port: to.port,
-      method: 'CONNECT',
-      path: '',
-      operation: 'tunnel',
-      toolsDefined: [],
-      toolCalls: [],
-      texts: [],
-      stream: false,
-    };
-    const started = process.hrtime.bigint();
-    const outcome = dp.pipeline.evaluateRequest(call, snapshot.policies);
-    const audit = (status: number, error?: string): void =>
-      recordDecision(dp, {
-        requestId: call.id,
-        agent,
-        provider: 'unknown',
-        operation: 'tunnel',
-        host: to.host,
-        method: 'CONNECT',
-        path: '',
-        decision: outcome.final.decision,
-        ...(outcome.final.policy ? { policy: outcome.final.policy } : {}),
-        status,
-        latencyMs: Number(process.hrtime.bigint() - started) / 1e6,
-        overheadMs: 0,
-        ...(error ? { error } : {}),
-        findings: outcome.findings,
-        timed: false,
-      });
-    if (blocks(outcome.final.decision)) {
-      const headers = [`X-Chaperone-Request-Id: ${call.id}`, `X-Chaperone-Decision: ${outcome.final.decision}`];
-      if (outcome.final.rule) headers.push(`X-Chaperone-Rule: ${outcome.final.rule}`);
-      if (outcome.final.policy) headers.push(`X-Chaperone-Policy: ${outcome.final.policy}`);
-      rawAnswer(socket, 403, outcome.final.reason ?? 'denied by policy', headers);
-      return audit(403);
-    }
-    const upstream = dp.upstream.tunnel(to.host, to.port);
-    active++;
-    tunnels.add(socket);
-    let closed = false;
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      active--;
-      tunnels.delete(socket);
-      upstream.destroy();
-      socket.destroy();
-    };
-    upstream.once('connect', () => {
-      socket.write(`HTTP/1.1 200 Connection Established\r\nX-Chaperone-Request-Id: ${call.id}\r\nX-Chaperone-Decision: ${outcome.final.decision}\r\n\r\n`);
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-      audit(200);
-    });
-    upstream.once('error', (err) => {
-      if (!closed && !socket.destroyed && upstream.connecting) {
-        rawAnswer(socket, 502, `cannot reach ${to.host}:${to.port}: ${err.message}`);
-        audit(502, err.message);
-      }
-      close();
-    });
-    upstream.once('close', close);
-    socket.once('close', close);
-    (socket as Socket).setTimeout(options.tunnelIdleMs, close);
-    upstream.setTimeout(options.tunnelIdleMs, close);
-  };
 
   return {
     server,
+    gate,
     inflight: () => active,
-    async drain(deadlineMs: number): Promise<boolean> {
+    async drain(deadlineMs, listeners = []): Promise<boolean> {
       dp.draining = true;
       server.close();
+      for (const l of listeners) l.close();
       server.closeIdleConnections();
-      intercepted.closeIdleConnections();
+      inner.server.closeIdleConnections();
       const deadline = Date.now() + deadlineMs;
       while (active > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
         server.closeIdleConnections();
-        intercepted.closeIdleConnections();
+        inner.server.closeIdleConnections();
       }
       const clean = active === 0;
       server.closeAllConnections();
-      intercepted.closeAllConnections();
-      for (const t of tunnels) t.destroy();
+      inner.server.closeAllConnections();
+      for (const socket of kept) socket.destroy();
       return clean;
     },
   };
 }
 
-function serverOptions(options: ProxyOptions): { keepAliveTimeout: number; connectionsCheckingInterval: number } {
-  return { keepAliveTimeout: options.keepAliveMs, connectionsCheckingInterval: Math.min(1_000, options.clientTimeoutMs) };
+/** CONNECT host:port — decided, answered, then routed by what the client sends first. */
+async function handleConnect(gate: Gate, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  const { dp, certs, options } = gate;
+  const to = parseAuthority(req.url ?? '', 443);
+  if (!to) return rawAnswer(socket, 400, 'CONNECT needs host:port');
+  const snapshot = dp.snapshot();
+  if (!snapshot) return rawAnswer(socket, 503, 'configuration not loaded yet');
+  const identity = identify(headerValue(req.headers['x-chaperone-agent']), snapshot);
+  const intercepted = isIntercepted(to.host, snapshot);
+  if (intercepted && !certs.enabled) return rawAnswer(socket, 502, `no interception CA loaded: refusing to pass ${to.host} through uninspected`);
+
+  // A host we do not intercept is judged by its name before the client learns anything, and
+  // reached before we answer 200, so an unreachable host is a 502 the client can read.
+  let tunnel: Tunnel | undefined;
+  let outcome: Outcome | undefined;
+  let upstream: Socket | undefined;
+  if (!intercepted) {
+    tunnel = tunnelCall(identity, to.host, to.port, 'CONNECT');
+    outcome = decide(dp, tunnel.call, snapshot);
+    if (blocks(outcome.final.decision)) {
+      const v = outcome.final;
+      const headers = [`X-Chaperone-Request-Id: ${tunnel.call.id}`, `X-Chaperone-Decision: ${v.decision}`];
+      if (v.rule) headers.push(`X-Chaperone-Rule: ${v.rule}`);
+      if (v.policy) headers.push(`X-Chaperone-Policy: ${v.policy}`);
+      rawAnswer(socket, 403, v.reason ?? 'denied by policy', headers);
+      return recordTunnel(dp, tunnel, identity, outcome, 403);
+    }
+    upstream = dp.upstream.tunnel(to.host, to.port);
+    try {
+      await connected(upstream);
+    } catch (err) {
+      upstream.destroy();
+      rawAnswer(socket, 502, `cannot reach ${to.host}:${to.port}: ${(err as Error).message}`);
+      return recordTunnel(dp, tunnel, identity, outcome, 502, (err as Error).message);
+    }
+  }
+  const idHeader = tunnel ? `X-Chaperone-Request-Id: ${tunnel.call.id}\r\nX-Chaperone-Decision: ${outcome!.final.decision}\r\n` : '';
+  socket.write(`HTTP/1.1 200 Connection Established\r\n${idHeader}\r\n`);
+  if (head.length > 0) socket.unshift(head);
+
+  const first = await readFirstBytes(socket, options.clientTimeoutMs);
+  const refused = (reason: string): void => {
+    upstream?.destroy();
+    socket.destroy();
+    recordTunnel(dp, tunnel ?? tunnelCall(identity, to.host, to.port, 'CONNECT'), identity, refuse(reason), 403);
+  };
+  if (first.gone) {
+    upstream?.destroy();
+    socket.destroy();
+    if (tunnel) recordTunnel(dp, tunnel, identity, outcome!, 499, first.sniffed.kind === 'opaque' ? first.sniffed.reason : 'client left');
+    return;
+  }
+  const { sniffed } = first;
+  if (sniffed.kind === 'tls' && sniffed.sni !== undefined && sniffed.sni !== to.host) {
+    return refused(`the TLS server name ${sniffed.sni} is not the CONNECT target ${to.host} (domain fronting)`);
+  }
+  if (intercepted || sniffed.kind === 'http') {
+    upstream?.destroy();
+    socket.unshift(first.head);
+    gate.keep(socket);
+    if (sniffed.kind === 'tls') return gate.inner.terminateTls(socket, to.host, to.port, certs);
+    if (sniffed.kind === 'http') return gate.inner.servePlain(socket, { scheme: 'http', host: to.host, port: to.port, byHostHeader: false });
+    return refused(`${to.host} is intercepted, and what was sent is neither TLS nor HTTP${sniffed.kind === 'opaque' ? ` (${sniffed.reason})` : ''}`);
+  }
+  openRelay(gate, socket, upstream!, first.head, tunnel!, identity, outcome!);
 }
 
-function plainError(res: ServerResponse, status: number, message: string): void {
-  const body = JSON.stringify({ error: { message: `chaperone: ${message}`, type: 'proxy_error', code: status } });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+/** Relays an admitted tunnel whose upstream is connected, and records it. */
+export function openRelay(gate: Gate, client: Duplex, upstream: Socket, head: Buffer, tunnel: Tunnel, identity: Identity, outcome: Outcome): void {
+  gate.keep(client);
+  relay(client, upstream, head, gate.options.tunnelIdleMs, gate.busy());
+  recordTunnel(gate.dp, tunnel, identity, outcome, 200);
 }
 
 /** An HTTP answer written on a raw socket (CONNECT), then closed. */

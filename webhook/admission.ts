@@ -32,7 +32,12 @@ export type AdmissionAnswer =
 const invalid = (message: string): AdmissionAnswer => ({ status: 400, message, result: 'invalid' });
 
 /** Answers one AdmissionReview request body. Never throws. */
-export function admit(body: unknown, scope: AdmissionScope, settings: InjectionSettings): AdmissionAnswer {
+export function admit(
+  body: unknown,
+  scope: AdmissionScope,
+  settings: InjectionSettings,
+  namespaceLabels: (namespace: string) => Readonly<Record<string, string>> | undefined = () => undefined,
+): AdmissionAnswer {
   if (!isPlainObject(body)) return invalid('body: expected an AdmissionReview JSON object');
   if (body.apiVersion !== 'admission.k8s.io/v1') return invalid(`apiVersion: expected admission.k8s.io/v1, got ${JSON.stringify(body.apiVersion ?? null)}`);
   if (body.kind !== 'AdmissionReview') return invalid(`kind: expected AdmissionReview, got ${JSON.stringify(body.kind ?? null)}`);
@@ -60,7 +65,8 @@ export function admit(body: unknown, scope: AdmissionScope, settings: InjectionS
   // Pods of a ReplicaSet have only generateName at admission.
   const name = `${namespace}/${pod.metadata?.name || `${pod.metadata?.generateName ?? ''}*`}`;
   try {
-    const result = injectPod(pod, settings, { namespace, namespaceOptedIn: scope === 'namespace' });
+    const labels = namespaceLabels(namespace);
+    const result = injectPod(pod, settings, { namespace, namespaceOptedIn: scope === 'namespace', ...(labels ? { namespaceLabels: labels } : {}) });
     if (result.action === 'skipped') return answer('skipped', result.reason, name);
     const patch = jsonPatch(pod, result.pod);
     return answer('injected', result.status.native ? 'native sidecar' : 'sidecar container', name, {

@@ -38,6 +38,10 @@ const CASES: Case[] = [
   { name: 'resource-overrides' },
   { name: 'volume-conflict' },
   { name: 'upstream-ca', settings: { upstreamCaConfigMap: 'gateway-ca' } },
+  { name: 'proxy-env-merge' },
+  { name: 'transparent' },
+  { name: 'transparent-non-native', settings: { clusterSupportsNativeSidecars: false }, request: { namespaceOptedIn: true, namespaceLabels: { 'chaperone.dev/capture': 'transparent' } } },
+  { name: 'transparent-restricted', request: { namespaceLabels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
 ];
 
 const loadPod = (name: string): V1Pod => parse(readFileSync(join(TESTDATA, `${name}.in.yaml`), 'utf8')) as V1Pod;

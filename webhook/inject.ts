@@ -2,9 +2,10 @@
 // alone) out. The webhook turns the difference into a JSONPatch; `chaperone inject` prints it.
 import type { V1Container, V1Pod, V1PodSpec, V1Probe, V1ResourceRequirements, V1Volume } from '@kubernetes/client-node';
 import { parseInterceptHosts } from '../api/index.js';
+import { captureBypassWarnings, captureInitContainer, chooseCapture, type CaptureChoice } from './capture.js';
 import { addAppEnv } from './env.js';
 import {
-  ADMIN_PORT, ADMIN_PORT_NAME, AGENT_ANNOTATION, CA_DIR, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_DIR, CONFIG_VOLUME,
+  ADMIN_PORT, ADMIN_PORT_NAME, AGENT_ANNOTATION, CAPTURE_CONTAINER, PROXY_UID, TRANSPARENT_PORT, CA_DIR, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_DIR, CONFIG_VOLUME,
   INJECT_ANNOTATION, INJECTED_LABEL, INTERCEPT_HOSTS_ANNOTATION, NATIVE_SIDECAR_ANNOTATION, NEVER_INJECTED_NAMESPACES,
   PODINFO_DIR, PODINFO_VOLUME, PROXY_CONTAINER, PROXY_CPU_ANNOTATION, PROXY_CPU_LIMIT_ANNOTATION, PROXY_MEMORY_ANNOTATION,
   PROXY_MEMORY_LIMIT_ANNOTATION, PROXY_URL, QUIT_URL, READYZ_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME, UPSTREAM_CA_DIR, UPSTREAM_CA_VOLUME,
@@ -20,6 +21,8 @@ export interface InjectionRequest {
   namespaceOptedIn: boolean;
   /** `chaperone inject`: asking is opting in. */
   manual?: boolean;
+  /** The namespace's labels, when known (capture mode, Pod Security level). */
+  namespaceLabels?: Readonly<Record<string, string>>;
 }
 
 export type InjectionResult =
@@ -45,9 +48,8 @@ function skipReason(pod: V1Pod, settings: InjectionSettings, request: InjectionR
 function conflict(spec: V1PodSpec): string | undefined {
   const volume = spec.volumes?.find((v) => CHAPERONE_VOLUMES.includes(v.name));
   if (volume) return `the pod already has a volume named ${volume.name}`;
-  if ([...spec.containers, ...(spec.initContainers ?? [])].some((c) => c.name === PROXY_CONTAINER)) {
-    return `the pod already has a container named ${PROXY_CONTAINER}`;
-  }
+  const taken = [...spec.containers, ...(spec.initContainers ?? [])].find((c) => c.name === PROXY_CONTAINER || c.name === CAPTURE_CONTAINER);
+  if (taken) return `the pod already has a container named ${taken.name}`;
   return undefined;
 }
 
@@ -115,7 +117,8 @@ const readyz = (periodSeconds: number, failureThreshold: number): V1Probe => ({
   failureThreshold,
 });
 
-function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequirements, native: boolean): V1Container {
+function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequirements, native: boolean, capture: CaptureChoice): V1Container {
+  const transparent = capture.mode === 'transparent';
   const mount = (name: string, mountPath: string) => ({ name, mountPath, readOnly: true });
   const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
   return {
@@ -123,7 +126,12 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
     image: settings.image,
     imagePullPolicy: settings.imagePullPolicy,
     // The admin port listens on the pod IP: HTTPS, with a certificate from the namespace CA.
-    args: ['sidecar', '--admin-tls', ...(settings.upstreamCaConfigMap ? ['--upstream-ca', `${UPSTREAM_CA_DIR}/ca.crt`] : [])],
+    args: [
+      'sidecar',
+      '--admin-tls',
+      ...(settings.upstreamCaConfigMap ? ['--upstream-ca', `${UPSTREAM_CA_DIR}/ca.crt`] : []),
+      ...(transparent ? ['--transparent-port', String(TRANSPARENT_PORT), '--opaque-traffic', settings.opaqueTraffic] : []),
+    ],
     ports: [{ name: ADMIN_PORT_NAME, containerPort: ADMIN_PORT, protocol: 'TCP' }],
     env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace'), fieldEnv('POD_IP', 'status.podIP')],
     resources,
@@ -139,8 +147,11 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
     startupProbe: readyz(1, 120),
     securityContext: {
       runAsNonRoot: true,
-      runAsUser: 65532,
-      runAsGroup: 65532,
+      // Its own UID: the capture rules leave exactly this UID's connections alone. Group 0 in
+      // transparent mode reads the kernel's connection table (root:root 0440) for the original
+      // destination of what names no host; no capability is needed for that.
+      runAsUser: PROXY_UID,
+      runAsGroup: transparent ? 0 : PROXY_UID,
       readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false,
       privileged: false,
@@ -210,7 +221,9 @@ export function injectPod(input: V1Pod, settings: InjectionSettings, request: In
   const annotations: Annotations = metadata.annotations ?? {};
   checkSidecarAnnotations(annotations, warnings);
   const native = nativeSidecar(annotations, settings, warnings);
-  const proxy = proxyContainer(settings, proxyResources(settings.resources, annotations, warnings), native);
+  const capture = chooseCapture(annotations, request.namespaceLabels, settings, warnings);
+  const transparent = capture.mode === 'transparent';
+  const proxy = proxyContainer(settings, proxyResources(settings.resources, annotations, warnings), native, capture);
 
   // Native sidecars start before the init containers, so those are apps too; otherwise they run
   // before the proxy exists and must reach the network directly.
@@ -224,8 +237,11 @@ export function injectPod(input: V1Pod, settings: InjectionSettings, request: In
   const extraEnv: Record<string, string> = mustQuit ? { CHAPERONE_QUIT_URL: QUIT_URL } : {};
 
   const record: Pick<InjectionStatus, 'mounts' | 'env' | 'envMerged' | 'envSkipped'> = { mounts: {}, env: {}, envMerged: {}, envSkipped: {} };
+  // The hosts the sidecar intercepts that are known now; NO_PROXY must not exempt them.
+  const interceptHosts = parseInterceptHosts(annotations[INTERCEPT_HOSTS_ANNOTATION]).hosts;
   for (const app of apps) {
-    const env = addAppEnv(app, extraEnv);
+    const env = addAppEnv(app, extraEnv, interceptHosts, !transparent);
+    for (const warning of env.warnings) warnings.push(`container ${app.name}: ${warning}`);
     record.env[app.name] = env.added;
     record.envMerged[app.name] = env.merged;
     record.envSkipped[app.name] = env.skipped;
@@ -236,16 +252,25 @@ export function injectPod(input: V1Pod, settings: InjectionSettings, request: In
     else warnings.push(`container ${app.name}: ${TRUST_DIR} is already mounted, so it does not get Chaperone's CA bundle`);
   }
 
-  if (native) spec.initContainers = [proxy, ...(spec.initContainers ?? [])];
-  else spec.containers = [proxy, ...spec.containers];
+  if (transparent) warnings.push(...captureBypassWarnings(spec, apps));
+  // The rules go in first when the sidecar is native (the init containers after it are apps); else
+  // last, after the user's init containers, which run before any sidecar exists and go direct.
+  const captureInit = transparent ? [captureInitContainer(settings, capture.ports)] : [];
+  if (native) spec.initContainers = [...captureInit, proxy, ...(spec.initContainers ?? [])];
+  else {
+    spec.containers = [proxy, ...spec.containers];
+    if (transparent) spec.initContainers = [...(spec.initContainers ?? []), ...captureInit];
+  }
   const volumes = chaperoneVolumes(settings);
   spec.volumes = [...(spec.volumes ?? []), ...volumes];
 
   const status = canonicalStatus({
     version: settings.version,
     native,
+    capture: capture.mode,
+    ...(capture.fallback ? { captureFallback: capture.fallback } : {}),
     containers: native ? [] : [PROXY_CONTAINER],
-    initContainers: native ? [PROXY_CONTAINER] : [],
+    initContainers: [...(transparent ? [CAPTURE_CONTAINER] : []), ...(native ? [PROXY_CONTAINER] : [])],
     volumes: volumes.map((v) => v.name),
     ...record,
   });

@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import { WEBHOOK_CONFIGURATION_NAME } from './configuration.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 import { SelfManagedTls } from './self-managed-tls.js';
+import { watchNamespaceLabels } from './namespaces.js';
 import { startWebhookServer } from './server.js';
 import { servingExpiry, servingNames } from './serving-cert.js';
 import { nativeSidecarsSupported, type InjectionSettings } from './settings.js';
@@ -114,7 +115,8 @@ export async function runWebhook(config: WebhookConfig, log: Logger): Promise<Ru
   tls.onChange((pair) => recordExpiry(pair.cert));
   elector?.start();
   await tls.start();
-  const server = await startWebhookServer({ host: config.host, port: config.port, tls, settings: () => settings, metrics, log });
+  const namespaces = watchNamespaceLabels(config.kubeconfig, log);
+  const server = await startWebhookServer({ host: config.host, port: config.port, tls, settings: () => settings, namespaceLabels: namespaces.labels, metrics, log });
   log.info({ url: server.url, native: settings.clusterSupportsNativeSidecars, tls: config.certFile ? 'files' : `secret ${config.tlsSecret}` }, 'webhook serving');
 
   return {
@@ -123,6 +125,7 @@ export async function runWebhook(config: WebhookConfig, log: Logger): Promise<Ru
     settings,
     stop: async () => {
       tls.stop();
+      namespaces.stop();
       await elector?.stop();
       await server.close();
     },

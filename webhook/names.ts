@@ -5,7 +5,17 @@ import { CA_SECRET_NAME, CONFIG_MAP_NAME, TRUST_CONFIG_MAP_NAME } from '../api/n
 export {
   AGENT_ANNOTATION, CA_SECRET_NAME, CONFIG_MAP_NAME, INJECT_ANNOTATION, INJECTED_LABEL, INJECTION_ENABLED, INJECTION_LABEL,
   INTERCEPT_HOSTS_ANNOTATION, NEVER_INJECTED_NAMESPACES, PROXY_CONTAINER, STATUS_ANNOTATION, TRUST_CONFIG_MAP_NAME,
+  DEFAULT_CAPTURE_PORTS, PROXY_UID, TRANSPARENT_PORT,
 } from '../api/names.js';
+
+/** Capture mode, on a pod (annotation) or its namespace (label): transparent | proxy-env. */
+export const CAPTURE_ANNOTATION = 'chaperone.dev/capture';
+/** The governed ports of transparent capture, comma-separated (at most 15). */
+export const CAPTURE_PORTS_ANNOTATION = 'chaperone.dev/capture-ports';
+/** The init container that installs the capture rules. */
+export const CAPTURE_CONTAINER = 'chaperone-capture';
+/** Pod Security Admission's enforced level on a namespace: baseline and restricted forbid NET_ADMIN. */
+export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
 
 // What users write on pods, for the injector alone.
 export const NATIVE_SIDECAR_ANNOTATION = 'chaperone.dev/native-sidecar';
@@ -18,13 +28,21 @@ export const PROXY_MEMORY_LIMIT_ANNOTATION = 'chaperone.dev/proxy-memory-limit';
 export const PROXY_PORT = 14001;
 export const ADMIN_PORT = 14090;
 export const ADMIN_PORT_NAME = 'chaperone-admin';
-export const PROXY_URL = `http://127.0.0.1:${PROXY_PORT}`;
+export const PROXY_HOST = '127.0.0.1';
+export const PROXY_URL = `http://${PROXY_HOST}:${PROXY_PORT}`;
 /** Where an app of a pod without native sidecars tells the sidecar to exit, so the pod can complete. */
 export const QUIT_URL = `https://127.0.0.1:${ADMIN_PORT}/quitquitquit`;
 /** What the postStart hook of a sidecar that is not native waits for. */
 export const READYZ_URL = `https://127.0.0.1:${ADMIN_PORT}/readyz`;
-/** Never proxied: loopback and in-cluster names. */
-export const NO_PROXY_DEFAULTS: readonly string[] = Object.freeze(['localhost', '127.0.0.1', '::1', '.svc', '.cluster.local']);
+/**
+ * Never proxied: loopback only. In-cluster names (`.svc`, `.cluster.local`) are not exempt: a policy
+ * may intercept an in-cluster MCP server, and policies are not known at admission.
+ */
+export const NO_PROXY_DEFAULTS: readonly string[] = Object.freeze(['localhost', '127.0.0.1', '::1']);
+/** Node >= 22.21 / 24.5 honour HTTP(S)_PROXY in fetch and http only with this set; older Node ignores it. */
+export const NODE_PROXY_SWITCH = 'NODE_USE_ENV_PROXY';
+/** Where Java's proxy and trust-store properties go: every JVM reads it at start. */
+export const JAVA_OPTIONS_VAR = 'JAVA_TOOL_OPTIONS';
 
 /** Volumes: each named after the object it mounts (chaperone-podinfo excepted: it is the downward API). */
 export const CONFIG_VOLUME = CONFIG_MAP_NAME;
@@ -46,3 +64,5 @@ export const UPSTREAM_CA_DIR = '/etc/chaperone/upstream-ca';
 export const TRUST_BUNDLE_FILE = `${TRUST_DIR}/ca-bundle.crt`;
 /** Our CA alone: for NODE_EXTRA_CA_CERTS, which appends to Node's roots. */
 export const TRUST_CA_FILE = `${TRUST_DIR}/ca.crt`;
+/** The same as TRUST_BUNDLE_FILE as a JKS keystore (the ConfigMap's binaryData): for javax.net.ssl.trustStore. */
+export const TRUST_JKS_FILE = `${TRUST_DIR}/ca-bundle.jks`;

@@ -16,6 +16,8 @@ export interface WebhookServerOptions {
   port: number;
   tls: TlsSource;
   settings: () => InjectionSettings;
+  /** The namespace's labels, when known (capture mode, Pod Security level). */
+  namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined;
   metrics: WebhookMetrics;
   log: Logger;
   /** AdmissionReviews of pods with many containers can be large; the API server caps them at 3 MiB. */
@@ -42,7 +44,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
 
   const review = (scope: AdmissionScope, body: unknown, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
-    const answer = admit(body, scope, opts.settings());
+    const answer = admit(body, scope, opts.settings(), opts.namespaceLabels);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.admissions.inc({ result: answer.result });
     metrics.admissionDuration.observe({ result: answer.result }, seconds);

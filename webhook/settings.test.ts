@@ -14,6 +14,9 @@ describe('defaultInjectionSettings', () => {
       clusterSupportsNativeSidecars: true,
       ownNamespace: 'chaperone-system',
       upstreamCaConfigMap: '',
+      capture: 'proxy-env',
+      capturePorts: [80, 443],
+      opaqueTraffic: 'deny',
     });
   });
 

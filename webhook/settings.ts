@@ -2,9 +2,15 @@
 // what each pod asks for in its annotations. Both commands take the same flags for it.
 import { UsageError, type Flags } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
+import { DEFAULT_CAPTURE_PORTS, TRANSPARENT_PORT } from '../api/names.js';
+import { parseCapturePorts } from '../capture/rules.js';
 import { isQuantity, quantityValue } from './quantity.js';
 
 export type NativeSidecars = 'auto' | 'on' | 'off';
+/** How a pod's calls reach its sidecar (webhook/capture.ts). */
+export type CaptureMode = 'transparent' | 'proxy-env';
+/** Captured traffic that names no host: denied, or judged by egress on its original destination. */
+export type OpaqueTraffic = 'deny' | 'egress';
 
 export interface ProxyResources {
   requests: { cpu: string; memory: string };
@@ -27,6 +33,12 @@ export interface InjectionSettings {
    * besides the public roots: for a private model gateway or a TLS-inspecting egress proxy. '' = none.
    */
   upstreamCaConfigMap: string;
+  /** The default capture mode (a namespace label or pod annotation chaperone.dev/capture overrides it). */
+  capture: CaptureMode;
+  /** Transparent capture's governed ports (per pod: chaperone.dev/capture-ports). */
+  capturePorts: number[];
+  /** Transparent capture: what the sidecar does with traffic that names no host. */
+  opaqueTraffic: OpaqueTraffic;
 }
 
 export function defaultInjectionSettings(overrides: Partial<InjectionSettings> = {}): InjectionSettings {
@@ -39,6 +51,9 @@ export function defaultInjectionSettings(overrides: Partial<InjectionSettings> =
     clusterSupportsNativeSidecars: true,
     ownNamespace: 'chaperone-system',
     upstreamCaConfigMap: '',
+    capture: 'proxy-env',
+    capturePorts: [...DEFAULT_CAPTURE_PORTS],
+    opaqueTraffic: 'deny',
     ...overrides,
   };
 }
@@ -64,6 +79,9 @@ export const SETTINGS_FLAGS = {
   'proxy-memory-limit': { type: 'string' },
   'native-sidecars': { type: 'string' },
   'upstream-ca-configmap': { type: 'string' },
+  capture: { type: 'string' },
+  'capture-ports': { type: 'string' },
+  'opaque-traffic': { type: 'string' },
 } as const satisfies Flags;
 
 export type SettingsFlagValues = Partial<Record<keyof typeof SETTINGS_FLAGS, string>>;
@@ -80,6 +98,12 @@ export function settingsFlagsHelp(base: InjectionSettings = defaultInjectionSett
                                 per pod: chaperone.dev/native-sidecar)
   --upstream-ca-configmap NAME  the sidecar also trusts the ca.crt of this ConfigMap (in the pod's namespace) for
                                 upstream TLS: a private gateway's CA (default: none, the public roots only)
+  --capture MODE                transparent | proxy-env (default ${base.capture}): how pods' calls reach the
+                                sidecar; per namespace: label chaperone.dev/capture, per pod: that annotation
+  --capture-ports LIST          transparent capture's ports, comma-separated (default ${base.capturePorts.join(',')};
+                                per pod: chaperone.dev/capture-ports)
+  --opaque-traffic MODE         deny | egress (default ${base.opaqueTraffic}): captured traffic with no TLS server name
+                                and no HTTP Host is denied, or judged by the egress rules on its destination
 `;
 }
 
@@ -112,9 +136,18 @@ export function settingsFromFlags(values: SettingsFlagValues, base: InjectionSet
   if (upstreamCa !== undefined && upstreamCa !== '' && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(upstreamCa)) {
     throw new UsageError(`--upstream-ca-configmap ${upstreamCa}: not a ConfigMap name (lower-case letters, digits, '-' and '.')`);
   }
+  let capturePorts = base.capturePorts;
+  if (values['capture-ports'] !== undefined) {
+    const parsed = parseCapturePorts(values['capture-ports']);
+    if (!parsed) throw new UsageError(`--capture-ports ${values['capture-ports']}: expected 1 to 15 distinct ports, comma-separated, other than ${TRANSPARENT_PORT}`);
+    capturePorts = parsed;
+  }
   return {
     ...base,
     image: values.image ?? base.image,
+    capture: oneOf('capture', ['transparent', 'proxy-env'], base.capture),
+    capturePorts,
+    opaqueTraffic: oneOf('opaque-traffic', ['deny', 'egress'], base.opaqueTraffic),
     imagePullPolicy: oneOf('image-pull-policy', ['Always', 'IfNotPresent', 'Never'], base.imagePullPolicy),
     resources,
     nativeSidecars: oneOf('native-sidecars', ['auto', 'on', 'off'], base.nativeSidecars),

@@ -4,6 +4,7 @@ import { canonicalStatus, parseStatus, type InjectionStatus } from './status.js'
 const status: InjectionStatus = {
   version: '1.0.0',
   native: true,
+  capture: 'proxy-env',
   containers: [],
   initContainers: ['chaperone-proxy'],
   volumes: ['chaperone-config'],
@@ -17,7 +18,7 @@ describe('canonicalStatus', () => {
   it('sorts the per-container maps and leaves out containers with nothing to record', () => {
     const canonical = canonicalStatus(status);
     expect(JSON.stringify(canonical)).toBe(
-      '{"version":"1.0.0","native":true,"containers":[],"initContainers":["chaperone-proxy"],"volumes":["chaperone-config"],'
+      '{"version":"1.0.0","native":true,"capture":"proxy-env","containers":[],"initContainers":["chaperone-proxy"],"volumes":["chaperone-config"],'
       + '"mounts":{"a":["chaperone-trust"],"b":["chaperone-trust"]},"env":{"b":["HTTP_PROXY"],"c":["NO_PROXY"]},'
       + '"envMerged":{"a":{"NO_PROXY":"","no_proxy":"x"}},"envSkipped":{}}',
     );

@@ -4,12 +4,17 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { isPlainObject } from '../api/index.js';
 import { removeAppEnv } from './env.js';
-import { CHAPERONE_VOLUMES, INJECTED_LABEL, PROXY_CONTAINER, STATUS_ANNOTATION } from './names.js';
+import { CAPTURE_CONTAINER, CHAPERONE_VOLUMES, INJECTED_LABEL, PROXY_CONTAINER, STATUS_ANNOTATION } from './names.js';
+import type { CaptureMode } from './settings.js';
 
 export interface InjectionStatus {
   /** The injector's version. */
   version: string;
   native: boolean;
+  /** How the pod's calls reach the sidecar (records before transparent capture existed: proxy-env). */
+  capture: CaptureMode;
+  /** Why transparent capture was asked for and not given (e.g. the namespace's Pod Security level). */
+  captureFallback?: string;
   /** Our containers in spec.containers, and in spec.initContainers. */
   containers: string[];
   initContainers: string[];
@@ -37,6 +42,8 @@ export function canonicalStatus(status: InjectionStatus): InjectionStatus {
   return {
     version: status.version,
     native: status.native,
+    capture: status.capture,
+    ...(status.captureFallback ? { captureFallback: status.captureFallback } : {}),
     containers: status.containers,
     initContainers: status.initContainers,
     volumes: status.volumes,
@@ -65,7 +72,10 @@ export function parseStatus(text: string): InjectionStatus | undefined {
     && isStrings(s.containers) && isStrings(s.initContainers) && isStrings(s.volumes)
     && isRecordOf(s.mounts, isStrings) && isRecordOf(s.env, isStrings) && isRecordOf(s.envSkipped, isStrings)
     && isRecordOf(s.envMerged, (m): m is Record<string, string> => isRecordOf(m, isString));
-  return valid ? (s as unknown as InjectionStatus) : undefined;
+  if (!valid) return undefined;
+  const capture = (s as Record<string, unknown>).capture ?? 'proxy-env';
+  if (capture !== 'proxy-env' && capture !== 'transparent') return undefined;
+  return { ...(s as unknown as InjectionStatus), capture };
 }
 
 /** Drops the entries of obj[key] whose name is in `names`, and the key itself when nothing is left. */
@@ -109,7 +119,7 @@ export function removeInjection(pod: V1Pod, status: InjectionStatus): void {
 export function removeLeftovers(pod: V1Pod): void {
   const spec = pod.spec!;
   spec.containers = spec.containers.filter((c) => c.name !== PROXY_CONTAINER);
-  dropNamed(spec, 'initContainers', [PROXY_CONTAINER]);
+  dropNamed(spec, 'initContainers', [PROXY_CONTAINER, CAPTURE_CONTAINER]);
   dropNamed(spec, 'volumes', CHAPERONE_VOLUMES);
   for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) dropNamed(c, 'volumeMounts', CHAPERONE_VOLUMES);
   dropMetadata(pod, 'labels', INJECTED_LABEL);

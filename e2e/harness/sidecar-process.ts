@@ -28,13 +28,23 @@ export interface ChaperoneProcess {
 export interface SidecarProcess extends ChaperoneProcess {
   proxyUrl: string;
   adminUrl: string;
+  /** The transparent listeners (tcp://127.0.0.1:PORT first), with --transparent-port. */
+  transparent: string[];
   audits(): LogLine[];
 }
 
-/** Starts `chaperone ARGS...` from dist/ and collects its log lines. */
-export function spawnChaperone(args: string[], env: NodeJS.ProcessEnv = {}): ChaperoneProcess {
+/**
+ * Starts `chaperone ARGS...` from dist/ and collects its log lines. `wrap` runs it through another
+ * command (e.g. `ip netns exec NS setpriv --reuid N ...`, which must exec what follows it).
+ */
+export function spawnChaperone(args: string[], env: NodeJS.ProcessEnv = {}, wrap: readonly string[] = []): ChaperoneProcess {
   if (!existsSync(CHAPERONE_BIN)) throw new Error(`${CHAPERONE_BIN} is missing: run "make build" first`);
-  const proc = spawn(process.execPath, [CHAPERONE_BIN, ...args], {
+  return spawnLogging([...wrap, process.execPath, CHAPERONE_BIN, ...args], env, `chaperone ${args[0] ?? ''}`);
+}
+
+/** Runs `command` and collects the JSON lines it prints (the fake provider prints them too). */
+export function spawnLogging(command: readonly string[], env: NodeJS.ProcessEnv = {}, label = command.join(' ')): ChaperoneProcess {
+  const proc = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -73,7 +83,7 @@ export function spawnChaperone(args: string[], env: NodeJS.ProcessEnv = {}): Cha
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
       waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      void exited.then((code) => reject(new Error(`chaperone ${args[0]} exited with ${code}: ${stderr}`)));
+      void exited.then((code) => reject(new Error(`${label} exited with ${code}: ${stderr}`)));
     });
   };
 
@@ -89,13 +99,14 @@ export function spawnChaperone(args: string[], env: NodeJS.ProcessEnv = {}): Cha
   };
 }
 
-export async function spawnSidecar(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SidecarProcess> {
-  const child = spawnChaperone(['sidecar', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args], env);
+export async function spawnSidecar(args: string[], env: NodeJS.ProcessEnv = {}, wrap: readonly string[] = []): Promise<SidecarProcess> {
+  const child = spawnChaperone(['sidecar', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args], env, wrap);
   const listening = await child.waitForLine((l) => l.msg === 'sidecar listening');
   return {
     ...child,
     proxyUrl: String(listening.proxy),
     adminUrl: String(listening.admin),
+    transparent: (listening.transparent as string[] | undefined) ?? [],
     audits: () => child.lines.filter((l) => l.audit === true),
   };
 }

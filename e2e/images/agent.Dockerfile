@@ -15,6 +15,7 @@ COPY lib lib
 COPY sidecar sidecar
 COPY webhook webhook
 COPY operator operator
+COPY capture capture
 COPY e2e e2e
 COPY bench bench
 RUN npx tsc -p tsconfig.build.json && chmod +x dist/bin/chaperone.js

@@ -1,6 +1,7 @@
 // Amazon Bedrock runtime: Converse and ConverseStream (POST /model/{modelId}/converse[-stream]).
 // The model is named in the path (URL-encoded; may be an ARN). InvokeModel paths are recognised
 // too, but their bodies are model-specific, so only the model and the stream flag are read.
+import { BEDROCK_HOSTS } from '../../api/intercept-hosts.js';
 import type { RequestFacts, ResponseFacts, StreamEvent, StreamFrame, TextField, ToolCall, Usage } from '../call.js';
 import type { ErrorKind, ProviderAdapter, RequestHead, StreamParser } from './adapter.js';
 import { EventStreamDecoder, EventStreamError, encodeMessage, headerString, type DecodedMessage } from './aws-eventstream.js';
@@ -11,7 +12,8 @@ import {
   usageFrom,
 } from './util.js';
 
-export const BEDROCK_HOSTS = ['bedrock-runtime.*.amazonaws.com', 'bedrock-runtime-fips.*.amazonaws.com'];
+/** Defined in api/ with the other built-in intercept hosts. */
+export { BEDROCK_HOSTS };
 
 const OPERATIONS = new Set(['converse', 'converse-stream', 'invoke', 'invoke-with-response-stream']);
 const STREAMING = new Set(['converse-stream', 'invoke-with-response-stream']);

@@ -1,7 +1,7 @@
 // The adapter registry: which wire format a request speaks, and which hosts are LLM providers.
 import type { ProviderAdapter, RequestHead } from './adapter.js';
 import { anthropicAdapter } from './anthropic.js';
-import { bedrockAdapter, BEDROCK_HOSTS } from './bedrock.js';
+import { bedrockAdapter } from './bedrock.js';
 import { mcpAdapter } from './mcp.js';
 import { openAiChatAdapter } from './openai-chat.js';
 import { openAiResponsesAdapter } from './openai-responses.js';
@@ -27,24 +27,7 @@ export function adapterFor(head: RequestHead, body: unknown): ProviderAdapter {
   return ADAPTERS.find((a) => a.matches(head, body)) ?? unknownAdapter;
 }
 
-/** LLM provider hosts the proxy always intercepts; policies add their own (e.g. MCP servers). */
-export const BUILTIN_INTERCEPT_HOSTS: string[] = [
-  'api.openai.com',
-  '*.openai.azure.com',
-  'api.anthropic.com',
-  ...BEDROCK_HOSTS,
-  'generativelanguage.googleapis.com',
-  '*-aiplatform.googleapis.com',
-  'aiplatform.googleapis.com', // Vertex AI's global endpoint
-  'api.mistral.ai',
-  'api.groq.com',
-  'openrouter.ai',
-  'api.together.xyz',
-  'api.fireworks.ai',
-  'api.deepseek.com',
-  'api.x.ai',
-  'api.cohere.com',
-  'api.perplexity.ai',
-];
+/** LLM provider hosts the proxy always intercepts (defined in api/, which the webhook shares). */
+export { BUILTIN_INTERCEPT_HOSTS } from '../../api/intercept-hosts.js';
 
 export { anthropicAdapter, bedrockAdapter, mcpAdapter, openAiChatAdapter, openAiResponsesAdapter, unknownAdapter };

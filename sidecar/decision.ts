@@ -1,8 +1,25 @@
-// One decision, counted and audited the same way whether it was a call or a tunnel: the request
-// counter, latency, tokens, cost, violations and DLP counts, the per-agent tally and the audit line.
+// One decision, made and recorded the same way whether it is a call or a tunnel: the policy
+// pipeline decides (or a safeguard of the data path refuses, which no policy can lift), then the
+// request counter, latency, tokens, cost, violations and DLP counts, the per-agent tally and the
+// audit line.
 import type { AuditRecord } from './audit.js';
-import type { DataPath } from './exchange.js';
-import type { Verdict } from './policy/verdict.js';
+import type { Call } from './call.js';
+import type { ConfigSnapshot } from './config.js';
+import type { DataPath } from './data-path.js';
+import { combine, type Outcome, type Verdict } from './policy/verdict.js';
+
+/** The selected policies' verdict on a call or a tunnel (checks that count admit it when it passes). */
+export function decide(dp: DataPath, call: Call, snapshot: ConfigSnapshot): Outcome {
+  return dp.pipeline.evaluateRequest(call, snapshot.policies);
+}
+
+/**
+ * A refusal of the data path itself, before any policy: what it cannot read or name on a governed
+ * path, or a tunnel whose TLS names another host than it claimed. Reported as an egress denial.
+ */
+export function refuse(reason: string): Outcome {
+  return combine([{ decision: 'deny', rule: 'egress', reason }]);
+}
 
 /** The audit line's facts; rules, DLP counts and rounding are derived here from the findings. */
 export type DecisionFacts = Omit<AuditRecord, 'rules' | 'dlp'> & {

@@ -1,0 +1,111 @@
+// The HTTP server behind every connection the sidecar has opened up: TLS it terminated for an
+// intercepted host (CONNECT or transparent), and plain HTTP read off a CONNECT tunnel or a captured
+// connection. Each connection carries its authority: where its requests go, fixed by what the
+// sidecar itself established (the CONNECT target, the TLS server name), never by the request.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import type { ConfigSnapshot } from './config.js';
+import type { Target } from './data-path.js';
+import type { LeafCertificates } from './leaf-certificates.js';
+import { BUILTIN_INTERCEPT_HOSTS, hostMatches } from './providers/index.js';
+
+export function isIntercepted(host: string, snapshot: ConfigSnapshot | undefined): boolean {
+  return (
+    BUILTIN_INTERCEPT_HOSTS.some((p: string) => hostMatches(p, host)) ||
+    (snapshot?.interceptHosts.some((p) => hostMatches(p, host)) ?? false)
+  );
+}
+
+/** Splits `host:port` / `[v6]:port`; undefined when it is not an authority. */
+export function parseAuthority(authority: string, defaultPort: number): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(authority);
+  if (!m) return undefined;
+  const port = m[2] ? Number(m[2]) : defaultPort;
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1]!.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase(), port };
+}
+
+/** Where the requests of one connection go. */
+export interface Authority {
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+  /**
+   * Transparent plain HTTP only: each request goes to the host its Host header names (resolved by
+   * the sidecar, so naming a host is all a client can do). Otherwise the Host header is ignored.
+   */
+  byHostHeader: boolean;
+}
+
+export interface ServerLimits {
+  /** How long a client may take to send a request (headers and body). */
+  clientTimeoutMs: number;
+  /** Idle keep-alive connections from agents are closed after this. */
+  keepAliveMs: number;
+}
+
+export interface InnerServer {
+  server: Server;
+  /** Terminates TLS on `socket` (its first bytes already replayed) with a leaf for `host`, then serves its requests. */
+  terminateTls(socket: Duplex, host: string, port: number, certs: LeafCertificates): Promise<void>;
+  /** Serves the plain HTTP on `socket` (first bytes replayed). */
+  servePlain(socket: Duplex, authority: Authority): void;
+}
+
+export type Handle = (req: IncomingMessage, res: ServerResponse, target: Target) => void;
+
+export function createInnerServer(limits: ServerLimits, snapshot: () => ConfigSnapshot | undefined, handle: Handle): InnerServer {
+  const authorities = new WeakMap<object, Authority>();
+  const server = createLimitedServer(limits, (req, res) => {
+    const authority = authorities.get(req.socket);
+    if (!authority) return plainError(res, 500, 'lost the connection authority');
+    const path = req.url ?? '/';
+    // Inside a tunnel the target is already fixed: an absolute-form URL would name another.
+    if (!path.startsWith('/')) return plainError(res, 400, 'a request inside a tunnel must use an origin-form target (/path)');
+    let { host, port } = authority;
+    if (authority.byHostHeader) {
+      const named = parseAuthority(req.headers.host ?? '', authority.port);
+      if (!named) return plainError(res, 400, 'a Host header naming the destination is required');
+      ({ host, port } = named);
+    }
+    handle(req, res, { scheme: authority.scheme, host, port, path, inspect: authority.scheme === 'https' || isIntercepted(host, snapshot()) });
+  });
+  return {
+    server,
+    async terminateTls(socket, host, port, certs) {
+      const secureContext = await certs.contextFor(host);
+      const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
+      tls.on('error', () => tls.destroy());
+      authorities.set(tls, { scheme: 'https', host, port, byHostHeader: false });
+      server.emit('connection', tls);
+    },
+    servePlain(socket, authority) {
+      authorities.set(socket, authority);
+      server.emit('connection', socket);
+      socket.resume(); // paused while its first bytes were read
+    },
+  };
+}
+
+/** An HTTP server with the client-side limits and a never-crashing answer to malformed HTTP. */
+export function createLimitedServer(limits: ServerLimits, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const server = createServer({ keepAliveTimeout: limits.keepAliveMs, connectionsCheckingInterval: Math.min(1_000, limits.clientTimeoutMs) }, onRequest);
+  server.requestTimeout = limits.clientTimeoutMs;
+  server.headersTimeout = Math.min(limits.clientTimeoutMs, 30_000);
+  server.keepAliveTimeout = limits.keepAliveMs;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Malformed HTTP or a client timeout: answer if we still can, never crash.
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else socket.destroy();
+  });
+  return server;
+}
+
+export function plainError(res: ServerResponse, status: number, message: string): void {
+  const body = JSON.stringify({ error: { message: `chaperone: ${message}`, type: 'proxy_error', code: status } });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
