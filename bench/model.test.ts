@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { aims, MIB_PER_MB, perRoundRps, ratios, type ContenderId, type Measurement, type Scenario, type ScenarioResult } from './model.js';
-import { fmtNum, fmtSignedUs, markdown, summaryTable, type Report } from './report.js';
+import { aims, MIB_PER_MB, perRoundRps, ratios, transparentVsProxy, type ContenderId, type Measurement, type Scenario, type ScenarioResult } from './model.js';
+import { fmtNum, fmtSignedUs, markdown, summaryTable, transparentSection, type Report } from './report.js';
 
 /** A measurement with the figures a test cares about; the rest neutral. */
 function m(contender: ContenderId, f: Partial<Measurement> & { sliceRps: number[] }): Measurement {
@@ -23,7 +23,7 @@ function m(contender: ContenderId, f: Partial<Measurement> & { sliceRps: number[
     sliceP50Us: [],
     requestsSent: 1000,
     connections: 16,
-    ...(contender === 'chaperone' || contender === 'checks' ? { auditLines: 1000, decisions: { allow: 1000 } } : {}),
+    ...(contender === 'chaperone' || contender === 'checks' || contender === 'transparent' ? { auditLines: 1000, decisions: { allow: 1000 } } : {}),
     ...f,
   };
 }
@@ -61,6 +61,37 @@ function rate(): ScenarioResult {
 }
 
 const fmt = { num: (x?: number) => fmtNum(x), signedUs: fmtSignedUs };
+
+const tlsScenario = (id: string, load: Scenario['load']): Scenario => ({ id, title: id, tls: true, load, stream: false, checks: false, peers: true });
+
+/** tls-saturation: transparent at 0.95, 0.90 and 0.85 of chaperone, round by round. */
+function tlsSaturation(): ScenarioResult {
+  return {
+    scenario: tlsScenario('tls-saturation', { concurrency: 16 }),
+    results: {
+      direct: m('direct', { sliceRps: [8000, 8000, 8000] }),
+      floor: m('floor', { sliceRps: [4000, 4000, 4000], proxyCpuSecPer1k: 0.1 }),
+      chaperone: m('chaperone', { sliceRps: [2000, 2000, 2000], proxyCpuSecPer1k: 0.3 }),
+      transparent: m('transparent', { sliceRps: [1900, 1800, 1700], proxyCpuSecPer1k: 0.33 }),
+      mitmproxy: m('mitmproxy', { sliceRps: [400, 400, 400], proxyCpuSecPer1k: 2.4 }),
+    },
+    roundRpsRatios: {},
+  };
+}
+
+/** tls-rate: direct p50 400, chaperone 1400 (+1000), transparent 1500 (+1100). */
+function tlsRate(): ScenarioResult {
+  return {
+    scenario: tlsScenario('tls-rate', { rate: 1000 }),
+    results: {
+      direct: m('direct', { sliceRps: [1000], p50Us: 400, p99Us: 900 }),
+      chaperone: m('chaperone', { sliceRps: [1000], p50Us: 1400, p99Us: 3000 }),
+      transparent: m('transparent', { sliceRps: [1000], p50Us: 1500, p99Us: 3100 }),
+      mitmproxy: m('mitmproxy', { sliceRps: [450], p50Us: 900000, p99Us: 2000000 }),
+    },
+    roundRpsRatios: {},
+  };
+}
 
 describe('bench model: peers', () => {
   it('computes per-round ratios from the slices of the same rounds', () => {
@@ -110,6 +141,64 @@ describe('bench model: peers', () => {
   });
 });
 
+describe('bench model: transparent capture', () => {
+  it('compares the transparent listener with the HTTPS_PROXY path round by round, and both with mitmproxy', () => {
+    const t = transparentVsProxy(tlsSaturation())!;
+    expect(t.rpsRounds).toEqual([0.95, 0.9, 0.85]);
+    expect(t.rps).toBe(0.9);
+    expect(t.cpu).toBeCloseTo(1.1);
+    expect(t.proxyOverMitmproxy).toBe(5);
+    expect(t.transparentOverMitmproxy).toBe(4.5);
+    const r = transparentVsProxy(tlsRate())!;
+    expect(r.addedP50Ratio).toBeCloseTo(1.1);
+    expect(r.p50OverProxyUs).toBe(100);
+    expect(transparentVsProxy(saturation())).toBeUndefined();
+  });
+
+  it('judges "within 10 % of the proxy path" on req/s at saturation and added p50 at 1000 req/s', () => {
+    const by = Object.fromEntries(aims([tlsSaturation(), tlsRate()], fmt).map((a) => [a.id, a]));
+    expect(by['transparent-vs-proxy-saturation']).toMatchObject({ value: 0.9, pass: true, group: 'transparent', target: '≥ 0.90' });
+    expect(by['transparent-vs-proxy-added-p50-1000rps']!.value).toBeCloseTo(1.1);
+    expect(by['transparent-vs-proxy-added-p50-1000rps']!.pass).toBe(true);
+    const behind = tlsSaturation();
+    behind.results.chaperone!.sliceRps = [900, 900, 900];
+    behind.results.chaperone!.rps = 900;
+    expect(aims([behind, tlsRate()], fmt).find((a) => a.id === 'transparent-vs-proxy-added-p50-1000rps')!.detail).toContain(
+      'chaperone reached 900 req/s at saturation, below the 1,000 offered: its p50 here is mostly queue',
+    );
+    const slow = tlsRate();
+    slow.results.transparent!.p50Us = 1600; // +1200 against +1000
+    expect(aims([slow], fmt).find((a) => a.id === 'transparent-vs-proxy-added-p50-1000rps')).toMatchObject({ pass: false });
+  });
+
+  it('makes it a MISS when the transparent sidecar had errors or did not allow, n/a when the proxy path had errors', () => {
+    const sat = tlsSaturation();
+    sat.results.transparent!.decisions = { allow: 990, deny: 10 };
+    expect(aims([sat], fmt)[0]).toMatchObject({ id: 'transparent-vs-proxy-saturation', pass: false });
+    const sat2 = tlsSaturation();
+    sat2.results.chaperone!.errors = 2;
+    expect(aims([sat2], fmt)[0]!.pass).toBeUndefined();
+    const rate = tlsRate();
+    rate.results.chaperone!.p50Us = 390; // added ≤ 0: no ratio
+    expect(aims([rate], fmt)[0]!.value).toBeUndefined();
+  });
+
+  it('reports the section: side by side, the ratios, mitmproxy, and the aim', () => {
+    const list = aims([tlsSaturation(), tlsRate()], fmt);
+    const md = transparentSection([tlsSaturation(), tlsRate()], list).join('\n');
+    expect(md).toContain('## Transparent capture');
+    expect(md).toMatch(/\| chaperone \(HTTPS_PROXY: CONNECT, intercepted\) \| 2,000 \(2,000–2,000\) \|/);
+    expect(md).toMatch(/\| transparent \(transparent listener, intercepted\) \| 1,800 \(1,700–1,900\) \|/);
+    expect(md).toContain('req/s at saturation 0.90× (per round 0.95 0.90 0.85)');
+    expect(md).toContain('added p50 at 1000 req/s 1.10× (+1,100 µs against +1,000 µs)');
+    expect(md).toContain('chaperone ÷ mitmproxy 5.00×, transparent ÷ mitmproxy 4.50×');
+    expect(md).toContain('**Aim: transparent within 10 % of the proxy path:** PASS');
+    expect(md).toContain('Could not keep up with 1,000 req/s in this run (req/s at saturation below it): mitmproxy 400.');
+    expect(md).not.toContain('compares queues');
+    expect(transparentSection([saturation(), rate()], list)).toEqual([]);
+  });
+});
+
 describe('bench report', () => {
   const report = (extra: Partial<Report> = {}): Report => ({
     date: '2026-11-21T00:00:00.000Z',
@@ -154,6 +243,16 @@ describe('bench report', () => {
     expect(rows[0]).toContain('peak RSS, 1000 req/s');
     expect(rows.find((r) => r.startsWith('| checks |'))).toBeDefined();
     expect(rows).toContain('- checks ÷ mitmproxy: http-saturation 5.00×');
+  });
+
+  it('lists the transparent-capture aims apart and carries the section after the TLS tables', () => {
+    const scenarios = [saturation(), rate(), tlsSaturation(), tlsRate()];
+    const md = markdown(report({ scenarios, aims: aims(scenarios, fmt) }));
+    expect(md).toContain('Transparent capture against the HTTPS_PROXY path, same intercepted TLS work');
+    expect(md).toMatch(/\| transparent capture: transparent req\/s ÷ chaperone \(HTTPS_PROXY\) req\/s at saturation .* \| 0\.900 \| ≥ 0\.90 \| PASS \|/);
+    expect(md.indexOf('## TLS via CONNECT')).toBeLessThan(md.indexOf('## Transparent capture'));
+    expect(md).toContain('Transparent audit lines: 1,000 for 1,000 requests sent');
+    expect(markdown(report())).not.toContain('## Transparent capture');
   });
 
   it('shows the chart or why it is missing', () => {

@@ -2,23 +2,27 @@
 import type { Work } from './work.js';
 
 /**
- * `chaperone`: the sidecar with the pass-through policy. `checks`: the same sidecar with every check
- * on (bench/policies/all-checks.yaml), in the scenarios that say so. `candidate`: another build of
- * the sidecar (run.ts --candidate), pass-through policy. `mitmproxy`, `agentreserve`: the peers
- * (bench/peers/), in the plain-HTTP scenarios. All measured in the same rounds.
+ * `chaperone`: the sidecar with the pass-through policy, reached as HTTPS_PROXY (absolute-URI
+ * requests, or CONNECT for TLS). `transparent`: the same sidecar binary and policy reached through
+ * its transparent listener (--transparent-port), in the TLS scenarios: the client connects to the
+ * listener itself with the provider's name as SNI, as the pod's iptables REDIRECT would deliver it.
+ * `checks`: the same sidecar with every check on (bench/policies/all-checks.yaml), in the scenarios
+ * that say so. `candidate`: another build of the sidecar (run.ts --candidate), pass-through policy.
+ * `mitmproxy`, `agentreserve`: the peers (bench/peers/); mitmproxy also intercepts TLS in the TLS
+ * scenarios, agentreserve is plain HTTP only. All measured in the same rounds.
  */
-export type ContenderId = 'direct' | 'floor' | 'chaperone' | 'checks' | 'candidate' | 'mitmproxy' | 'agentreserve';
+export type ContenderId = 'direct' | 'floor' | 'chaperone' | 'transparent' | 'checks' | 'candidate' | 'mitmproxy' | 'agentreserve';
 export type ProxyId = Exclude<ContenderId, 'direct'>;
-/** The sidecar processes: compared with the floor. */
-export type SidecarId = 'chaperone' | 'checks' | 'candidate';
-export const SIDECARS: SidecarId[] = ['chaperone', 'checks', 'candidate'];
-/** Other projects' proxies, on plain HTTP only. */
+/** The sidecar processes: compared with the floor, audited (one line per call). */
+export type SidecarId = 'chaperone' | 'transparent' | 'checks' | 'candidate';
+export const SIDECARS: SidecarId[] = ['chaperone', 'transparent', 'checks', 'candidate'];
+/** Other projects' proxies: both on plain HTTP, mitmproxy also intercepting TLS. */
 export type PeerId = 'mitmproxy' | 'agentreserve';
 export const PEER_IDS: PeerId[] = ['mitmproxy', 'agentreserve'];
-export const CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'checks', 'mitmproxy', 'agentreserve'];
-export const ALL_CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'checks', 'candidate', 'mitmproxy', 'agentreserve'];
+export const CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'transparent', 'checks', 'mitmproxy', 'agentreserve'];
+export const ALL_CONTENDERS: ContenderId[] = ['direct', 'floor', 'chaperone', 'transparent', 'checks', 'candidate', 'mitmproxy', 'agentreserve'];
 /** Every process measured with /proc (all but direct). */
-export const PROXIES: ProxyId[] = ['floor', 'chaperone', 'checks', 'candidate', 'mitmproxy', 'agentreserve'];
+export const PROXIES: ProxyId[] = ['floor', 'chaperone', 'transparent', 'checks', 'candidate', 'mitmproxy', 'agentreserve'];
 
 export interface Scenario {
   id: string;
@@ -28,7 +32,10 @@ export interface Scenario {
   stream: boolean;
   /** Whether the `checks` contender (every check on) runs in this scenario. */
   checks: boolean;
-  /** Whether the peers (mitmproxy, agentreserve) run in this scenario (plain HTTP only). */
+  /**
+   * Whether the peers run in this scenario: mitmproxy in plain HTTP and TLS (intercepting CONNECT),
+   * agentreserve in plain HTTP only. The `transparent` contender runs in every TLS scenario.
+   */
   peers?: boolean;
   /** The call sent; absent in results of older runs (1 KB OpenAI chat completion). */
   work?: Work;
@@ -359,6 +366,58 @@ export function ratios(sr: ScenarioResult): Partial<Record<ProxyId, Ratios>> {
   return out;
 }
 
+// ----------------------------------------------------------------------------- transparent capture
+
+/** The aim of transparent capture: within 10 % of the HTTPS_PROXY path on the same intercepted TLS work. */
+export const TRANSPARENT_AIM_FRACTION = 0.1;
+
+/**
+ * Transparent capture against the HTTPS_PROXY path in one TLS scenario: the same sidecar binary and
+ * policy, both terminating TLS with a leaf from the interception CA and running the same pipeline;
+ * only how the connection reaches the sidecar differs (CONNECT through the proxy port, or straight to
+ * the transparent listener with the provider's name as SNI).
+ */
+export interface TransparentVsProxy {
+  /** transparent req/s ÷ chaperone req/s, the median of the per-round ratios. */
+  rps?: number;
+  rpsRounds: number[];
+  /** transparent added p50 ÷ chaperone added p50 (added = contender − direct); absent when chaperone's is ≤ 0. */
+  addedP50Ratio?: number;
+  /** transparent p50 − chaperone p50, µs. */
+  p50OverProxyUs?: number;
+  p99OverProxyUs?: number;
+  /** transparent CPU per request ÷ chaperone CPU per request. */
+  cpu?: number;
+  /** chaperone req/s ÷ mitmproxy req/s and transparent req/s ÷ mitmproxy req/s (TLS intercepted by each), median of per-round ratios. */
+  proxyOverMitmproxy?: number;
+  transparentOverMitmproxy?: number;
+}
+
+export function transparentVsProxy(sr: ScenarioResult): TransparentVsProxy | undefined {
+  const { chaperone, transparent, mitmproxy } = sr.results;
+  if (!chaperone || !transparent) return undefined;
+  const q = ratios(sr);
+  const out: TransparentVsProxy = { rpsRounds: perRoundRps(transparent, chaperone) };
+  const set = <K extends keyof TransparentVsProxy>(k: K, v: TransparentVsProxy[K] | undefined) => {
+    if (v !== undefined) out[k] = v;
+  };
+  set('rps', out.rpsRounds.length ? median(out.rpsRounds) : div(transparent.rps, chaperone.rps));
+  const proxyAdded = q.chaperone?.addedP50Us;
+  if (proxyAdded !== undefined && proxyAdded > 0) set('addedP50Ratio', div(q.transparent?.addedP50Us, proxyAdded));
+  set('p50OverProxyUs', sub(transparent.p50Us, chaperone.p50Us));
+  set('p99OverProxyUs', sub(transparent.p99Us, chaperone.p99Us));
+  set('cpu', div(transparent.proxyCpuSecPer1k, chaperone.proxyCpuSecPer1k));
+  if (mitmproxy) {
+    const over = (m: Measurement) => {
+      const rounds = perRoundRps(m, mitmproxy);
+      return rounds.length ? median(rounds) : div(m.rps, mitmproxy.rps);
+    };
+    set('proxyOverMitmproxy', over(chaperone));
+    set('transparentOverMitmproxy', over(transparent));
+  }
+  return out;
+}
+
 // -------------------------------------------------------------------------------------------- aims
 
 export interface Aim {
@@ -371,8 +430,11 @@ export interface Aim {
   detail: string;
   /** Decimals of the value in the report (default 3, for ratios). */
   digits?: number;
-  /** The aims of issue 8 (against the floor and the peers) come first; the earlier ones follow. */
-  group?: 'peers' | 'earlier';
+  /**
+   * The aims of issue 8 (against the floor and the peers) come first; then transparent capture
+   * against the HTTPS_PROXY path (TLS); the earlier ones follow.
+   */
+  group?: 'peers' | 'transparent' | 'earlier';
 }
 
 /** Audit decisions other than allow, e.g. "redact: 3, deny: 1"; undefined when there are none. */
@@ -506,6 +568,48 @@ export function aims(
       digits: 1,
       ...judged(undefined, subjectRss, (v) => v <= RSS_AIM_MB),
       detail: others.join(', '),
+    });
+  }
+
+  // Transparent capture: the transparent listener within 10 % of the HTTPS_PROXY path, same TLS work.
+  const tlsSat = results.find((r) => r.scenario.id === 'tls-saturation');
+  const tlsRate = results.find((r) => r.scenario.id === 'tls-rate');
+  const within = TRANSPARENT_AIM_FRACTION;
+  if (tlsSat?.results.transparent) {
+    const t = transparentVsProxy(tlsSat);
+    const bad = invalid(tlsSat, 'transparent', ['direct', 'chaperone']);
+    const detail = `transparent ${fmt.num(tlsSat.results.transparent.rps)} req/s, chaperone ${fmt.num(tlsSat.results.chaperone?.rps)} req/s${rounds(t?.rpsRounds)}`;
+    out.push({
+      id: 'transparent-vs-proxy-saturation',
+      group: 'transparent',
+      description: 'transparent capture: transparent req/s ÷ chaperone (HTTPS_PROXY) req/s at saturation (TLS intercepted, 16 connections, 1 KB call)',
+      target: `≥ ${(1 - within).toFixed(2)}`,
+      ...judged(bad, t?.rps, (v) => v >= 1 - within),
+      detail: withNote(bad, detail),
+    });
+  }
+  if (tlsRate?.results.transparent) {
+    const t = transparentVsProxy(tlsRate);
+    const q = ratios(tlsRate);
+    const bad = invalid(tlsRate, 'transparent', ['direct', 'chaperone']);
+    const proxyAdded = q.chaperone?.addedP50Us;
+    const detail =
+      proxyAdded !== undefined && proxyAdded <= 0
+        ? `chaperone added ${fmt.signedUs(proxyAdded)}: no ratio (noise larger than its cost; rerun with --full)`
+        : `transparent ${fmt.signedUs(q.transparent?.addedP50Us)}, chaperone ${fmt.signedUs(proxyAdded)} (p50 ${fmt.signedUs(t?.p50OverProxyUs)} over chaperone)`;
+    // A sidecar that cannot reach the rate at saturation queues at it: its p50 there is mostly queue.
+    const offered = 'rate' in tlsRate.scenario.load ? tlsRate.scenario.load.rate : undefined;
+    const behind = (['chaperone', 'transparent'] as const).filter((w) => offered !== undefined && (tlsSat?.results[w]?.rps ?? Infinity) < offered);
+    const queued = behind.length
+      ? `; ${behind.map((w) => `${w} reached ${fmt.num(tlsSat!.results[w]!.rps)} req/s at saturation`).join(', ')}, below the ${fmt.num(offered)} offered: its p50 here is mostly queue`
+      : '';
+    out.push({
+      id: 'transparent-vs-proxy-added-p50-1000rps',
+      group: 'transparent',
+      description: 'transparent capture: transparent added p50 ÷ chaperone (HTTPS_PROXY) added p50 at 1000 req/s (TLS intercepted; added = contender p50 − direct p50)',
+      target: `≤ ${(1 + within).toFixed(2)}`,
+      ...judged(bad, t?.addedP50Ratio, (v) => v <= 1 + within),
+      detail: withNote(bad, detail + queued),
     });
   }
 

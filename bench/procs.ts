@@ -78,7 +78,7 @@ export async function startSidecar(
   args: string[],
   logFile: string,
   opts: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<Server & { adminUrl: string }> {
+): Promise<Server & { adminUrl: string; transparent: string[] }> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const fd = openSync(logFile, 'w');
   const proc = spawn(process.execPath, [...(opts.nodeFlags ?? []), bin, 'sidecar', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args], {
@@ -92,8 +92,9 @@ export async function startSidecar(
     const text = readFileSync(logFile, 'utf8');
     for (const line of text.split('\n')) {
       if (!line.includes('sidecar listening')) continue;
-      const l = JSON.parse(line) as { proxy: string; admin: string };
-      return { proc, pid: proc.pid!, url: l.proxy, adminUrl: l.admin, stop: stopper(proc, exited), stderr };
+      // `transparent`: the transparent listeners (tcp://127.0.0.1:PORT, tcp://[::1]:PORT) with --transparent-port.
+      const l = JSON.parse(line) as { proxy: string; admin: string; transparent?: string[] };
+      return { proc, pid: proc.pid!, url: l.proxy, adminUrl: l.admin, transparent: l.transparent ?? [], stop: stopper(proc, exited), stderr };
     }
     if (proc.exitCode !== null) throw new Error(`sidecar exited early (${proc.exitCode}): ${stderr()} ${text.slice(-2000)}`);
     if (Date.now() > deadline) throw new Error(`sidecar: not listening within ${timeoutMs} ms; stderr: ${stderr()}`);

@@ -1,6 +1,6 @@
 // bench/results/latest.md from a run's report.
 import {
-  ALL_CONTENDERS, DLP_AIM_LABEL, MIB_PER_MB, nonAllowDecisions, PEER_IDS, ratios, SIDECARS,
+  ALL_CONTENDERS, DLP_AIM_LABEL, MIB_PER_MB, nonAllowDecisions, PEER_IDS, ratios, SIDECARS, TRANSPARENT_AIM_FRACTION, transparentVsProxy,
   type Aim, type ContenderId, type DlpRow, type Measurement, type PeerId, type PeerNotes, type ProxyId, type Ratios, type ScenarioResult, type SidecarId,
 } from './model.js';
 
@@ -45,7 +45,7 @@ export interface Report {
   aims: Aim[];
 }
 
-const SIDECAR_NAME: Record<SidecarId, string> = { chaperone: 'Chaperone', checks: 'Checks', candidate: 'Candidate' };
+const SIDECAR_NAME: Record<SidecarId, string> = { chaperone: 'Chaperone', transparent: 'Transparent', checks: 'Checks', candidate: 'Candidate' };
 
 export function fmtNum(x?: number, digits = 0): string {
   if (x === undefined || !Number.isFinite(x)) return 'n/a';
@@ -227,6 +227,111 @@ export function summaryTable(scenarios: ScenarioResult[]): string[] {
   return out;
 }
 
+/** PASS / **MISS** / n/a of an aim. */
+function verdict(a: Aim | undefined): string {
+  return a?.pass === undefined ? 'n/a' : a.pass ? 'PASS' : '**MISS**';
+}
+
+/**
+ * "Transparent capture": the sidecar's transparent listener against its HTTPS_PROXY path on the same
+ * intercepted TLS work (tls-saturation and tls-rate), mitmproxy's TLS interception next to them, the
+ * ratios and the aim. Empty when the run had no transparent contender.
+ */
+export function transparentSection(scenarios: ScenarioResult[], aims: Aim[]): string[] {
+  const sat = scenarios.find((s) => s.scenario.id === 'tls-saturation');
+  const rate = scenarios.find((s) => s.scenario.id === 'tls-rate');
+  if (!sat?.results.transparent && !rate?.results.transparent) return [];
+  const qSat = sat ? ratios(sat) : {};
+  const qRate = rate ? ratios(rate) : {};
+  const name: Partial<Record<ContenderId, string>> = {
+    direct: 'direct (HTTPS, no proxy)',
+    chaperone: 'chaperone (HTTPS_PROXY: CONNECT, intercepted)',
+    transparent: 'transparent (transparent listener, intercepted)',
+    mitmproxy: 'mitmproxy (HTTPS_PROXY: CONNECT, intercepted)',
+  };
+  const head = [
+    'contender', 'req/s at saturation (slice range)', 'p50 / p99 at saturation', 'CPU s / 1k req at saturation',
+    'p50 at 1000 req/s', 'p99 at 1000 req/s', 'added p50 / p99 at 1000 req/s', 'errors (saturation / 1000 req/s)',
+  ];
+  const rows = [head, head.map(() => '---')];
+  for (const who of ['direct', 'chaperone', 'transparent', 'mitmproxy'] as const) {
+    const s = sat?.results[who];
+    const r = rate?.results[who];
+    if (!s && !r) continue;
+    const added =
+      who === 'direct' ? '(base)' : r ? `${fmtSignedUs(qRate[who]?.addedP50Us)} / ${fmtSignedUs(qRate[who]?.addedP99Us)}` : 'n/a';
+    rows.push([
+      name[who]!,
+      s ? fmtRps(s) : 'n/a',
+      s ? `${fmtUs(s.p50Us)} / ${fmtUs(s.p99Us)}` : 'n/a',
+      who === 'direct' ? '—' : fmtNum(s?.proxyCpuSecPer1k, 3),
+      r ? fmtUs(r.p50Us) : 'n/a',
+      r ? fmtUs(r.p99Us) : 'n/a',
+      added,
+      `${s ? fmtErrors(s) : 'n/a'} / ${r ? fmtErrors(r) : 'n/a'}`,
+    ]);
+  }
+  const out = [
+    '',
+    '## Transparent capture (the transparent listener against the HTTPS_PROXY path, same intercepted TLS work)',
+    '',
+    'The same sidecar binary and pass-through policy, in two processes measured in the same rounds. `chaperone`: reached as HTTPS_PROXY: ' +
+      'the client sends `CONNECT api.openai.com:443` to the proxy port and the sidecar terminates its TLS with a leaf from the interception CA. ' +
+      '`transparent`: started with `--transparent-port 0`; the client has no proxy setting and dials `api.openai.com:443` at the transparent listener ' +
+      "(the load generator's `-resolve`; SNI and certificate check stay `api.openai.com`); the listener reads the ClientHello, finds an intercepted name, " +
+      'terminates TLS with a leaf from the same CA and runs the same pipeline, then calls the upstream by name (`--resolve`). ' +
+      'In a pod, iptables REDIRECT delivers the app\'s connections to that listener; on loopback there is no iptables, and a client connecting straight to ' +
+      '127.0.0.1:PORT with SNI api.openai.com runs the same listener code: the conntrack lookup it makes per new connection (a read of `/proc/net/nf_conntrack`) ' +
+      'finds no NAT entry and falls back to port 443, and that read is still paid. ' +
+      '`mitmproxy`: mitmdump with the same addon as in the plain scenarios, as a forward proxy intercepting CONNECT with its own CA (trusted by the load generator) ' +
+      "and verifying the fake upstream against its CA. Both loads on the 1 KB call; \"added\" = contender − direct (HTTPS straight to the fake upstream), same percentile.",
+    '',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
+  const tSat = sat ? transparentVsProxy(sat) : undefined;
+  const tRate = rate ? transparentVsProxy(rate) : undefined;
+  const roundsOf = (xs?: number[]) => (xs && xs.length > 1 ? ` (per round ${xs.map((x) => x.toFixed(2)).join(' ')})` : '');
+  const parts: string[] = [];
+  if (tSat) parts.push(`req/s at saturation ${fmtRatio(tSat.rps)}${roundsOf(tSat.rpsRounds)}`);
+  if (tRate) {
+    parts.push(
+      `added p50 at 1000 req/s ${fmtRatio(tRate.addedP50Ratio)} (${fmtSignedUs(qRate.transparent?.addedP50Us)} against ${fmtSignedUs(qRate.chaperone?.addedP50Us)})`,
+      `p50 / p99 at 1000 req/s ${fmtSignedUs(tRate.p50OverProxyUs)} / ${fmtSignedUs(tRate.p99OverProxyUs)} over chaperone`,
+    );
+  }
+  if (tSat) parts.push(`CPU per request at saturation ${fmtRatio(tSat.cpu)}`);
+  if (parts.length) out.push('', `**Transparent ÷ chaperone (HTTPS_PROXY):** ${parts.join(' · ')}`);
+  if (tSat?.proxyOverMitmproxy !== undefined || tSat?.transparentOverMitmproxy !== undefined) {
+    out.push(
+      '',
+      `**Over mitmproxy, TLS intercepted by each, req/s at saturation:** chaperone ÷ mitmproxy ${fmtRatio(tSat.proxyOverMitmproxy)}, ` +
+        `transparent ÷ mitmproxy ${fmtRatio(tSat.transparentOverMitmproxy)}; CPU per request, mitmproxy ÷ chaperone ` +
+        `${fmtRatio(sat?.results.mitmproxy?.proxyCpuSecPer1k !== undefined && sat.results.chaperone?.proxyCpuSecPer1k ? sat.results.mitmproxy.proxyCpuSecPer1k / sat.results.chaperone.proxyCpuSecPer1k : undefined)}.`,
+    );
+  }
+  const mine = aims.filter((a) => a.group === 'transparent');
+  if (mine.length) {
+    const pct = Math.round(TRANSPARENT_AIM_FRACTION * 100);
+    const overall = mine.some((a) => a.pass === false) ? '**MISS**' : mine.every((a) => a.pass === true) ? 'PASS' : 'n/a';
+    const each = mine.map((a) => `${a.id.includes('added-p50') ? 'added p50 at 1000 req/s' : 'req/s at saturation'} ${a.value === undefined ? 'n/a' : a.value.toFixed(2)} (target ${a.target}): ${verdict(a)}`);
+    out.push('', `**Aim: transparent within ${pct} % of the proxy path:** ${overall} (${each.join('; ')}).`);
+  }
+  // At a fixed rate every request scheduled in the window counts, however late it finishes, so req/s
+  // there is always the rate; whether a contender kept up shows at saturation. One that cannot reach
+  // the offered rate with 16 connections builds a queue: its percentiles at that rate are mostly queue.
+  const offered = rate && 'rate' in rate.scenario.load ? rate.scenario.load.rate : undefined;
+  const behind = (['chaperone', 'transparent', 'mitmproxy'] as const).filter((w) => rate?.results[w] && sat?.results[w] && sat.results[w].rps < offered!);
+  if (offered !== undefined && behind.length) {
+    out.push(
+      '',
+      `Could not keep up with ${fmtNum(offered)} req/s in this run (req/s at saturation below it): ${behind.map((w) => `${w} ${fmtNum(sat!.results[w]!.rps)}`).join(', ')}. ` +
+        'Their percentiles at the fixed rate are then mostly their queue (open loop, latency from the scheduled send), not the cost of a call' +
+        (behind.includes('chaperone') || behind.includes('transparent') ? '; the added-p50 ratio compares queues more than per-call cost.' : '.'),
+    );
+  }
+  return out;
+}
+
 /** A Markdown file of another bench, its headings pushed down under a section of ours. */
 function embedded(text: string): string[] {
   return text
@@ -260,9 +365,10 @@ export function markdown(report: Report): string {
     `Calls: ${sizes.join('; ')}. The fake upstream answers ${report.upstreamDelayMs ? `after ${report.upstreamDelayMs} ms` : 'at once'} (streams: a frame every ${report.streamGapMs ?? 5} ms). ` +
       '`direct`: no proxy. `floor`: `bench/floor-proxy.ts`, the least a Node forward proxy does. ' +
       '`chaperone`: the sidecar with the pass-through policy (`bench/policies/passthrough.yaml`); ' +
+      '`transparent` (TLS scenarios): the same sidecar and policy reached through its transparent listener instead of as HTTPS_PROXY (below); ' +
       '`checks`: the same sidecar with every check on in enforce mode (`bench/policies/all-checks.yaml`: egress rules with a rate limit, schedule, tools with stripForbidden, rate limits, DLP redact with all detectors at high plus a custom pattern and scanResponses, approvals, budget, circuit breaker), configured so the traffic is allowed. ' +
       `The sidecars run with NODE_OPTIONS \`${report.sidecarNodeOptions || '(none)'}\`${report.sidecarNodeOptions !== undefined ? " (the production image's, from the Dockerfile)" : ''}. ` +
-      '`mitmproxy` and `agentreserve`: the peers (below), plain HTTP only. ' +
+      '`mitmproxy` and `agentreserve`: the peers (below); mitmproxy also intercepts TLS in the TLS scenarios, agentreserve is plain HTTP only. ' +
       `Per scenario, each contender gets a ${p.warmupS} s warmup, then ${p.rounds} rounds of ${p.sliceS} s measured slices (after ${p.sliceWarmupS} s of unmeasured load each), ` +
       'contenders rotated from round to round so a drift of this shared machine hits them alike. Percentiles pool every slice; req/s is the median slice (range in brackets). ' +
       'Everything runs on loopback and shares the 2 CPUs with the fake upstream and the load generator: read the ratios, not the absolute numbers. ' +
@@ -280,7 +386,8 @@ export function markdown(report: Report): string {
       out.push(a.ok ? `- \`${peer}\`: ${a.detail}${note ? ` (**${note}**)` : ''}` : `- \`${peer}\`: **not available: ${a.reason}**`);
     }
     out.push(
-      '- mitmproxy: `mitmdump` as a regular forward proxy with `bench/peers/mitm_addon.py`, which parses every JSON request body (model, messages, tools), parses JSON answers for their usage, streams server-sent events through, and appends one JSON audit line per call, as the mitmproxy-based sidecar egress proxies do.',
+      '- mitmproxy: `mitmdump` as a regular forward proxy with `bench/peers/mitm_addon.py`, which parses every JSON request body (model, messages, tools), parses JSON answers for their usage, streams server-sent events through, and appends one JSON audit line per call, as the mitmproxy-based sidecar egress proxies do. ' +
+        "In the TLS scenarios it intercepts CONNECT: TLS terminated with a leaf from its own CA (the run's confdir; trusted by the load generator), its own TLS to the fake upstream verified against the fake's CA, SNI the provider's name; it connects upstream only once the addon has sent the call there (`connection_strategy=lazy`, `upstream_cert=false`).",
       "- agentreserve: rules like the every-check policy's egress section (two deny rules, a `/v1/*` allow rule with a rate limit and a time restriction that never refuse, a final deny), its SQLite audit store and its pino log; it has no `--resolve`, so its calls name the fake upstream's address (`http://127.0.0.1:PORT/...`) instead of the provider's host.",
     );
   }
@@ -289,9 +396,14 @@ export function markdown(report: Report): string {
     '| --- | --- | --- | --- | --- |',
     ...aims.map((a) => `| ${a.description} | ${a.value === undefined ? 'n/a' : a.value.toFixed(a.digits ?? 3)} | ${a.target} | ${a.pass === undefined ? 'n/a' : a.pass ? 'PASS' : '**MISS**'} | ${a.detail} |`),
   ];
-  const current = report.aims.filter((a) => a.group !== 'earlier');
+  const current = report.aims.filter((a) => a.group !== 'earlier' && a.group !== 'transparent');
+  const transparent = report.aims.filter((a) => a.group === 'transparent');
   const earlier = report.aims.filter((a) => a.group === 'earlier');
-  out.push('', '## Aims', '', ...table(current));
+  out.push('', '## Aims');
+  if (current.length) out.push('', ...table(current));
+  if (transparent.length) {
+    out.push('', 'Transparent capture against the HTTPS_PROXY path, same intercepted TLS work (within 10 %; section "Transparent capture" below):', '', ...table(transparent));
+  }
   if (earlier.length) out.push('', 'Earlier aims (pass-through against the floor, every check against pass-through, DLP):', '', ...table(earlier));
 
   const summary = summaryTable(report.scenarios);
@@ -329,6 +441,8 @@ export function markdown(report: Report): string {
     'TLS via CONNECT (the cost of interception, shown separately)',
     '`direct`: HTTPS straight to the fake upstream. `floor`: CONNECT tunnel, bytes only: one TLS session end to end, nothing parsed. ' +
       '`chaperone`: CONNECT intercepted: TLS terminated with a leaf from its CA, the call parsed and checked, then re-encrypted to the upstream. ' +
+      '`transparent`: the same sidecar, the connection made straight to its transparent listener with SNI api.openai.com (no CONNECT), then the same interception. ' +
+      '`mitmproxy`: CONNECT intercepted by mitmdump with its own CA and the same addon as in plain HTTP. ' +
       'So chaperone ÷ floor here compares an inspecting proxy with two TLS sessions against a byte pipe: it is the price of seeing inside HTTPS at all, not a like-for-like proxy ratio.',
     report.scenarios.filter((s) => s.scenario.tls),
     icpt.length
@@ -341,6 +455,7 @@ export function markdown(report: Report): string {
         ]
       : [],
   );
+  out.push(...transparentSection(report.scenarios, report.aims));
   if (report.dlp) {
     out.push(
       '',

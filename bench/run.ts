@@ -1,6 +1,7 @@
 // One benchmark run: the sidecar (pass-through, and with every check on) against a direct call, a
 // floor proxy and the peers (mitmproxy, @agentreserve/proxy), scenario by scenario, on loopback,
-// contenders interleaved; then the DLP scan throughput, the chart, and the report. See bench/README.md.
+// contenders interleaved; over TLS also the sidecar's transparent listener against its HTTPS_PROXY
+// path; then the DLP scan throughput, the chart, and the report. See bench/README.md.
 //   node dist/bench/run.js [--quick | --full] [--only ID,...] [--out DIR] [--upstream-trust env|flag] [--label TEXT]
 //   node dist/bench/run.js --peers none|mitmproxy,agentreserve   which peers to run (default: every one available)
 //   node dist/bench/run.js --candidate ../other-checkout    also measure another sidecar build, same rounds
@@ -65,8 +66,13 @@ const SCENARIOS: Scenario[] = [
     id: 'http-32kb-rate', title: '32 KB chat completion (long conversation, 6 tools), plain HTTP, fixed 500 req/s', ...plain, load: { rate: 500 }, stream: false,
     work: { format: 'openai', size: '32kb', stream: false },
   },
-  { id: 'tls-rate', title: '1 KB chat completion over TLS via CONNECT, fixed 1000 req/s', tls: true, load: { rate: 1000 }, stream: false, checks: false, work: OPENAI_1KB },
-  { id: 'tls-saturation', title: '1 KB chat completion over TLS via CONNECT, saturation with 16 connections', tls: true, load: { concurrency: 16 }, stream: false, checks: false, work: OPENAI_1KB, quick: true },
+  // TLS: intercepted by the sidecar through CONNECT (chaperone) and through its transparent listener
+  // (transparent), by mitmproxy through CONNECT; tunnelled by the floor.
+  { id: 'tls-rate', title: '1 KB chat completion over TLS (CONNECT, or the transparent listener), fixed 1000 req/s', tls: true, peers: true, load: { rate: 1000 }, stream: false, checks: false, work: OPENAI_1KB },
+  {
+    id: 'tls-saturation', title: '1 KB chat completion over TLS (CONNECT, or the transparent listener), saturation with 16 connections', tls: true, peers: true,
+    load: { concurrency: 16 }, stream: false, checks: false, work: OPENAI_1KB, quick: true,
+  },
 ];
 /** Not a load scenario: the DLP scan throughput (bench/dlp.ts, one core), run after the others. */
 const DLP_ID = 'dlp';
@@ -251,10 +257,14 @@ interface RunOptions {
  * scenario (an idle proxy costs nothing while another is measured).
  */
 async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Promise<ScenarioResult> {
-  const opt = {
-    ...runOpt,
-    contenders: runOpt.contenders.filter((c) => (c !== 'checks' || scn.checks) && (!(PEER_IDS as ContenderId[]).includes(c) || (scn.peers && !scn.tls))),
+  const runsHere = (c: ContenderId): boolean => {
+    if (c === 'checks') return scn.checks;
+    if (c === 'transparent') return scn.tls; // the transparent listener serves intercepted TLS
+    if (c === 'mitmproxy') return !!scn.peers; // plain HTTP, and TLS intercepted through CONNECT
+    if (c === 'agentreserve') return !!scn.peers && !scn.tls; // plain-HTTP forwarding only
+    return true;
   };
+  const opt = { ...runOpt, contenders: runOpt.contenders.filter(runsHere) };
   const work = scn.work ?? OPENAI_1KB;
   const target = TARGETS[work.format];
   const body = bodyOf(fx, work);
@@ -267,10 +277,13 @@ async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Prom
   const peerServers: Partial<Record<PeerId, PeerServer>> = {};
   const logFiles: Record<SidecarId, string> = {
     chaperone: join(fx.tmp, `sidecar-${scn.id}.log`),
+    transparent: join(fx.tmp, `transparent-${scn.id}.log`),
     checks: join(fx.tmp, `checks-${scn.id}.log`),
     candidate: join(fx.tmp, `candidate-${scn.id}.log`),
   };
   const prof = (who: string) => (opt.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opt.cpuProfDir, '--cpu-prof-name', `${who}-${scn.id}.cpuprofile`] : []);
+  /** The transparent contender's listener on 127.0.0.1 (IP:PORT), once started. */
+  let transparentAddr: string | undefined;
   try {
     const starting: Array<Promise<unknown>> = [];
     if (opt.contenders.includes('floor')) {
@@ -282,10 +295,20 @@ async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Prom
       if (!opt.contenders.includes(who)) continue;
       const args = ['--policy', who === 'checks' ? fx.checksPolicy : fx.policy, ...resolveArgs, '--ca-dir', fx.caDir];
       if (opt.upstreamTrust === 'flag') args.push('--upstream-ca', fx.upstreamCa);
+      // The transparent listener on a free port (127.0.0.1 and ::1); its address is in the "sidecar listening" line.
+      if (who === 'transparent') args.push('--transparent-port', '0');
       const nodeOptions = who === 'candidate' ? opt.candidateNodeOptions : opt.sidecarNodeOptions;
       const env: NodeJS.ProcessEnv = { NODE_OPTIONS: nodeOptions, ...(opt.upstreamTrust === 'env' ? { NODE_EXTRA_CA_CERTS: fx.upstreamCa } : {}) };
       const bin = who === 'candidate' ? opt.candidateBin! : CHAPERONE;
-      starting.push(startSidecar(bin, args, logFiles[who], { nodeFlags: prof(who), env }).then((s) => (proxies[who] = s)));
+      starting.push(
+        startSidecar(bin, args, logFiles[who], { nodeFlags: prof(who), env }).then((s) => {
+          proxies[who] = s;
+          if (who !== 'transparent') return;
+          const v4 = s.transparent.find((u) => u.startsWith('tcp://127.0.0.1:'));
+          if (!v4) throw new Error(`sidecar --transparent-port 0: no 127.0.0.1 listener in its "sidecar listening" line (${JSON.stringify(s.transparent)})`);
+          transparentAddr = new URL(v4).host;
+        }),
+      );
     }
     // The peers: a failure to start leaves that peer out of this scenario, with the reason reported.
     const startPeer = (who: PeerId, start: () => Promise<PeerServer>) =>
@@ -297,7 +320,10 @@ async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Prom
           log(`${scn.id}: ${who} did not start, left out of this scenario: ${msg}`);
         },
       );
-    if (opt.contenders.includes('mitmproxy')) starting.push(startPeer('mitmproxy', () => startMitmproxy(fx.tmp, scn.id, Object.fromEntries(HOSTS.map((h) => [h, fakeAddr])))));
+    if (opt.contenders.includes('mitmproxy')) {
+      const resolveMap = Object.fromEntries(HOSTS.map((h) => [h, fakeAddr]));
+      starting.push(startPeer('mitmproxy', () => startMitmproxy(fx.tmp, scn.id, resolveMap, scn.tls ? { upstreamCa: fx.upstreamCa } : undefined)));
+    }
     if (opt.contenders.includes('agentreserve')) starting.push(startPeer('agentreserve', () => startAgentreserve(fx.tmp, scn.id, fakeAddr)));
     await Promise.all(starting);
     opt.contenders = opt.contenders.filter((c) => !(PEER_IDS as ContenderId[]).includes(c) || proxies[c]);
@@ -326,9 +352,20 @@ async function runScenario(fx: Fixture, scn: Scenario, runOpt: RunOptions): Prom
       else args.push('-concurrency', String(scn.load.concurrency));
       if (scn.stream) args.push('-stream');
       const proxy = proxies[who];
-      if (proxy) args.push('-proxy', proxy.url);
+      if (who === 'transparent') {
+        // No proxy: the provider's name dialled at the transparent listener, SNI and certificate
+        // check still the provider's name (loadgen's -resolve), as iptables REDIRECT would deliver
+        // the app's connection to api.openai.com:443 in a pod.
+        args.push('-resolve', `${target.host}=${transparentAddr!}`);
+      } else if (proxy) args.push('-proxy', proxy.url);
       else args.push('-resolve', `${target.host}=${fakeAddr}`);
-      if (scn.tls) args.push('-cacert', (SIDECARS as ContenderId[]).includes(who) ? join(fx.caDir, 'tls.crt') : fx.upstreamCa);
+      if (scn.tls) {
+        // Whose certificate the client sees: the sidecar's interception CA, mitmproxy's own CA, or
+        // (direct, and the floor's byte tunnel) the fake upstream's.
+        const ca = (SIDECARS as ContenderId[]).includes(who) ? join(fx.caDir, 'tls.crt') : who === 'mitmproxy' ? peerServers.mitmproxy?.caCert : fx.upstreamCa;
+        if (!ca) throw new Error(`${scn.id} ${who}: no CA to trust`);
+        args.push('-cacert', ca);
+      }
       return args;
     };
     const bound = (s: number) => (s + 30) * 1000; // every load generator run is killed past this
@@ -548,7 +585,9 @@ async function main(): Promise<void> {
       // The profiler's overhead makes these runs useless as measurements: nothing goes to latest.*.
       mkdirSync(values.out, { recursive: true });
       for (const scn of scenarios) {
-        const profiled = contenders.filter((c) => c === 'floor' || ((SIDECARS as ContenderId[]).includes(c) && (c !== 'checks' || scn.checks)));
+        const profiled = contenders.filter(
+          (c) => c === 'floor' || ((SIDECARS as ContenderId[]).includes(c) && (c !== 'checks' || scn.checks) && (c !== 'transparent' || scn.tls)),
+        );
         log(`${scn.id}: ${profiled.join(', ')} under --cpu-prof`);
         const sr = await runScenario(fx, scn, { ...common, contenders: profiled, cpuProfDir: values.out });
         progress(sr);

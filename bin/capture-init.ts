@@ -10,6 +10,8 @@ import {
   CAPTURE_CHAIN,
   CAPTURE_JUMP_SPEC,
   CaptureSettingsError,
+  UDP_CHAIN,
+  UDP_JUMP_SPEC,
   captureRules,
   countRules,
   validateCaptureSettings,
@@ -83,8 +85,8 @@ function failure(command: string, r: Result): CaptureError {
 }
 
 /** Whether OUTPUT already jumps to our chain (`-C`: 0 it does; 1 no such rule; 2 no such chain yet). */
-async function jumpPresent(iptables: string): Promise<boolean> {
-  const args = ['-t', 'nat', '-C', 'OUTPUT', ...CAPTURE_JUMP_SPEC];
+async function jumpPresent(iptables: string, table: 'nat' | 'filter', spec: readonly string[]): Promise<boolean> {
+  const args = ['-t', table, '-C', 'OUTPUT', ...spec];
   const r = await run(iptables, args);
   if (r.code === 0) return true;
   if (r.code === 1 && !/permission denied|must be root/i.test(r.stderr)) return false;
@@ -97,15 +99,18 @@ async function jumpPresent(iptables: string): Promise<boolean> {
 async function applyFamily(settings: CaptureSettings, family: 4 | 6): Promise<string> {
   const iptables = family === 4 ? 'iptables' : 'ip6tables';
   const restore = `${iptables}-restore`;
-  const present = await jumpPresent(iptables);
-  const text = captureRules(settings, family, { jump: !present });
+  const present = await jumpPresent(iptables, 'nat', CAPTURE_JUMP_SPEC);
+  const udpPresent = await jumpPresent(iptables, 'filter', UDP_JUMP_SPEC);
+  const text = captureRules(settings, family, { jump: !present, udpJump: !udpPresent });
   const r = await run(restore, ['--noflush'], text);
   if (r.code !== 0) throw failure(`${restore} --noflush`, r);
-  const chainRules = countRules(text) - (present ? 0 : 1);
+  const natText = text.slice(0, text.indexOf('*filter'));
+  const chainRules = countRules(natText) - (present ? 0 : 1);
   const listener = family === 4 ? `127.0.0.1:${settings.toPort}` : `[::1]:${settings.toPort}`;
   return (
     `IPv${family}: ${CAPTURE_CHAIN} written with ${chainRules} rules (tcp ports ${settings.ports.join(',')} -> ${listener}; ` +
-    `uid ${settings.proxyUid} and loopback exempt), OUTPUT jump ${present ? 'already present' : 'added'}`
+    `uid ${settings.proxyUid} and loopback exempt), OUTPUT jump ${present ? 'already present' : 'added'}; ` +
+    `${UDP_CHAIN} refuses udp ports ${settings.ports.join(',')} (HTTP/3 falls back to TCP), jump ${udpPresent ? 'already present' : 'added'}`
   );
 }
 

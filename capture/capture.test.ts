@@ -61,9 +61,9 @@ function captureInit(args: string[] = [], uid?: number, env?: NodeJS.ProcessEnv,
   return run('ip', ['netns', 'exec', ns, ...(uid === undefined ? [] : as(uid)), process.execPath, CHAPERONE_BIN, 'capture-init', ...args], env);
 }
 
-/** `iptables-save -t nat` (or ip6tables-save) of the pod namespace, without its dated comment lines. */
-async function natTable(family: 4 | 6): Promise<string> {
-  const out = await must('ip', ['netns', 'exec', POD, family === 4 ? 'iptables-save' : 'ip6tables-save', '-t', 'nat']);
+/** `iptables-save -t nat` (or ip6tables-save, or another table) of the pod namespace, without its dated comment lines. */
+async function natTable(family: 4 | 6, table = 'nat'): Promise<string> {
+  const out = await must('ip', ['netns', 'exec', POD, family === 4 ? 'iptables-save' : 'ip6tables-save', '-t', table]);
   return out
     .split('\n')
     .filter((l) => !l.startsWith('#'))
@@ -206,8 +206,8 @@ describe('chaperone capture-init on a real network namespace', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([
-      `capture-init: IPv4: CHAPERONE_OUTPUT written with 4 rules (tcp ports 80,443 -> 127.0.0.1:${TO_PORT}; uid ${PROXY_UID} and loopback exempt), OUTPUT jump added`,
-      `capture-init: IPv6: CHAPERONE_OUTPUT written with 4 rules (tcp ports 80,443 -> [::1]:${TO_PORT}; uid ${PROXY_UID} and loopback exempt), OUTPUT jump added`,
+      `capture-init: IPv4: CHAPERONE_OUTPUT written with 4 rules (tcp ports 80,443 -> 127.0.0.1:${TO_PORT}; uid ${PROXY_UID} and loopback exempt), OUTPUT jump added; CHAPERONE_UDP refuses udp ports 80,443 (HTTP/3 falls back to TCP), jump added`,
+      `capture-init: IPv6: CHAPERONE_OUTPUT written with 4 rules (tcp ports 80,443 -> [::1]:${TO_PORT}; uid ${PROXY_UID} and loopback exempt), OUTPUT jump added; CHAPERONE_UDP refuses udp ports 80,443 (HTTP/3 falls back to TCP), jump added`,
     ]);
     const v4 = await natTable(4);
     expect(jumps(v4)).toHaveLength(1);
@@ -244,15 +244,36 @@ describe('chaperone capture-init on a real network namespace', () => {
     expect(await connect(APP_UID, '2001:db8::2', 80)).toBe('pod-local6 2001:db8::2');
   });
 
-  it('a rerun (kubelet reruns init containers) leaves the nat tables exactly as they were', async () => {
-    const before = [await natTable(4), await natTable(6)];
+  it("refuses the app's UDP to the governed ports (HTTP/3), not the proxy's", async () => {
+    /** Packets the REJECT rule has matched so far. */
+    const rejected = async (family: 4 | 6): Promise<number> => {
+      const out = await must('ip', ['netns', 'exec', POD, family === 4 ? 'iptables' : 'ip6tables', '-t', 'filter', '-L', 'CHAPERONE_UDP', '-v', '-n', '-x']);
+      return Number(out.split('\n').find((l) => / REJECT /.test(l))!.trim().split(/\s+/)[0]);
+    };
+    const send = (uid: number, host: string, port: number) =>
+      must('ip', ['netns', 'exec', POD, ...as(uid), process.execPath, '-e',
+        `const s = require('node:dgram').createSocket('${host.includes(':') ? 'udp6' : 'udp4'}'); s.send('quic', ${port}, '${host}', () => s.close());`]);
+    for (const [family, host] of [[4, '192.0.2.10'], [6, '2001:db8::10']] as const) {
+      const before = await rejected(family);
+      await send(APP_UID, host, 443);
+      expect(await rejected(family)).toBe(before + 1);
+      await send(PROXY_UID, host, 443);
+      await send(APP_UID, host, 53); // not a governed port
+      expect(await rejected(family)).toBe(before + 1);
+    }
+  });
+
+  it('a rerun (kubelet reruns init containers) leaves the nat and filter tables exactly as they were', async () => {
+    const before = [await natTable(4), await natTable(6), await natTable(4, 'filter'), await natTable(6, 'filter')];
     const r = await captureInit(['--ports', '80,443', '--to-port', String(TO_PORT), '--proxy-uid', String(PROXY_UID)]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/IPv4: .*OUTPUT jump already present/);
     expect(r.stdout).toMatch(/IPv6: .*OUTPUT jump already present/);
-    const after = [await natTable(4), await natTable(6)];
-    expect(after).toEqual(before);
-    for (const t of after) expect(jumps(t)).toHaveLength(1);
+    expect(r.stdout).toMatch(/IPv4: .*CHAPERONE_UDP .* jump already present/);
+    const after = [await natTable(4), await natTable(6), await natTable(4, 'filter'), await natTable(6, 'filter')];
+    expect(after).toEqual(before.map((t) => t.replace(/\[\d+:\d+\]/g, (c) => c))); // counters aside, identical
+    for (const t of after.slice(0, 2)) expect(jumps(t)).toHaveLength(1);
+    for (const t of after.slice(2)) expect(t.split('\n').filter((l) => l === '-A OUTPUT -p udp -j CHAPERONE_UDP')).toHaveLength(1);
     expect(await connect(APP_UID, '192.0.2.10', 443)).toBe('redirect 192.0.2.2');
   });
 
@@ -289,7 +310,7 @@ describe('chaperone capture-init on a real network namespace', () => {
       expect(r.code).toBe(0);
       const lines = r.stdout.trim().split('\n');
       expect(lines).toHaveLength(2);
-      expect(lines[0]).toMatch(/^capture-init: IPv4: CHAPERONE_OUTPUT written with 4 rules .* OUTPUT jump added$/);
+      expect(lines[0]).toMatch(/^capture-init: IPv4: CHAPERONE_OUTPUT written with 4 rules .* OUTPUT jump added; CHAPERONE_UDP .* jump added$/);
       expect(lines[1]).toMatch(/^capture-init: IPv6: skipped \(no IPv6 address in this network namespace and ip6tables -t nat fails: .*Address family not supported/);
       expect(ourChain(await must('ip', ['netns', 'exec', ns, 'iptables-save', '-t', 'nat']))).toHaveLength(4);
       expect(ourChain(await must('ip', ['netns', 'exec', ns, 'ip6tables-save', '-t', 'nat']))).toEqual([]);

@@ -8,6 +8,9 @@ import {
   captureJumpRule,
   captureRules,
   countRules,
+  UDP_CHAIN,
+  UDP_JUMP_SPEC,
+  udpJumpRule,
   validateCaptureSettings,
   type CaptureSettings,
 } from './rules.js';
@@ -30,6 +33,13 @@ describe('captureRules', () => {
       '-A CHAPERONE_OUTPUT -d 127.0.0.0/8 -j RETURN',
       '-A CHAPERONE_OUTPUT -p tcp -m multiport --dports 80,443 -j REDIRECT --to-ports 14002',
       'COMMIT',
+      '*filter',
+      ':CHAPERONE_UDP - [0:0]',
+      '-A OUTPUT -p udp -j CHAPERONE_UDP',
+      '-A CHAPERONE_UDP -m owner --uid-owner 14001 -j RETURN',
+      '-A CHAPERONE_UDP -o lo -j RETURN',
+      '-A CHAPERONE_UDP -p udp -m multiport --dports 80,443 -j REJECT',
+      'COMMIT',
     ]);
   });
 
@@ -42,22 +52,24 @@ describe('captureRules', () => {
 
   it('without the jump (it is already in OUTPUT, which --noflush keeps): only our chain', () => {
     for (const family of [4, 6] as const) {
-      const text = effective(captureRules(SETTINGS, family, { jump: false }));
+      const text = effective(captureRules(SETTINGS, family, { jump: false, udpJump: false }));
       expect(text.filter((l) => l.startsWith('-A OUTPUT'))).toEqual([]);
       expect(text.filter((l) => l.startsWith(`-A ${CAPTURE_CHAIN} `))).toHaveLength(4);
-      expect(text).toEqual(effective(captureRules(SETTINGS, family)).filter((l) => l !== captureJumpRule()));
+      expect(text.filter((l) => l.startsWith(`-A ${UDP_CHAIN} `))).toHaveLength(3);
+      expect(text).toEqual(effective(captureRules(SETTINGS, family)).filter((l) => l !== captureJumpRule() && l !== udpJumpRule()));
     }
   });
 
-  it('the jump rule and the rule-spec iptables -C checks are the same rule', () => {
+  it('the jump rules and the rule-specs iptables -C checks are the same rules', () => {
+    expect(udpJumpRule()).toBe(`-A OUTPUT ${UDP_JUMP_SPEC.join(' ')}`);
     expect(captureJumpRule()).toBe(`-A OUTPUT ${CAPTURE_JUMP_SPEC.join(' ')}`);
     expect(captureJumpRule()).toBe('-A OUTPUT -p tcp -j CHAPERONE_OUTPUT');
   });
 
-  it('only the nat table and only our chain are declared: nothing else is flushed under --noflush', () => {
+  it('only our chains are declared: nothing else is flushed under --noflush', () => {
     const lines = effective(captureRules(SETTINGS, 4));
-    expect(lines.filter((l) => l.startsWith('*'))).toEqual(['*nat']);
-    expect(lines.filter((l) => l.startsWith(':'))).toEqual([`:${CAPTURE_CHAIN} - [0:0]`]);
+    expect(lines.filter((l) => l.startsWith('*'))).toEqual(['*nat', '*filter']);
+    expect(lines.filter((l) => l.startsWith(':'))).toEqual([`:${CAPTURE_CHAIN} - [0:0]`, `:${UDP_CHAIN} - [0:0]`]);
     expect(lines.filter((l) => /^-[FXZDIRNP] /.test(l))).toEqual([]);
   });
 
@@ -83,8 +95,8 @@ describe('captureRules', () => {
   });
 
   it('countRules counts the -A lines', () => {
-    expect(countRules(captureRules(SETTINGS, 4))).toBe(5);
-    expect(countRules(captureRules(SETTINGS, 6, { jump: false }))).toBe(4);
+    expect(countRules(captureRules(SETTINGS, 4))).toBe(9);
+    expect(countRules(captureRules(SETTINGS, 6, { jump: false }))).toBe(8);
   });
 });
 

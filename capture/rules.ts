@@ -25,6 +25,13 @@ export const CAPTURE_CHAIN = 'CHAPERONE_OUTPUT';
 /** The chain's rule-spec of OUTPUT's jump, as `iptables -t nat -C OUTPUT ...` takes it. */
 export const CAPTURE_JUMP_SPEC: readonly string[] = ['-p', 'tcp', '-j', CAPTURE_CHAIN];
 
+/**
+ * The filter-table chain that refuses the pod's UDP to the governed ports: HTTP/3 (QUIC) runs over
+ * UDP 443, which REDIRECT of TCP cannot capture. Refused at once, clients fall back to TCP, which is.
+ */
+export const UDP_CHAIN = 'CHAPERONE_UDP';
+export const UDP_JUMP_SPEC: readonly string[] = ['-p', 'udp', '-j', UDP_CHAIN];
+
 /** The most ports one `-m multiport --dports` match takes. */
 export const MULTIPORT_MAX = 15;
 
@@ -71,6 +78,13 @@ export function captureJumpRule(): string {
 export interface CaptureRulesOptions {
   /** Include OUTPUT's jump into our chain (default true). False when the jump is already there. */
   jump?: boolean;
+  /** Include the filter table's OUTPUT jump into the UDP chain (default true). */
+  udpJump?: boolean;
+}
+
+/** The filter table's OUTPUT jump into the UDP chain, as a restore line. */
+export function udpJumpRule(): string {
+  return `-A OUTPUT ${UDP_JUMP_SPEC.join(' ')}`;
 }
 
 /**
@@ -107,6 +121,19 @@ export function captureRules(settings: CaptureSettings, family: 4 | 6, options: 
     '# Everything else to a governed port goes to the transparent listener: REDIRECT from OUTPUT',
     `# rewrites the destination to ${family === 4 ? '127.0.0.1' : '[::1]'}:${toPort} (conntrack keeps the original one).`,
     `-A ${c} -p tcp -m multiport --dports ${ports.join(',')} -j REDIRECT --to-ports ${toPort}`,
+    'COMMIT',
+    '*filter',
+    `# UDP to the governed ports (HTTP/3, QUIC) cannot be redirected: refused, so clients use TCP.`,
+    `:${UDP_CHAIN} - [0:0]`,
+  );
+  if (options.udpJump ?? true) lines.push('# Every locally generated UDP packet goes through it.', udpJumpRule());
+  lines.push(
+    "# The sidecar's own packets and traffic that stays in the pod pass.",
+    `-A ${UDP_CHAIN} -m owner --uid-owner ${proxyUid} -j RETURN`,
+    '# Loopback (the pod itself) is never an outbound call.',
+    `-A ${UDP_CHAIN} -o lo -j RETURN`,
+    '# An ICMP port-unreachable answer at once: the client gives up on QUIC without waiting.',
+    `-A ${UDP_CHAIN} -p udp -m multiport --dports ${ports.join(',')} -j REJECT`,
     'COMMIT',
   );
   return `${lines.join('\n')}\n`;

@@ -47,9 +47,9 @@ const json = <T>(text: string): T => JSON.parse(text) as T;
 const apply = (obj: unknown): Promise<string> => kubectlOk(['apply', '-f', '-'], JSON.stringify(obj));
 
 /** An agent pod template: injected, its app records whether the proxy was ready when it started. */
-function agentTemplate(app: string, command: string): Record<string, unknown> {
+function agentTemplate(app: string, command: string, annotations: Record<string, string> = {}): Record<string, unknown> {
   return {
-    metadata: { labels: { app }, annotations: { 'chaperone.dev/inject': 'true', 'chaperone.dev/agent': 'researcher' } },
+    metadata: { labels: { app }, annotations: { 'chaperone.dev/inject': 'true', 'chaperone.dev/agent': 'researcher', ...annotations } },
     spec: {
       automountServiceAccountToken: false,
       // No public DNS here: the provider names lead to the fake provider's Service.
@@ -62,12 +62,12 @@ function agentTemplate(app: string, command: string): Record<string, unknown> {
 /** What the app runs first: is its proxy already answering /readyz (HTTPS, the namespace CA)? */
 const PROXY_AT_START = `code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert /etc/chaperone/trust/ca.crt https://127.0.0.1:14090/readyz); echo "proxy readyz at app start: $code"`;
 
-async function agentDeployment(name: string): Promise<V1Pod> {
+async function agentDeployment(name: string, annotations: Record<string, string> = {}): Promise<V1Pod> {
   await apply({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name, namespace: NS },
-    spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: agentTemplate(name, `${PROXY_AT_START}; exec sleep infinity`) },
+    spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: agentTemplate(name, `${PROXY_AT_START}; exec sleep infinity`, annotations) },
   });
   return waitForReadyBySelector(NS, `app=${name}`, 180_000);
 }
@@ -122,6 +122,8 @@ beforeAll(async () => {
       mode: 'enforce',
       egress: { defaultAction: 'allow', rules: [{ match: 'api.openai.com/v1/embeddings', action: 'deny', reason: 'no embeddings' }] },
       dlp: { mode: 'redact', sensitivity: 'medium' },
+      // The pod's identity (chaperone.dev/agent: researcher) may not call it, whatever name a call claims.
+      tools: { agents: [{ name: 'researcher', forbidden: ['delete_database'] }] },
     },
   });
   // The operator pod compiles it, with the namespace CA and trust bundle, before any agent starts.
@@ -164,6 +166,37 @@ describe('the chart on a real node', () => {
       const r = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(PROBE_POD));
       return r.code === 0 && proxyOf(json<V1Pod>(r.stdout)) !== undefined;
     }, POLL).toBe(true);
+  });
+});
+
+describe('transparent capture where Pod Security forbids it', () => {
+  it('a namespace enforcing "restricted" gets proxy-env mode, with the reason in a warning and in the status record', async () => {
+    const restricted = `${NS}-restricted`;
+    await kubectlOk(['create', 'namespace', restricted]);
+    try {
+      await kubectlOk(['label', 'namespace', restricted, `${RUN_LABEL}=${RUN}`, 'pod-security.kubernetes.io/enforce=restricted']);
+      // A pod that "restricted" admits, asking for transparent capture.
+      const pod = {
+        ...PROBE_POD,
+        metadata: { ...PROBE_POD.metadata, namespace: restricted, annotations: { ...PROBE_POD.metadata.annotations, 'chaperone.dev/capture': 'transparent' } },
+        spec: {
+          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{ name: 'a', image: AGENT_IMAGE, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+        },
+      };
+      // The webhook learns the new namespace's labels from its watch: wait for its answer to change.
+      let answer = { code: 1, stdout: '', stderr: '' };
+      await waitFor('the webhook to see the restricted namespace', async () => {
+        answer = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(pod));
+        return answer.code === 0 && /transparent capture not possible/.test(answer.stderr);
+      });
+      const injected = json<V1Pod>(answer.stdout);
+      expect(injected.spec!.initContainers!.map((c) => c.name)).toEqual(['chaperone-proxy']);
+      expect(answer.stderr).toMatch(/enforces Pod Security "restricted"/);
+      expect(JSON.parse(injected.metadata!.annotations!['chaperone.dev/status']!)).toMatchObject({ capture: 'proxy-env', captureFallback: expect.stringMatching(/restricted/) });
+    } finally {
+      await kubectl(['delete', 'namespace', restricted, '--wait=false']);
+    }
   });
 });
 
@@ -251,6 +284,56 @@ describe.each([
       expect(received.some((b) => b.includes(`${client}: embed me`)), `${client}: a denied call never reaches the provider`).toBe(false);
     }
   }, 120_000);
+
+  it('with transparent capture, nothing in the pod gets around the sidecar: Node fetch, the openai SDK, curl --noproxy, Python, raw TLS to the address, a non-HTTP connection', async () => {
+    const t = await agentDeployment(`${name}-transparent`, { 'chaperone.dev/capture': 'transparent' });
+    const p = t.metadata!.name!;
+    // The rules went in before the app, from the same image, and the app has no proxy variables.
+    const inits = t.spec!.initContainers!.map((c) => c.name);
+    expect(native ? inits.slice(0, 2) : inits.slice(-1)).toEqual(native ? ['chaperone-capture', 'chaperone-proxy'] : ['chaperone-capture']);
+    const captureStatus = t.status!.initContainerStatuses!.find((s) => s.name === 'chaperone-capture')!;
+    expect(captureStatus.state?.terminated?.exitCode).toBe(0);
+    expect(await logs(NS, p, 'chaperone-capture')).toMatch(/IPv4: CHAPERONE_OUTPUT written/);
+    expect(t.spec!.containers.find((c) => c.name === 'agent')!.env!.map((e) => e.name)).not.toContain('HTTPS_PROXY');
+    expect(proxyOf(t)!.args).toEqual(expect.arrayContaining(['--transparent-port', '14002']));
+
+    // Node's own fetch and the openai SDK, which ignore every proxy variable; a call claiming another
+    // agent name is still the pod's agent (researcher may not call delete_database).
+    const plain = await exec(NS, p, 'agent', ['node', '/app/dist/e2e/agent-clients/plain-node.js']);
+    expect(plain.code, plain.stderr).toBe(0);
+    const r = JSON.parse(plain.stdout.trim().split('\n').pop()!) as Record<string, Outcome & { rule?: string | null }>;
+    expect(r.fetch).toMatchObject({ status: 200, decision: 'allow', content: 'Echo: plain fetch: hello' });
+    expect(r.sdk).toMatchObject({ status: 200, decision: 'allow' });
+    expect(r.sdkForbiddenTool).toMatchObject({ status: 403, decision: 'deny', rule: 'tools' });
+    expect(r.fetchAsAdmin).toMatchObject({ status: 403, rule: 'tools' });
+
+    const json = ['-H', 'content-type: application/json'];
+    const denied = await curlIn(p, ['--noproxy', '*', ...json, '-d', '{"model":"text-embedding-3-small","input":"x"}', 'https://api.openai.com/v1/embeddings']);
+    expect(denied.stdout, denied.stderr).toMatch(/^HTTP\/1\.1 403/m);
+    expect(denied.stdout).toMatch(/no embeddings/);
+    const python = await exec(NS, p, 'agent', ['python3', '-'], await readFile(join(PROJECT_ROOT, 'e2e', 'agent-clients', 'openai-python.py'), 'utf8'));
+    const py = JSON.parse(python.stdout.trim().split('\n').pop()!) as Record<'allow' | 'redact' | 'deny', Outcome>;
+    expect(py.allow).toMatchObject({ status: 200, decision: 'allow' });
+    expect(py.redact).toMatchObject({ status: 200, decision: 'redact' });
+    expect(py.deny).toMatchObject({ status: 403, decision: 'deny' });
+
+    // Raw TLS to the provider's address (the Service IP) naming the provider: intercepted all the same.
+    const raw = `const s = require('tls').connect({ host: '${fake.serviceIp}', port: 443, servername: 'api.openai.com', ca: require('fs').readFileSync('/etc/chaperone/trust/ca.crt') }, () => s.end('POST /v1/embeddings HTTP/1.1\\r\\nHost: api.openai.com\\r\\nContent-Type: application/json\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{}')); let t = ''; s.on('data', (d) => (t += d)); s.on('end', () => console.log(t.split('\\r\\n')[0]));`;
+    const rawTls = await exec(NS, p, 'agent', ['node', '-e', raw]);
+    expect(rawTls.stdout.trim(), rawTls.stderr).toBe('HTTP/1.1 403 Forbidden');
+    // Bytes that are neither TLS nor HTTP: denied, the audit naming the original destination (conntrack).
+    await exec(NS, p, 'agent', ['node', '-e', `const s = require('net').connect(443, '${fake.serviceIp}', () => s.write('SSH-2.0-x\\r\\n')); s.on('close', () => {}); s.on('error', () => {});`]);
+    await expect.poll(async () => {
+      const audits = (await jsonLogLines(NS, p, 'chaperone-proxy')).filter((l) => l.audit === true);
+      return audits.find((a) => a.method === 'TCP')?.reason;
+    }, POLL).toContain(`${fake.serviceIp}:443`);
+
+    const audits = (await jsonLogLines(NS, p, 'chaperone-proxy')).filter((l) => l.audit === true);
+    expect(audits.every((a) => a.agent === 'researcher')).toBe(true);
+    expect(audits.some((a) => a.subAgent === 'admin' && a.decision === 'deny')).toBe(true);
+    // One copy upstream: the sidecar's own connection to the provider was not captured again.
+    expect((await providerReceived()).filter((b) => b.includes('plain fetch: hello')).length).toBe(native ? 1 : 2);
+  }, 300_000);
 
   it('a Job whose pod has the injected sidecar completes', async () => {
     const job = `job-${native ? 'native' : 'classic'}`;

@@ -21,8 +21,6 @@ import type { LeafCertificates } from './leaf-certificates.js';
 import { blocks, type Outcome } from './policy/verdict.js';
 import { connected, recordTunnel, relay, tunnelCall, type Tunnel } from './tunnel.js';
 
-export { isIntercepted, parseAuthority } from './inner-server.js';
-
 /** Base-URL routes: prefix -> the provider's real origin. */
 const BASE_ROUTES: ReadonlyArray<{ prefix: string; host: string }> = [
   { prefix: '/openai/', host: 'api.openai.com' },

@@ -31,7 +31,8 @@ export interface TransparentOptions {
 const DEFAULT_PORT = { tls: 443, http: 80 } as const;
 
 export function createTransparentListener(gate: Gate, options: TransparentOptions): Server {
-  return createServer((socket) => {
+  // noDelay as node:http sets it on the proxy port: small TLS records and answers leave at once.
+  return createServer({ noDelay: true }, (socket) => {
     socket.on('error', () => socket.destroy());
     const release = gate.busy();
     socket.once('close', release);

@@ -8,7 +8,8 @@ call is appended to a file. The other contenders do at least this much.
 
 Options (--set NAME=VALUE):
   bench_resolve  HOST=IP:PORT[,HOST=IP:PORT...]  send HOST's traffic to IP:PORT (the Host header is
-                 kept), as the other contenders' --resolve does; only loopback addresses are accepted
+                 kept, and over TLS the upstream SNI and certificate check stay HOST), as the other
+                 contenders' --resolve does; only loopback addresses are accepted
   bench_audit    FILE  the audit lines (JSON, one per call)
 """
 import json
@@ -74,6 +75,25 @@ class Governance:
             host_header = flow.request.host_header
             flow.request.host, flow.request.port = target
             flow.request.host_header = host_header
+
+    def server_connect(self, data):
+        server = data.server
+        if not server.address:
+            return
+        host, port = server.address
+        target = self.resolve.get(str(host).lower())
+        if target:
+            # A connection to a provider's name that no request hook redirected (mitmproxy opening
+            # one at CONNECT time): never resolve a public name, send it where bench_resolve says.
+            server.address = target
+            server.sni = server.sni or host
+            return
+        # Intercepted TLS redirected by the request hook: mitmproxy would send the fake upstream's IP
+        # as SNI and verify the certificate against it. Keep the name the client asked for, as the
+        # other proxies' --resolve does (and as mitmproxy itself does in transparent mode).
+        sni = (data.client.sni or "").lower()
+        if sni and self.resolve.get(sni) == (host, port):
+            server.sni = sni
 
     def responseheaders(self, flow: http.HTTPFlow):
         # Server-sent events go through as they arrive; anything else is buffered (mitmproxy's default).

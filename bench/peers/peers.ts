@@ -1,5 +1,6 @@
 // The peer proxies of a benchmark run, installed outside the project by bench/peers/install.sh:
-//   mitmproxy     Debian's mitmdump in regular (forward proxy) mode with bench/peers/mitm_addon.py
+//   mitmproxy     Debian's mitmdump in regular (forward proxy) mode with bench/peers/mitm_addon.py,
+//                 plain HTTP and, in the TLS scenarios, intercepting CONNECT with its own CA
 //   agentreserve  @agentreserve/proxy 0.1.0 from the npm registry, rules and SQLite audit log on
 // Each is probed once per run; one that cannot run is reported as "not available: <reason>".
 import { execFileSync } from 'node:child_process';
@@ -59,16 +60,33 @@ export function probePeers(): Record<PeerId, Availability> {
 export interface PeerServer extends Server {
   /** Audit records written so far (call after stop): one per forwarded call. */
   auditRecords(): { lines: number; decisions: Record<string, number> };
+  /** The CA a client must trust when the peer intercepts TLS (mitmproxy's, from its confdir). */
+  caCert?: string;
 }
 
 /**
- * mitmdump on 127.0.0.1, regular proxy mode, plain HTTP: `resolve` (HOST -> IP:PORT) sends the
- * providers' hosts to the fake upstream, as the other proxies' --resolve does.
+ * mitmdump on 127.0.0.1, regular proxy mode: `resolve` (HOST -> IP:PORT) sends the providers' hosts
+ * to the fake upstream, as the other proxies' --resolve does.
+ *
+ * With `tls`, it also intercepts TLS (CONNECT): it terminates the client's TLS with a leaf from its own
+ * CA (generated in the run's confdir on first start; `caCert` is that CA for the client to trust) and
+ * opens its own TLS to the fake upstream, verifying it against `tls.upstreamCa` with the provider's
+ * name as SNI. It connects upstream only once the request hook has sent the call to the fake upstream
+ * (connection_strategy=lazy, upstream_cert=false: otherwise it would connect to the provider's public
+ * name at CONNECT time, before the addon can redirect it, and open a second upstream connection per
+ * client connection). Plain-HTTP runs keep mitmproxy's defaults.
  */
-export async function startMitmproxy(tmp: string, tag: string, resolve: Record<string, string>): Promise<PeerServer> {
+export async function startMitmproxy(
+  tmp: string,
+  tag: string,
+  resolve: Record<string, string>,
+  tls?: { upstreamCa: string },
+): Promise<PeerServer> {
   const port = await freePort();
   const audit = join(tmp, `mitmproxy-${tag}.audit.jsonl`);
   writeFileSync(audit, '');
+  // Per run (the bench's temporary directory), not ~/.mitmproxy: its CA and nothing else.
+  const confdir = join(tmp, 'mitmproxy-conf');
   const args = [
     '--quiet',
     '--listen-host', '127.0.0.1',
@@ -78,12 +96,20 @@ export async function startMitmproxy(tmp: string, tag: string, resolve: Record<s
     '--set', `bench_audit=${audit}`,
     '--set', 'flow_detail=0',
     '--set', 'termlog_verbosity=error',
-    // No mitmproxy state on disk beyond its CA (a temporary directory, not ~/.mitmproxy).
-    '--set', `confdir=${join(tmp, 'mitmproxy-conf')}`,
+    '--set', `confdir=${confdir}`,
+    ...(tls
+      ? ['--set', `ssl_verify_upstream_trusted_ca=${tls.upstreamCa}`, '--set', 'connection_strategy=lazy', '--set', 'upstream_cert=false']
+      : []),
   ];
   const server = await startPortServer('mitmproxy', 'mitmdump', args, port, join(tmp, `mitmproxy-${tag}.log`), { env: { PYTHONDONTWRITEBYTECODE: '1' } });
+  const caCert = join(confdir, 'mitmproxy-ca-cert.pem');
+  if (tls && !existsSync(caCert)) {
+    await server.stop();
+    throw new Error(`mitmproxy wrote no CA at ${caCert}`);
+  }
   return {
     ...server,
+    ...(tls ? { caCert } : {}),
     auditRecords: () => {
       const decisions: Record<string, number> = {};
       let lines = 0;

@@ -31,6 +31,8 @@ import { demoCalls, demoReport, say, type DemoTarget } from './calls.js';
 // (release `chaperone` in `chaperone-system`, as the README says) or its cluster-wide objects.
 const RELEASE = 'demo';
 const RELEASE_NS = 'chaperone-demo-system';
+/** The agents the demo's calls name (e2e/demo/calls.ts), one pod each. */
+const AGENTS = ['researcher', 'writer', 'intern'];
 /** The agents' namespace (the example policy says `agents`; the demo moves it here). */
 const AGENTS_NS = 'chaperone-demo';
 const POLICY = join(PROJECT_ROOT, 'examples', 'policies', 'demo.yaml');
@@ -91,40 +93,43 @@ async function main(): Promise<void> {
       return out.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
     });
     say(`   GovernancePolicy ${AGENTS_NS}/${policy.metadata.name}: Ready=${gp.status} (${gp.reason}); the operator pod wrote chaperone-config, chaperone-ca and chaperone-trust`);
-    const agentPod: V1Pod = {
+    // One pod per agent: a pod's identity is its chaperone.dev/agent annotation, which no header changes.
+    const agentPod = (agent: string): V1Pod => ({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'researcher', namespace: AGENTS_NS, labels: { app: 'researcher' }, annotations: { 'chaperone.dev/inject': 'true', 'chaperone.dev/agent': 'researcher' } },
+      metadata: { name: agent, namespace: AGENTS_NS, labels: { app: agent }, annotations: { 'chaperone.dev/inject': 'true', 'chaperone.dev/agent': agent } },
       spec: {
         automountServiceAccountToken: false,
         hostAliases: fake.hostAliases,
         containers: [{ name: 'agent', image: AGENT_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sleep', 'infinity'] }],
       },
-    };
-    say(`-- kubectl apply: pod ${AGENTS_NS}/researcher, annotated chaperone.dev/inject: "true"`);
-    await kubectlOk(['apply', '-f', '-'], JSON.stringify(agentPod));
-    const pod = await waitForReady(AGENTS_NS, 'researcher', 180_000);
-    const proxy = pod.spec!.initContainers?.find((c) => c.name === 'chaperone-proxy') ?? pod.spec!.containers.find((c) => c.name === 'chaperone-proxy');
+    });
+    say(`-- kubectl apply: pods ${AGENTS.map((a) => `${AGENTS_NS}/${a}`).join(', ')}, annotated chaperone.dev/inject: "true" and chaperone.dev/agent: <name>`);
+    for (const agent of AGENTS) await kubectlOk(['apply', '-f', '-'], JSON.stringify(agentPod(agent)));
+    const [pod] = await Promise.all(AGENTS.map((agent) => waitForReady(AGENTS_NS, agent, 180_000)));
+    const proxy = pod!.spec!.initContainers?.find((c) => c.name === 'chaperone-proxy') ?? pod!.spec!.containers.find((c) => c.name === 'chaperone-proxy');
     if (!proxy) throw new Error('the pod was not injected');
     say(`   injected: ${proxy.restartPolicy === 'Always' ? 'native sidecar (initContainers, restartPolicy Always)' : 'sidecar container'} ${proxy.name}, image ${proxy.image}`);
-    say(`   chaperone.dev/status: ${pod.metadata!.annotations!['chaperone.dev/status']}`);
-    say(`   Running and Ready on ${pod.spec!.nodeName} at ${pod.status!.podIP}`);
+    say(`   chaperone.dev/status: ${pod!.metadata!.annotations!['chaperone.dev/status']}`);
+    say(`   Running and Ready on ${pod!.spec!.nodeName} at ${pod!.status!.podIP}`);
     const env = await exec(AGENTS_NS, 'researcher', 'agent', ['sh', '-c', 'echo HTTPS_PROXY=$HTTPS_PROXY SSL_CERT_FILE=$SSL_CERT_FILE']);
     say(`   app env: ${env.stdout.trim()}\n`);
 
-    // 3. The calls, from inside the pod.
+    // 3. The calls, from inside the pod of the agent each names.
     const curlInPod = async (args: string[]) => {
-      const r = await exec(AGENTS_NS, 'researcher', 'agent', ['curl', ...CURL_BASE_ARGS(20_000), ...args]);
+      const named = args.map((a) => /^x-chaperone-agent: *(\S+)$/i.exec(a)?.[1]).find((a) => a !== undefined);
+      const agent = named && AGENTS.includes(named) ? named : 'researcher';
+      const r = await exec(AGENTS_NS, agent, 'agent', ['curl', ...CURL_BASE_ARGS(20_000), ...args]);
       return parseCurl(r.stdout, r.stderr, r.code);
     };
     const admin = new Agent({ connect: { ca: (await kubectlOk(['get', 'configmap', 'chaperone-trust', '-n', AGENTS_NS, '-o', 'jsonpath={.data.ca\\.crt}'])) } });
-    const adminUrl = `https://${pod.status!.podIP}:14090`;
+    const adminUrl = `https://${pod!.status!.podIP}:14090`;
     const target: DemoTarget = {
       viaProxy: curlInPod,
       direct: curlInPod,
       proxyUrl: 'http://127.0.0.1:14001',
       lastReceivedBody: async () => (await fake.receivedBodies()).at(-1) ?? '',
-      audits: async () => (await jsonLogLines(AGENTS_NS, 'researcher', 'chaperone-proxy')).filter((l) => l.audit === true) as LogLine[],
+      audits: async () => (await Promise.all(AGENTS.map((a) => jsonLogLines(AGENTS_NS, a, 'chaperone-proxy')))).flat().filter((l) => l.audit === true) as LogLine[],
       metrics: async () => (await request(`${adminUrl}/metrics`, { dispatcher: admin })).body.text(),
     };
     try {
