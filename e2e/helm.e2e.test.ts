@@ -257,6 +257,7 @@ describe('helm template, default values (release chaperone in chaperone-system)'
     expect(flag(args, '--image-pull-policy')).toBe('IfNotPresent');
     expect([flag(args, '--proxy-cpu-request'), flag(args, '--proxy-memory-request'), flag(args, '--proxy-cpu-limit'), flag(args, '--proxy-memory-limit')]).toEqual(['50m', '128Mi', '1', '256Mi']);
     expect(flag(args, '--native-sidecars')).toBe('auto');
+    expect([flag(args, '--capture'), flag(args, '--capture-ports'), flag(args, '--opaque-traffic')]).toEqual(['proxy-env', '80,443', 'deny']);
     expect(flag(args, '--leader-elect')).toBe('true');
   });
 
@@ -283,7 +284,7 @@ describe('helm template, default values (release chaperone in chaperone-system)'
     expect(one<V1Role>(defaults, 'Role', 'chaperone-operator-leader-election').rules).toEqual(await repoOperatorRules('Role'));
   });
 
-  it("the webhook's RBAC is the contract's: its Secret, its Lease, its MutatingWebhookConfiguration", () => {
+  it("the webhook's RBAC is the contract's: its Secret, its Lease, its MutatingWebhookConfiguration, namespaces read-only", () => {
     expect(one<V1Role>(defaults, 'Role', 'chaperone-webhook').rules).toEqual([
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['chaperone-webhook-tls'], verbs: ['get', 'update'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
@@ -291,6 +292,7 @@ describe('helm template, default values (release chaperone in chaperone-system)'
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     ]);
     expect(one<V1ClusterRole>(defaults, 'ClusterRole', 'chaperone-webhook').rules).toEqual([
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['chaperone-webhook'], verbs: ['get', 'patch'] },
     ]);
   });
@@ -379,7 +381,9 @@ describe('helm template, alternative values', () => {
     expect(podSpec(d).volumes!.find((v) => v.name === mount.name)!.secret!.secretName).toBe('chaperone-webhook-cert');
 
     expect(one<V1Role>(alternative, 'Role', 'chaperone-webhook').rules!.flatMap((r) => r.resources)).toEqual(['leases', 'leases']);
-    expect(byKind<V1ClusterRole>(alternative, 'ClusterRole').map((r) => r.metadata!.name)).toEqual(['chaperone-operator']);
+    expect(byKind<V1ClusterRole>(alternative, 'ClusterRole').map((r) => r.metadata!.name)).toEqual(['chaperone-operator', 'chaperone-webhook']);
+    // No caBundle rights: only reading namespaces is left.
+    expect(one<V1ClusterRole>(alternative, 'ClusterRole', 'chaperone-webhook').rules).toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]);
   });
 
   it('cert-manager with an existing issuer brings no Issuer of its own', async () => {

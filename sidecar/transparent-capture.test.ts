@@ -38,6 +38,9 @@ let caFile: string;
 let sidecar: SidecarProcess;
 let tlsFake: ChaperoneProcess;
 let plainFake: ChaperoneProcess;
+let echo: ChaperoneProcess;
+/** A TCP service that speaks neither TLS nor HTTP, at another outside address. */
+const ECHO_V4 = '192.0.2.11';
 
 const run = (cmd: string[]): string => execFileSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const inNs = (ns: string, ...cmd: string[]): string => run(['ip', 'netns', 'exec', ns, ...cmd]);
@@ -85,15 +88,18 @@ beforeAll(async () => {
     inNs(ns, 'ip', '-6', 'addr', 'add', v6, 'dev', dev, 'nodad');
     inNs(ns, 'ip', 'link', 'set', dev, 'up');
   }
+  inNs(OUT, 'ip', 'addr', 'add', `${ECHO_V4}/24`, 'dev', `${VETH}o`);
   inNs(APP, 'ip', 'route', 'add', 'default', 'via', PROVIDER_V4);
   // `ip netns exec` mounts /etc/netns/NAME/hosts over /etc/hosts: the app resolves the provider there.
   mkdirSync(HOSTS_DIR, { recursive: true });
   writeFileSync(join(HOSTS_DIR, 'hosts'), `127.0.0.1 localhost\n::1 localhost\n${PROVIDER_V4} api.openai.com tunnel.example.test\n`);
 
   const fakeMain = join(PROJECT_ROOT, 'dist', 'e2e', 'fake-provider', 'main.js');
-  tlsFake = spawnIn(OUT, [process.execPath, fakeMain, '--host', '::', '--port', '443', '--tls-cert', join(dir, 'provider.crt'), '--tls-key', join(dir, 'provider.key'), '--log-requests']);
+  tlsFake = spawnIn(OUT, [process.execPath, fakeMain, '--host', PROVIDER_V4, '--port', '443', '--tls-cert', join(dir, 'provider.crt'), '--tls-key', join(dir, 'provider.key'), '--log-requests']);
   plainFake = spawnIn(OUT, [process.execPath, fakeMain, '--host', PROVIDER_V4, '--port', '80', '--log-requests']);
-  await Promise.all([tlsFake.waitForLine((l) => 'url' in l), plainFake.waitForLine((l) => 'url' in l)]);
+  echo = spawnIn(OUT, [process.execPath, '-e',
+    `require('node:net').createServer((c) => c.on('data', (d) => c.end('echo:' + d))).listen(443, '${ECHO_V4}', () => console.log(JSON.stringify({ ready: true })))`]);
+  await Promise.all([tlsFake.waitForLine((l) => 'url' in l), plainFake.waitForLine((l) => 'url' in l), echo.waitForLine((l) => l.ready === true)]);
 
   inNs(APP, process.execPath, CHAPERONE_BIN, 'capture-init', '--ports', '80,443', '--to-port', '14002', '--proxy-uid', String(PROXY_UID));
   sidecar = await spawnSidecar(
@@ -107,6 +113,7 @@ afterAll(async () => {
   await sidecar?.stop();
   await tlsFake?.stop();
   await plainFake?.stop();
+  await echo?.stop();
   for (const ns of [APP, OUT]) {
     try {
       run(['ip', 'netns', 'delete', ns]);
@@ -171,5 +178,24 @@ describe('transparent capture on the real kernel', () => {
     const line = await audit((l) => l.method === 'TCP' && l.decision === 'deny');
     expect(line.host).toBe(PROVIDER_V4);
     expect(String(line.reason)).toContain(`${PROVIDER_V4}:443`);
+  });
+
+  it('with --opaque-traffic egress, such a connection is judged by the egress rules on its original destination', async () => {
+    await sidecar.stop();
+    writeFileSync(join(dir, 'egress.yaml'), `${POLICY}  egress:\n    defaultAction: allow\n    rules:\n      - {match: "${PROVIDER_V4}", action: deny, reason: no raw bytes to the provider}\n`);
+    sidecar = await spawnSidecar(
+      ['--policy', join(dir, 'egress.yaml'), '--ca-dir', join(dir, 'ca'), '--upstream-ca', join(dir, 'upstream-ca.crt'), '--transparent-port', '14002', '--opaque-traffic', 'egress'],
+      {},
+      asUser(APP, PROXY_UID, 0),
+    );
+    const raw = (host: string) => node(`import { connect } from 'node:net'; let t = ''; const s = connect(443, '${host}', () => s.write('SSH-2.0-x')); s.on('data', (d) => (t += d)); s.on('close', () => console.log(JSON.stringify(t))); s.on('error', () => {});`);
+    expect(JSON.parse((await raw(ECHO_V4)).stdout)).toBe('echo:SSH-2.0-x');
+    expect(await audit((l) => l.method === 'TCP' && l.host === ECHO_V4)).toMatchObject({ decision: 'allow', status: 200, operation: 'tunnel' });
+    expect(JSON.parse((await raw(PROVIDER_V4)).stdout)).toBe('');
+    expect(await audit((l) => l.method === 'TCP' && l.host === PROVIDER_V4)).toMatchObject({ decision: 'deny', rules: ['egress'], status: 403 });
+    // Named traffic is still judged by its name: the provider's name is not the denied address.
+    const r = await agent(['curl', '-sS', '--cacert', caFile, '-o', '/dev/null', '-w', '%{http_code}', '-H', 'content-type: application/json',
+      '-d', '{"model":"m","messages":[{"role":"user","content":"named"}]}', 'https://api.openai.com/v1/chat/completions']);
+    expect(r.stdout).toBe('200');
   });
 });

@@ -191,7 +191,7 @@ describe('injectPod', () => {
     ['invalid intercept hosts', { 'chaperone.dev/intercept-hosts': 'ok.example.com,https://x.example.com,a b,*.*.example.com' }, [
       'chaperone.dev/intercept-hosts: not hostnames: "https://x.example.com", "a b", "*.*.example.com" (expected api.example.com or *.example.com)',
     ]],
-    ['an empty agent', { 'chaperone.dev/agent': ' ' }, ['chaperone.dev/agent is empty: calls without an X-Chaperone-Agent header count as agent "unknown"']],
+    ['an empty agent', { 'chaperone.dev/agent': ' ' }, [`chaperone.dev/agent is empty: the pod's calls count as agent "unknown"`]],
   ])('checks the annotations the sidecar reads: %s', (_label, annotations, warnings) => {
     expect(injected(inject(pod({ 'chaperone.dev/inject': 'true', ...annotations }))).warnings).toEqual(warnings);
   });

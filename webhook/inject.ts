@@ -106,7 +106,7 @@ function checkSidecarAnnotations(annotations: Annotations, warnings: string[]): 
     warnings.push(`${INTERCEPT_HOSTS_ANNOTATION}: not hostnames: ${invalid.map((h) => JSON.stringify(h)).join(', ')} (expected api.example.com or *.example.com)`);
   }
   if (annotations[AGENT_ANNOTATION]?.trim() === '') {
-    warnings.push(`${AGENT_ANNOTATION} is empty: calls without an X-Chaperone-Agent header count as agent "unknown"`);
+    warnings.push(`${AGENT_ANNOTATION} is empty: the pod's calls count as agent "unknown"`);
   }
 }
 
