@@ -13,6 +13,7 @@ import { createCa } from '../lib/x509.js';
 import { makeTestPki } from '../e2e/fake-provider/certs.js';
 import { CHAPERONE_BIN, spawnLogging, spawnSidecar, type ChaperoneProcess, type LogLine, type SidecarProcess } from '../e2e/harness/sidecar-process.js';
 import { PROJECT_ROOT } from '../lib/project.js';
+import { FORBIDDEN_TOOL_POLICY as POLICY } from '../e2e/harness/world.js';
 
 const APP = `chap-app-${process.pid}`;
 const OUT = `chap-out-${process.pid}`;
@@ -23,15 +24,6 @@ const PROVIDER_V4 = '192.0.2.10';
 const PROVIDER_V6 = '2001:db8::10';
 const HOSTS_DIR = `/etc/netns/${APP}`;
 
-const POLICY = `apiVersion: chaperone.dev/v1alpha1
-kind: GovernancePolicy
-metadata: {name: tools, namespace: agents, generation: 1}
-spec:
-  tools:
-    agents:
-      - {name: unknown, forbidden: [delete_database]}
-      - {name: admin, forbidden: [delete_database]}
-`;
 
 let dir: string;
 let caFile: string;

@@ -6,21 +6,12 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl } from '../e2e/harness/curl.js';
 import { spawnSidecar, type LogLine, type SidecarProcess } from '../e2e/harness/sidecar-process.js';
-import { createWorld, writePolicy, type World } from '../e2e/harness/world.js';
+import { createWorld, FORBIDDEN_TOOL_POLICY as POLICY, writePolicy, type World } from '../e2e/harness/world.js';
 
 let world: World;
 let sidecar: SidecarProcess;
 let transparentPort: number;
 
-const POLICY = `apiVersion: chaperone.dev/v1alpha1
-kind: GovernancePolicy
-metadata: {name: tools, namespace: agents, generation: 1}
-spec:
-  tools:
-    agents:
-      - {name: unknown, forbidden: [delete_database]}
-      - {name: admin, forbidden: [delete_database]}
-`;
 
 const chat = (content: string, extra: object = {}): string => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...extra });
 const forbiddenTool = chat('drop it', {

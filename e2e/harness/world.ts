@@ -81,3 +81,14 @@ spec:
   mode: enforce
   intercept: {hosts: [mcp.tools.example.com]}
 `;
+
+/** Standalone, the agent is whatever X-Chaperone-Agent says (else "unknown"): neither may call delete_database. */
+export const FORBIDDEN_TOOL_POLICY = `apiVersion: chaperone.dev/v1alpha1
+kind: GovernancePolicy
+metadata: {name: tools, namespace: agents, generation: 1}
+spec:
+  tools:
+    agents:
+      - {name: unknown, forbidden: [delete_database]}
+      - {name: admin, forbidden: [delete_database]}
+`;
