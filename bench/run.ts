@@ -67,8 +67,10 @@ const SCENARIOS: Scenario[] = [
     work: { format: 'openai', size: '32kb', stream: false },
   },
   // TLS: intercepted by the sidecar through CONNECT (chaperone) and through its transparent listener
-  // (transparent), by mitmproxy through CONNECT; tunnelled by the floor.
-  { id: 'tls-rate', title: '1 KB chat completion over TLS (CONNECT, or the transparent listener), fixed 1000 req/s', tls: true, peers: true, load: { rate: 1000 }, stream: false, checks: false, work: OPENAI_1KB },
+  // (transparent), by mitmproxy through CONNECT (at saturation only: it cannot keep up with 1000
+  // req/s over TLS here, and the backlog it still works through when the next contender's slice
+  // starts takes that contender's CPU and turns its percentiles into mitmproxy's); tunnelled by the floor.
+  { id: 'tls-rate', title: '1 KB chat completion over TLS (CONNECT, or the transparent listener), fixed 1000 req/s', tls: true, peers: false, load: { rate: 1000 }, stream: false, checks: false, work: OPENAI_1KB },
   {
     id: 'tls-saturation', title: '1 KB chat completion over TLS (CONNECT, or the transparent listener), saturation with 16 connections', tls: true, peers: true,
     load: { concurrency: 16 }, stream: false, checks: false, work: OPENAI_1KB, quick: true,
