@@ -368,7 +368,7 @@ describe('observability and failure on the node', () => {
         .filter((port) => port.name === 'chaperone-admin')
         .map((port) => ({ targets: [`${p.status!.podIP}:${port.containerPort}`], labels: { pod: p.metadata!.name!, namespace: NS } })),
     );
-    expect(targets.length).toBe(2); // agent-native and agent-classic
+    expect(targets.length).toBe(4); // agent-native and agent-classic, each also with transparent capture
     await writeFile(join(dir, 'targets.json'), JSON.stringify(targets));
     await writeFile(join(dir, 'prometheus.yml'), stringify({
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
@@ -385,7 +385,7 @@ describe('observability and failure on the node', () => {
     prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'prometheus')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: 'ignore' });
     await expect.poll(async () => (await promQuery(url, 'up{job="chaperone-sidecars"} == 1').catch(() => [])).map((r) => r.metric.pod).sort(), { timeout: 60_000, interval: 1_000 })
       .toEqual(targets.map((t) => t.labels.pod).sort());
-    // curl, node and python were each denied once in each of the two pods.
+    // curl, node and python were each denied once in each of the two proxy-env pods (and more in the transparent ones).
     await expect.poll(async () => Number((await promQuery(url, 'sum(chaperone_requests_total{decision="deny"})'))[0]?.value[1] ?? 0), { timeout: 30_000, interval: 1_000 })
       .toBeGreaterThanOrEqual(6);
   }, 120_000);
