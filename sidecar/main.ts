@@ -174,6 +174,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const proxyAddr = splitHostPort(options.listen, '--listen');
   const adminAddr = splitHostPort(options.admin, '--admin');
   await listen(proxy.server, proxyAddr.host, proxyAddr.port);
+  proxy.gate.ownPorts.add((proxy.server.address() as AddressInfo).port);
   // Loopback only: the pod's own redirected connections, never another pod's (on the pod IP).
   const transparent: NetServer[] = [];
   if (options.transparentPort !== undefined) {
@@ -182,6 +183,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
       try {
         await listen(listener, host, options.transparentPort);
         transparent.push(listener);
+        proxy.gate.ownPorts.add((listener.address() as AddressInfo).port);
       } catch (err) {
         // A pod without IPv6 has no ::1; IPv4 must work.
         if (host === '127.0.0.1' || (err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw err;

@@ -42,6 +42,8 @@ export interface Gate {
   busy(): () => void;
   /** A client connection closed last when draining (tunnels and terminated TLS). */
   keep(socket: Duplex): void;
+  /** The ports this sidecar listens on (filled in by whoever starts the listeners): never a target. */
+  ownPorts: Set<number>;
 }
 
 export interface Proxy {
@@ -64,7 +66,11 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
     };
   };
 
+  /** The sidecar's own listening ports (proxy, transparent), on loopback. */
+  const ownPorts = new Set<number>();
   const track = (req: IncomingMessage, res: ServerResponse, target: Target): void => {
+    // A request the sidecar would send to itself would come back to be sent again, without end.
+    if (ownPorts.has(target.port) && isLoopback(target.host)) return plainError(res, 508, `${target.host}:${target.port} is this sidecar: refusing to loop`);
     res.once('close', busy());
     handleExchange(dp, req, res, target).catch((err: Error) => {
       dp.log.error({ err: err.message }, 'unhandled exchange error');
@@ -79,6 +85,7 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
     options,
     inner,
     busy,
+    ownPorts,
     keep: (socket) => {
       kept.add(socket);
       socket.once('close', () => kept.delete(socket));
@@ -217,6 +224,12 @@ export function openRelay(gate: Gate, client: Duplex, upstream: Socket, head: Bu
   gate.keep(client);
   relay(client, upstream, head, gate.options.tunnelIdleMs, gate.busy());
   recordTunnel(gate.dp, tunnel, identity, outcome, 200);
+}
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost: where the sidecar's own listeners are. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').replace(/^::ffff:/i, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
 /** An HTTP answer written on a raw socket (CONNECT), then closed. */

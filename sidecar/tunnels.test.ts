@@ -134,6 +134,14 @@ describe('the transparent listener', () => {
     expect(await audit((l) => l.requestId === r.headers['x-chaperone-request-id'])).toMatchObject({ provider: 'openai', host: 'api.openai.com' });
   });
 
+  it('refuses to send a request to itself, which would loop without end', async () => {
+    const self = await curl([...to('api.openai.com', 80), '-H', `Host: 127.0.0.1:${transparentPort}`, 'http://api.openai.com/v1/models']);
+    expect(self.status).toBe(508);
+    const viaProxy = await curl(['-x', sidecar.proxyUrl, `http://localhost:${new URL(sidecar.proxyUrl).port}/v1/models`]);
+    expect(viaProxy.status).toBe(508);
+    expect(viaProxy.body).toMatch(/is this sidecar: refusing to loop/);
+  });
+
   it('denies what names no host when its original destination is unknown', async () => {
     await rawExchange(transparentPort, 'SSH-2.0-OpenSSH_9.2\r\n');
     const line = await audit((l) => l.method === 'TCP' && l.decision === 'deny');
