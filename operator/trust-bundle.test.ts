@@ -11,15 +11,6 @@ import { desiredTrust } from './trust-bundle.js';
 
 const DAY = 86_400_000;
 
-function hasKeytool(): boolean {
-  try {
-    execFileSync('keytool', ['-help'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A self-signed CA with exactly the given validity. */
 async function caValid(cn: string, notBefore: Date, notAfter: Date): Promise<string> {
   const keys = await generateKeyPair();
@@ -133,7 +124,7 @@ describe('desiredTrust', () => {
     expect(size).toBeLessThan(512 * 1024);
   });
 
-  it.skipIf(!hasKeytool())('gives keytool a JKS it can read and verify', () => {
+  it('gives keytool a JKS it can read and verify', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trust-'));
     try {
       const cm = desiredTrust('agents', [newCa.certPem, oldCa.certPem]);

@@ -2,7 +2,8 @@
 # Installs the Debian packages the test suite drives for real, when they are missing:
 #  - curl (a real client) and prometheus + promtool (a real scraper);
 #  - the local node: containerd, runc, the CNI plugins, iptables and conntrack (kube-proxy), iproute2;
-#  - the images: buildah (builds the Dockerfile without Docker), debootstrap (the base it starts from).
+#  - the images: buildah (builds the Dockerfile without Docker), debootstrap (the base it starts from);
+#  - keytool (a Java runtime), which reads the JKS trust store the operator writes for Java apps.
 # kubectl and Go come with the machine; Kubernetes, etcd, CoreDNS and helm are built from Go modules
 # by e2e/control-plane/.
 set -euo pipefail
@@ -19,6 +20,7 @@ want conntrack conntrack
 want ip iproute2
 want buildah buildah
 want debootstrap debootstrap
+want keytool openjdk-17-jre-headless
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
