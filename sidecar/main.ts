@@ -174,7 +174,6 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const proxyAddr = splitHostPort(options.listen, '--listen');
   const adminAddr = splitHostPort(options.admin, '--admin');
   await listen(proxy.server, proxyAddr.host, proxyAddr.port);
-  proxy.gate.ownPorts.add((proxy.server.address() as AddressInfo).port);
   // Loopback only: the pod's own redirected connections, never another pod's (on the pod IP).
   const transparent: NetServer[] = [];
   if (options.transparentPort !== undefined) {

@@ -42,7 +42,7 @@ export interface Gate {
   busy(): () => void;
   /** A client connection closed last when draining (tunnels and terminated TLS). */
   keep(socket: Duplex): void;
-  /** The ports this sidecar listens on (filled in by whoever starts the listeners): never a target. */
+  /** The transparent listener's ports (filled in by whoever starts it): never a target on loopback. */
   ownPorts: Set<number>;
 }
 
@@ -66,7 +66,11 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
     };
   };
 
-  /** The sidecar's own listening ports (proxy, transparent), on loopback. */
+  /**
+   * The transparent listener's ports: a request sent there is routed by its Host header, which
+   * names the same place again, without end. (A request to the proxy port comes back once, in
+   * origin form, and ends at a base-URL route or a 404.)
+   */
   const ownPorts = new Set<number>();
   const track = (req: IncomingMessage, res: ServerResponse, target: Target): void => {
     // A request the sidecar would send to itself would come back to be sent again, without end.

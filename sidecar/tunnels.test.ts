@@ -137,9 +137,12 @@ describe('the transparent listener', () => {
   it('refuses to send a request to itself, which would loop without end', async () => {
     const self = await curl([...to('api.openai.com', 80), '-H', `Host: 127.0.0.1:${transparentPort}`, 'http://api.openai.com/v1/models']);
     expect(self.status).toBe(508);
-    const viaProxy = await curl(['-x', sidecar.proxyUrl, `http://localhost:${new URL(sidecar.proxyUrl).port}/v1/models`]);
+    const viaProxy = await curl(['-x', sidecar.proxyUrl, `http://localhost:${transparentPort}/v1/models`]);
     expect(viaProxy.status).toBe(508);
     expect(viaProxy.body).toMatch(/is this sidecar: refusing to loop/);
+    // The proxy port itself comes back once, in origin form: a base-URL route still answers.
+    const once = await curl(['-x', sidecar.proxyUrl, '-H', 'content-type: application/json', '-d', chat('twice through'), `http://127.0.0.1:${new URL(sidecar.proxyUrl).port}/openai/v1/chat/completions`]);
+    expect(once.status).toBe(200);
   });
 
   it('denies what names no host when its original destination is unknown', async () => {
