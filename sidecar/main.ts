@@ -182,7 +182,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
       try {
         await listen(listener, host, options.transparentPort);
         transparent.push(listener);
-        proxy.gate.ownPorts.add((listener.address() as AddressInfo).port);
+        proxy.gate.transparentPorts.add((listener.address() as AddressInfo).port);
       } catch (err) {
         // A pod without IPv6 has no ::1; IPv4 must work.
         if (host === '127.0.0.1' || (err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw err;

@@ -43,7 +43,7 @@ export interface Gate {
   /** A client connection closed last when draining (tunnels and terminated TLS). */
   keep(socket: Duplex): void;
   /** The transparent listener's ports (filled in by whoever starts it): never a target on loopback. */
-  ownPorts: Set<number>;
+  transparentPorts: Set<number>;
 }
 
 export interface Proxy {
@@ -71,10 +71,10 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
    * names the same place again, without end. (A request to the proxy port comes back once, in
    * origin form, and ends at a base-URL route or a 404.)
    */
-  const ownPorts = new Set<number>();
+  const transparentPorts = new Set<number>();
   const track = (req: IncomingMessage, res: ServerResponse, target: Target): void => {
     // A request the sidecar would send to itself would come back to be sent again, without end.
-    if (ownPorts.has(target.port) && isLoopback(target.host)) return plainError(res, 508, `${target.host}:${target.port} is this sidecar: refusing to loop`);
+    if (transparentPorts.has(target.port) && isLoopback(target.host)) return plainError(res, 508, `${target.host}:${target.port} is this sidecar: refusing to loop`);
     res.once('close', busy());
     handleExchange(dp, req, res, target).catch((err: Error) => {
       dp.log.error({ err: err.message }, 'unhandled exchange error');
@@ -89,7 +89,7 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
     options,
     inner,
     busy,
-    ownPorts,
+    transparentPorts,
     keep: (socket) => {
       kept.add(socket);
       socket.once('close', () => kept.delete(socket));

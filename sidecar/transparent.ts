@@ -9,9 +9,10 @@
 //                                                     rules on its original destination (from conntrack).
 // The sidecar's own upstream connections run as its own UID, which the rules leave alone.
 import { createServer, type Server, type Socket } from 'node:net';
+import type { ConfigSnapshot } from './config.js';
 import { decide, refuse } from './decision.js';
 import { readFirstBytes } from './first-bytes.js';
-import { identify } from './identity.js';
+import { identify, type Identity } from './identity.js';
 import { isIntercepted } from './inner-server.js';
 import { originalDestination, type Destination } from './original-destination.js';
 import { blocks } from './policy/verdict.js';
@@ -74,7 +75,7 @@ async function handleCaptured(gate: Gate, options: TransparentOptions, socket: S
       gate.keep(socket);
       return gate.inner.terminateTls(socket, host, port, certs);
     }
-    return tunnel(gate, socket, first.head, identity, host, port, 'TLS');
+    return tunnel(gate, snapshot, socket, first.head, identity, host, port, 'TLS');
   }
 
   // Unnamed: TLS without a server name, or a protocol the sidecar cannot read.
@@ -84,14 +85,12 @@ async function handleCaptured(gate: Gate, options: TransparentOptions, socket: S
   if (options.opaqueTraffic === 'deny') {
     return deny(gate, socket, identity, original.address, original.port, kind, `${what} to ${original.address}:${original.port}: denied (--opaque-traffic deny)`);
   }
-  return tunnel(gate, socket, first.head, identity, original.address, original.port, kind);
+  return tunnel(gate, snapshot, socket, first.head, identity, original.address, original.port, kind);
 }
 
 /** Decides a tunnel by its host, then connects and relays it. */
-async function tunnel(gate: Gate, socket: Socket, head: Buffer, identity: ReturnType<typeof identify>, host: string, port: number, kind: TunnelKind): Promise<void> {
+async function tunnel(gate: Gate, snapshot: ConfigSnapshot, socket: Socket, head: Buffer, identity: Identity, host: string, port: number, kind: TunnelKind): Promise<void> {
   const { dp } = gate;
-  const snapshot = dp.snapshot();
-  if (!snapshot) return void socket.destroy();
   const t = tunnelCall(identity, host, port, kind);
   const outcome = decide(dp, t.call, snapshot);
   if (blocks(outcome.final.decision)) {
@@ -109,7 +108,7 @@ async function tunnel(gate: Gate, socket: Socket, head: Buffer, identity: Return
   openRelay(gate, socket, upstream, head, t, identity, outcome);
 }
 
-function deny(gate: Gate, socket: Socket, identity: ReturnType<typeof identify>, host: string, port: number, kind: TunnelKind, reason: string): void {
+function deny(gate: Gate, socket: Socket, identity: Identity, host: string, port: number, kind: TunnelKind, reason: string): void {
   socket.destroy();
   recordTunnel(gate.dp, tunnelCall(identity, host, port, kind), identity, refuse(reason), 403);
 }

@@ -10,6 +10,7 @@
 // in the status record.
 import type { V1Container, V1PodSpec, V1SecurityContext } from '@kubernetes/client-node';
 import { parseCapturePorts } from '../capture/rules.js';
+import { isProxyVariable } from './env.js';
 import {
   CAPTURE_ANNOTATION, CAPTURE_CONTAINER, CAPTURE_PORTS_ANNOTATION, POD_SECURITY_ENFORCE_LABEL, PROXY_UID, TRANSPARENT_PORT,
 } from './names.js';
@@ -97,7 +98,7 @@ export function captureBypassWarnings(spec: V1PodSpec, apps: readonly V1Containe
     else if (uid === 0 && !(ctx.capabilities?.drop ?? []).some((c) => c === 'SETUID' || c === 'ALL')) {
       warnings.push(`container ${app.name} runs as root with SETUID: it could take the sidecar's UID ${PROXY_UID} and leave capture; run it as non-root or drop SETUID`);
     }
-    const ownProxy = (app.env ?? []).filter((e) => /^https?_proxy$/i.test(e.name)).map((e) => e.name);
+    const ownProxy = (app.env ?? []).filter((e) => isProxyVariable(e.name)).map((e) => e.name);
     if (ownProxy.length > 0) warnings.push(`container ${app.name} sets ${ownProxy.join('/')}: calls to a proxy on a port that is not captured leave the pod ungoverned`);
   }
   return warnings;

@@ -3,7 +3,7 @@
 import type { V1Container, V1Pod, V1PodSpec, V1Probe, V1ResourceRequirements, V1Volume } from '@kubernetes/client-node';
 import { parseInterceptHosts } from '../api/index.js';
 import { captureBypassWarnings, captureInitContainer, chooseCapture, type CaptureChoice } from './capture.js';
-import { addAppEnv } from './env.js';
+import { addAppEnv, isProxyVariable } from './env.js';
 import {
   ADMIN_PORT, ADMIN_PORT_NAME, AGENT_ANNOTATION, CAPTURE_CONTAINER, PROXY_UID, TRANSPARENT_PORT, CA_DIR, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_DIR, CONFIG_VOLUME,
   INJECT_ANNOTATION, INJECTED_LABEL, INTERCEPT_HOSTS_ANNOTATION, NATIVE_SIDECAR_ANNOTATION, NEVER_INJECTED_NAMESPACES,
@@ -246,7 +246,7 @@ export function injectPod(input: V1Pod, settings: InjectionSettings, request: In
     record.envMerged[app.name] = env.merged;
     record.envSkipped[app.name] = env.skipped;
     // The user's own proxy (not ours left over from an unreadable record) takes the calls elsewhere.
-    const ownProxy = env.skipped.filter((name) => /^https?_proxy$/i.test(name) && app.env?.find((e) => e.name === name)?.value !== PROXY_URL);
+    const ownProxy = env.skipped.filter((name) => isProxyVariable(name) && app.env?.find((e) => e.name === name)?.value !== PROXY_URL);
     if (ownProxy.length > 0) warnings.push(`container ${app.name} sets ${ownProxy.join('/')} itself: its calls do not go through the sidecar`);
     if (mountTrust(app)) record.mounts[app.name] = [TRUST_VOLUME];
     else warnings.push(`container ${app.name}: ${TRUST_DIR} is already mounted, so it does not get Chaperone's CA bundle`);
