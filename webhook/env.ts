@@ -20,8 +20,8 @@ import {
  */
 const HTTP_PAIR = ['HTTP_PROXY', 'http_proxy'] as const;
 const HTTPS_PAIR = ['HTTPS_PROXY', 'https_proxy'] as const;
-/** HTTP_PROXY, http_proxy, HTTPS_PROXY, https_proxy: the variables that send a container's calls to a proxy. */
-export const isProxyVariable = (name: string): boolean => (HTTP_PAIR as readonly string[]).includes(name) || (HTTPS_PAIR as readonly string[]).includes(name);
+/** HTTP_PROXY, https_proxy and the like: a variable that sends a container's calls to a proxy. */
+export const isProxyVariable = (name: string): boolean => /^https?_proxy$/i.test(name);
 const NO_PROXY_PAIR = ['NO_PROXY', 'no_proxy'] as const;
 
 /** The replacing variables need the whole bundle; Node's appends to its own roots, so ours alone. */
