@@ -24,7 +24,15 @@ Flags:
   --admin HOST:PORT        admin listener: /healthz /readyz /metrics /status (default ${SIDECAR_DEFAULTS.admin})
   --resolve HOST=IP:PORT   send HOST's upstream traffic to IP:PORT, TLS still verifying HOST (repeatable)
   --upstream-ca FILE       trust this CA (PEM) for upstream TLS, besides the public roots
-  --admin-token-file FILE  bearer token for state-changing admin calls (approvals)
+  --admin-token-file FILE  bearer token for the admin calls that change state (a standalone sidecar's
+                           approvals; /quitquitquit)
+  --approvals-credentials DIR
+                           keep approvals as ApprovalRequest objects, talking to the API server with the
+                           token, ca.crt and namespace in DIR (Secret chaperone-sidecar-token, which only
+                           the sidecar mounts); the injector sets it. Without it approvals stay in memory
+                           and are decided on the admin port with the admin token
+  --api-server URL         the API server for --approvals-credentials (default
+                           https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)
   --admin-tls              serve the admin port over HTTPS, with a certificate from the interception CA
                            (names localhost, 127.0.0.1, ::1 and $POD_IP); the injector sets it
   --max-body-bytes N       largest request body accepted (default ${SIDECAR_DEFAULTS.maxBodyBytes})
@@ -55,6 +63,8 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     resolve: { type: 'string', multiple: true },
     'upstream-ca': { type: 'string' },
     'admin-token-file': { type: 'string' },
+    'approvals-credentials': { type: 'string' },
+    'api-server': { type: 'string' },
     'admin-tls': { type: 'boolean' },
     'max-body-bytes': { type: 'string' },
     'client-timeout-ms': { type: 'string' },
@@ -85,6 +95,8 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
       resolve: values.resolve ?? [],
       ...(values['upstream-ca'] ? { upstreamCaFile: values['upstream-ca'] } : {}),
       ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
+      ...(values['approvals-credentials'] ? { approvalsCredentials: values['approvals-credentials'] } : {}),
+      ...(values['api-server'] ? { apiServer: values['api-server'] } : {}),
       maxBodyBytes: intFlag(values['max-body-bytes'], 'max-body-bytes', d.maxBodyBytes),
       clientTimeoutMs: intFlag(values['client-timeout-ms'], 'client-timeout-ms', d.clientTimeoutMs),
       connectTimeoutMs: intFlag(values['connect-timeout-ms'], 'connect-timeout-ms', d.connectTimeoutMs),

@@ -1,9 +1,14 @@
-// The admin port (14090): health, readiness, metrics, a status page, and approvals. It listens on
-// the pod IP so kubelet probes and Prometheus reach it; the only calls that change state (approve,
-// deny) need the bearer token from --admin-token-file, or, without one, must come from loopback.
+// The admin port (14090): health, readiness, metrics, a status page, and a standalone sidecar's
+// approvals. It listens on the pod IP so kubelet probes and Prometheus reach it.
+// - Approvals here exist only for a standalone sidecar (in-memory store), and every approvals call
+//   needs the bearer token from --admin-token-file: a process that shares the sidecar's loopback
+//   (the agent itself) must not approve its own calls. In a pod, approvals are ApprovalRequest
+//   objects decided with kubectl, and these routes answer 404 saying so.
+// - POST /quitquitquit needs the token when one is set, else must come from loopback (the app asks).
 import { timingSafeEqual } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
-import { describeApproval, type ApprovalStore } from './approvals.js';
+import { MemoryApprovals } from './approvals/memory.js';
+import type { ApprovalStore } from './approvals/store.js';
 import type { AgentStats } from './audit.js';
 import type { ConfigSnapshot } from './config.js';
 import type { SidecarMetrics } from './metrics.js';
@@ -81,36 +86,44 @@ export function createAdminApp(state: AdminState): Express {
         mode: p.spec.mode,
       })),
       agents: state.stats.snapshot(),
-      approvalsPending: state.approvals.pendingCount(),
+      ...(state.approvals instanceof MemoryApprovals ? { approvalsPending: state.approvals.pendingCount() } : { approvals: 'ApprovalRequest objects' }),
       ...(state.extraStatus?.() ?? {}),
     });
   });
 
   // Reading the list needs the same right as deciding: it shows tool arguments.
-  app.get('/approvals', (req, res) => {
+  app.use('/approvals', (req, res, next) => {
+    const store = state.approvals;
+    if (!(store instanceof MemoryApprovals)) {
+      return void res.status(404).json({ error: 'approvals are ApprovalRequest objects in the pod\'s namespace: kubectl chaperone list, kubectl chaperone approve NAME' });
+    }
+    if (!state.adminToken) return void res.status(403).json({ error: 'approvals on the admin port need --admin-token-file' });
     if (!authorised(req, state.adminToken)) return void deny(res, state.adminToken);
-    res.json({ approvals: state.approvals.list().map((a) => describeApproval(a, state.approvals)) });
+    res.locals.store = store;
+    next();
+  });
+
+  app.get('/approvals', (_req, res) => {
+    res.json({ approvals: (res.locals.store as MemoryApprovals).list() });
   });
 
   app.get('/approvals/:id', (req, res) => {
-    if (!authorised(req, state.adminToken)) return void deny(res, state.adminToken);
-    const a = state.approvals.get(req.params.id);
-    if (!a) return void res.status(404).json({ error: `no approval ${req.params.id}` });
-    res.json(describeApproval(a, state.approvals));
+    const view = (res.locals.store as MemoryApprovals).get(req.params.id);
+    if (!view) return void res.status(404).json({ error: `no approval ${req.params.id}` });
+    res.json(view);
   });
 
+  // Who decided is the token's holder: no header names an approver.
   app.post('/approvals/:id/:verdict', (req, res) => {
-    if (!authorised(req, state.adminToken)) return void deny(res, state.adminToken);
     const { id, verdict } = req.params;
     if (verdict !== 'approve' && verdict !== 'deny') return void res.status(404).json({ error: 'use /approvals/{id}/approve or /approvals/{id}/deny' });
-    const by = String(req.headers['x-chaperone-approver'] ?? (state.adminToken ? 'token' : 'loopback'));
-    const result = state.approvals.decide(id, verdict === 'approve', by);
-    if ('error' in result) return void res.status(result.status).json({ error: result.error });
-    res.json(describeApproval(result, state.approvals));
+    const result = (res.locals.store as MemoryApprovals).decide(id, verdict === 'approve', 'admin-token');
+    if (!result.ok) return void res.status(result.status).json({ error: result.error });
+    res.json(result.view);
   });
 
   // Job pods on clusters without native sidecars: the app asks the proxy to leave when it is done,
-  // so the pod can complete (the injector gives such apps CHAPERONE_QUIT_URL). Same right as approvals.
+  // so the pod can complete (the injector gives such apps CHAPERONE_QUIT_URL).
   app.post('/quitquitquit', (req, res) => {
     if (!authorised(req, state.adminToken)) return void deny(res, state.adminToken);
     if (!state.quit) return void res.status(404).json({ error: 'quitting is not enabled' });

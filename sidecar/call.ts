@@ -53,8 +53,11 @@ export interface Call extends RequestFacts {
   path: string;
   /** The parsed JSON body, when there is one. Adapters read it; only the pipeline's rewrites change it. */
   body?: unknown;
-  /** X-Chaperone-Approval: the id of an approval the agent claims for this (resent) call. */
-  approvalId?: string;
+  /**
+   * Digests of held tool calls a person approved for this execution (set by the data path after it
+   * found the approvals; the agent cannot name them): the approvals check lets these through.
+   */
+  approvedDigests?: ReadonlySet<string>;
 }
 
 export interface Usage {

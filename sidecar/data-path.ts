@@ -1,7 +1,7 @@
 // What every listener of the data path shares: built once by the sidecar (main.ts), read by the
 // exchange (calls) and the tunnels, which never import each other.
 import type { Logger } from '../lib/logger.js';
-import type { ApprovalStore } from './approvals.js';
+import type { ApprovalStore } from './approvals/store.js';
 import type { AgentStats, Audit } from './audit.js';
 import type { ConfigSnapshot } from './config.js';
 import type { SidecarMetrics } from './metrics.js';

@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { describeApproval } from './approvals.js';
+import { approvalHeader, holdBody, holdMessage, HOLD_STATUS, wantsAsync } from './approvals/hold-answer.js';
+import { gate, useAll } from './approvals/resolve.js';
+import { ApprovalStoreUnavailable, type ApprovalRecord } from './approvals/store.js';
 import { pathWithoutQuery } from './audit.js';
 import { decide as decideCall, recordDecision } from './decision.js';
 import type { Call, Provider, RequestFacts, ResponseFacts, Usage } from './call.js';
@@ -34,9 +36,10 @@ const NO_FACTS: RequestFacts = { operation: 'unknown', toolsDefined: [], toolCal
 const EMPTY_RESPONSE: ResponseFacts = { toolCalls: [], texts: [] };
 
 /** The status a blocking decision answers with (DESIGN §4). */
-const STATUS_OF: Partial<Record<Decision, number>> = { deny: 403, rate_limited: 429, hold: 202, circuit_open: 503 };
+const STATUS_OF: Partial<Record<Decision, number>> = { deny: 403, rate_limited: 429, hold: HOLD_STATUS, circuit_open: 503 };
 const KIND_OF: Partial<Record<Decision, ErrorKind>> = {
   deny: 'forbidden',
+  hold: 'approval_required',
   rate_limited: 'rate_limited',
   circuit_open: 'upstream_unavailable',
 };
@@ -128,7 +131,6 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   if (parseError !== undefined && ex.adapter.provider !== 'unknown') throw new MalformedRequest(`malformed JSON body: ${parseError}`);
   const facts = body === undefined || ex.adapter.provider === 'unknown' ? NO_FACTS : ex.adapter.parseRequest(head, body);
 
-  const approvalId = headerValue(req.headers['x-chaperone-approval']);
   const call: Call = {
     id: ex.id,
     provider: ex.provider,
@@ -139,11 +141,10 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
     method: head.method,
     path: target.path,
     body,
-    ...(approvalId ? { approvalId } : {}),
     ...facts,
   };
   ex.call = call;
-  const outcome = decide(dp, ex, call);
+  const outcome = await decide(dp, ex, call);
   if (!outcome) return;
 
   let forwardBody: Buffer | null = raw.length > 0 ? raw : null;
@@ -176,15 +177,28 @@ async function passThrough(dp: DataPath, ex: Exchange): Promise<void> {
     ...NO_FACTS,
   };
   ex.call = call;
-  if (!decide(dp, ex, call)) return;
+  if (!(await decide(dp, ex, call))) return;
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   const upstream = await requestUpstream(dp, ex, forwardableHeaders(req.headers), hasBody ? req : null);
   return relayRaw(dp, ex, upstream);
 }
 
-/** Runs the request checks; answers a blocking verdict itself and returns undefined, else the outcome. */
-function decide(dp: DataPath, ex: Exchange, call: Call): Outcome | undefined {
-  const outcome = decideCall(dp, call, ex.snapshot);
+/**
+ * Runs the request checks; answers a stop itself and returns undefined, else the outcome. Tool calls
+ * held for approval are looked up: when every one is approved the checks run again with them
+ * approved, and the approvals are used up once the call may go.
+ */
+async function decide(dp: DataPath, ex: Exchange, call: Call): Promise<Outcome | undefined> {
+  let outcome = decideCall(dp, call, ex.snapshot);
+  let approvals: ApprovalRecord[] = [];
+  if (outcome.final.decision === 'hold') {
+    ex.outcome = outcome;
+    const held = await lookUpHolds(dp, ex, outcome, 'request');
+    if (held.kind === 'stop') return void answerStop(dp, ex, held);
+    approvals = held.use;
+    call.approvedDigests = new Set(approvals.map((r) => r.digest));
+    outcome = decideCall(dp, call, ex.snapshot);
+  }
   ex.outcome = outcome;
   if (outcome.final.decision !== 'allow') ex.reported = outcome.final;
   if (blocks(outcome.final.decision)) {
@@ -193,7 +207,74 @@ function decide(dp: DataPath, ex: Exchange, call: Call): Outcome | undefined {
   }
   ex.decision = outcome.final.decision;
   ex.admitted = true;
+  const used = await useApprovals(dp, ex, approvals);
+  if (used.kind === 'stop') return void answerStop(dp, ex, used);
   return outcome;
+}
+
+/** Why a held call does not go on: waiting for a person, refused, or the store could not say. */
+interface Stop {
+  kind: 'stop';
+  verdict: Verdict;
+  /** The records the agent waits on (a hold). */
+  records?: ApprovalRecord[];
+  /** The approval store could not answer: not forwarded (503). */
+  unavailable?: string;
+}
+type Held = { kind: 'pass'; use: ApprovalRecord[] } | Stop;
+
+/** Looks the outcome's held tool calls up in the approval store, creating records for new holds. */
+async function lookUpHolds(dp: DataPath, ex: Exchange, outcome: Outcome, heldAt: 'request' | 'response'): Promise<Held> {
+  const verdict = outcome.final;
+  const holds = outcome.findings.flatMap((f) => (f.decision === 'hold' ? (f.holds ?? []) : []));
+  try {
+    const g = await gate(dp.approvals, holds, { requestId: ex.id, heldAt, provider: ex.provider });
+    dp.metrics.approvalLookups.inc({ result: g.kind === 'pass' ? 'passed' : g.kind === 'deny' ? 'refused' : 'held' });
+    if (g.kind === 'pass') return g;
+    if (g.kind === 'deny') return { kind: 'stop', verdict: { decision: 'deny', rule: 'approval', ...(verdict.policy ? { policy: verdict.policy } : {}), reason: g.reason } };
+    return { kind: 'stop', verdict, records: g.records };
+  } catch (err) {
+    if (!(err instanceof ApprovalStoreUnavailable)) throw err;
+    dp.metrics.approvalLookups.inc({ result: 'unavailable' });
+    return { kind: 'stop', verdict, unavailable: err.message };
+  }
+}
+
+/** Uses the approvals up, one execution each; another execution that used one first stops this one. */
+async function useApprovals(dp: DataPath, ex: Exchange, records: readonly ApprovalRecord[]): Promise<Held> {
+  if (records.length === 0) return { kind: 'pass', use: [] };
+  try {
+    const lost = await useAll(dp.approvals, records, ex.id);
+    if (!lost) return { kind: 'pass', use: [...records] };
+    return { kind: 'stop', verdict: { decision: 'deny', rule: 'approval', reason: `approval ${lost.name} for tool ${lost.tool} was already used by another execution` } };
+  } catch (err) {
+    if (!(err instanceof ApprovalStoreUnavailable)) throw err;
+    return { kind: 'stop', verdict: { decision: 'deny', rule: 'approval' }, unavailable: err.message };
+  }
+}
+
+/** The words and error kind of a stop, for a whole answer or the end of a stream. */
+function describeStop(dp: DataPath, stop: Stop): { kind: ErrorKind; message: string } {
+  if (stop.unavailable) return { kind: 'upstream_unavailable', message: `chaperone: the call needs an approval and approvals are unavailable: ${stop.unavailable}` };
+  if (stop.records) return { kind: 'approval_required', message: holdMessage(dp.approvals, stop.records, stop.verdict.reason) };
+  return { kind: KIND_OF[stop.verdict.decision] ?? 'forbidden', message: `chaperone: ${stop.verdict.reason ?? 'denied by approval'}` };
+}
+
+function answerStop(dp: DataPath, ex: Exchange, stop: Stop): void {
+  ex.reported = stop.verdict;
+  if (stop.unavailable) {
+    ex.decision = 'deny';
+    const { kind, message } = describeStop(dp, stop);
+    const answer = ex.adapter.errorAnswer(kind, message);
+    return writeAnswer(dp, ex, 503, answer.contentType, answer.body, { ...answer.headers, 'retry-after': '5' });
+  }
+  if (!stop.records) return answerVerdict(dp, ex, stop.verdict);
+  ex.decision = 'hold';
+  const { kind, message } = describeStop(dp, stop);
+  const extra = { 'x-chaperone-approval': approvalHeader(stop.records) };
+  if (wantsAsync(headerValue(ex.req.headers.prefer))) return writeAnswer(dp, ex, 202, 'application/json', holdBody(stop.records, message), { ...extra, 'preference-applied': 'respond-async' });
+  const answer = ex.adapter.errorAnswer(kind, message);
+  writeAnswer(dp, ex, HOLD_STATUS, answer.contentType, answer.body, { ...answer.headers, ...extra });
 }
 
 async function requestUpstream(
@@ -266,9 +347,18 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
   const policies = ex.snapshot.policies;
   if (json !== undefined && dp.pipeline.inspectsResponses(policies)) {
     const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
-    noteResponseVerdict(ex, outcome);
+    // The model proposed a tool call that needs a person's approval: the agent sees the answer only
+    // with an approval for that exact call, used up by this answer; otherwise it sees the hold.
+    if (outcome.final.decision === 'hold') {
+      ex.responseFindings.push(...outcome.findings);
+      const held = await lookUpHolds(dp, ex, outcome, 'response');
+      const used = held.kind === 'pass' ? await useApprovals(dp, ex, held.use) : held;
+      if (used.kind === 'stop') return answerStop(dp, ex, used);
+    } else {
+      noteResponseVerdict(ex, outcome);
+    }
     // The model proposed something the agent must not act on: it never sees the answer.
-    if (blocks(outcome.final.decision)) return answerVerdict(dp, ex, { ...outcome.final, decision: 'deny' });
+    if (blocks(outcome.final.decision) && outcome.final.decision !== 'hold') return answerVerdict(dp, ex, { ...outcome.final, decision: 'deny' });
     if (outcome.rewrites.length > 0) {
       for (const r of outcome.rewrites) setAt(json, r.path, r.text);
       raw = Buffer.from(JSON.stringify(json));
@@ -292,36 +382,63 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
   res.flushHeaders();
   const chunks = upstream.body[Symbol.asyncIterator]();
   let cut: Verdict | undefined;
+  // From a tool call that needs approval on, frames are held back (bounded) until the stream ends
+  // and the call's arguments are complete; then they go out only if that exact call is approved.
+  let holding = false;
+  const heldFrames: Buffer[] = [];
+  let heldBytes = 0;
   try {
     for (let chunk = await nextChunk(ex, chunks); chunk; chunk = await nextChunk(ex, chunks)) {
       const frames = parser.push(chunk);
       if (frames.length === 0) continue;
-      let pass = frames.length;
-      if (inspect) {
+      const out: Buffer[] = [];
+      for (const frame of frames) {
         // Judge every event before its frame leaves: a forbidden tool call is cut before the agent sees its name.
-        pass = 0;
-        for (const frame of frames) {
+        if (inspect) {
           for (const event of frame.events) {
             const outcome = dp.pipeline.evaluateStreamEvent(call, event, policies);
+            if (outcome.final.decision === 'hold') {
+              holding = true;
+              ex.responseFindings.push(...outcome.findings.filter((f) => f.decision !== 'hold'));
+              continue;
+            }
             noteResponseVerdict(ex, outcome);
             if (blocks(outcome.final.decision)) cut = outcome.final;
           }
-          if (cut) break;
-          pass++;
+        }
+        if (cut) break;
+        if (!holding) {
+          out.push(frame.bytes);
+          continue;
+        }
+        heldFrames.push(frame.bytes);
+        heldBytes += frame.bytes.length;
+        if (heldBytes > dp.maxBodyBytes) {
+          cut = { decision: 'deny', rule: 'approval', reason: `a stream held for approval may hold at most ${dp.maxBodyBytes} bytes` };
+          break;
         }
       }
-      if (pass > 0) {
-        const bytes = pass === 1 ? frames[0]!.bytes : Buffer.concat(frames.slice(0, pass).map((f) => f.bytes));
-        await writeWithBackpressure(res, bytes);
-      }
+      if (out.length > 0) await writeWithBackpressure(res, out.length === 1 ? out[0]! : Buffer.concat(out));
       if (cut || res.destroyed) break;
     }
     if (cut) {
       res.end(ex.adapter.streamError(KIND_OF[cut.decision] ?? 'forbidden', `chaperone: ${cut.reason ?? `stopped by ${cut.rule ?? 'policy'}`}`));
       await upstream.body.destroy();
     } else {
-      for (const frame of parser.end()) res.write(frame.bytes);
-      res.end();
+      for (const frame of parser.end()) {
+        if (holding) heldFrames.push(frame.bytes);
+        else res.write(frame.bytes);
+      }
+      const stop = holding ? await releaseHeldStream(dp, ex, parser.facts()) : undefined;
+      if (stop) {
+        ex.reported = stop.verdict;
+        ex.decision = stop.records ? 'hold' : 'deny';
+        const { kind, message } = describeStop(dp, stop);
+        res.end(ex.adapter.streamError(kind, message));
+      } else {
+        for (const bytes of heldFrames) await writeWithBackpressure(res, bytes);
+        res.end();
+      }
     }
   } catch (err) {
     // The upstream broke mid-stream: the agent sees a truncated stream, as it would without us.
@@ -352,6 +469,22 @@ async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respons
   finish(dp, ex, upstream.statusCode);
 }
 
+/**
+ * The end of a stream held for approval: its tool calls are complete now. Returns why the held
+ * frames must not go out, or undefined when every held call is approved (and now used).
+ */
+async function releaseHeldStream(dp: DataPath, ex: Exchange, facts: ResponseFacts): Promise<Stop | undefined> {
+  const outcome = dp.pipeline.evaluateResponse(ex.call!, facts, ex.snapshot.policies);
+  if (outcome.final.decision !== 'hold') {
+    if (!blocks(outcome.final.decision)) return undefined;
+    return { kind: 'stop', verdict: outcome.final };
+  }
+  ex.responseFindings.push(...outcome.findings);
+  const held = await lookUpHolds(dp, ex, outcome, 'response');
+  const used = held.kind === 'pass' ? await useApprovals(dp, ex, held.use) : held;
+  return used.kind === 'stop' ? used : undefined;
+}
+
 /** The selected policies' price overrides, in order, once per config snapshot. */
 const overridesOf = new WeakMap<ConfigSnapshot, ModelPricing[]>();
 
@@ -377,28 +510,12 @@ function priceCall(ex: Exchange): number | undefined {
 function answerVerdict(dp: DataPath, ex: Exchange, verdict: Verdict): void {
   ex.decision = verdict.decision;
   ex.reported = verdict;
-  if (verdict.decision === 'hold' && verdict.approval) return answerHold(dp, ex, verdict);
   const status = STATUS_OF[verdict.decision] ?? 403;
   const extra: OutgoingHttpHeaders = {};
   if (verdict.retryAfterSeconds !== undefined) extra['retry-after'] = String(Math.max(1, Math.ceil(verdict.retryAfterSeconds)));
   const kind = KIND_OF[verdict.decision] ?? 'forbidden';
   const answer = ex.adapter.errorAnswer(kind, `chaperone: ${verdict.reason ?? `denied by ${verdict.rule ?? 'policy'}`}`);
   writeAnswer(dp, ex, status, answer.contentType, answer.body, { ...answer.headers, ...extra });
-}
-
-/** 202 with the approval to wait for (DESIGN §4). */
-function answerHold(dp: DataPath, ex: Exchange, verdict: Verdict): void {
-  const approval = dp.approvals.hold(verdict.approval!, verdict.policy ?? '');
-  dp.metrics.approvalsPending.set(dp.approvals.pendingCount());
-  const view = describeApproval(approval, dp.approvals);
-  const body = JSON.stringify({
-    approval_id: approval.id,
-    status: 'pending',
-    expires_at: view.expires_at,
-    tool: approval.tool,
-    message: `chaperone: ${verdict.reason ?? 'held for approval'}; resend with X-Chaperone-Approval: ${approval.id} once approved (with other approval ids for this call, comma-separated)`,
-  });
-  writeAnswer(dp, ex, 202, 'application/json', body, { 'x-chaperone-approval': approval.id });
 }
 
 function answerError(dp: DataPath, ex: Exchange, status: number, kind: ErrorKind, message: string, extra: OutgoingHttpHeaders = {}): void {

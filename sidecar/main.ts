@@ -5,7 +5,8 @@ import type { Server } from 'node:http';
 import { createAuditLogger, createLogger, type Logger } from '../lib/logger.js';
 import { splitHostPort } from '../lib/cli.js';
 import { createAdminApp } from './admin.js';
-import { ApprovalStore } from './approvals.js';
+import { KubernetesApprovals } from './approvals/kubernetes.js';
+import { MemoryApprovals } from './approvals/memory.js';
 import { AgentStats, Audit } from './audit.js';
 import { ConfigSource } from './config.js';
 import type { DataPath } from './data-path.js';
@@ -39,6 +40,10 @@ export interface SidecarOptions {
   resolve: string[];
   upstreamCaFile?: string;
   adminTokenFile?: string;
+  /** Approvals as ApprovalRequest objects, with the credentials in this directory (token, ca.crt, namespace). */
+  approvalsCredentials?: string;
+  /** The API server for approvalsCredentials (default: the in-cluster KUBERNETES_SERVICE_HOST/PORT). */
+  apiServer?: string;
   maxBodyBytes: number;
   clientTimeoutMs: number;
   connectTimeoutMs: number;
@@ -115,10 +120,16 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     responseTimeoutMs: options.upstreamTimeoutMs,
   });
 
-  const approvals = new ApprovalStore();
+  const approvals = options.approvalsCredentials
+    ? new KubernetesApprovals({
+        credentialsDir: options.approvalsCredentials,
+        server: options.apiServer ?? inClusterServer(),
+        pod: { name: process.env.POD_NAME, uid: process.env.POD_UID, serviceAccount: process.env.POD_SERVICE_ACCOUNT },
+      })
+    : new MemoryApprovals();
   const adminToken = options.adminTokenFile ? (await readFile(options.adminTokenFile, 'utf8')).trim() : undefined;
   if (options.adminTokenFile && !adminToken) throw new Error(`--admin-token-file ${options.adminTokenFile} is empty`);
-  const checks = createChecks(approvals);
+  const checks = createChecks();
   const dp: DataPath = {
     maxBodyBytes: options.maxBodyBytes,
     snapshot: () => config.current(),
@@ -165,7 +176,6 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     ...(options.onQuit ? { quit: options.onQuit } : {}),
     // Gauges that follow state kept elsewhere are brought up to date when Prometheus scrapes.
     beforeScrape: () => {
-      metrics.approvalsPending.set(approvals.pendingCount());
       checks.refreshGauges(metrics);
     },
   });
@@ -217,9 +227,18 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
         adminServer.close();
         adminServer.closeAllConnections();
         await upstream.close().catch(() => {});
+        if (approvals instanceof KubernetesApprovals) await approvals.close().catch(() => {});
         return clean;
       })()),
   };
+}
+
+/** The API server as a pod sees it (the kubelet sets these two in every container). */
+function inClusterServer(): string {
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
+  if (!host) throw new Error('--approvals-credentials needs --api-server or KUBERNETES_SERVICE_HOST');
+  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 function listen(server: Server | NetServer, host: string, port: number): Promise<void> {

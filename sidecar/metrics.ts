@@ -73,9 +73,11 @@ export class SidecarMetrics {
     labelNames: ['provider', 'model', 'agent'] as const,
     registers: [this.registry],
   });
-  readonly approvalsPending = new Gauge({
-    name: 'chaperone_approvals_pending',
-    help: 'Calls held for human approval and not yet decided or expired.',
+  /** Pending approvals are counted by the operator, from the ApprovalRequest objects (chaperone_approvals_pending). */
+  readonly approvalLookups = new Counter({
+    name: 'chaperone_approval_lookups_total',
+    help: 'Held tool calls looked up in the approval store, by result: held (waits for a person), passed (used an approval), refused (denied or expired), unavailable (the store could not answer; not forwarded).',
+    labelNames: ['result'] as const,
     registers: [this.registry],
   });
   readonly circuitOpen = new Gauge({

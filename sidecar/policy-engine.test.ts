@@ -204,50 +204,118 @@ describe('DLP', () => {
   });
 });
 
-describe('approvals', () => {
-  const sendEmail = (id: number, to: string, approval?: string) =>
-    curl(['-x', sidecar.proxyUrl, '--cacert', world.caCertFile, '-H', 'content-type: application/json', '-H', 'x-chaperone-agent: researcher',
-      ...(approval ? ['-H', `x-chaperone-approval: ${approval}`] : []),
+describe('approvals (standalone: in memory, decided on the admin port with the admin token)', () => {
+  const TOKEN = 'approver-token';
+  let held: SidecarProcess;
+  beforeAll(async () => {
+    const tokenFile = join(world.dir, 'approver-token');
+    await writeFile(tokenFile, `${TOKEN}\n`);
+    held = await spawnSidecar(['--policy', await writePolicy(world.dir, 'approvals', POLICY()), '--ca-dir', world.caDir, ...world.upstreamFlags, '--admin-token-file', tokenFile]);
+  });
+  afterAll(async () => {
+    await held?.stop();
+  });
+  const admin = (path: string, method = 'GET', token = TOKEN) => fetch(`${held.adminUrl}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const decide = async (id: string, verdict: 'approve' | 'deny') => expect((await admin(`/approvals/${id}/${verdict}`, 'POST')).status).toBe(200);
+  const sendEmail = (id: number, to: string, headers: string[] = []) =>
+    curl(['-x', held.proxyUrl, '--cacert', world.caCertFile, '-H', 'content-type: application/json', '-H', 'x-chaperone-agent: researcher', ...headers.flatMap((h) => ['-H', h]),
       '-d', JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'send_email', arguments: { to, subject: 'hi' } } }), 'https://mcp.tools.example.com/mcp']);
+  const heldId = (r: { headers: Record<string, string> }) => r.headers['x-chaperone-approval']!;
 
-  it('holds, gets approved on the admin port, forwards the resend once, and binds to the arguments', async () => {
+  it('holds with 428 in the MCP error shape, passes the resend once approved, and binds to the arguments', async () => {
     const before = world.tls.received.length;
-    const held = await sendEmail(1, 'ceo@example.com');
-    expect(held.status).toBe(202);
-    const hold = JSON.parse(held.body);
-    expect(hold).toMatchObject({ status: 'pending', approval_id: expect.any(String), expires_at: expect.any(String) });
-    expect(held.headers['x-chaperone-decision']).toBe('hold');
+    const first = await sendEmail(1, 'ceo@example.com');
+    expect(first.status).toBe(428);
+    expect(first.headers['x-chaperone-decision']).toBe('hold');
+    const id = heldId(first);
+    expect(JSON.parse(first.body)).toMatchObject({ jsonrpc: '2.0', error: { code: -32005, message: expect.stringContaining(`approval ${id}`.replace('approval ', '')) } });
+    expect(JSON.parse(first.body).error.message).toMatch(/send the same request again/);
     expect(world.tls.received.length).toBe(before);
-    expect(await metrics()).toMatch(/chaperone_approvals_pending 1/);
 
-    const list = await (await fetch(`${sidecar.adminUrl}/approvals`)).json() as { approvals: Array<{ id: string; tool: string; status: string }> };
-    expect(list.approvals.find((a) => a.id === hold.approval_id)).toMatchObject({ tool: 'send_email', status: 'pending' });
+    const list = (await (await admin('/approvals')).json()) as { approvals: Array<{ id: string; tool: string; phase: string; arguments_preview: string }> };
+    expect(list.approvals.find((a) => a.id === id)).toMatchObject({ tool: 'send_email', phase: 'Pending', arguments_preview: '{"subject":"hi","to":"ceo@example.com"}' });
 
-    // Still pending: the resend is held again with the same id.
-    expect(JSON.parse((await sendEmail(2, 'ceo@example.com', hold.approval_id)).body).approval_id).toBe(hold.approval_id);
-
-    const ok = await fetch(`${sidecar.adminUrl}/approvals/${hold.approval_id}/approve`, { method: 'POST' });
-    expect(ok.status).toBe(200);
-
+    // Still pending: the resend waits on the same approval.
+    expect(heldId(await sendEmail(2, 'ceo@example.com'))).toBe(id);
+    await decide(id, 'approve');
     // Other arguments do not ride on this approval.
-    const other = await sendEmail(3, 'everyone@example.com', hold.approval_id);
-    expect(other.status).toBe(202);
-    expect(JSON.parse(other.body).approval_id).not.toBe(hold.approval_id);
+    const other = await sendEmail(3, 'everyone@example.com');
+    expect(other.status).toBe(428);
+    expect(heldId(other)).not.toBe(id);
 
-    const sent = await sendEmail(4, 'ceo@example.com', hold.approval_id);
+    const sent = await sendEmail(4, 'ceo@example.com');
     expect(sent.status).toBe(200);
     expect(world.tls.received.length).toBe(before + 1);
-    const again = await sendEmail(5, 'ceo@example.com', hold.approval_id);
-    expect(again.status).toBe(403);
-    expect(JSON.parse(again.body).error.message).toMatch(/already used/);
+    // Used: the same call again needs a new approval.
+    const again = await sendEmail(5, 'ceo@example.com');
+    expect(again.status).toBe(428);
+    expect(heldId(again)).not.toBe(id);
+    expect(world.tls.received.length).toBe(before + 1);
+    expect(await (await fetch(`${held.adminUrl}/metrics`)).text()).toMatch(/chaperone_approval_lookups_total\{result="passed"\} 1/);
   });
 
-  it('turns a denied approval into a 403', async () => {
-    const held = JSON.parse((await sendEmail(6, 'board@example.com')).body);
-    expect((await fetch(`${sidecar.adminUrl}/approvals/${held.approval_id}/deny`, { method: 'POST' })).status).toBe(200);
-    const r = await sendEmail(7, 'board@example.com', held.approval_id);
-    expect(r.status).toBe(403);
-    expect(r.headers['x-chaperone-rule']).toBe('approval');
+  it('turns a denied approval into a 403, and answers 202 to a client that prefers it', async () => {
+    const r = await sendEmail(6, 'board@example.com', ['prefer: respond-async']);
+    expect(r.status).toBe(202);
+    expect(r.headers['preference-applied']).toBe('respond-async');
+    const body = JSON.parse(r.body);
+    expect(body).toMatchObject({ status: 'pending', approval_id: heldId(r), approvals: [{ name: heldId(r), tool: 'send_email', phase: 'Pending', expires_at: expect.any(String) }] });
+    await decide(body.approval_id, 'deny');
+    const denied = await sendEmail(7, 'board@example.com');
+    expect(denied.status).toBe(403);
+    expect(denied.headers['x-chaperone-rule']).toBe('approval');
+    expect(JSON.parse(denied.body).error.message).toMatch(/was denied by admin-token/);
+  });
+
+  it('cannot be approved from loopback without the token, whatever a header claims', async () => {
+    const id = heldId(await sendEmail(8, 'cfo@example.com'));
+    expect((await admin(`/approvals/${id}/approve`, 'POST', '')).status).toBe(401);
+    const selfApproved = await fetch(`${held.adminUrl}/approvals/${id}/approve`, { method: 'POST', headers: { 'x-chaperone-approver': 'the-ceo' } });
+    expect(selfApproved.status).toBe(401);
+    // Without a token configured, nobody approves on the admin port at all.
+    expect((await fetch(`${sidecar.adminUrl}/approvals`)).status).toBe(403);
+    expect((await fetch(`${sidecar.adminUrl}/approvals/${id}/approve`, { method: 'POST' })).status).toBe(403);
+    expect((await sendEmail(9, 'cfo@example.com')).status).toBe(428);
+  });
+
+  it('holds a tool call the model proposes before the agent sees it: the openai SDK raises an error naming the approval, streamed or not', async () => {
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${held.proxyUrl}/openai/v1`, defaultHeaders: { 'X-Chaperone-Agent': 'researcher' }, maxRetries: 0 });
+    const ask = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'please call tool send_email to the board' }], tools: tools('send_email') as never };
+    const err = (await client.chat.completions.create(ask).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(428);
+    const id = /approval ([0-9a-f-]{36})|ApprovalRequest ([0-9a-f-]{36})/.exec(err.message)?.slice(1).find(Boolean);
+    expect(id).toBeDefined();
+
+    const seen: unknown[] = [];
+    const streamErr = await (async () => {
+      for await (const chunk of await client.chat.completions.create({ ...ask, stream: true })) seen.push(chunk);
+    })().catch((e: unknown) => e);
+    expect(streamErr).toBeInstanceOf(OpenAI.APIError);
+    expect((streamErr as Error).message).toContain(id!);
+    expect(JSON.stringify(seen)).not.toMatch(/tool_calls/);
+
+    await decide(id!, 'approve');
+    const answer = await client.chat.completions.create(ask);
+    expect(answer.choices[0]!.message.tool_calls![0]).toMatchObject({ function: { name: 'send_email' } });
+    // One approval, one answer: the stream asking the same is held again.
+    const again = await (async () => {
+      for await (const _ of await client.chat.completions.create({ ...ask, stream: true })) void _;
+    })().catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(OpenAI.APIError);
+    expect((again as Error).message).not.toContain(id!);
+  });
+
+  it('the Anthropic SDK raises an error naming the approval, streamed or not', async () => {
+    const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: `${held.proxyUrl}/anthropic`, defaultHeaders: { 'X-Chaperone-Agent': 'researcher' }, maxRetries: 0 });
+    const ask = { model: 'claude-haiku-4-5', max_tokens: 100, tools: [{ name: 'send_email', input_schema: { type: 'object' as const } }], messages: [{ role: 'user' as const, content: 'please call tool send_email now' }] };
+    const err = (await client.messages.create(ask).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect(err.status).toBe(428);
+    expect(err.message).toMatch(/needs a person's approval/);
+    const streamErr = await client.messages.stream(ask).finalMessage().catch((e: unknown) => e);
+    expect(streamErr).toBeInstanceOf(Anthropic.APIError);
+    expect((streamErr as Error).message).toMatch(/ApprovalRequest|approval/);
   });
 });
 
@@ -327,11 +395,12 @@ spec:
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'send_email', arguments: '{"to":"x"}' } }] }] }),
     });
-    expect(r.statusCode).toBe(202);
-    const { approval_id } = (await r.body.json()) as { approval_id: string };
+    expect(r.statusCode).toBe(428);
+    const approval = String(r.headers['x-chaperone-approval']);
+    expect((await r.body.json()) as object).toMatchObject({ error: { code: 'approval_required', message: expect.stringContaining(approval) } });
     expect((await fetch(`${strict.adminUrl}/approvals`)).status).toBe(401);
-    expect((await fetch(`${strict.adminUrl}/approvals/${approval_id}/approve`, { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-    expect((await fetch(`${strict.adminUrl}/approvals/${approval_id}/approve`, { method: 'POST', headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
+    expect((await fetch(`${strict.adminUrl}/approvals/${approval}/approve`, { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${strict.adminUrl}/approvals/${approval}/approve`, { method: 'POST', headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
     expect(JSON.stringify(strict.lines)).not.toMatch(/s3cret-token/);
   });
 });

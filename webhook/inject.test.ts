@@ -175,7 +175,7 @@ describe('injectPod', () => {
     const result = injected(inject(broken));
     expect(result.warnings).toEqual([expect.stringMatching(/chaperone.dev\/status is unreadable/)]);
     expect(result.pod.spec?.initContainers?.map((c) => c.name)).toEqual([PROXY_CONTAINER]);
-    expect(result.pod.spec?.volumes?.map((v) => v.name)).toEqual(['chaperone-config', 'chaperone-ca', 'chaperone-trust', 'chaperone-podinfo']);
+    expect(result.pod.spec?.volumes?.map((v) => v.name)).toEqual(['chaperone-config', 'chaperone-ca', 'chaperone-trust', 'chaperone-podinfo', 'chaperone-sidecar-token']);
     // What it could not know was ours now looks like the user's: kept, and recorded as skipped.
     expect(result.status.envSkipped.app).toContain('HTTPS_PROXY');
     expect(result.warnings).toHaveLength(1);

@@ -9,6 +9,7 @@ import {
   INJECT_ANNOTATION, INJECTED_LABEL, INTERCEPT_HOSTS_ANNOTATION, NATIVE_SIDECAR_ANNOTATION, NEVER_INJECTED_NAMESPACES,
   PODINFO_DIR, PODINFO_VOLUME, PROXY_CONTAINER, PROXY_CPU_ANNOTATION, PROXY_CPU_LIMIT_ANNOTATION, PROXY_MEMORY_ANNOTATION,
   PROXY_MEMORY_LIMIT_ANNOTATION, PROXY_URL, QUIT_URL, READYZ_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME, UPSTREAM_CA_DIR, UPSTREAM_CA_VOLUME,
+  SIDECAR_TOKEN_DIR, SIDECAR_TOKEN_VOLUME,
 } from './names.js';
 import { isQuantity, quantityValue } from './quantity.js';
 import type { InjectionSettings, ProxyResources } from './settings.js';
@@ -131,14 +132,24 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
       '--admin-tls',
       ...(settings.upstreamCaConfigMap ? ['--upstream-ca', `${UPSTREAM_CA_DIR}/ca.crt`] : []),
       ...(transparent ? ['--transparent-port', String(TRANSPARENT_PORT), '--opaque-traffic', settings.opaqueTraffic] : []),
+      // Held tool calls become ApprovalRequest objects, written with the sidecar's own token.
+      '--approvals-credentials', SIDECAR_TOKEN_DIR,
     ],
     ports: [{ name: ADMIN_PORT_NAME, containerPort: ADMIN_PORT, protocol: 'TCP' }],
-    env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace'), fieldEnv('POD_IP', 'status.podIP')],
+    env: [
+      fieldEnv('POD_NAME', 'metadata.name'),
+      fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+      fieldEnv('POD_IP', 'status.podIP'),
+      // Written on ApprovalRequests: Events find the pod by UID, and its ServiceAccount may never decide.
+      fieldEnv('POD_UID', 'metadata.uid'),
+      fieldEnv('POD_SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+    ],
     resources,
     volumeMounts: [
       mount(CONFIG_VOLUME, CONFIG_DIR),
       mount(CA_VOLUME, CA_DIR),
       mount(PODINFO_VOLUME, PODINFO_DIR),
+      mount(SIDECAR_TOKEN_VOLUME, SIDECAR_TOKEN_DIR),
       ...(settings.upstreamCaConfigMap ? [mount(UPSTREAM_CA_VOLUME, UPSTREAM_CA_DIR)] : []),
     ],
     readinessProbe: readyz(5, 3),
@@ -180,6 +191,9 @@ function chaperoneVolumes(settings: InjectionSettings): V1Volume[] {
         ],
       },
     },
+    // Optional: the operator writes it once the namespace is governed; until then a held call is
+    // refused (503), never forwarded. The app container never mounts it.
+    { name: SIDECAR_TOKEN_VOLUME, secret: { secretName: SIDECAR_TOKEN_VOLUME, optional: true } },
     // Not optional: a sidecar that cannot verify its upstream must not start (the pod's events say why).
     ...(settings.upstreamCaConfigMap ? [{ name: UPSTREAM_CA_VOLUME, configMap: { name: settings.upstreamCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
   ];

@@ -1,6 +1,9 @@
 // Every name the injector writes into a pod or reads from one (DESIGN §2). Those the sidecar and
 // the operator read too come from api/names.ts and are re-exported here.
+import { SIDECAR_TOKEN_SECRET } from '../api/approval-names.js';
 import { CA_SECRET_NAME, CONFIG_MAP_NAME, TRUST_CONFIG_MAP_NAME } from '../api/names.js';
+
+export { SIDECAR_TOKEN_DIR } from '../api/approval-names.js';
 
 export {
   AGENT_ANNOTATION, CA_SECRET_NAME, CONFIG_MAP_NAME, INJECT_ANNOTATION, INJECTED_LABEL, INJECTION_ENABLED, INJECTION_LABEL,
@@ -51,8 +54,10 @@ export const TRUST_VOLUME = TRUST_CONFIG_MAP_NAME;
 export const PODINFO_VOLUME = 'chaperone-podinfo';
 /** Only with --upstream-ca-configmap: that ConfigMap, in the sidecar alone. */
 export const UPSTREAM_CA_VOLUME = 'chaperone-upstream-ca';
+/** The sidecar's own API credentials (approvals), in the sidecar alone; optional until the operator writes it. */
+export const SIDECAR_TOKEN_VOLUME = SIDECAR_TOKEN_SECRET;
 /** Every volume name the injector may add: a pod that already has one is not injected. */
-export const CHAPERONE_VOLUMES: readonly string[] = Object.freeze([CONFIG_VOLUME, CA_VOLUME, TRUST_VOLUME, PODINFO_VOLUME, UPSTREAM_CA_VOLUME]);
+export const CHAPERONE_VOLUMES: readonly string[] = Object.freeze([CONFIG_VOLUME, CA_VOLUME, TRUST_VOLUME, PODINFO_VOLUME, UPSTREAM_CA_VOLUME, SIDECAR_TOKEN_VOLUME]);
 
 // Whole-directory mounts, never subPath, so ConfigMap and Secret updates reach the pod.
 export const CONFIG_DIR = '/etc/chaperone/config';

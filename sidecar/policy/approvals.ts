@@ -1,77 +1,80 @@
-// Approvals: a call to a listed tool waits for a person. The check is pure: it answers `hold` with
-// what needs approving (the data path registers it and answers 202), or lets through a resend that
-// carries a matching, approved, unused approval id (X-Chaperone-Approval), which admit() then uses up.
+// Approvals: a call to a listed tool waits for a person. The check is pure and knows nothing of
+// where approvals live: it names the tool calls to hold, and the data path looks them up
+// (sidecar/approvals/), creates what is missing, answers the hold, or uses an approval up.
+//
+// Where it holds:
+// - request: the tool calls the request carries (MCP tools/call, a forced tool, the last assistant
+//   turn), unless the data path found them approved (call.approvedDigests).
+// - response: a tool call the model proposes, before the agent sees it (so before it can run it).
+// - streamEvent: a tool_call event. Its arguments are not complete yet, so the verdict names no
+//   tool; the data path holds back the rest of the stream and asks `response` again at its end.
+// One approval passes one execution: a call that carries the same held call twice is refused.
 import { policyKey, type GovernancePolicy } from '../../api/index.js';
-import { approvalDigest, canonicalJson, type Approval, type ApprovalStore } from '../approvals.js';
+import { heldTool } from '../approvals/digest.js';
 import type { Call, ToolCall } from '../call.js';
 import { anyNameGlob } from './glob.js';
 import type { Check } from './pipeline.js';
-import type { Verdict } from './verdict.js';
+import type { HeldTool, Verdict } from './verdict.js';
 
-function heldTools(call: Call, policy: GovernancePolicy): ToolCall[] {
-  const tools = policy.spec.approvals?.tools;
-  return call.toolCalls.filter((t) => anyNameGlob(tools, t.name));
+const DEFAULT_TIMEOUT_SECONDS = 1800;
+
+function holdsOf(agent: string, toolCalls: readonly ToolCall[], policy: GovernancePolicy): HeldTool[] {
+  const spec = policy.spec.approvals!;
+  return toolCalls
+    .filter((t) => anyNameGlob(spec.tools, t.name))
+    .map((t) =>
+      heldTool({
+        agent,
+        tool: t.name,
+        arguments: t.arguments,
+        policy: policyKey(policy),
+        generation: policy.metadata.generation ?? 0,
+        timeoutSeconds: spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+        timeoutAction: spec.timeoutAction ?? 'reject',
+      }),
+    );
 }
 
-const digestOf = (call: Call, tool: ToolCall, policy: GovernancePolicy): string =>
-  approvalDigest(call.agent, tool.name, tool.arguments, policyKey(policy), policy.metadata.generation);
-
-/**
- * The approvals a resend claims. X-Chaperone-Approval may list several ids, comma-separated: a call
- * held by two policies (or for two tools) needs one approval from each.
- */
-function claimedApprovals(call: Call, store: ApprovalStore): Approval[] {
-  if (!call.approvalId) return [];
-  return call.approvalId
-    .split(',')
-    .map((id) => store.get(id.trim()))
-    .filter((a): a is Approval => a !== undefined);
+function holdVerdict(holds: HeldTool[], policy: GovernancePolicy): Verdict | undefined {
+  if (holds.length === 0) return undefined;
+  const key = policyKey(policy);
+  const seen = new Set<string>();
+  for (const h of holds) {
+    if (seen.has(h.digest)) {
+      const times = holds.filter((o) => o.digest === h.digest).length;
+      return {
+        decision: 'deny',
+        rule: 'approval',
+        policy: key,
+        reason: `the call carries tool ${h.tool} with the same arguments ${times} times; one approval passes one execution, so send them one at a time`,
+      };
+    }
+    seen.add(h.digest);
+  }
+  const names = [...new Set(holds.map((h) => h.tool))].join(', ');
+  return { decision: 'hold', rule: 'approval', policy: key, reason: `tool ${names} needs a person's approval`, holds };
 }
 
-export function createApprovalCheck(store: ApprovalStore): Check {
-  return {
-    section: 'approvals',
+export const approvalsCheck: Check = {
+  section: 'approvals',
 
-    request(call, policy): Verdict | undefined {
-      const spec = policy.spec.approvals!;
-      const key = policyKey(policy);
-      const claims = claimedApprovals(call, store);
-      for (const tool of heldTools(call, policy)) {
-        const digest = digestOf(call, tool, policy);
-        const claimed = claims.find((a) => a.digest === digest);
-        if (claimed) {
-          if (claimed.status === 'approved') continue;
-          const expired = store.expired(claimed);
-          if (expired && claimed.timeoutAction === 'approve') continue;
-          if (claimed.status === 'denied' || claimed.status === 'used' || expired) {
-            const why = expired ? `expired at ${claimed.expiresAt.toISOString()}` : claimed.status === 'used' ? 'was already used' : 'was denied';
-            return { decision: 'deny', rule: 'approval', policy: key, reason: `approval ${claimed.id} for tool ${tool.name} ${why}` };
-          }
-          // Still pending: hold again (the store hands back the same id).
-        }
-        return {
-          decision: 'hold',
-          rule: 'approval',
-          policy: key,
-          reason: `tool ${tool.name} needs a person's approval`,
-          approval: {
-            digest,
-            agent: call.agent,
-            tool: tool.name,
-            arguments: canonicalJson(tool.arguments ?? null),
-            timeoutSeconds: spec.timeoutSeconds ?? 1800,
-            timeoutAction: spec.timeoutAction ?? 'reject',
-          },
-        };
-      }
-      return undefined;
-    },
+  request(call, policy) {
+    const holds = holdsOf(call.agent, call.toolCalls, policy);
+    return holdVerdict(holds.filter((h) => !call.approvedDigests?.has(h.digest)), policy) ?? duplicateOnly(holds, policy);
+  },
 
-    admit(call, policy): void {
-      const claims = claimedApprovals(call, store);
-      if (claims.length === 0) return;
-      const digests = new Set(heldTools(call, policy).map((t) => digestOf(call, t, policy)));
-      for (const a of claims) if (digests.has(a.digest)) store.consume(a.id);
-    },
-  };
+  response(call, facts, policy) {
+    return holdVerdict(holdsOf(call.agent, facts.toolCalls, policy), policy);
+  },
+
+  streamEvent(_call, event, policy) {
+    if (event.type !== 'tool_call' || !anyNameGlob(policy.spec.approvals!.tools, event.name)) return undefined;
+    return { decision: 'hold', rule: 'approval', policy: policyKey(policy), reason: `tool ${event.name} needs a person's approval` };
+  },
+};
+
+/** An approved call that still carries a held call twice: the duplicate is refused all the same. */
+function duplicateOnly(holds: HeldTool[], policy: GovernancePolicy): Verdict | undefined {
+  const verdict = holdVerdict(holds, policy);
+  return verdict?.decision === 'deny' ? verdict : undefined;
 }

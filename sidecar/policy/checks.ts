@@ -1,9 +1,8 @@
 // The registry of policy checks, in the order they run. Each lives in its own file in this folder.
 // Order matters only for ties: when two verdicts are equally strict, the first registered is
 // reported, so the plain deny checks come first.
-import type { ApprovalStore } from '../approvals.js';
 import type { SidecarMetrics } from '../metrics.js';
-import { createApprovalCheck } from './approvals.js';
+import { approvalsCheck } from './approvals.js';
 import { createBudgetCheck } from './budget.js';
 import { createCircuitBreakerCheck } from './circuit-breaker.js';
 import { dlpCheck } from './dlp.js';
@@ -22,7 +21,7 @@ export interface CheckSet {
 }
 
 /** Builds the checks with their state; one set per sidecar. */
-export function createChecks(approvals: ApprovalStore, clock?: () => Date): CheckSet {
+export function createChecks(clock?: () => Date): CheckSet {
   const limits = createRateLimitChecks();
   const budget = createBudgetCheck(clock);
   const breaker = createCircuitBreakerCheck(clock);
@@ -33,7 +32,7 @@ export function createChecks(approvals: ApprovalStore, clock?: () => Date): Chec
       scheduleCheck,
       toolsCheck,
       dlpCheck,
-      createApprovalCheck(approvals),
+      approvalsCheck,
       budget,
       limits.rateLimitCheck,
       limits.egressRateLimitCheck,

@@ -4,7 +4,7 @@
 //
 // A check's life with one call:
 //   request()     pure: would this call pass? (reads state, never changes it)
-//   admit()       the call was let through: record it (reserve rate-limit tokens, use an approval)
+//   admit()       the call was let through: record it (reserve rate-limit tokens)
 //   response()    pure: a whole answer came back; may stop it before the agent sees it
 //   streamEvent() pure: one event of a streamed answer; may cut the stream
 //   settle()      the call is over: learn from it (real token usage, cost, upstream failures)
@@ -53,7 +53,7 @@ export function sectionMode(policy: GovernancePolicy, section: Section): Mode {
 function applyMode(verdict: Verdict | undefined, mode: Mode): Verdict | undefined {
   if (!verdict || verdict.decision === 'allow') return undefined;
   if (mode === 'audit' && verdict.decision !== 'audit') {
-    const { rewrites: _r, stripTools: _s, approval: _a, ...rest } = verdict;
+    const { rewrites: _r, stripTools: _s, holds: _h, ...rest } = verdict;
     return { ...rest, decision: 'audit' };
   }
   return verdict;

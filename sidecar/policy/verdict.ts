@@ -18,14 +18,23 @@ export interface TextRewrite {
   text: string;
 }
 
-/** What a held call needs approved: the data path registers it and answers 202 with its id. */
-export interface ApprovalRequest {
-  /** Digest of agent, tool, canonical arguments and policy generation: what an approval binds to. */
+/**
+ * One tool call a person must approve before it runs: what an approval binds to and what the
+ * approver is shown. The arguments themselves are never kept, only their digest and a bounded preview.
+ */
+export interface HeldTool {
+  /** sha256 of agent, tool, canonical arguments, policy and its generation (sidecar/approvals/digest.ts). */
   digest: string;
+  /** sha256 of the canonical JSON of the arguments. */
+  argumentsDigest: string;
+  /** The canonical JSON of the arguments, cut to APPROVAL_PREVIEW_CHARS. */
+  preview: string;
+  truncated: boolean;
   agent: string;
   tool: string;
-  /** Canonical JSON of the arguments, shown to the approver. */
-  arguments: string;
+  /** `<namespace>/<name>` of the policy that holds it, and its generation. */
+  policy: string;
+  policyGeneration: number;
   timeoutSeconds: number;
   timeoutAction: 'reject' | 'approve';
 }
@@ -44,8 +53,11 @@ export interface Verdict {
   stripTools?: string[];
   /** DLP: findings by detector (counts only, never values). */
   dlp?: Record<string, number>;
-  /** Approvals: what to hold (decision `hold`). */
-  approval?: ApprovalRequest;
+  /**
+   * Approvals (decision `hold`): the tool calls to hold. Absent on a stream's tool_call event, whose
+   * arguments are not complete yet: the data path holds the rest of the stream and asks again at its end.
+   */
+  holds?: HeldTool[];
 }
 
 export const ALLOW: Verdict = Object.freeze({ decision: 'allow' }) as Verdict;

@@ -22,6 +22,7 @@ export type ErrorKind =
   | 'invalid_request' // 400: malformed JSON or shape
   | 'too_large' // 413
   | 'forbidden' // 403: a policy denied it
+  | 'approval_required' // 428: held until a person approves it
   | 'rate_limited' // 429
   | 'upstream_unavailable' // 502/503
   | 'upstream_timeout' // 504

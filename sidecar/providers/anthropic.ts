@@ -181,6 +181,7 @@ function anthropicError(kind: ErrorKind, message: string) {
     invalid_request: 'invalid_request_error',
     too_large: 'request_too_large',
     forbidden: 'permission_error',
+    approval_required: 'permission_error',
     rate_limited: 'rate_limit_error',
     upstream_unavailable: 'api_error',
     upstream_timeout: 'timeout_error',

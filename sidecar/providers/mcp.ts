@@ -86,6 +86,7 @@ const CODES: Record<ErrorKind, number> = {
   invalid_request: -32600,
   too_large: -32600,
   forbidden: -32001,
+  approval_required: -32005,
   rate_limited: -32002,
   upstream_unavailable: -32003,
   upstream_timeout: -32004,

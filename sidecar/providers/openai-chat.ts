@@ -220,6 +220,7 @@ export function openAiError(kind: ErrorKind, message: string): { message: string
     invalid_request: ['invalid_request_error', 'invalid_request'],
     too_large: ['invalid_request_error', 'request_too_large'],
     forbidden: ['invalid_request_error', 'policy_violation'],
+    approval_required: ['invalid_request_error', 'approval_required'],
     rate_limited: ['requests', 'rate_limit_exceeded'],
     upstream_unavailable: ['server_error', 'upstream_unavailable'],
     upstream_timeout: ['server_error', 'upstream_timeout'],

@@ -1,0 +1,53 @@
+// What an approval binds to. A person approves one tool call: this agent, this tool, these exact
+// arguments, under this policy at this generation. Equal calls give equal digests, so a resend (or
+// the same call from another replica of the agent) finds the approval; any other arguments do not.
+import { createHash } from 'node:crypto';
+import { APPROVAL_PREVIEW_CHARS } from '../../api/approval-names.js';
+import type { HeldTool } from '../policy/verdict.js';
+
+/** JSON with object keys sorted at every level: equal arguments give equal digests. */
+export function canonicalJson(value: unknown): string {
+  if (value === undefined) return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+export function approvalDigest(agent: string, tool: string, argumentsDigest: string, policy: string, generation: number): string {
+  return sha256(JSON.stringify([agent, tool, argumentsDigest, policy, generation]));
+}
+
+export interface HoldTerms {
+  agent: string;
+  tool: string;
+  arguments: unknown;
+  /** `<namespace>/<name>` of the policy. */
+  policy: string;
+  generation: number;
+  timeoutSeconds: number;
+  timeoutAction: 'reject' | 'approve';
+}
+
+/** The held tool call: digests and a bounded preview; the arguments themselves are not kept. */
+export function heldTool(terms: HoldTerms): HeldTool {
+  const canonical = canonicalJson(terms.arguments ?? null);
+  const argumentsDigest = sha256(canonical);
+  const truncated = canonical.length > APPROVAL_PREVIEW_CHARS;
+  return {
+    digest: approvalDigest(terms.agent, terms.tool, argumentsDigest, terms.policy, terms.generation),
+    argumentsDigest,
+    preview: truncated ? canonical.slice(0, APPROVAL_PREVIEW_CHARS) : canonical,
+    truncated,
+    agent: terms.agent,
+    tool: terms.tool,
+    policy: terms.policy,
+    policyGeneration: terms.generation,
+    timeoutSeconds: terms.timeoutSeconds,
+    timeoutAction: terms.timeoutAction,
+  };
+}

@@ -1,0 +1,197 @@
+// Approvals as ApprovalRequest objects in the pod's namespace. The sidecar talks to the API server
+// as the namespace's `chaperone-sidecar` ServiceAccount, whose token the operator writes into a
+// Secret that only the sidecar container mounts: the app container can neither read that token nor
+// decide a request (deciding is a person's, under the `chaperone-approver` ClusterRole; an admission
+// policy checks who). Nothing is kept in memory: a restarted sidecar, or any replica of the same
+// agent, finds the same approvals by digest.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import {
+  APPROVAL_PLURAL,
+  SIDECAR_TOKEN_KEYS,
+  SIDECAR_TOKEN_SECRET,
+  type ApprovalPhase,
+  type ApprovalRequestObject,
+} from '../../api/approval-names.js';
+import { API_VERSION } from '../../api/index.js';
+import type { HeldTool } from '../policy/verdict.js';
+import { effectivePhase, ApprovalStoreUnavailable, type ApprovalRecord, type ApprovalStore, type HoldContext } from './store.js';
+
+export interface PodIdentity {
+  name?: string;
+  uid?: string;
+  serviceAccount?: string;
+}
+
+export interface KubernetesApprovalsOptions {
+  /** Directory with the token Secret's files: token, ca.crt, namespace. */
+  credentialsDir: string;
+  /** https://host:port of the API server (in a pod: KUBERNETES_SERVICE_HOST and _PORT). */
+  server: string;
+  pod: PodIdentity;
+  clock?: () => Date;
+  timeoutMs?: number;
+}
+
+type ManagedField = { time?: string; fieldsV1?: { 'f:spec'?: { 'f:decision'?: unknown } } };
+type Stored = ApprovalRequestObject & { metadata: { managedFields?: ManagedField[] } };
+
+/** Kubernetes names: lower-case alphanumerics and '-', starting and ending alphanumeric. */
+function slug(tool: string): string {
+  const s = tool.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 30).replace(/-+$/, '');
+  return s || 'tool';
+}
+
+/** When a person's decision was written: the API server's own time for the write that set it. */
+export function decisionTime(obj: Stored): Date | undefined {
+  let latest: Date | undefined;
+  for (const f of obj.metadata.managedFields ?? []) {
+    if (!f.time || f.fieldsV1?.['f:spec']?.['f:decision'] === undefined) continue;
+    const t = new Date(f.time);
+    if (!Number.isNaN(t.getTime()) && (!latest || t > latest)) latest = t;
+  }
+  return latest;
+}
+
+export class KubernetesApprovals implements ApprovalStore {
+  readonly kind = 'kubernetes' as const;
+  private readonly clock: () => Date;
+  private readonly timeoutMs: number;
+  private agent: { ca: string; dispatcher: Agent } | undefined;
+
+  constructor(private readonly options: KubernetesApprovalsOptions) {
+    this.clock = options.clock ?? (() => new Date());
+    this.timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  private async credential(key: keyof typeof SIDECAR_TOKEN_KEYS): Promise<string> {
+    try {
+      const value = (await readFile(join(this.options.credentialsDir, SIDECAR_TOKEN_KEYS[key]), 'utf8')).trim();
+      if (value) return value;
+    } catch {
+      // reported below
+    }
+    throw new ApprovalStoreUnavailable(`no ${key} in ${this.options.credentialsDir} yet (the operator writes Secret ${SIDECAR_TOKEN_SECRET} in governed namespaces)`);
+  }
+
+  /** One connection pool, rebuilt when the CA in the Secret changes. */
+  private async dispatcher(): Promise<Agent> {
+    const ca = await this.credential('ca');
+    if (this.agent?.ca !== ca) {
+      void this.agent?.dispatcher.close();
+      this.agent = { ca, dispatcher: new Agent({ connect: { ca, timeout: this.timeoutMs }, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs }) };
+    }
+    return this.agent.dispatcher;
+  }
+
+  private async api<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; json: T }> {
+    const [namespace, token, dispatcher] = await Promise.all([this.credential('namespace'), this.credential('token'), this.dispatcher()]);
+    const url = `${this.options.server}/apis/${API_VERSION}/namespaces/${encodeURIComponent(namespace)}/${APPROVAL_PLURAL}${path}`;
+    try {
+      const res = await request(url, {
+        method,
+        dispatcher,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const json = (await res.body.json().catch(() => ({}))) as T;
+      return { status: res.statusCode, json };
+    } catch (err) {
+      throw new ApprovalStoreUnavailable(`the API server did not answer: ${(err as Error).message}`);
+    }
+  }
+
+  private toRecord(obj: Stored): ApprovalRecord {
+    const expiresAt = new Date(obj.spec.expiresAt);
+    const at = decisionTime(obj);
+    const phase = effectivePhase({
+      ...(obj.status?.phase ? { recorded: obj.status.phase } : {}),
+      ...(obj.spec.decision ? { decision: { action: obj.spec.decision.action, ...(at ? { at } : {}) } } : {}),
+      expiresAt,
+      timeoutAction: obj.spec.timeoutAction,
+      now: this.clock(),
+    });
+    return {
+      name: obj.metadata.name!,
+      namespace: obj.metadata.namespace!,
+      digest: obj.spec.digest,
+      tool: obj.spec.tool,
+      phase,
+      createdAt: new Date(obj.metadata.creationTimestamp ?? 0),
+      expiresAt,
+      ...(obj.spec.decision?.by ? { decidedBy: obj.spec.decision.by } : {}),
+      ...(obj.spec.decision?.reason ? { reason: obj.spec.decision.reason } : {}),
+    };
+  }
+
+  private failed(what: string, status: number, json: unknown): never {
+    const message = (json as { message?: string } | null)?.message ?? '';
+    throw new ApprovalStoreUnavailable(`${what}: the API server answered ${status}${message ? `: ${message}` : ''}`);
+  }
+
+  async find(digest: string): Promise<ApprovalRecord[]> {
+    const { status, json } = await this.api<{ items?: Stored[] }>('GET', `?fieldSelector=${encodeURIComponent(`spec.digest=${digest}`)}`);
+    if (status !== 200) this.failed('listing approval requests', status, json);
+    return (json.items ?? []).map((o) => this.toRecord(o)).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  async create(hold: HeldTool, context: HoldContext): Promise<ApprovalRecord> {
+    const now = this.clock();
+    const { pod } = this.options;
+    const body: ApprovalRequestObject = {
+      apiVersion: API_VERSION,
+      kind: 'ApprovalRequest',
+      metadata: { generateName: `${slug(hold.tool)}-${hold.digest.slice(0, 8)}-` },
+      spec: {
+        agent: hold.agent,
+        ...(pod.name ? { pod: pod.name } : {}),
+        ...(pod.uid ? { podUID: pod.uid } : {}),
+        ...(pod.serviceAccount ? { serviceAccount: pod.serviceAccount } : {}),
+        tool: hold.tool,
+        digest: hold.digest,
+        argumentsDigest: hold.argumentsDigest,
+        argumentsPreview: hold.preview,
+        argumentsTruncated: hold.truncated,
+        policy: hold.policy,
+        policyGeneration: hold.policyGeneration,
+        requestId: context.requestId,
+        heldAt: context.heldAt,
+        provider: context.provider,
+        // Whole seconds: what the API server stores, so what the agent is told is what is kept.
+        expiresAt: new Date(Math.ceil((now.getTime() + hold.timeoutSeconds * 1000) / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+        timeoutAction: hold.timeoutAction,
+      },
+    };
+    const { status, json } = await this.api<Stored>('POST', '', body);
+    if (status !== 201 && status !== 200) this.failed('creating an approval request', status, json);
+    return this.toRecord(json);
+  }
+
+  async use(record: ApprovalRecord, requestId: string): Promise<boolean> {
+    const path = `/${encodeURIComponent(record.name)}`;
+    // Optimistic concurrency: the update names the resourceVersion it read, so of two executions
+    // racing for one approval, one gets 409, reads again and finds it Used.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const read = await this.api<Stored>('GET', path);
+      if (read.status === 404) return false;
+      if (read.status !== 200) this.failed(`reading ${record.name}`, read.status, read.json);
+      if (this.toRecord(read.json).phase !== 'Approved') return false;
+      const now = this.clock().toISOString();
+      const status = { ...read.json.status, phase: 'Used' as ApprovalPhase, usedAt: now, usedBy: requestId };
+      const { managedFields: _kept, ...metadata } = read.json.metadata; // left out: the server keeps them
+      const wrote = await this.api<Stored>('PUT', `${path}/status`, { ...read.json, metadata, status });
+      if (wrote.status === 200) return true;
+      if (wrote.status !== 409) this.failed(`marking ${record.name} used`, wrote.status, wrote.json);
+    }
+    return false;
+  }
+
+  howToDecide(record: ApprovalRecord): string {
+    return `a person with the chaperone-approver role approves it: kubectl chaperone approve ${record.name} -n ${record.namespace}`;
+  }
+
+  async close(): Promise<void> {
+    await this.agent?.dispatcher.close();
+  }
+}
