@@ -82,11 +82,12 @@ demo: build tools control-plane helm
 demo-standalone: build
 	node dist/e2e/demo/standalone.js
 
-# The CRD is generated from api/schema.ts; a test fails when crds/ is stale.
-# The chart carries a copy (charts/chaperone/crds/); e2e/helm.e2e.test.ts fails when it differs.
+# The CRDs are generated from api/ (api/crd.ts CRD_YAML); api/crd.test.ts fails when crds/ or the
+# chart's copy (charts/chaperone/crds/) is stale.
 crds: build
-	node dist/bin/chaperone.js crd > crds/governancepolicies.chaperone.dev.yaml
-	cp crds/governancepolicies.chaperone.dev.yaml charts/chaperone/crds/
+	for crd in governancepolicies.chaperone.dev approvalrequests.chaperone.dev; do \
+		node dist/bin/chaperone.js crd $$crd > crds/$$crd.yaml && cp crds/$$crd.yaml charts/chaperone/crds/ || exit 1; \
+	done
 
 # The peers (mitmproxy, @agentreserve/proxy) are installed outside the project's dependencies; run.js
 # goes last so latest.md carries this run's propagation and admission results.

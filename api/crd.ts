@@ -2,6 +2,8 @@
 // API server, the operator and the sidecar can never disagree about a field, an enum or a default.
 // `crds/governancepolicies.chaperone.dev.yaml` is this function's output (a test keeps it in step).
 import { stringify } from 'yaml';
+import { approvalRequestCrdYaml } from './approval-crd.js';
+import { APPROVAL_CRD_NAME } from './approval-names.js';
 import { API_GROUP, KIND, LIST_KIND, governancePolicySchema, type SchemaNode } from './schema.js';
 
 export const CRD_NAME = `governancepolicies.${API_GROUP}`;
@@ -57,3 +59,12 @@ export function crdSchema(): SchemaNode {
 export function governancePolicyCrdYaml(): string {
   return `# Generated from api/schema.ts by \`chaperone crd\`; do not edit by hand.\n${stringify(governancePolicyCrd(), { lineWidth: 0 })}`;
 }
+
+/**
+ * Every CRD the project ships, by name: `crds/<name>.yaml` and the chart's `crds/<name>.yaml` are
+ * exactly these (a test compares them; `make crds` writes them with `chaperone crd <name>`).
+ */
+export const CRD_YAML: Readonly<Record<string, () => string>> = {
+  [CRD_NAME]: governancePolicyCrdYaml,
+  [APPROVAL_CRD_NAME]: approvalRequestCrdYaml,
+};

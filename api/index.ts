@@ -10,3 +10,6 @@ export * from './linear-regex.js';
 export * from './crd.js';
 export * from './names.js';
 export * from './intercept-hosts.js';
+export * from './approval-names.js';
+export * from './approval-crd.js';
+export * from './approval-admission.js';

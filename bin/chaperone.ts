@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The single `chaperone` binary: one image, every component.
 import { setFlagsFromString } from 'node:v8';
-import { governancePolicyCrdYaml } from '../api/index.js';
+import { CRD_YAML } from '../api/index.js';
 import { UsageError } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
 // Each command's module is imported when that command runs, not up front: the sidecar's process
@@ -21,7 +21,7 @@ Commands:
   inject -f FILE            inject the sidecar into Pod/workload YAML by hand (as the webhook would)
   wait-ready                wait until the local sidecar is ready
   capture-init              install the transparent-capture rules in the pod's network namespace (init container)
-  crd                       print the GovernancePolicy CRD (kubectl apply -f crds/ has the same)
+  crd [NAME]                print the CRDs, or the one named (kubectl apply -f crds/ has the same)
   version                   print the version
 `;
 
@@ -52,13 +52,20 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./wait-ready.js')).waitReadyCommand(rest);
     case 'capture-init':
       return (await import('./capture-init.js')).captureInitCommand(rest);
-    case 'crd':
+    case 'crd': {
       if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write('Usage: chaperone crd\n\nPrints the GovernancePolicy CustomResourceDefinition, generated from api/schema.ts.\n');
+        process.stdout.write(
+          `Usage: chaperone crd [NAME]\n\nPrints the CustomResourceDefinitions generated from api/ (all of them, as one multi-document\nYAML), or only the one named, by its name or plural: ${Object.keys(CRD_YAML).join(', ')}.\n`,
+        );
         return 0;
       }
-      process.stdout.write(governancePolicyCrdYaml());
+      if (rest.length > 1) throw new UsageError('crd: at most one CRD name');
+      const wanted = rest[0];
+      const names = Object.keys(CRD_YAML).filter((n) => wanted === undefined || n === wanted || n.split('.')[0] === wanted);
+      if (names.length === 0) throw new UsageError(`crd: unknown CRD "${wanted}" (expected one of: ${Object.keys(CRD_YAML).join(', ')})`);
+      process.stdout.write(names.map((n) => CRD_YAML[n]!()).join('---\n'));
       return 0;
+    }
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);

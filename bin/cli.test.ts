@@ -5,6 +5,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CRD_YAML } from '../api/crd.js';
 import { CHAPERONE_BIN } from '../e2e/harness/sidecar-process.js';
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -60,6 +61,18 @@ describe('chaperone CLI', () => {
     const r = await run(['policy', 'validate', bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/spec\.dlp\.mode: must be one of audit, enforce, redact, off/);
+  });
+
+  it('crd prints every CRD, or the one named (by name or plural): what make crds writes to crds/', async () => {
+    const all = await run(['crd']);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toBe(Object.values(CRD_YAML).map((y) => y()).join('---\n'));
+    for (const [name, yaml] of Object.entries(CRD_YAML)) {
+      for (const arg of [name, name.split('.')[0]!]) expect((await run(['crd', arg])).stdout, arg).toBe(yaml());
+    }
+    const bad = await run(['crd', 'widgets']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown CRD "widgets"/);
   });
 
   it('wait-ready gives up with a reason when nothing is listening', async () => {

@@ -29,6 +29,7 @@ import { OPERATOR_HELP } from '../bin/operator.js';
 import { WEBHOOK_HELP } from '../bin/webhook.js';
 import { PROJECT_ROOT, VERSION } from '../lib/project.js';
 import { createCa } from '../lib/x509.js';
+import { approvalAdmissionObjects, serviceAccountUser } from '../api/approval-admission.js';
 import { webhookConfiguration } from '../webhook/configuration.js';
 import { CHART_DIR, helm, helmBinary, helmOk, parseManifests, renderChart, valuesFile, type Manifest } from './harness/helm.js';
 import { installCrd, kubectl, kubectlOk } from './harness/kubectl.js';
@@ -169,6 +170,7 @@ describe('helm template, default values (release chaperone in chaperone-system)'
     const names = defaults.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     expect(names).toEqual(
       [
+        'ClusterRole/chaperone-approver',
         'ClusterRole/chaperone-operator',
         'ClusterRole/chaperone-webhook',
         'ClusterRoleBinding/chaperone-operator',
@@ -187,11 +189,15 @@ describe('helm template, default values (release chaperone in chaperone-system)'
         'Service/chaperone-webhook',
         'ServiceAccount/chaperone-operator',
         'ServiceAccount/chaperone-webhook',
+        'ValidatingAdmissionPolicy/chaperone-approvals',
+        'ValidatingAdmissionPolicyBinding/chaperone-approvals',
       ].sort(),
     );
     for (const o of defaults) {
       expect(o.metadata.labels?.['app.kubernetes.io/instance'], `${o.kind}/${o.metadata.name}`).toBe('chaperone');
-      if (!['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'].includes(o.kind)) expect(o.metadata.namespace).toBe('chaperone-system');
+      if (!['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(o.kind)) {
+        expect(o.metadata.namespace).toBe('chaperone-system');
+      }
     }
   });
 
@@ -201,6 +207,27 @@ describe('helm template, default values (release chaperone in chaperone-system)'
     expect(mwc.webhooks).toEqual(expected.webhooks);
     expect(mwc.metadata?.annotations).toBeUndefined();
     for (const w of mwc.webhooks!) expect(w.clientConfig.caBundle).toBeUndefined();
+  });
+
+  it.each([
+    ['chaperone', 'chaperone-system', 'chaperone'],
+    ['team-a', 'team-a-system', 'team-a-chaperone'],
+  ])('the approvals admission policy, its binding and the approver ClusterRole (release %s) are approvalAdmissionObjects() of api/approval-admission.ts', async (release, namespace, fullname) => {
+    const objs = release === 'chaperone' ? defaults : parseManifests(await renderChart(release, namespace));
+    const kinds = ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole'];
+    const key = (o: { kind: string; metadata: { name: string } }): string => `${o.kind}/${o.metadata.name}`;
+    const chart = objs.filter((o) => kinds.includes(o.kind) && o.metadata.labels?.['app.kubernetes.io/component'] === 'approvals').sort((a, b) => key(a).localeCompare(key(b)));
+    expect(chart).toHaveLength(3);
+    const labels = chart[0]!.metadata.labels!;
+    for (const o of chart) expect(o.metadata.labels, key(o)).toEqual(labels);
+    const generated = approvalAdmissionObjects({
+      operatorUser: serviceAccountUser(namespace, `${fullname}-operator`),
+      fullname,
+      labels,
+    }) as unknown as Manifest[];
+    expect(chart).toEqual(generated.sort((a, b) => key(a).localeCompare(key(b))));
+    // The operator the policy trusts is the release's own ServiceAccount.
+    expect(objs.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === `${fullname}-operator` && o.metadata.namespace === namespace)).toBe(true);
   });
 
   it('the operator: one replica, leader election, its namespace, HTTPS probes on 14091', () => {
@@ -381,7 +408,7 @@ describe('helm template, alternative values', () => {
     expect(podSpec(d).volumes!.find((v) => v.name === mount.name)!.secret!.secretName).toBe('chaperone-webhook-cert');
 
     expect(one<V1Role>(alternative, 'Role', 'chaperone-webhook').rules!.flatMap((r) => r.resources)).toEqual(['leases', 'leases']);
-    expect(byKind<V1ClusterRole>(alternative, 'ClusterRole').map((r) => r.metadata!.name)).toEqual(['chaperone-operator', 'chaperone-webhook']);
+    expect(byKind<V1ClusterRole>(alternative, 'ClusterRole').map((r) => r.metadata!.name).sort()).toEqual(['chaperone-approver', 'chaperone-operator', 'chaperone-webhook']);
     // No caBundle rights: only reading namespaces is left.
     expect(one<V1ClusterRole>(alternative, 'ClusterRole', 'chaperone-webhook').rules).toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]);
   });
@@ -636,6 +663,12 @@ describe('against the API server', () => {
       ];
       for (const [args, answer] of webhook) expect(await can('webhook', args), `webhook can-i ${args.join(' ')}`).toBe(answer);
       for (const [args, answer] of operator) expect(await can('operator', args), `operator can-i ${args.join(' ')}`).toBe(answer);
+      // The approvals policy and the approver role are installed under the release's names.
+      expect((await kubectlOk(['get', 'validatingadmissionpolicy,validatingadmissionpolicybinding,clusterrole', '-l', `app.kubernetes.io/instance=${release},app.kubernetes.io/component=approvals`, '-o', 'name'])).split('\n').filter(Boolean).sort()).toEqual([
+        `clusterrole.rbac.authorization.k8s.io/${fullname}-approver`,
+        `validatingadmissionpolicy.admissionregistration.k8s.io/${fullname}-approvals`,
+        `validatingadmissionpolicybinding.admissionregistration.k8s.io/${fullname}-approvals`,
+      ]);
 
       // The webhook leader fills the caBundle (played here: no pod runs); an upgrade must keep it.
       const mwcName = `${fullname}-webhook`;
@@ -658,7 +691,7 @@ describe('against the API server', () => {
     // Deployments' ReplicaSets and pods, and the Services' EndpointSlices, go with the garbage collector.
     await expect.poll(() => leftovers(release, NS_INSTALL), { ...POLL, timeout: 90_000 }).toEqual([]);
     expect((await helm(['status', release, '-n', NS_INSTALL])).code).not.toBe(0);
-    // The CRD (crds/ of the chart) stays, and with it every GovernancePolicy.
-    await kubectlOk(['get', 'crd', 'governancepolicies.chaperone.dev']);
+    // The CRDs (crds/ of the chart) stay, and with them every GovernancePolicy and ApprovalRequest.
+    await kubectlOk(['get', 'crd', 'governancepolicies.chaperone.dev', 'approvalrequests.chaperone.dev']);
   }, 240_000);
 });
