@@ -111,10 +111,11 @@ export function approvalAdmissionPolicy(opts: ApprovalAdmissionOptions): Record<
           reason: 'Forbidden',
         },
         {
-          // The sidecar's token sits in the pod: whatever it may write must not amount to an approval.
-          expression: "!variables.statusWrite || variables.user != variables.sidecar || variables.newPhase == variables.oldPhase || (variables.oldPhase == 'Approved' && variables.newPhase == 'Used')",
+          // The sidecar's token sits in the pod: whatever it may write must not amount to an approval. It
+          // marks Used what a person approved, even before the operator recorded the phase Approved.
+          expression: "!variables.statusWrite || variables.user != variables.sidecar || variables.newPhase == variables.oldPhase || (variables.newPhase == 'Used' && (variables.oldPhase == 'Approved' || (variables.oldPhase in ['', 'Pending'] && has(object.spec.decision) && object.spec.decision.action == 'Approve')))",
           messageExpression:
-            "'the chaperone sidecar only marks an Approved request Used; it may not set the phase from ' + (variables.oldPhase == '' ? 'none' : variables.oldPhase) + ' to ' + (variables.newPhase == '' ? 'none' : variables.newPhase)",
+            "'the chaperone sidecar only marks a request a person approved Used; it may not set the phase from ' + (variables.oldPhase == '' ? 'none' : variables.oldPhase) + ' to ' + (variables.newPhase == '' ? 'none' : variables.newPhase)",
           reason: 'Forbidden',
         },
         {

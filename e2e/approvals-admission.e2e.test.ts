@@ -208,7 +208,7 @@ describe('ApprovalRequest admission on the real API server', () => {
     for (const phase of ['Approved', 'Pending', 'Used']) {
       const r = await mergePatch(SIDECAR, first.name, { status: { phase } }, true);
       expect(r.code, phase).not.toBe(0);
-      expect(r.stderr).toContain(`the chaperone sidecar only marks an Approved request Used; it may not set the phase from none to ${phase}`);
+      expect(r.stderr).toContain(`the chaperone sidecar only marks a request a person approved Used; it may not set the phase from none to ${phase}`);
     }
     // A status write that leaves the phase alone is fine.
     await asOk(SIDECAR, ['patch', AR, first.name, '-n', NS, '--subresource=status', '--type=merge', '-p', '{"status":{"message":"held by the sidecar"}}']);
@@ -363,7 +363,7 @@ describe('ApprovalRequest admission on the real API server', () => {
     for (const user of [SIDECAR, OPERATOR]) {
       const r = await mergePatch(user, first.name, { status: { phase: 'Approved' } }, true);
       expect(r.code, user).not.toBe(0);
-      expect(r.stderr, user).toMatch(/a Denied, Expired or Used request stays so|only marks an Approved request Used/);
+      expect(r.stderr, user).toMatch(/a Denied, Expired or Used request stays so|only marks a request a person approved Used/);
     }
   });
 

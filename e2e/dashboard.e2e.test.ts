@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApprovalRequestObject } from '../api/approval-names.js';
 import { loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
 import { startOperator, type Operator } from '../operator/controller.js';
@@ -25,6 +27,8 @@ const QUERIES = panelQueries(DASHBOARD);
 /** The webhook is checked only once the build has it. */
 
 const ID = randomBytes(3).toString('hex');
+/** The standalone sidecar's admin token (its in-memory approvals are decided with it). */
+const ADMIN_TOKEN = randomBytes(16).toString('hex');
 /** The agents' namespace (sidecar target label, policy, uninjected pod); unique per run, deleted after. */
 const NS = `chaperone-e2e-dash-${ID}`;
 /** Chaperone's own namespace (shared: the operator's Lease lives there; never deleted here). */
@@ -61,6 +65,7 @@ const REQUIRED_METRICS = [
   'chaperone_cost_usd_total', 'chaperone_request_duration_seconds_bucket', 'chaperone_proxy_overhead_seconds_bucket',
   'chaperone_approvals_pending', 'chaperone_circuit_open', 'chaperone_config_reloads_total', 'chaperone_webhook_admissions_total',
   'chaperone_webhook_admission_duration_seconds_bucket', 'chaperone_reconcile_total', 'chaperone_uninjected_pods',
+  'chaperone_approval_decision_seconds_bucket',
 ];
 
 /** Polls until `ok(value)` (expect.poll cannot run in hooks). */
@@ -113,8 +118,8 @@ describe('every panel query against a real Prometheus', () => {
     curl([...json, '-H', `x-chaperone-agent: ${agent}`, '-d', JSON.stringify(body), `${sidecar.proxyUrl}${path}`]);
   const msg = (content: string, model = 'gpt-4o-mini') => ({ model, messages: [{ role: 'user', content }] });
   const viaProxy = (): string[] => ['-x', sidecar.proxyUrl, '--cacert', world.caCertFile];
-  const sendEmail = (id: number, approval?: string): Promise<CurlResult> =>
-    curl([...viaProxy(), ...json, '-H', 'x-chaperone-agent: researcher', ...(approval ? ['-H', `x-chaperone-approval: ${approval}`] : []),
+  const sendEmail = (id: number): Promise<CurlResult> =>
+    curl([...viaProxy(), ...json, '-H', 'x-chaperone-agent: researcher',
       '-d', JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'send_email', arguments: { to: 'the CEO', subject: `round ${id}` } } }),
       'https://mcp.tools.example.com/mcp']);
   const decision = (r: CurlResult): string => `${r.status} ${r.headers['x-chaperone-decision'] ?? '-'}`;
@@ -144,13 +149,15 @@ describe('every panel query against a real Prometheus', () => {
     // error: malformed JSON; and an upstream that refuses connections
     expect(decision(await curl([...json, '-d', '{"model":', `${sidecar.proxyUrl}/openai/v1/chat/completions`]))).toBe('400 error');
     expect((await curl(['-x', sidecar.proxyUrl, ...json, '-H', `x-chaperone-agent: offline-${round}`, '-d', JSON.stringify(msg('x')), 'http://dead.example.test/v1/chat/completions'])).status).toBeGreaterThanOrEqual(500);
-    // hold: an MCP tools/call to send_email; the first round's is approved and sent, the second's stays pending
+    // hold: an MCP tools/call to send_email (428); the first round's is approved on the standalone
+    // sidecar's admin port (with its admin token) and sent again, the second's stays held
     const held = await sendEmail(round * 10);
-    expect(decision(held)).toBe('202 hold');
+    expect(decision(held)).toBe('428 hold');
     if (round === 1) {
-      const id = (JSON.parse(held.body) as { approval_id: string }).approval_id;
-      expect((await fetch(`${sidecar.adminUrl}/approvals/${id}/approve`, { method: 'POST' })).status).toBe(200);
-      expect(decision(await sendEmail(round * 10, id))).toBe('200 allow');
+      const id = held.headers['x-chaperone-approval'];
+      expect(id).toBeTruthy();
+      expect((await fetch(`${sidecar.adminUrl}/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
+      expect(decision(await sendEmail(round * 10))).toBe('200 allow');
     }
   }
 
@@ -169,10 +176,57 @@ describe('every panel query against a real Prometheus', () => {
     await webhook.review('/inject', '{"not": "an admission review"');
   }
 
+  /**
+   * ApprovalRequests as a sidecar makes them (with the token the operator minted into the namespace)
+   * and a person decides them: round 1 approves one and leaves one pending, round 2 denies one.
+   */
+  async function approvalRequests(round: number): Promise<void> {
+    const admin = loadKubeConfig();
+    const secret = await waitFor(
+      'the sidecar token Secret',
+      () => admin.makeApiClient(CoreV1Api).readNamespacedSecret({ name: 'chaperone-sidecar-token', namespace: NS }).catch(() => undefined),
+      (s) => !!s?.data?.token,
+    );
+    const unb64 = (k: string): string => Buffer.from(secret!.data![k]!, 'base64').toString('utf8');
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'e2e', server: admin.getCurrentCluster()!.server, caData: Buffer.from(unb64('ca.crt')).toString('base64') }],
+      users: [{ name: 'sidecar', token: unb64('token') }],
+      contexts: [{ name: 'e2e', cluster: 'e2e', user: 'sidecar' }],
+      currentContext: 'e2e',
+    });
+    const sidecarApi = kc.makeApiClient(CustomObjectsApi);
+    const group = { group: 'chaperone.dev', version: 'v1alpha1', plural: 'approvalrequests', namespace: NS };
+    const create = async (tool: string): Promise<string> => {
+      const digest = randomBytes(32).toString('hex');
+      const body: ApprovalRequestObject = {
+        apiVersion: 'chaperone.dev/v1alpha1', kind: 'ApprovalRequest',
+        metadata: { generateName: `${tool.replace(/_/g, '-')}-${digest.slice(0, 8)}-` },
+        spec: {
+          agent: 'researcher', tool, digest, argumentsDigest: randomBytes(32).toString('hex'), argumentsPreview: '{"to":"the CEO"}', argumentsTruncated: false,
+          policy: `${NS}/dashboard`, policyGeneration: 1, requestId: `dash-${round}-${tool}`, heldAt: 'request', provider: 'mcp',
+          expiresAt: new Date(Date.now() + 30 * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), timeoutAction: 'reject',
+        },
+      };
+      return ((await sidecarApi.createNamespacedCustomObject({ ...group, body })) as ApprovalRequestObject).metadata.name!;
+    };
+    const phase = async (name: string): Promise<string | undefined> => (await kubectl(['get', 'ar', name, '-n', NS, '-o', 'jsonpath={.status.phase}'])).stdout;
+    const me = (await kubectlOk(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'])).trim();
+    const decided = await create(round === 1 ? 'send_email' : 'delete_repo');
+    await waitFor(`${decided} pending`, () => phase(decided), (p) => p === 'Pending');
+    await kubectlOk(['patch', 'ar', decided, '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { decision: { action: round === 1 ? 'Approve' : 'Deny', by: me } } })]);
+    await waitFor(`${decided} decided`, () => phase(decided), (p) => p === (round === 1 ? 'Approved' : 'Denied'));
+    if (round === 1) {
+      const pending = await create('wire_money');
+      await waitFor(`${pending} pending`, () => phase(pending), (p) => p === 'Pending');
+    }
+  }
+
   /** Changes the operator reconciles (and a pod it reports as uninjected). */
   async function clusterChanges(round: number): Promise<void> {
     const gp = (mode: string) => ({ apiVersion: 'chaperone.dev/v1alpha1', kind: 'GovernancePolicy', metadata: { name: 'dashboard', namespace: NS }, spec: { mode, dlp: {} } });
     await kubectlOk(['apply', '-f', '-'], JSON.stringify(gp(round === 1 ? 'enforce' : 'audit')));
+    await approvalRequests(round);
     if (round === 1) {
       const pod = {
         apiVersion: 'v1', kind: 'Pod',
@@ -200,7 +254,8 @@ describe('every panel query against a real Prometheus', () => {
     policyFile = join(dir, 'policies', 'dashboard.yaml');
     await mkdir(join(dir, 'policies'));
     await writeFile(policyFile, POLICY);
-    sidecar = await spawnSidecar(['--policy', policyFile, '--ca-dir', world.caDir, ...world.upstreamFlags, '--resolve', `dead.example.test=127.0.0.1:${await freePort()}`]);
+    await writeFile(join(dir, 'admin-token'), `${ADMIN_TOKEN}\n`);
+    sidecar = await spawnSidecar(['--policy', policyFile, '--ca-dir', world.caDir, ...world.upstreamFlags, '--resolve', `dead.example.test=127.0.0.1:${await freePort()}`, '--admin-token-file', join(dir, 'admin-token')]);
 
     operator = await startOperator({
       kubeconfig: loadKubeConfig(),
@@ -239,6 +294,7 @@ describe('every panel query against a real Prometheus', () => {
     // Prometheus has scraped the second round.
     await waitFor('the second round scraped', () => value('sum(chaperone_requests_total{decision="hold"})'), (v) => v === 2);
     await waitFor('the uninjected pod scraped', () => value(`sum(chaperone_uninjected_pods{exported_namespace="${NS}"})`), (v) => v === 1);
+    await waitFor('the approval decisions scraped', () => value('sum(chaperone_approval_decision_seconds_count{decision=~"approved|denied"})'), (v) => v === 2);
     await waitFor('the rejected reload scraped', () => value('sum(chaperone_config_reloads_total{result="error"})'), (v) => v === 1);
     await waitFor('reconciles scraped', () => value('sum(rate(chaperone_reconcile_total{result="success"}[5m]))'), (v) => (v ?? 0) > 0);
     if (webhook) await waitFor('the admissions scraped', () => value('sum(chaperone_webhook_admissions_total)'), (v) => v === 6);
@@ -307,6 +363,7 @@ describe('every panel query against a real Prometheus', () => {
   });
 
   it('shows the held call, the open circuit and the rejected reload', async () => {
+    // The ApprovalRequest left pending (the operator counts them; the sidecar no longer does).
     expect(Number((await panel('Approvals pending'))[0]?.value[1])).toBe(1);
     expect((await panel('Open circuits by upstream')).map((s) => [s.metric.upstream, s.value[1]])).toContainEqual(['api.openai.com', '1']);
     expect(positive(await panel('Configuration reloads by result'), 'result')).toContain('error');
@@ -314,9 +371,15 @@ describe('every panel query against a real Prometheus', () => {
 
   it('shows the operator: reconciles, their latency, and the uninjected pod in its own namespace (not the operator\'s)', async () => {
     expect(positive(await panel('Reconciles by result'), 'result')).toContain('success');
-    expect((await panel('Reconcile errors')).map((s) => s.metric.controller)).toEqual(['namespace']);
+    expect((await panel('Reconcile errors')).map((s) => s.metric.controller).sort()).toEqual(['approval', 'namespace']);
     expect(Number((await panel('Reconcile latency', 'B'))[0]?.value[1])).toBeGreaterThan(0);
     expect((await panel('Uninjected pods by namespace')).map((s) => [s.metric.pod_namespace, s.value[1]])).toContainEqual([NS, '1']);
+  });
+
+  it('shows the approvals: the pending one in its namespace, and the time to decision', async () => {
+    expect((await panel('Pending approvals by namespace')).map((s) => [s.metric.approval_namespace, s.value[1]])).toContainEqual([NS, '1']);
+    for (const refId of ['A', 'B']) expect(Number((await panel('Time to decision (p50/p95)', refId))[0]?.value[1]), refId).toBeGreaterThan(0);
+    expect(positive(await panel('Reconciles by result'), 'controller')).toContain('approval');
   });
 
   it('shows the webhook: admissions by result, latency and certificate expiry', async () => {

@@ -18,6 +18,7 @@ import { PROJECT_ROOT } from '../lib/project.js';
 import { deployFakeProvider, type FakeProviderPod } from './harness/fake-provider-pod.js';
 import { CHART_DIR, helm, helmOk } from './harness/helm.js';
 import { kubectl, kubectlOk } from './harness/kubectl.js';
+import { kubectlChaperone } from './harness/plugin.js';
 import {
   AGENT_IMAGE, CHAPERONE_IMAGE_REPOSITORY, describePod, E2E_IMAGE_TAG, exec, hasSucceeded, jsonLogLines, logs, waitForPod,
   waitForReady, waitForReadyBySelector,
@@ -124,6 +125,7 @@ beforeAll(async () => {
       dlp: { mode: 'redact', sensitivity: 'medium' },
       // The pod's identity (chaperone.dev/agent: researcher) may not call it, whatever name a call claims.
       tools: { agents: [{ name: 'researcher', forbidden: ['delete_database'] }] },
+      approvals: { tools: ['send_email'] },
     },
   });
   // The operator pod compiles it, with the namespace CA and trust bundle, before any agent starts.
@@ -351,6 +353,45 @@ describe.each([
     expect(proxyOf(done)?.restartPolicy === 'Always').toBe(native);
     await expect.poll(async () => (await kubectl(['get', 'job', job, '-n', NS, '-o', 'jsonpath={.status.succeeded}'])).stdout, POLL).toBe('1');
   }, 180_000);
+});
+
+describe('a tool call held for approval on a real pod', () => {
+  it("is an ApprovalRequest the sidecar wrote with a token the app cannot read; the app's ServiceAccount cannot approve it, a person does with kubectl chaperone, and the resend passes once", async () => {
+    const pod = await agentDeployment('agent-approvals');
+    const p = pod.metadata!.name!;
+    // The sidecar's credentials are mounted into the sidecar alone.
+    const peek = await exec(NS, p, 'agent', ['sh', '-c', 'cat /var/run/secrets/chaperone.dev/sidecar/token']);
+    expect(peek.code).not.toBe(0);
+    expect(peek.stderr + peek.stdout).toMatch(/No such file/);
+
+    const ask = ['-H', 'content-type: application/json', '-d', JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'please call tool send_email to the board' }], tools: [{ type: 'function', function: { name: 'send_email', parameters: { type: 'object' } } }] }), 'https://api.openai.com/v1/chat/completions'];
+    const held = await curlIn(p, ask);
+    expect(held.stdout, held.stderr).toMatch(/^HTTP\/1\.1 428/m);
+    expect(held.stdout).not.toMatch(/"tool_calls"/);
+    const name = /^x-chaperone-approval: (\S+)/im.exec(held.stdout)![1]!;
+    const ar = json<{ spec: Record<string, unknown> }>(await kubectlOk(['get', 'ar', name, '-n', NS, '-o', 'json']));
+    expect(ar.spec).toMatchObject({ agent: 'researcher', tool: 'send_email', pod: p, podUID: pod.metadata!.uid, serviceAccount: 'default', heldAt: 'response' });
+    // The operator pod marks it Pending and tells the pod's story in its Events.
+    await waitFor('the Held event on the pod', async () => /Held/.test((await kubectl(['get', 'events', '-n', NS, '--field-selector', `involvedObject.name=${p}`, '-o', 'jsonpath={.items[*].reason}'])).stdout));
+
+    // In the pod, the admin port approves nothing any more.
+    const selfApprove = await exec(NS, p, 'agent', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', '/etc/chaperone/trust/ca.crt', '-X', 'POST', `https://127.0.0.1:14090/approvals/${name}/approve`]);
+    expect(selfApprove.stdout).toBe('404');
+    const asApp = await kubectlChaperone(['approve', name, '-n', NS, '--as', `system:serviceaccount:${NS}:default`]);
+    expect(asApp.code).not.toBe(0);
+    expect(asApp.stderr).toMatch(/forbidden/i);
+
+    await kubectlOk(['create', 'rolebinding', 'alice-approves', '-n', NS, '--clusterrole', `${RELEASE}-chaperone-approver`, '--user', 'alice']);
+    const approved = await kubectlChaperone(['approve', name, '-n', NS, '--as', 'alice']);
+    expect(approved.code, approved.stderr).toBe(0);
+    const released = await curlIn(p, ask);
+    expect(released.stdout).toMatch(/^HTTP\/1\.1 200/m);
+    expect(released.stdout).toMatch(/"tool_calls"/);
+    const again = await curlIn(p, ask);
+    expect(again.stdout).toMatch(/^HTTP\/1\.1 428/m);
+    expect(/^x-chaperone-approval: (\S+)/im.exec(again.stdout)![1]).not.toBe(name);
+    expect(json<{ status: { phase: string } }>(await kubectlOk(['get', 'ar', name, '-n', NS, '-o', 'json'])).status.phase).toBe('Used');
+  }, 240_000);
 });
 
 describe('observability and failure on the node', () => {

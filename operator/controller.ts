@@ -1,10 +1,13 @@
 // The operator's controller: informers (list + watch, relisting after errors) on GovernancePolicies,
 // Namespaces and Pods feed a keyed work queue of namespace names; the leader reconciles each governed
-// namespace into its `chaperone-config`, `chaperone-ca` and `chaperone-trust` objects (server-side
-// apply, field manager `chaperone-operator`) and writes every policy's status. A namespace that is no
-// longer governed loses the objects the operator made there.
+// namespace into its `chaperone-config`, `chaperone-ca` and `chaperone-trust` objects and the sidecar's
+// identity (ServiceAccount, Role and RoleBinding `chaperone-sidecar`, and a minted token in Secret
+// `chaperone-sidecar-token`) by server-side apply (field manager `chaperone-operator`), and writes every
+// policy's status. A namespace that is no longer governed loses the objects the operator made there.
+// A second informer and queue drive the ApprovalRequests (approval-controller.ts).
 
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -22,6 +25,7 @@ import {
   type V1Pod,
   type V1Secret,
 } from '@kubernetes/client-node';
+import { APPROVAL_PLURAL, SIDECAR_ROLE, SIDECAR_SERVICE_ACCOUNT, SIDECAR_TOKEN_KEYS, SIDECAR_TOKEN_SECRET } from '../api/approval-names.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import {
   CA_SECRET_NAME,
@@ -35,13 +39,16 @@ import {
   selectorMatches,
   type LabelSelector,
 } from '../api/index.js';
-import { applyObject, isConflict, isNotFound } from '../lib/kube.js';
+import { applyObject, isConflict, isNotFound, objectApi } from '../lib/kube.js';
 import type { Logger } from '../lib/logger.js';
 import { splitHostPort } from '../lib/cli.js';
 import { createCa, needsRenewal, parseCertificates, selfSignedServing } from '../lib/x509.js';
+import { approvalKey, startApprovalController } from './approval-controller.js';
+import type { ObservedApproval } from './approvals.js';
 import { isGoverned } from './governed.js';
 import { MANAGED_LABELS, desiredConfigMap } from './namespace-config.js';
 import { desiredStatus, statusChanged } from './policy-status.js';
+import { desiredSidecarIdentity, desiredTokenSecret, tokenNeedsMint, tokenRenewAt } from './sidecar-identity.js';
 import { LeaderElector } from '../lib/leader-election.js';
 import { WorkQueue } from './runtime/work-queue.js';
 import { desiredTrust } from './trust-bundle.js';
@@ -56,6 +63,9 @@ const GROUP = 'chaperone.dev';
 const VERSION = 'v1alpha1';
 const PLURAL = 'governancepolicies';
 const MANAGED_BY = 'app.kubernetes.io/managed-by';
+const DAY_MS = 24 * 60 * 60_000;
+/** The longest a namespace waits for its next look, whatever its token's lifetime (resyncs come sooner). */
+const MAX_NAMESPACE_REQUEUE_MS = 60 * 60_000;
 
 export interface OperatorOptions {
   kubeconfig: KubeConfig;
@@ -79,6 +89,14 @@ export interface OperatorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Lifetime of the sidecar tokens the operator mints (default 24 h; re-minted at half-life). */
+  sidecarTokenTtlMs?: number;
+  /** How long decided, expired and used ApprovalRequests are kept (default 24 h). */
+  approvalRetentionMs?: number;
+  /** POST a JSON message (Slack-compatible) here for every new pending ApprovalRequest. */
+  approvalNotifyUrl?: string;
+  /** Timeout of one notification (default 5 s). */
+  approvalNotifyTimeoutMs?: number;
 }
 
 export interface Operator {
@@ -156,12 +174,16 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       for (const [namespace, n] of counts) this.set({ namespace }, n);
     },
   });
-  reconcileTotal.inc({ controller: 'namespace', result: 'success' }, 0);
-  reconcileTotal.inc({ controller: 'namespace', result: 'error' }, 0);
-  reconcileDuration.zero({ controller: 'namespace' });
+  for (const controller of ['namespace', 'approval']) {
+    reconcileTotal.inc({ controller, result: 'success' }, 0);
+    reconcileTotal.inc({ controller, result: 'error' }, 0);
+    reconcileDuration.zero({ controller });
+  }
 
   // --- informers ---
   const queue = new WorkQueue<string>({ baseDelayMs: 200, maxDelayMs: 60_000 });
+  /** ApprovalRequests, keyed `namespace/name`. */
+  const approvalQueue = new WorkQueue<string>({ baseDelayMs: 200, maxDelayMs: 60_000 });
   const synced = new Set<string>();
   let stopping = false;
 
@@ -172,30 +194,54 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     keyOf: (obj: T) => string | undefined,
     /** Updates that change nothing the reconcile reads (e.g. our own status writes) are skipped. */
     ignoreUpdate: (obj: T) => boolean = () => false,
+    target: WorkQueue<string> = queue,
+    /**
+     * A resource whose CRD may not be installed yet (a chart upgrade does not add new CRDs): its 404
+     * counts as synced and empty, so the rest of the operator becomes ready, and it is listed again
+     * with backoff until it is served.
+     */
+    optional = false,
   ): Cache<T> {
+    let absent = false;
     const inf = makeInformer<T>(kc, path, async () => {
-      const result = await list();
-      synced.add(name);
-      return result;
+      try {
+        const result = await list();
+        synced.add(name);
+        absent = false;
+        return result;
+      } catch (err) {
+        if (optional && isNotFound(err)) {
+          synced.add(name);
+          if (!absent) log.warn({ informer: name }, `${name} are not served (CRD not installed?): nothing to do for them until they are; kubectl apply -f crds/`);
+          absent = true;
+        }
+        throw err;
+      }
     });
     const enqueue = (obj: T): void => {
       const key = keyOf(obj);
-      if (key) queue.add(key);
+      if (key) target.add(key);
     };
     inf.on('add', enqueue);
     inf.on('update', (obj: T) => {
       if (!ignoreUpdate(obj)) enqueue(obj);
     });
     inf.on('delete', enqueue);
+    // The informer stops on an error other than 410 Gone: relist and watch again, with backoff that
+    // grows while failures follow each other (the informer reconnects before it lists, so a
+    // reconnect is no sign of health) and starts over after a quiet minute.
     let failures = 0;
-    inf.on('connect', () => {
-      failures = 0;
-    });
-    // The informer stops on an error other than 410 Gone: relist and watch again, with backoff.
+    let lastFailure = 0;
     inf.on('error', (err: unknown) => {
       if (stopping) return;
+      // An aborted watch is one this process replaced or stopped (informer start() aborts the watch
+      // it replaces; the refresh below stops it): whoever aborted it starts the next one. Restarting
+      // here as well would abort that one in turn, a restart loop without end.
+      if ((err as { name?: unknown } | null)?.name === 'AbortError') return;
+      if (Date.now() - lastFailure > 60_000) failures = 0;
+      lastFailure = Date.now();
       const delay = Math.min(200 * 2 ** failures++, 30_000);
-      log.warn({ informer: name, err: String(err), retryInMs: delay }, 'watch failed; relisting');
+      if (!(absent && isNotFound(err))) log.warn({ informer: name, err: String(err), retryInMs: delay }, 'watch failed; relisting');
       setTimeout(() => {
         if (!stopping) void inf.start().catch(() => undefined);
       }, delay).unref();
@@ -228,26 +274,97 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     const relevant = obj.metadata?.annotations?.[INJECT_ANNOTATION] === 'true' || obj.metadata?.labels?.[INJECTED_LABEL] === 'true';
     return relevant ? obj.metadata?.namespace : undefined;
   });
+  const approvalRequests = informer<ObservedApproval & KubernetesObject>(
+    'approvalrequests',
+    `/apis/${GROUP}/${VERSION}/${APPROVAL_PLURAL}`,
+    async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: APPROVAL_PLURAL })) as KubernetesListObject<ObservedApproval & KubernetesObject>,
+    approvalKey,
+    () => false,
+    approvalQueue,
+    true,
+  );
   const informers: Array<[string, Cache<KubernetesObject>]> = [
     ['governancepolicies', policies as Cache<KubernetesObject>],
     ['namespaces', namespaces as Cache<KubernetesObject>],
     ['pods', pods as Cache<KubernetesObject>],
+    ['approvalrequests', approvalRequests as Cache<KubernetesObject>],
   ];
   const isReady = (): boolean => informers.every(([name]) => synced.has(name));
 
   // --- reconcile ---
   let leading = !opts.leaderElection;
 
-  async function deleteManaged(kind: 'ConfigMap' | 'Secret', name: string, namespace: string): Promise<void> {
+  const approvals = startApprovalController({
+    core,
+    custom,
+    cache: approvalRequests,
+    queue: approvalQueue,
+    registry,
+    log,
+    identity: opts.identity,
+    component: FIELD_MANAGER,
+    isLeading: () => leading,
+    retentionMs: opts.approvalRetentionMs ?? DAY_MS,
+    ...(opts.approvalNotifyUrl ? { notifyUrl: opts.approvalNotifyUrl } : {}),
+    ...(opts.approvalNotifyTimeoutMs !== undefined ? { notifyTimeoutMs: opts.approvalNotifyTimeoutMs } : {}),
+  });
+
+  /** An object the operator made, found by name and recognised by its managed-by label, deleted. */
+  async function deleteManaged(apiVersion: string, kind: string, name: string, namespace: string): Promise<void> {
+    const ref = { apiVersion, kind, metadata: { name, namespace } };
     try {
-      const obj = kind === 'Secret' ? await core.readNamespacedSecret({ name, namespace }) : await core.readNamespacedConfigMap({ name, namespace });
+      const obj = await objectApi(kc).read(ref);
       if (obj.metadata?.labels?.[MANAGED_BY] !== MANAGED_LABELS[MANAGED_BY]) return;
-      if (kind === 'Secret') await core.deleteNamespacedSecret({ name, namespace });
-      else await core.deleteNamespacedConfigMap({ name, namespace });
+      await objectApi(kc).delete(ref);
       log.info({ namespace, kind, name }, 'deleted (namespace no longer governed)');
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+  }
+
+  /** The cluster CA the operator trusts (its kubeconfig's), for the sidecars' token Secret. */
+  function clusterCaPem(): string {
+    const cluster = kc.getCurrentCluster();
+    if (cluster?.caData) return Buffer.from(cluster.caData, 'base64').toString('utf8');
+    if (cluster?.caFile) return readFileSync(cluster.caFile, 'utf8');
+    return '';
+  }
+
+  const tokenTtlMs = opts.sidecarTokenTtlMs ?? DAY_MS;
+  /**
+   * The sidecar's identity in `namespace`, and a token for it: minted with the TokenRequest API when
+   * the Secret has none, less than half its lifetime is left, the ServiceAccount was recreated or the
+   * cluster CA changed. Returns when to look again (before the half-life runs out).
+   */
+  async function ensureSidecarIdentity(namespace: string, now: Date): Promise<number> {
+    const { serviceAccount, role, roleBinding } = desiredSidecarIdentity(namespace);
+    // Applied every time (a no-op for the API server when unchanged): its UID tells a recreated account.
+    const sa = await applyObject(kc, serviceAccount as KubernetesObject, FIELD_MANAGER);
+    await applyIfChanged(role as KubernetesObject);
+    await applyIfChanged(roleBinding as KubernetesObject);
+
+    let secret: V1Secret | undefined;
+    try {
+      secret = await core.readNamespacedSecret({ name: SIDECAR_TOKEN_SECRET, namespace });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const caPem = clusterCaPem();
+    const uid = sa.metadata?.uid;
+    if (tokenNeedsMint(secret, now, tokenTtlMs, uid) || (unb64(secret?.data?.[SIDECAR_TOKEN_KEYS.ca]) ?? '') !== caPem) {
+      const answer = await core.createNamespacedServiceAccountToken({
+        name: SIDECAR_SERVICE_ACCOUNT,
+        namespace,
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds: Math.round(tokenTtlMs / 1000) } },
+      });
+      const token = answer.status?.token;
+      if (!token) throw new Error(`TokenRequest for ${namespace}/${SIDECAR_SERVICE_ACCOUNT} returned no token`);
+      const expiresAt = answer.status?.expirationTimestamp ? new Date(answer.status.expirationTimestamp) : new Date(now.getTime() + tokenTtlMs);
+      secret = await applyObject(kc, desiredTokenSecret(namespace, { token, issuedAt: now, expiresAt, ...(uid ? { serviceAccountUid: uid } : {}) }, caPem) as V1Secret, FIELD_MANAGER);
+      log.info({ namespace, expiresAt: expiresAt.toISOString() }, 'minted sidecar token');
+    }
+    const renewAt = tokenRenewAt(secret, tokenTtlMs);
+    return renewAt ? renewAt.getTime() - now.getTime() : 0;
   }
 
   /** The namespace CA: created once, rotated well before it expires. Returns the certificates to trust. */
@@ -360,9 +477,13 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     );
     if (!governed) {
       for (const key of applied.keys()) if (key.split('/')[1] === namespace) applied.delete(key);
-      await deleteManaged('ConfigMap', CONFIG_MAP_NAME, namespace);
-      await deleteManaged('ConfigMap', TRUST_CONFIG_MAP_NAME, namespace);
-      await deleteManaged('Secret', CA_SECRET_NAME, namespace);
+      await deleteManaged('v1', 'ConfigMap', CONFIG_MAP_NAME, namespace);
+      await deleteManaged('v1', 'ConfigMap', TRUST_CONFIG_MAP_NAME, namespace);
+      await deleteManaged('v1', 'Secret', CA_SECRET_NAME, namespace);
+      await deleteManaged('v1', 'Secret', SIDECAR_TOKEN_SECRET, namespace);
+      await deleteManaged('rbac.authorization.k8s.io/v1', 'RoleBinding', SIDECAR_ROLE, namespace);
+      await deleteManaged('rbac.authorization.k8s.io/v1', 'Role', SIDECAR_ROLE, namespace);
+      await deleteManaged('v1', 'ServiceAccount', SIDECAR_SERVICE_ACCOUNT, namespace);
       return;
     }
 
@@ -371,6 +492,9 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     await applyIfChanged(configMap as KubernetesObject);
     const caCerts = await ensureCa(namespace, now);
     await applyIfChanged(desiredTrust(namespace, caCerts) as KubernetesObject);
+    const renewInMs = await ensureSidecarIdentity(namespace, now);
+    // Never sooner than 10 s: a token that needs renewing at once again would otherwise loop.
+    queue.addAfter(namespace, Math.min(Math.max(renewInMs, 10_000), MAX_NAMESPACE_REQUEUE_MS));
 
     for (const pod of nsPods) if (isUninjected(pod, opts.namespace)) await reportUninjected(pod);
 
@@ -422,11 +546,31 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const enqueueAll = (): void => {
     applied.clear();
     for (const ns of namespaces.list()) if (ns.metadata?.name) queue.add(ns.metadata.name);
+    approvals.enqueueAll();
   };
 
   const running = queue.run(worker, 4, {
     onError: (namespace, err, requeues) => log.warn({ namespace, err: err instanceof Error ? err.message : String(err), requeues }, 'reconcile failed; retrying'),
   });
+  const approvalsRunning = approvalQueue.run(
+    async (key) => {
+      if (!leading) return;
+      const end = reconcileDuration.startTimer({ controller: 'approval' });
+      try {
+        await approvals.worker(key);
+        reconcileTotal.inc({ controller: 'approval', result: 'success' });
+      } catch (err) {
+        reconcileTotal.inc({ controller: 'approval', result: 'error' });
+        throw err;
+      } finally {
+        end();
+      }
+    },
+    4,
+    {
+      onError: (key, err, requeues) => log.warn({ approvalRequest: key, err: err instanceof Error ? err.message : String(err), requeues }, 'approval reconcile failed; retrying'),
+    },
+  );
 
   // --- health server ---
   const serve: RequestListener = (req, res) => {
@@ -516,8 +660,9 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       clearInterval(resync);
       for (const t of refreshers) clearInterval(t);
       for (const [, inf] of informers) await inf.stop();
-      await queue.shutDown();
-      await running;
+      await Promise.all([queue.shutDown(), approvalQueue.shutDown()]);
+      await Promise.all([running, approvalsRunning]);
+      await approvals.drain();
       await elector?.stop();
       leading = false;
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -11,7 +11,14 @@ export const OPERATOR_DEFAULTS = Object.freeze({
   /** HTTPS with a self-signed certificate (probes and scrapes do not verify it). */
   healthTls: true,
   leaderElection: true,
+  /** Lifetime of the sidecar tokens (re-minted at half-life). */
+  sidecarTokenTtlMs: 24 * 60 * 60_000,
+  /** How long decided, expired and used ApprovalRequests are kept. */
+  approvalRetentionMs: 24 * 60 * 60_000,
 });
+
+/** Where the approval notification URL comes from when --approval-notify-url is not given (a Secret, in the chart). */
+export const APPROVAL_NOTIFY_URL_ENV = 'CHAPERONE_APPROVAL_NOTIFY_URL';
 
 export interface OperatorConfig {
   namespace: string;
@@ -22,6 +29,10 @@ export interface OperatorConfig {
   kubeconfigFile?: string;
   /** Leader-election identity; default $POD_NAME, else hostname plus a random suffix. */
   identity?: string;
+  sidecarTokenTtlMs: number;
+  approvalRetentionMs: number;
+  /** POST a JSON message for every new pending ApprovalRequest. */
+  approvalNotifyUrl?: string;
 }
 
 export function runOperator(config: OperatorConfig, log: Logger): Promise<Operator> {
@@ -32,6 +43,9 @@ export function runOperator(config: OperatorConfig, log: Logger): Promise<Operat
     healthTls: config.healthTls,
     leaderElection: config.leaderElection,
     identity: config.identity ?? defaultIdentity(),
+    sidecarTokenTtlMs: config.sidecarTokenTtlMs,
+    approvalRetentionMs: config.approvalRetentionMs,
+    ...(config.approvalNotifyUrl ? { approvalNotifyUrl: config.approvalNotifyUrl } : {}),
     log,
   });
 }

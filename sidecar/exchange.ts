@@ -196,7 +196,7 @@ async function decide(dp: DataPath, ex: Exchange, call: Call): Promise<Outcome |
     const held = await lookUpHolds(dp, ex, outcome, 'request');
     if (held.kind === 'stop') return void answerStop(dp, ex, held);
     approvals = held.use;
-    call.approvedDigests = new Set(approvals.map((r) => r.digest));
+    call.approvedDigests = new Set(held.digests);
     outcome = decideCall(dp, call, ex.snapshot);
   }
   ex.outcome = outcome;
@@ -221,7 +221,7 @@ interface Stop {
   /** The approval store could not answer: not forwarded (503). */
   unavailable?: string;
 }
-type Held = { kind: 'pass'; use: ApprovalRecord[] } | Stop;
+type Held = { kind: 'pass'; use: ApprovalRecord[]; digests: string[] } | Stop;
 
 /** Looks the outcome's held tool calls up in the approval store, creating records for new holds. */
 async function lookUpHolds(dp: DataPath, ex: Exchange, outcome: Outcome, heldAt: 'request' | 'response'): Promise<Held> {
@@ -242,10 +242,10 @@ async function lookUpHolds(dp: DataPath, ex: Exchange, outcome: Outcome, heldAt:
 
 /** Uses the approvals up, one execution each; another execution that used one first stops this one. */
 async function useApprovals(dp: DataPath, ex: Exchange, records: readonly ApprovalRecord[]): Promise<Held> {
-  if (records.length === 0) return { kind: 'pass', use: [] };
+  if (records.length === 0) return { kind: 'pass', use: [], digests: [] };
   try {
     const lost = await useAll(dp.approvals, records, ex.id);
-    if (!lost) return { kind: 'pass', use: [...records] };
+    if (!lost) return { kind: 'pass', use: [...records], digests: records.map((r) => r.digest) };
     return { kind: 'stop', verdict: { decision: 'deny', rule: 'approval', reason: `approval ${lost.name} for tool ${lost.tool} was already used by another execution` } };
   } catch (err) {
     if (!(err instanceof ApprovalStoreUnavailable)) throw err;

@@ -14,8 +14,8 @@ export interface DemoTarget {
   proxyUrl: string;
   /** The body of the provider's last received request. */
   lastReceivedBody(): Promise<string>;
-  /** A person approves a held call (the admin API), when this target can show it: the HTTP status. */
-  approve?(approvalId: string): Promise<number>;
+  /** A person approves a held call (kubectl chaperone in a cluster, the admin API standalone): what it printed. */
+  approve?(approvalId: string): Promise<string>;
   /** How the approval is made, for the reader. */
   approveHow?(approvalId: string): string;
   audits(): Promise<LogLine[]>;
@@ -57,19 +57,19 @@ export async function demoCalls(target: DemoTarget): Promise<void> {
   await show('allowed: intern, first call of the minute', target.direct([...json, ...chat('intern', 'one'), route('/openai/v1/chat/completions')]));
   await show('rate limited: intern, second call of the minute', target.direct([...json, ...chat('intern', 'two'), route('/openai/v1/chat/completions')]));
 
-  const mcp = (id: number, approval?: string) => [
-    ...json, '-H', 'x-chaperone-agent: researcher', ...(approval ? ['-H', `x-chaperone-approval: ${approval}`] : []),
+  const mcp = (id: number) => [
+    ...json, '-H', 'x-chaperone-agent: researcher',
     '-d', JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'send_email', arguments: { to: 'the CEO', subject: 'Q3 numbers' } } }),
     'https://mcp.tools.example.com/mcp',
   ];
   const held = await show('held: an MCP tools/call to send_email waits for a person', target.viaProxy(mcp(1)));
-  const approvalId = (JSON.parse(held.body || '{}') as { approval_id?: string }).approval_id ?? '';
-  say(`   202 body: ${held.body.trim()}`);
+  const approvalId = held.headers['x-chaperone-approval'] ?? '';
+  say(`   428 body (an error the agent's SDK raises): ${held.body.trim()}`);
   if (target.approve) {
     say(`-- a person approves it: ${target.approveHow?.(approvalId) ?? ''}`);
-    say(`   -> HTTP ${await target.approve(approvalId)}`);
-    await show('allowed: the agent resends with X-Chaperone-Approval', target.viaProxy(mcp(2, approvalId)));
-    await show('denied: the approval is single-use', target.viaProxy(mcp(3, approvalId)));
+    say(`   -> ${(await target.approve(approvalId)).trim()}`);
+    await show('allowed: the agent sends the same call again; the approval passes it', target.viaProxy(mcp(2)));
+    await show('held again: one approval passes one execution', target.viaProxy(mcp(3)));
   }
   await show("error: malformed JSON gets a 400 in the provider's error shape", target.direct([...json, '-d', '{"model":', route('/openai/v1/chat/completions')]));
 }
@@ -85,7 +85,7 @@ export async function demoReport(target: DemoTarget): Promise<void> {
   }
   say('\n== Sidecar metrics (excerpt of /metrics)');
   for (const line of (await target.metrics()).split('\n')) {
-    if (/^chaperone_(requests_total|policy_violations_total|dlp_findings_total|tokens_total|cost_usd_total|approvals_pending)/.test(line)) say(`   ${line}`);
+    if (/^chaperone_(requests_total|policy_violations_total|dlp_findings_total|tokens_total|cost_usd_total|approval_lookups_total)/.test(line)) say(`   ${line}`);
   }
   const decisions = new Set(audits.map((a) => a.decision));
   const missing = EXPECTED_DECISIONS.filter((d) => !decisions.has(d));

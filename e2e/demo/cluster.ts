@@ -22,6 +22,7 @@ import { CURL_BASE_ARGS, parseCurl } from '../harness/curl.js';
 import { deployFakeProvider } from '../harness/fake-provider-pod.js';
 import { CHART_DIR, helm } from '../harness/helm.js';
 import { kubectl, kubectlOk } from '../harness/kubectl.js';
+import { kubectlChaperone } from '../harness/plugin.js';
 import { AGENT_IMAGE, CHAPERONE_IMAGE_REPOSITORY, describePod, E2E_IMAGE_TAG, exec, jsonLogLines, waitForReady } from '../harness/pods.js';
 import type { LogLine } from '../harness/sidecar-process.js';
 import { waitFor } from '../harness/wait.js';
@@ -35,6 +36,9 @@ const RELEASE_NS = 'chaperone-demo-system';
 const AGENTS = ['researcher', 'writer', 'intern'];
 /** The agents' namespace (the example policy says `agents`; the demo moves it here). */
 const AGENTS_NS = 'chaperone-demo';
+/** The chart's approver ClusterRole (<release fullname>-approver) and the person bound to it. */
+const APPROVER_ROLE = `${RELEASE}-chaperone-approver`;
+const APPROVER = 'alice@example.com';
 const POLICY = join(PROJECT_ROOT, 'examples', 'policies', 'demo.yaml');
 const FAKE_HOSTS = ['api.openai.com', 'api.anthropic.com', 'mcp.tools.example.com'];
 const UPSTREAM_CA = 'demo-upstream-ca';
@@ -131,10 +135,18 @@ async function main(): Promise<void> {
       lastReceivedBody: async () => (await fake.receivedBodies()).at(-1) ?? '',
       audits: async () => (await Promise.all(AGENTS.map((a) => jsonLogLines(AGENTS_NS, a, 'chaperone-proxy')))).flat().filter((l) => l.audit === true) as LogLine[],
       metrics: async () => (await request(`${adminUrl}/metrics`, { dispatcher: admin })).body.text(),
+      // A person, not the agent: a user bound to the chart's approver ClusterRole decides with kubectl.
+      approveHow: (name) => `kubectl create rolebinding approvers -n ${AGENTS_NS} --clusterrole ${APPROVER_ROLE} --user ${APPROVER}; kubectl chaperone approve ${name} -n ${AGENTS_NS} --as ${APPROVER}`,
+      approve: async (name) => {
+        say(`   kubectl get ar -n ${AGENTS_NS}:\n${(await kubectlOk(['get', 'ar', '-n', AGENTS_NS])).replace(/^/gm, '     ')}`);
+        await kubectlOk(['create', 'rolebinding', 'approvers', '-n', AGENTS_NS, '--clusterrole', APPROVER_ROLE, '--user', APPROVER]);
+        const r = await kubectlChaperone(['approve', name, '-n', AGENTS_NS, '--as', APPROVER]);
+        if (r.code !== 0) throw new Error(`kubectl chaperone approve failed: ${r.stderr}`);
+        return r.stdout;
+      },
     };
     try {
       await demoCalls(target);
-      say('   (a person decides held calls; the sidecar takes approvals only from its own pod here)');
       say(`\n   the sidecar's admin port at the pod address: ${adminUrl} (HTTPS, certificate from the namespace CA)`);
       await demoReport(target);
     } finally {

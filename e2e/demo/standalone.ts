@@ -2,6 +2,7 @@
 // OpenAI, Anthropic and MCP wire formats over real TLS. It sends allowed, denied, redacted,
 // rate-limited and held calls through it (HTTPS_PROXY with TLS interception, and base-URL routes),
 // approves the held one on the admin port, and prints the decisions and the metrics.
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +29,13 @@ async function main(): Promise<void> {
   await writeFile(join(caDir, 'tls.crt'), ca.certPem);
   await writeFile(join(caDir, 'tls.key'), ca.keyPem, { mode: 0o600 });
   await writeFile(join(dir, 'upstream-ca.crt'), pki.caCert);
+  // A standalone sidecar's approvals are decided on its admin port, with this token only.
+  const token = randomBytes(16).toString('hex');
+  const tokenFile = join(dir, 'admin-token');
+  await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
 
   const sidecar = await spawnSidecar([
+    '--admin-token-file', tokenFile,
     '--policy', POLICY, '--ca-dir', caDir, '--upstream-ca', join(dir, 'upstream-ca.crt'),
     ...['api.openai.com', 'api.anthropic.com', 'mcp.tools.example.com'].flatMap((h) => ['--resolve', `${h}=127.0.0.1:${fake.port}`]),
   ]);
@@ -41,11 +47,10 @@ async function main(): Promise<void> {
     direct: (args) => curl(args),
     proxyUrl: sidecar.proxyUrl,
     lastReceivedBody: async () => fake.received.at(-1)?.body ?? '',
-    approveHow: (id) => `curl -X POST ${sidecar.adminUrl}/approvals/${id}/approve`,
+    approveHow: (id) => `curl -X POST -H "authorization: Bearer $(cat ${tokenFile})" ${sidecar.adminUrl}/approvals/${id}/approve`,
     approve: async (id) => {
-      const res = await request(`${sidecar.adminUrl}/approvals/${id}/approve`, { method: 'POST' });
-      await res.body.text();
-      return res.statusCode;
+      const res = await request(`${sidecar.adminUrl}/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      return `HTTP ${res.statusCode} ${await res.body.text()}`;
     },
     audits: async () => sidecar.audits(),
     metrics: async () => (await request(`${sidecar.adminUrl}/metrics`)).body.text(),

@@ -16,7 +16,8 @@ import {
 } from '../../api/approval-names.js';
 import { API_VERSION } from '../../api/index.js';
 import type { HeldTool } from '../policy/verdict.js';
-import { effectivePhase, ApprovalStoreUnavailable, type ApprovalRecord, type ApprovalStore, type HoldContext } from './store.js';
+import { decisionTime, effectivePhase, type ObservedApproval } from '../../api/approval-phase.js';
+import { ApprovalStoreUnavailable, type ApprovalRecord, type ApprovalStore, type HoldContext } from './store.js';
 
 export interface PodIdentity {
   name?: string;
@@ -34,24 +35,12 @@ export interface KubernetesApprovalsOptions {
   timeoutMs?: number;
 }
 
-type ManagedField = { time?: string; fieldsV1?: { 'f:spec'?: { 'f:decision'?: unknown } } };
-type Stored = ApprovalRequestObject & { metadata: { managedFields?: ManagedField[] } };
+type Stored = ObservedApproval;
 
 /** Kubernetes names: lower-case alphanumerics and '-', starting and ending alphanumeric. */
 function slug(tool: string): string {
   const s = tool.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 30).replace(/-+$/, '');
   return s || 'tool';
-}
-
-/** When a person's decision was written: the API server's own time for the write that set it. */
-export function decisionTime(obj: Stored): Date | undefined {
-  let latest: Date | undefined;
-  for (const f of obj.metadata.managedFields ?? []) {
-    if (!f.time || f.fieldsV1?.['f:spec']?.['f:decision'] === undefined) continue;
-    const t = new Date(f.time);
-    if (!Number.isNaN(t.getTime()) && (!latest || t > latest)) latest = t;
-  }
-  return latest;
 }
 
 export class KubernetesApprovals implements ApprovalStore {
@@ -117,6 +106,7 @@ export class KubernetesApprovals implements ApprovalStore {
       namespace: obj.metadata.namespace!,
       digest: obj.spec.digest,
       tool: obj.spec.tool,
+      heldAt: obj.spec.heldAt,
       phase,
       createdAt: new Date(obj.metadata.creationTimestamp ?? 0),
       expiresAt,
@@ -182,6 +172,13 @@ export class KubernetesApprovals implements ApprovalStore {
       const { managedFields: _kept, ...metadata } = read.json.metadata; // left out: the server keeps them
       const wrote = await this.api<Stored>('PUT', `${path}/status`, { ...read.json, metadata, status });
       if (wrote.status === 200) return true;
+      // Approved by its timeoutAction a moment ago: admission lets the sidecar mark it Used once the
+      // operator has recorded it Approved (it does so at expiresAt). Wait for that, briefly.
+      const waiting = read.json.status?.phase !== 'Approved' && !read.json.spec.decision && (wrote.status === 403 || wrote.status === 422);
+      if (waiting && attempt < 4) {
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
       if (wrote.status !== 409) this.failed(`marking ${record.name} used`, wrote.status, wrote.json);
     }
     return false;

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ApprovalPhase } from '../../api/approval-names.js';
 import type { HeldTool } from '../policy/verdict.js';
-import { effectivePhase, ApprovalStoreUnavailable, type ApprovalRecord, type ApprovalStore, type HoldContext } from './store.js';
+import { effectivePhase } from '../../api/approval-phase.js';
+import { ApprovalStoreUnavailable, type ApprovalRecord, type ApprovalStore, type HoldContext } from './store.js';
 
 /** At most this many records; decided and expired ones go first when it is full. */
 export const MAX_MEMORY_APPROVALS = 1000;
@@ -43,6 +44,7 @@ export class MemoryApprovals implements ApprovalStore {
       name: e.id,
       digest: e.hold.digest,
       tool: e.hold.tool,
+      heldAt: e.context.heldAt,
       phase: this.phase(e),
       createdAt: e.createdAt,
       expiresAt: e.expiresAt,

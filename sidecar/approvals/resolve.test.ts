@@ -3,13 +3,14 @@ import type { ApprovalPhase } from '../../api/approval-names.js';
 import type { HeldTool } from '../policy/verdict.js';
 import { MemoryApprovals } from './memory.js';
 import { gate, resolveHolds, useAll } from './resolve.js';
-import { effectivePhase, type ApprovalRecord } from './store.js';
+import { effectivePhase } from '../../api/approval-phase.js';
+import type { ApprovalRecord } from './store.js';
 
 const hold = (digest: string, tool = 'send_email'): HeldTool => ({
   digest, argumentsDigest: 'a', preview: '{}', truncated: false, agent: 'bot', tool, policy: 'ns/p', policyGeneration: 1, timeoutSeconds: 60, timeoutAction: 'reject',
 });
-const rec = (name: string, digest: string, phase: ApprovalPhase, ageMs = 0): ApprovalRecord => ({
-  name, digest, tool: 'send_email', phase, createdAt: new Date(1_000_000 - ageMs), expiresAt: new Date(2_000_000), ...(phase === 'Denied' ? { decidedBy: 'alice', reason: 'no' } : {}),
+const rec = (name: string, digest: string, phase: ApprovalPhase, ageMs = 0, heldAt: 'request' | 'response' = 'request'): ApprovalRecord => ({
+  name, digest, tool: 'send_email', heldAt, phase, createdAt: new Date(1_000_000 - ageMs), expiresAt: new Date(2_000_000), ...(phase === 'Denied' ? { decidedBy: 'alice', reason: 'no' } : {}),
 });
 const found = (...rs: ApprovalRecord[]) => new Map([[rs[0]!.digest, rs]]);
 
@@ -18,6 +19,7 @@ describe('resolveHolds', () => {
     expect(resolveHolds([hold('d')], found(rec('a', 'd', 'Approved')))).toEqual({ kind: 'pass', use: [rec('a', 'd', 'Approved')] });
     expect(resolveHolds([hold('d')], found(rec('a', 'd', 'Pending')))).toMatchObject({ kind: 'hold', waiting: [{ name: 'a' }], create: [] });
     expect(resolveHolds([hold('d')], new Map())).toMatchObject({ kind: 'hold', waiting: [], create: [{ digest: 'd' }] });
+    expect(resolveHolds([hold('d')], found(rec('a', 'd', 'Approved')))).toMatchObject({ kind: 'pass', digests: ['d'] });
     expect(resolveHolds([hold('d')], found(rec('a', 'd', 'Used')))).toMatchObject({ kind: 'hold', create: [{ digest: 'd' }] });
   });
 
@@ -26,6 +28,14 @@ describe('resolveHolds', () => {
     expect(resolveHolds([hold('d')], found(rec('b', 'd', 'Expired')))).toMatchObject({ kind: 'deny', reason: expect.stringMatching(/^approval b for tool send_email expired at/) });
     // An approval waiting to be used wins over an older refusal.
     expect(resolveHolds([hold('d')], found(rec('b', 'd', 'Approved'), rec('a', 'd', 'Denied', 5)))).toMatchObject({ kind: 'pass' });
+  });
+
+  it('passes, without another approval, a request reporting a call whose approval was used when the model proposed it', () => {
+    const usedAtAnswer = found(rec('a', 'd', 'Used', 0, 'response'));
+    expect(resolveHolds([hold('d')], usedAtAnswer, true)).toEqual({ kind: 'pass', use: [], digests: ['d'] });
+    // Not a report (an MCP tools/call is the execution itself), or used by an execution at a request: held anew.
+    expect(resolveHolds([hold('d')], usedAtAnswer, false)).toMatchObject({ kind: 'hold', create: [{ digest: 'd' }] });
+    expect(resolveHolds([hold('d')], found(rec('a', 'd', 'Used', 0, 'request')), true)).toMatchObject({ kind: 'hold' });
   });
 
   it('needs every held call approved: one missing holds the call, one refused refuses it', () => {
