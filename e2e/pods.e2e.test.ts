@@ -409,7 +409,7 @@ describe('observability and failure on the node', () => {
         .filter((port) => port.name === 'chaperone-admin')
         .map((port) => ({ targets: [`${p.status!.podIP}:${port.containerPort}`], labels: { pod: p.metadata!.name!, namespace: NS } })),
     );
-    expect(targets.length).toBe(4); // agent-native and agent-classic, each also with transparent capture
+    expect(targets.length).toBe(5); // agent-native and agent-classic, each also with transparent capture, and agent-approvals
     await writeFile(join(dir, 'targets.json'), JSON.stringify(targets));
     await writeFile(join(dir, 'prometheus.yml'), stringify({
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
