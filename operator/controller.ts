@@ -529,19 +529,22 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     }
   }
 
-  async function worker(namespace: string): Promise<void> {
-    if (!leading) return;
-    const end = reconcileDuration.startTimer({ controller: 'namespace' });
-    try {
-      await reconcile(namespace);
-      reconcileTotal.inc({ controller: 'namespace', result: 'success' });
-    } catch (err) {
-      reconcileTotal.inc({ controller: 'namespace', result: 'error' });
-      throw err;
-    } finally {
-      end();
-    }
-  }
+  /** A queue's worker: the leader reconciles, timed and counted per controller. */
+  const measured =
+    (controller: 'namespace' | 'approval', reconcileOne: (key: string) => Promise<void>) =>
+    async (key: string): Promise<void> => {
+      if (!leading) return;
+      const end = reconcileDuration.startTimer({ controller });
+      try {
+        await reconcileOne(key);
+        reconcileTotal.inc({ controller, result: 'success' });
+      } catch (err) {
+        reconcileTotal.inc({ controller, result: 'error' });
+        throw err;
+      } finally {
+        end();
+      }
+    };
 
   const enqueueAll = (): void => {
     applied.clear();
@@ -549,23 +552,11 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     approvals.enqueueAll();
   };
 
-  const running = queue.run(worker, 4, {
+  const running = queue.run(measured('namespace', reconcile), 4, {
     onError: (namespace, err, requeues) => log.warn({ namespace, err: err instanceof Error ? err.message : String(err), requeues }, 'reconcile failed; retrying'),
   });
   const approvalsRunning = approvalQueue.run(
-    async (key) => {
-      if (!leading) return;
-      const end = reconcileDuration.startTimer({ controller: 'approval' });
-      try {
-        await approvals.worker(key);
-        reconcileTotal.inc({ controller: 'approval', result: 'success' });
-      } catch (err) {
-        reconcileTotal.inc({ controller: 'approval', result: 'error' });
-        throw err;
-      } finally {
-        end();
-      }
-    },
+    measured('approval', (key) => approvals.worker(key)),
     4,
     {
       onError: (key, err, requeues) => log.warn({ approvalRequest: key, err: err instanceof Error ? err.message : String(err), requeues }, 'approval reconcile failed; retrying'),
