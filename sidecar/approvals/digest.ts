@@ -16,6 +16,12 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
+/**
+ * A string that holds its own characters. V8 makes a slice of a long string a view that keeps the
+ * whole parent alive: a 1 KiB preview would pin megabytes of arguments for as long as it is kept.
+ */
+const ownCopy = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
+
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export function approvalDigest(agent: string, tool: string, argumentsDigest: string, policy: string, generation: number): string {
@@ -41,7 +47,7 @@ export function heldTool(terms: HoldTerms): HeldTool {
   return {
     digest: approvalDigest(terms.agent, terms.tool, argumentsDigest, terms.policy, terms.generation),
     argumentsDigest,
-    preview: truncated ? canonical.slice(0, APPROVAL_PREVIEW_CHARS) : canonical,
+    preview: truncated ? ownCopy(canonical.slice(0, APPROVAL_PREVIEW_CHARS)) : canonical,
     truncated,
     agent: terms.agent,
     tool: terms.tool,
