@@ -16,7 +16,7 @@ const found = (...rs: ApprovalRecord[]) => new Map([[rs[0]!.digest, rs]]);
 
 describe('resolveHolds', () => {
   it('passes on an Approved record, waits on a Pending one, creates for none or only Used ones', () => {
-    expect(resolveHolds([hold('d')], found(rec('a', 'd', 'Approved')))).toEqual({ kind: 'pass', use: [rec('a', 'd', 'Approved')] });
+    expect(resolveHolds([hold('d')], found(rec('a', 'd', 'Approved')))).toEqual({ kind: 'pass', use: [rec('a', 'd', 'Approved')], digests: ['d'] });
     expect(resolveHolds([hold('d')], found(rec('a', 'd', 'Pending')))).toMatchObject({ kind: 'hold', waiting: [{ name: 'a' }], create: [] });
     expect(resolveHolds([hold('d')], new Map())).toMatchObject({ kind: 'hold', waiting: [], create: [{ digest: 'd' }] });
     expect(resolveHolds([hold('d')], found(rec('a', 'd', 'Approved')))).toMatchObject({ kind: 'pass', digests: ['d'] });
