@@ -169,6 +169,12 @@ export const governancePolicySpecSchema: SchemaNode = {
           description: 'Host names to intercept, e.g. mcp.internal.example.com or *.example.com.',
           items: { type: 'string', pattern: HOST_PATTERN, description: 'Host name, optionally with a leading "*." wildcard.' },
         },
+        passThrough: {
+          type: 'array',
+          description:
+            'Requests on intercepted hosts whose body the sidecar cannot read (not JSON, an unknown content coding or charset) are refused; these host[/path] globs (egress-rule syntax) let such bodies through unread, e.g. "api.openai.com/v1/files*" for multipart uploads. Egress rules still apply.',
+          items: { type: 'string', minLength: 1, maxLength: 512, description: 'Glob of the form host[/path] with * wildcards.' },
+        },
       },
     },
     egress: {

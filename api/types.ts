@@ -34,6 +34,8 @@ export interface LabelSelector {
 
 export interface InterceptSpec {
   hosts?: string[];
+  /** host[/path] globs whose unreadable bodies on intercepted hosts are forwarded unread. */
+  passThrough?: string[];
 }
 
 export interface RateLimit {

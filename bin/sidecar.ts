@@ -36,6 +36,8 @@ Flags:
   --admin-tls              serve the admin port over HTTPS, with a certificate from the interception CA
                            (names localhost, 127.0.0.1, ::1 and $POD_IP); the injector sets it
   --max-body-bytes N       largest request body accepted (default ${SIDECAR_DEFAULTS.maxBodyBytes})
+  --max-response-bytes N   largest whole JSON answer read from an inspected upstream; a larger one is
+                           refused with 502, never buffered on (default ${SIDECAR_DEFAULTS.maxResponseBytes})
   --client-timeout-ms N    time a client may take to send a request (default ${SIDECAR_DEFAULTS.clientTimeoutMs})
   --connect-timeout-ms N   upstream connect timeout (default ${SIDECAR_DEFAULTS.connectTimeoutMs})
   --upstream-timeout-ms N  upstream time to headers and longest silence mid-body (default ${SIDECAR_DEFAULTS.upstreamTimeoutMs})
@@ -67,6 +69,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     'api-server': { type: 'string' },
     'admin-tls': { type: 'boolean' },
     'max-body-bytes': { type: 'string' },
+    'max-response-bytes': { type: 'string' },
     'client-timeout-ms': { type: 'string' },
     'connect-timeout-ms': { type: 'string' },
     'upstream-timeout-ms': { type: 'string' },
@@ -98,6 +101,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
       ...(values['approvals-credentials'] ? { approvalsCredentials: values['approvals-credentials'] } : {}),
       ...(values['api-server'] ? { apiServer: values['api-server'] } : {}),
       maxBodyBytes: intFlag(values['max-body-bytes'], 'max-body-bytes', d.maxBodyBytes),
+      maxResponseBytes: intFlag(values['max-response-bytes'], 'max-response-bytes', d.maxResponseBytes),
       clientTimeoutMs: intFlag(values['client-timeout-ms'], 'client-timeout-ms', d.clientTimeoutMs),
       connectTimeoutMs: intFlag(values['connect-timeout-ms'], 'connect-timeout-ms', d.connectTimeoutMs),
       upstreamTimeoutMs: intFlag(values['upstream-timeout-ms'], 'upstream-timeout-ms', d.upstreamTimeoutMs),

@@ -5,6 +5,8 @@
 //   (the agent itself) must not approve its own calls. In a pod, approvals are ApprovalRequest
 //   objects decided with kubectl, and these routes answer 404 saying so.
 // - POST /quitquitquit needs the token when one is set, else must come from loopback (the app asks).
+// - GET /status needs the token when one is set (it lists agents, session ids and spend), else is
+//   open like /healthz, /readyz and /metrics, which are always open (probes and Prometheus).
 import { timingSafeEqual } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { MemoryApprovals } from './approvals/memory.js';
@@ -63,7 +65,9 @@ export function createAdminApp(state: AdminState): Express {
     res.type(state.metrics.registry.contentType).send(await state.metrics.registry.metrics());
   });
 
-  app.get('/status', (_req, res) => {
+  // It names agents, session ids and spend: with a token configured, only its holder reads it.
+  app.get('/status', (req, res) => {
+    if (state.adminToken && !authorised(req, state.adminToken)) return void deny(res, state.adminToken);
     const snapshot = state.snapshot();
     res.json({
       version: state.version,

@@ -11,6 +11,8 @@ import type { Upstream } from './upstream.js';
 /** Everything the data path needs, built once by the sidecar. */
 export interface DataPath {
   maxBodyBytes: number;
+  /** The largest whole (non-streamed) JSON answer read for its checks; a larger one is refused. */
+  maxResponseBytes: number;
   snapshot(): ConfigSnapshot | undefined;
   upstream: Upstream;
   pipeline: Pipeline;
@@ -28,6 +30,16 @@ export interface Target {
   scheme: 'http' | 'https';
   host: string;
   port: number;
+  /**
+   * Path and query in canonical form (canonical-path.ts): adapter routing, the egress rules, the
+   * audit line and the upstream request all read this one string. Built only by the listeners.
+   */
   path: string;
   inspect: boolean;
+  /**
+   * Set when the request target could not be made canonical (or named another host than its
+   * connection's): the exchange answers 400 in the provider's shape and forwards nothing. `path`
+   * is then the target as received, for the audit line only.
+   */
+  refused?: string;
 }

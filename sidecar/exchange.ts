@@ -26,9 +26,13 @@ import {
   writeWithBackpressure,
 } from './http-util.js';
 import type { ModelPricing } from '../api/index.js';
+import { malformedJsonMessage } from './json-syntax.js';
 import { costOf } from './pricing.js';
 import { MalformedRequest, setAt, type ErrorKind, type ProviderAdapter } from './providers/adapter.js';
-import { adapterFor, unknownAdapter } from './providers/index.js';
+import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
+import { SseEventTooLarge } from './providers/sse.js';
+import { matchesHostPath } from './policy/egress.js';
+import { decodeRequestBody, MAX_JSON_DEPTH, nestsDeeperThan, quoted } from './request-body.js';
 import type { CallResult } from './policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
 
@@ -59,6 +63,8 @@ class Exchange {
   reported: Verdict | undefined;
   response: ResponseFacts = EMPTY_RESPONSE;
   decision: Decision = 'allow';
+  /** 100 Continue was sent: the client is sending its body. */
+  continued = false;
   /** Set once the call went upstream: its checks must be told how it ended. */
   admitted = false;
   upstreamStatus = 0;
@@ -94,12 +100,17 @@ export async function handleExchange(dp: DataPath, req: IncomingMessage, res: Se
     return;
   }
   const ex = new Exchange(req, res, target, snapshot);
+  if (target.refused !== undefined) return refuseTarget(dp, ex, target.refused);
   try {
     if (target.inspect) await inspected(dp, ex);
     else await passThrough(dp, ex);
   } catch (err) {
     if (err instanceof BodyTooLarge) {
-      answerError(dp, ex, 413, 'too_large', `request body exceeds the ${err.limit}-byte limit`, { connection: 'close' });
+      // A client waiting for 100 Continue sends nothing more: close. One still sending is read to the
+      // end (bounded) and dropped, so it reads the 413 instead of a reset connection.
+      const waiting = expectsContinue(req) && !ex.continued;
+      if (!waiting) drain(req, Math.max(DRAIN_FACTOR * err.limit, MIN_DRAIN_BYTES));
+      answerError(dp, ex, 413, 'too_large', `request body exceeds the ${err.limit}-byte limit`, waiting ? { connection: 'close' } : {});
     } else if (err instanceof MalformedRequest) {
       answerError(dp, ex, 400, 'invalid_request', err.message);
     } else {
@@ -108,27 +119,87 @@ export async function handleExchange(dp: DataPath, req: IncomingMessage, res: Se
   }
 }
 
+/** How much of an over-limit body is read and dropped, in multiples of the limit, before the connection is cut. */
+const DRAIN_FACTOR = 4;
+const MIN_DRAIN_BYTES = 16 * 1024 * 1024;
+
+/** Did the client send `Expect: 100-continue` (servers here answer it themselves, inner-server.ts)? */
+function expectsContinue(req: IncomingMessage): boolean {
+  return /\b100-continue\b/i.test(headerValue(req.headers.expect) ?? '');
+}
+
+function sendContinue(ex: Exchange): void {
+  if (ex.continued || ex.res.headersSent) return;
+  ex.continued = true;
+  ex.res.writeContinue();
+}
+
+/** Reads and drops the rest of a request body; past `bound` bytes the connection is cut. */
+function drain(req: IncomingMessage, bound: number): void {
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > bound) req.socket.destroy();
+  });
+  req.resume();
+}
+
+/**
+ * A request target that could not be made canonical (canonical-path.ts): nothing can say which
+ * checks it needs, so it is not forwarded. 400, in the shape the host's SDK reads, and audited.
+ */
+function refuseTarget(dp: DataPath, ex: Exchange, reason: string): void {
+  ex.adapter = ex.target.inspect ? likelyAdapterForHost(ex.target.host) : unknownAdapter;
+  ex.provider = ex.adapter.provider;
+  answerError(dp, ex, 400, 'invalid_request', `malformed request target: ${reason}`, { connection: 'close' });
+}
+
 async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   const { req, target } = ex;
   const head = { host: target.host, method: req.method ?? 'GET', path: target.path, contentType: headerValue(req.headers['content-type']) };
   // Chosen by host and path first, so even a 413 for an unread body speaks the provider's dialect.
   ex.adapter = adapterFor(head, undefined);
   ex.provider = ex.adapter.provider;
-  const raw = await readBody(req, dp.maxBodyBytes, headerValue(req.headers['content-length']));
+  const declared = headerValue(req.headers['content-length']);
+  if (expectsContinue(req)) {
+    if (declared !== undefined && Number(declared) > dp.maxBodyBytes) throw new BodyTooLarge(dp.maxBodyBytes);
+    sendContinue(ex);
+  }
+  const raw = await readBody(req, dp.maxBodyBytes, declared);
 
+  // Read as the provider would, whatever the content type claims: JSON in a form-encoded or
+  // text/plain request, gzip, a BOM or UTF-16 are checked like plain JSON, and forwarded decoded.
   let body: unknown;
-  let parseError: string | undefined;
-  if (raw.length > 0 && isJsonContentType(head.contentType)) {
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch (err) {
-      parseError = (err as Error).message;
+  let forward: Buffer = raw;
+  let unreadable: { reason: string; malformedJson: boolean } | undefined;
+  if (raw.length > 0) {
+    const decoded = decodeRequestBody(raw, headerValue(req.headers['content-encoding']), head.contentType, dp.maxBodyBytes);
+    if (!decoded.ok) {
+      unreadable = { reason: decoded.reason, malformedJson: false };
+    } else {
+      try {
+        body = JSON.parse(decoded.text);
+        if (decoded.changed) forward = Buffer.from(decoded.text);
+        // Checks walk the JSON; a body nested deeper than any provider's format is refused first.
+        if (nestsDeeperThan(body, MAX_JSON_DEPTH)) throw new MalformedRequest(`the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
+      } catch (err) {
+        if (err instanceof MalformedRequest) throw err;
+        // JSON.parse's own message quotes the body.
+        unreadable = { reason: malformedJsonMessage(decoded.changed ? Buffer.from(decoded.text) : raw), malformedJson: true };
+      }
     }
   }
   ex.adapter = adapterFor(head, body);
   ex.provider = ex.adapter.provider;
-  // A provider endpoint that gets broken JSON answers 400 in its own shape; elsewhere bytes are bytes.
-  if (parseError !== undefined && ex.adapter.provider !== 'unknown') throw new MalformedRequest(`malformed JSON body: ${parseError}`);
+  // Fail closed: what cannot be read on an intercepted host is not forwarded, unless a policy lets
+  // this host and path through unread (multipart uploads, say).
+  if (unreadable && !passesUnread(ex.snapshot, target.host, target.path)) {
+    if (ex.adapter.provider === 'unknown') ex.adapter = likelyAdapterForHost(target.host);
+    // Broken JSON sent as JSON answers 400, as the provider would.
+    if (unreadable.malformedJson && isJsonContentType(head.contentType)) throw new MalformedRequest(unreadable.reason);
+    const what = unreadable.malformedJson ? `it is not JSON (content-type ${head.contentType === undefined ? 'none' : quoted(head.contentType)})` : unreadable.reason;
+    return answerError(dp, ex, 415, 'invalid_request', `the request body on an intercepted host cannot be checked: ${what}; a policy can let this host and path through unread (spec.intercept.passThrough)`);
+  }
   const facts = body === undefined || ex.adapter.provider === 'unknown' ? NO_FACTS : ex.adapter.parseRequest(head, body);
 
   const call: Call = {
@@ -147,13 +218,16 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   const outcome = await decide(dp, ex, call);
   if (!outcome) return;
 
-  let forwardBody: Buffer | null = raw.length > 0 ? raw : null;
+  let forwardBody: Buffer | null = forward.length > 0 ? forward : null;
   let rewritten = false;
   for (const rewrite of outcome.rewrites) rewritten = setAt(call.body, rewrite.path, rewrite.text) || rewritten;
   if (outcome.stripTools.length > 0) rewritten = ex.adapter.removeTools(call.body, new Set(outcome.stripTools)) > 0 || rewritten;
   if (rewritten) forwardBody = Buffer.from(JSON.stringify(call.body));
   // Ask for an uncompressed answer: usage and tool calls must be readable as they pass.
-  const headers = forwardableHeaders(req.headers, ['content-length', 'accept-encoding']);
+  // A decoded body goes without its content coding (and, read from UTF-16, as UTF-8 JSON).
+  const decodedAway = forward !== raw;
+  const headers = forwardableHeaders(req.headers, decodedAway ? ['content-length', 'accept-encoding', 'content-encoding', 'content-type'] : ['content-length', 'accept-encoding']);
+  if (decodedAway) headers['content-type'] = 'application/json';
   headers['accept-encoding'] = 'identity';
 
   const upstream = await requestUpstream(dp, ex, headers, forwardBody);
@@ -179,6 +253,7 @@ async function passThrough(dp: DataPath, ex: Exchange): Promise<void> {
   ex.call = call;
   if (!(await decide(dp, ex, call))) return;
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && expectsContinue(req)) sendContinue(ex);
   const upstream = await requestUpstream(dp, ex, forwardableHeaders(req.headers), hasBody ? req : null);
   return relayRaw(dp, ex, upstream);
 }
@@ -334,7 +409,16 @@ function noteResponseVerdict(ex: Exchange, outcome: Outcome): void {
 
 async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData): Promise<void> {
   const started = process.hrtime.bigint();
-  let raw = Buffer.from(await upstream.body.arrayBuffer());
+  let raw: Buffer;
+  try {
+    raw = await readBody(upstream.body, dp.maxResponseBytes, headerValue(upstream.headers['content-length']));
+  } catch (err) {
+    if (!(err instanceof BodyTooLarge)) throw err;
+    // Checks need the whole answer; one too large to hold is refused, never buffered on.
+    await upstream.body.destroy();
+    ex.failure = 'server_error';
+    return answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer exceeds the ${err.limit}-byte limit (--max-response-bytes): refused`);
+  }
   ex.upstreamMs += elapsedMs(started);
   let json: unknown;
   try {
@@ -441,10 +525,18 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
       }
     }
   } catch (err) {
-    // The upstream broke mid-stream: the agent sees a truncated stream, as it would without us.
-    ex.error = `upstream stream failed: ${(err as Error).message}`;
-    ex.failure = 'connect';
-    res.destroy();
+    if (err instanceof SseEventTooLarge) {
+      // The upstream sent an event too large to hold: what the sidecar cannot read, it does not forward.
+      ex.error = `upstream stream refused: ${err.message}`;
+      ex.decision = 'error';
+      res.end(ex.adapter.streamError('upstream_unavailable', `chaperone: ${err.message}`));
+      await upstream.body.destroy();
+    } else {
+      // The upstream broke mid-stream: the agent sees a truncated stream, as it would without us.
+      ex.error = `upstream stream failed: ${(err as Error).message}`;
+      ex.failure = 'connect';
+      res.destroy();
+    }
   }
   ex.response = parser.facts();
   ex.costUsd = priceCall(ex);
@@ -483,6 +575,11 @@ async function releaseHeldStream(dp: DataPath, ex: Exchange, facts: ResponseFact
   const held = await lookUpHolds(dp, ex, outcome, 'response');
   const used = held.kind === 'pass' ? await useApprovals(dp, ex, held.use) : held;
   return used.kind === 'stop' ? used : undefined;
+}
+
+/** May an unreadable body on this intercepted host and path go through unread (spec.intercept.passThrough)? */
+function passesUnread(snapshot: ConfigSnapshot, host: string, path: string): boolean {
+  return snapshot.policies.some((p) => (p.spec.intercept?.passThrough ?? []).some((m) => matchesHostPath(m, host, path)));
 }
 
 /** The selected policies' price overrides, in order, once per config snapshot. */

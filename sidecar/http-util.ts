@@ -36,11 +36,15 @@ export function forwardableHeaders(headers: IncomingHttpHeaders, drop: readonly 
   return out;
 }
 
-/** Response headers from upstream, made safe to relay. */
+/**
+ * Response headers from upstream, made safe to relay: no hop-by-hop headers, and no X-Chaperone-*
+ * header (only the sidecar's own reach the agent: an upstream must not pass for Chaperone).
+ */
 export function relayableHeaders(headers: Record<string, string | string[] | undefined>, drop: readonly string[] = []): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || drop.includes(name)) continue;
+  for (const [key, value] of Object.entries(headers)) {
+    const name = key.toLowerCase();
+    if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith('x-chaperone-') || drop.includes(name)) continue;
     out[name] = value;
   }
   return out;

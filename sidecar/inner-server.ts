@@ -2,10 +2,12 @@
 // intercepted host (CONNECT or transparent), and plain HTTP read off a CONNECT tunnel or a captured
 // connection. Each connection carries its authority: where its requests go, fixed by what the
 // sidecar itself established (the CONNECT target, the TLS server name), never by the request.
+// Every request's path is made canonical here (canonical-path.ts) before anything reads it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { ConfigSnapshot } from './config.js';
+import { canonicalTarget, splitAbsoluteTarget } from './canonical-path.js';
 import type { Target } from './data-path.js';
 import type { LeafCertificates } from './leaf-certificates.js';
 import { BUILTIN_INTERCEPT_HOSTS, hostMatches } from './providers/index.js';
@@ -60,16 +62,24 @@ export function createInnerServer(limits: ServerLimits, snapshot: () => ConfigSn
   const server = createLimitedServer(limits, (req, res) => {
     const authority = authorities.get(req.socket);
     if (!authority) return plainError(res, 500, 'lost the connection authority');
-    const path = req.url ?? '/';
-    // Inside a tunnel the target is already fixed: an absolute-form URL would name another.
-    if (!path.startsWith('/')) return plainError(res, 400, 'a request inside a tunnel must use an origin-form target (/path)');
     let { host, port } = authority;
     if (authority.byHostHeader) {
       const named = parseAuthority(req.headers.host ?? '', authority.port);
       if (!named) return plainError(res, 400, 'a Host header naming the destination is required');
       ({ host, port } = named);
     }
-    handle(req, res, { scheme: authority.scheme, host, port, path, inspect: authority.scheme === 'https' || isIntercepted(host, snapshot()) });
+    const where = { scheme: authority.scheme, host, port, inspect: authority.scheme === 'https' || isIntercepted(host, snapshot()) };
+    const raw = req.url ?? '/';
+    if (raw.startsWith('/')) return handle(req, res, canonicalTarget(where, raw));
+    // Inside a tunnel the destination is already fixed: an absolute-form target (legal HTTP/1.1)
+    // must name that same place, and only its path is read, canonicalised like any other.
+    const absolute = splitAbsoluteTarget(raw);
+    const named = absolute && parseAuthority(absolute.authority, absolute.scheme === 'https' ? 443 : 80);
+    if (!absolute || !named || absolute.scheme !== where.scheme || named.host !== host || named.port !== port) {
+      const refused = `the request target must be a path (/...) or a URL of this connection's own destination, ${where.scheme}://${host}:${port}`;
+      return handle(req, res, { ...where, path: raw, refused });
+    }
+    handle(req, res, canonicalTarget(where, absolute.pathAndQuery));
   });
   return {
     server,
@@ -94,6 +104,9 @@ export function createLimitedServer(limits: ServerLimits, onRequest: (req: Incom
   server.requestTimeout = limits.clientTimeoutMs;
   server.headersTimeout = Math.min(limits.clientTimeoutMs, 30_000);
   server.keepAliveTimeout = limits.keepAliveMs;
+  // Expect: 100-continue is answered by the exchange once it knows the body is welcome, so a body
+  // declared over the limit gets its 413 before the client sends it (exchange.ts, expectsContinue).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Malformed HTTP or a client timeout: answer if we still can, never crash.
     if (socket.writable && err.code !== 'ECONNRESET') {

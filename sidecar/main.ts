@@ -45,6 +45,8 @@ export interface SidecarOptions {
   /** The API server for approvalsCredentials (default: the in-cluster KUBERNETES_SERVICE_HOST/PORT). */
   apiServer?: string;
   maxBodyBytes: number;
+  /** The largest whole JSON answer from an inspected upstream; larger ones are refused (502). */
+  maxResponseBytes: number;
   clientTimeoutMs: number;
   connectTimeoutMs: number;
   upstreamTimeoutMs: number;
@@ -65,6 +67,7 @@ export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 
   configFile: POD_CONFIG_FILE,
   podinfoDir: POD_PODINFO_DIR,
   maxBodyBytes: 10 * 1024 * 1024,
+  maxResponseBytes: 32 * 1024 * 1024,
   clientTimeoutMs: 60_000,
   connectTimeoutMs: 10_000,
   upstreamTimeoutMs: 300_000,
@@ -132,6 +135,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const checks = createChecks();
   const dp: DataPath = {
     maxBodyBytes: options.maxBodyBytes,
+    maxResponseBytes: options.maxResponseBytes,
     snapshot: () => config.current(),
     upstream,
     pipeline: new Pipeline(checks.all),

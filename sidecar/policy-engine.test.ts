@@ -403,5 +403,21 @@ spec:
     expect((await fetch(`${strict.adminUrl}/approvals/${approval}/approve`, { method: 'POST', headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
     expect(JSON.stringify(strict.lines)).not.toMatch(/s3cret-token/);
   });
+
+  it('requires the bearer token to read /status (agents, sessions, spend); health, readiness and metrics stay open', async () => {
+    const r = await curl(['-H', 'content-type: application/json', '-H', 'x-chaperone-agent: status-reader', '-H', 'x-chaperone-session: sess-private-1',
+      '-d', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }), `${strict.proxyUrl}/openai/v1/chat/completions`]);
+    expect(r.status).toBe(200);
+    await strict.waitForLine((l) => l.audit === true && l.requestId === r.headers['x-chaperone-request-id']);
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 's3cret-token' }] as Record<string, string>[]) {
+      const refused = await fetch(`${strict.adminUrl}/status`, { headers });
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).not.toMatch(/status-reader|agents/);
+    }
+    const allowed = await fetch(`${strict.adminUrl}/status`, { headers: { authorization: 'Bearer s3cret-token' } });
+    expect(allowed.status).toBe(200);
+    expect(((await allowed.json()) as { agents: Record<string, unknown> }).agents['status-reader']).toEqual({ allow: 1 });
+    for (const open of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${strict.adminUrl}${open}`)).status, open).toBe(200);
+  });
 });
 

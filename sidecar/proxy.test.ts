@@ -183,6 +183,41 @@ describe('official SDKs', () => {
   });
 });
 
+describe('answer headers', () => {
+  // What an upstream (or anything posing as one) could claim in Chaperone's name.
+  const FORGED = {
+    'x-chaperone-approval': 'forged-approval',
+    'x-chaperone-rule': 'forged-rule',
+    'x-chaperone-policy': 'forged-policy',
+    'x-chaperone-cost-usd': '999.000000',
+    'x-chaperone-decision': 'hold',
+    'x-chaperone-request-id': 'forged-id',
+    'x-chaperone-something-new': 'forged',
+    'x-upstream-own': 'kept',
+  };
+  const forging = ['-H', `x-fake-answer-headers: ${JSON.stringify(FORGED)}`];
+
+  it.each([
+    ['a JSON answer (intercepted TLS)', () => viaProxy('https://api.openai.com/v1/chat/completions', ...forging, '-H', 'content-type: application/json', '-d', chatBody('forge json'))],
+    ['a stream (intercepted TLS)', () => viaProxy('https://api.openai.com/v1/chat/completions', ...forging, '-N', '-H', 'content-type: application/json', '-d', chatBody('forge stream', { stream: true }))],
+    ['an answer relayed as bytes (intercepted host, no adapter)', () => viaProxy('https://api.openai.com/v1/not-a-known-endpoint', ...forging)],
+    ['a base-URL route answer', () => curl([...forging, '-H', 'content-type: application/json', '-d', chatBody('forge route'), `${sidecar.proxyUrl}/openai/v1/chat/completions`])],
+    ['a plain pass-through answer (host not intercepted)', () => curl(['-x', sidecar.proxyUrl, ...forging, 'http://plain.example.test/v1/whatever'])],
+  ])('drops the upstream\'s X-Chaperone-* headers from %s, keeping its others', async (_what, send) => {
+    const r = await send();
+    expect(r.stderr).toBe('');
+    expect(r.headers['x-upstream-own']).toBe('kept'); // the fake did send them
+    expect(r.headers['x-chaperone-approval']).toBeUndefined();
+    expect(r.headers['x-chaperone-rule']).toBeUndefined();
+    expect(r.headers['x-chaperone-policy']).toBeUndefined();
+    expect(r.headers['x-chaperone-something-new']).toBeUndefined();
+    expect(r.headers['x-chaperone-cost-usd']).not.toBe('999.000000');
+    expect(r.headers['x-chaperone-decision']).toBe('allow');
+    expect(r.headers['x-chaperone-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.stringify(r.headers)).not.toContain('forged');
+  });
+});
+
 describe('hosts that are not intercepted', () => {
   it('tunnels TLS byte for byte: the client sees the real server certificate', async () => {
     // Trusting only the upstream's CA works; trusting only ours fails: nobody re-signed it.
@@ -230,6 +265,23 @@ describe('bad input never crashes it', () => {
     expect(JSON.parse(r.body)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
   });
 
+  it.each([
+    // V8 quotes the text around the error in these two ("..."api_key": sk-live-SE"...").
+    ['/openai/v1/chat/completions', '{"api_key": sk-live-SECRET123}', 'unexpected character at byte 12'],
+    ['/anthropic/v1/messages', 'sk-live-SECRET123', 'unexpected character at byte 0'],
+    ['/openai/v1/responses', '{"api_key": "sk-live-SECRET123", ', 'unexpected end of the body at byte 33'],
+    ['/openai/v1/chat/completions', '{"model": "gpt-4o", "api_key": "sk-live-SECRET123" "x": 1}', "expected ',' or '}' at byte 51"],
+  ])('never quotes a malformed body (%s, %j): the 400 and the audit name only where it broke', async (route, body, where) => {
+    const before = sidecar.lines.length;
+    const r = await curl(['-H', 'content-type: application/json', '--data-binary', body, `${sidecar.proxyUrl}${route}`]);
+    expect(r.status).toBe(400);
+    const audit = await auditFor(r.headers['x-chaperone-request-id']);
+    const said = [r.body, JSON.stringify(r.headers), JSON.stringify(sidecar.lines.slice(before)), sidecar.stderr()].join('\n');
+    for (const fragment of ['sk-live', 'SECRET', 'api_key']) expect(said).not.toContain(fragment);
+    expect(JSON.parse(r.body).error.message).toBe(`chaperone: malformed JSON body: ${where}`);
+    expect(audit).toMatchObject({ decision: 'error', status: 400, error: `malformed JSON body: ${where}` });
+  });
+
   it('names the field when the JSON does not fit the format', async () => {
     const r = await curl(['-H', 'content-type: application/json', '-d', '{"model":"gpt-4o","messages":"hi"}', `${sidecar.proxyUrl}/openai/v1/chat/completions`]);
     expect(r.status).toBe(400);
@@ -269,6 +321,7 @@ describe('bad input never crashes it', () => {
   it('is still healthy after all of it', async () => {
     const res = await fetch(`${sidecar.adminUrl}/healthz`);
     expect(res.status).toBe(200);
+    expect((await fetch(`${sidecar.adminUrl}/status`)).status).toBe(200); // no admin token configured: open as before
     expect(sidecar.proc.exitCode).toBeNull();
   });
 });

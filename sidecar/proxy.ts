@@ -7,9 +7,12 @@
 //     can carry a provider's traffic past the checks.
 //  3. Base-URL routes: /openai/v1/... and /anthropic/v1/... (for SDKs configured with a base URL).
 //  4. Transparent capture (transparent.ts): connections redirected by the pod's iptables rules.
+// Every request's path is made canonical where it comes in (here and in inner-server.ts), so the
+// adapters, the egress rules and the upstream all read the same one (canonical-path.ts).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import { canonicalTarget, splitAbsoluteTarget, tryCanonicalPath } from './canonical-path.js';
 import type { DataPath, Target } from './data-path.js';
 import { decide, refuse } from './decision.js';
 import { handleExchange } from './exchange.js';
@@ -98,25 +101,23 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
 
   const server = createLimitedServer(options, (req, res) => {
     const url = req.url ?? '/';
-    // 1. Absolute URI: a forward-proxy request.
+    // 1. Absolute URI: a forward-proxy request. Split by hand, not by `new URL()`, whose own path
+    // rewriting would be a third spelling next to the one checked and the one forwarded.
     if (/^https?:\/\//i.test(url)) {
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        return plainError(res, 400, `malformed request URL`);
-      }
-      const scheme = parsed.protocol === 'https:' ? 'https' : 'http';
-      const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-      const port = parsed.port ? Number(parsed.port) : scheme === 'https' ? 443 : 80;
-      return track(req, res, { scheme, host, port, path: parsed.pathname + parsed.search, inspect: isIntercepted(host, dp.snapshot()) });
+      const absolute = splitAbsoluteTarget(url);
+      const to = absolute && parseAuthority(absolute.authority, absolute.scheme === 'https' ? 443 : 80);
+      if (!absolute || !to) return plainError(res, 400, `malformed request URL`);
+      return track(req, res, canonicalTarget({ scheme: absolute.scheme, ...to, inspect: isIntercepted(to.host, dp.snapshot()) }, absolute.pathAndQuery));
     }
-    // 3. Base-URL routes.
-    const route = BASE_ROUTES.find((r) => url.startsWith(r.prefix));
+    // 3. Base-URL routes, chosen on the canonical path (`/openai/./v1/...` is `/openai/v1/...`).
+    const canonical = tryCanonicalPath(url);
+    const routed = canonical.ok ? canonical.path : url;
+    const route = BASE_ROUTES.find((r) => routed.startsWith(r.prefix));
     if (route) {
-      return track(req, res, { scheme: 'https', host: route.host, port: 443, path: url.slice(route.prefix.length - 1), inspect: true });
+      const where = { scheme: 'https' as const, host: route.host, port: 443, path: routed.slice(route.prefix.length - 1), inspect: true };
+      return track(req, res, canonical.ok ? where : { ...where, refused: canonical.reason });
     }
-    plainError(res, 404, `no route for ${url.split('?')[0]}: use chaperone as HTTP(S)_PROXY, or the base URLs /openai/v1 and /anthropic/v1`);
+    plainError(res, 404, `no route for ${routed.split('?')[0]}: use chaperone as HTTP(S)_PROXY, or the base URLs /openai/v1 and /anthropic/v1`);
   });
 
   server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -383,6 +383,24 @@ describe('special paths and behaviour', () => {
     expect(fake.received.at(-1)!.json).toBeUndefined();
   });
 
+  it('x-fake-answer-headers adds those headers to any answer, JSON or stream', async () => {
+    const forged = { 'x-chaperone-rule': 'forged', 'x-extra': 'yes' };
+    const json = await post('/v1/chat/completions', { model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { 'x-fake-answer-headers': JSON.stringify(forged) });
+    expect(json.status).toBe(200);
+    expect(json.headers.get('x-chaperone-rule')).toBe('forged');
+    expect(json.headers.get('x-extra')).toBe('yes');
+    expect(json.headers.get('content-type')).toBe('application/json');
+    const stream = await post('/v1/chat/completions', { model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }, { 'x-fake-answer-headers': JSON.stringify(forged) });
+    expect(stream.headers.get('x-chaperone-rule')).toBe('forged');
+    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    await stream.text();
+    const missing = await fetch(`${fake.url}/v1/nothing`, { headers: { 'x-fake-answer-headers': JSON.stringify(forged) } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('x-extra')).toBe('yes');
+    const garbage = await fetch(`${fake.url}/v1/nothing`, { headers: { 'x-fake-answer-headers': 'not json' } });
+    expect(garbage.headers.get('x-extra')).toBeNull();
+  });
+
   it('setDelay delays every answer', async () => {
     fake.setDelay(120);
     try {

@@ -11,6 +11,10 @@
 //   ANY  /hang                           never answers
 //   ANY  /slow-stream                    an SSE frame every 200 ms for ~2 s
 //   anything else                        404, OpenAI error shape
+//
+// Request headers that steer it (any route):
+//   x-fake-sse: 1                        MCP: answer in SSE
+//   x-fake-answer-headers: {JSON}        add these headers to the answer (e.g. forged X-Chaperone-*)
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -172,6 +176,8 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
       }
       received.push(rec);
       opts.onRequest?.(rec);
+      // Headers set here are merged into whatever the route writes (writeHead keeps them).
+      for (const [name, value] of Object.entries(answerHeaders(header(req.headers['x-fake-answer-headers'])))) res.setHeader(name, value);
       const answer = async () => {
         if (delayMs > 0) await sleep(delayMs);
         if (!gone(res)) await route(req, res, rec);
@@ -210,6 +216,17 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
         for (const s of [...sleepers]) s.wake();
       }),
   };
+}
+
+/** The x-fake-answer-headers request header: a JSON object of string values (anything else: none). */
+function answerHeaders(v: string | undefined): Record<string, string> {
+  if (!v) return {};
+  try {
+    const parsed = JSON.parse(v) as unknown;
+    return isObj(parsed) ? Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
+  } catch {
+    return {};
+  }
 }
 
 function header(v: string | string[] | undefined): string | undefined {

@@ -115,9 +115,10 @@ export class KubernetesApprovals implements ApprovalStore {
     };
   }
 
+  /** The API server's reason only: its message may quote the object (a held call's arguments). */
   private failed(what: string, status: number, json: unknown): never {
-    const message = (json as { message?: string } | null)?.message ?? '';
-    throw new ApprovalStoreUnavailable(`${what}: the API server answered ${status}${message ? `: ${message}` : ''}`);
+    const reason = (json as { reason?: unknown } | null)?.reason;
+    throw new ApprovalStoreUnavailable(`${what}: the API server answered ${status}${typeof reason === 'string' && /^\w{1,64}$/.test(reason) ? ` ${reason}` : ''}`);
   }
 
   async find(digest: string): Promise<ApprovalRecord[]> {

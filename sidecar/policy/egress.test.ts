@@ -61,6 +61,16 @@ describe('firstMatchingRule', () => {
   it('tolerates a spec without rules', () => {
     expect(firstMatchingRule({}, 'x.com', '/')).toBeUndefined();
   });
+
+  it('reads a trailing slash (kept only for hosts not intercepted) as the same path', () => {
+    const spec: EgressSpec = { rules: [{ match: 'plain.example.test/admin', action: 'deny' }, { match: 'plain.example.test/dir/', action: 'log' }] };
+    expect(firstMatchingRule(spec, 'plain.example.test', '/admin')?.index).toBe(0);
+    expect(firstMatchingRule(spec, 'plain.example.test', '/admin/')?.index).toBe(0);
+    expect(firstMatchingRule(spec, 'plain.example.test', '/admin/?x=1')?.index).toBe(0);
+    expect(firstMatchingRule(spec, 'plain.example.test', '/dir/')?.index).toBe(1);
+    expect(firstMatchingRule(spec, 'plain.example.test', '/admin/x')).toBeUndefined();
+    expect(firstMatchingRule(SPEC, 'api.openai.com', '/v1/files/')?.index).toBe(1);
+  });
 });
 
 describe('egressCheck', () => {

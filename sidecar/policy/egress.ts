@@ -9,6 +9,10 @@
 // Matching:
 // - No path part ("api.openai.com") means any path. The path part is matched against the call's
 //   path without its query string, so "api.openai.com/v1/*" fits "/v1/chat/completions?x=1".
+//   That path is canonical (canonical-path.ts): "/v1/./files", "/v1//files", "/v1/fil%65s" and
+//   "/v1/x/../files" are all "/v1/files" by the time a rule reads them. A trailing slash (kept only
+//   for hosts the sidecar does not intercept) does not escape a rule: "/v1/files/" fits it as
+//   "/v1/files" does.
 // - A CONNECT tunnel (method CONNECT, operation 'tunnel', path '') shows only its host. A rule
 //   that covers every path (no path part, or "/*") is judged by host alone; a rule with a
 //   narrower path ("host/v1/*") cannot be decided without seeing the path, so tunnels skip it and
@@ -45,6 +49,12 @@ function parseMatch(match: string): ParsedMatch {
   return parsed;
 }
 
+/** Does a `host[/path]` glob fit this host and path (path and query; the query is not matched)? */
+export function matchesHostPath(match: string, host: string, path: string): boolean {
+  const m = parseMatch(match);
+  return hostGlob(m.host, host) && (m.path === undefined || pathGlob(m.path, pathOnly(path)));
+}
+
 /** Does the rule's path part cover every path, so a tunnel (host only) can be judged by it? */
 function coversAnyPath(path: string | undefined): boolean {
   return path === undefined || path === '/*';
@@ -54,6 +64,16 @@ function coversAnyPath(path: string | undefined): boolean {
 function pathOnly(path: string): string {
   const cut = path.search(/[?#]/);
   return cut < 0 ? path : path.slice(0, cut);
+}
+
+/**
+ * Does a rule's path glob fit the call's path? Paths arrive canonical (canonical-path.ts); only a
+ * host the sidecar does not intercept keeps a trailing slash, and `/admin/` is read as `/admin`
+ * too, so a rule `host/admin` holds against both spellings.
+ */
+function pathFits(glob: string, path: string): boolean {
+  if (pathGlob(glob, path)) return true;
+  return path.length > 1 && path.endsWith('/') && pathGlob(glob, path.slice(0, -1));
 }
 
 export interface MatchedRule {
@@ -76,7 +96,7 @@ export function firstMatchingRule(spec: EgressSpec, host: string, path: string |
     if (!rule || typeof rule.match !== 'string') continue;
     const m = parseMatch(rule.match);
     if (!hostGlob(m.host, host)) continue;
-    if (tunnel ? !coversAnyPath(m.path) : m.path !== undefined && !pathGlob(m.path, callPath)) continue;
+    if (tunnel ? !coversAnyPath(m.path) : m.path !== undefined && !pathFits(m.path, callPath)) continue;
     if (now && rule.action === 'deny' && rule.schedule && rule.schedule.mode !== 'off' && !inWindow(rule.schedule, now)) continue;
     return { rule, index };
   }

@@ -7,6 +7,9 @@ import { openAiChatAdapter } from './openai-chat.js';
 import { openAiResponsesAdapter } from './openai-responses.js';
 import { unknownAdapter } from './unknown.js';
 
+import { BEDROCK_HOSTS, BUILTIN_INTERCEPT_HOSTS } from '../../api/intercept-hosts.js';
+import { hostMatches } from './hosts.js';
+
 export { hostMatches, anyHostMatches } from './hosts.js';
 
 /**
@@ -25,6 +28,19 @@ export const ADAPTERS: ProviderAdapter[] = [
 
 export function adapterFor(head: RequestHead, body: unknown): ProviderAdapter {
   return ADAPTERS.find((a) => a.matches(head, body)) ?? unknownAdapter;
+}
+
+/**
+ * The adapter most likely to speak for a host whose request cannot be read (a request target that
+ * cannot be made canonical, a body it cannot decode): whose error shape its SDK understands.
+ * Anthropic and Bedrock have their own; every other provider speaks OpenAI's, as the fallback does;
+ * a host only a policy intercepts is most likely an MCP server, which reads JSON-RPC errors.
+ */
+export function likelyAdapterForHost(host: string): ProviderAdapter {
+  if (hostMatches('api.anthropic.com', host)) return anthropicAdapter;
+  if (BEDROCK_HOSTS.some((p) => hostMatches(p, host))) return bedrockAdapter;
+  if (!BUILTIN_INTERCEPT_HOSTS.some((p) => hostMatches(p, host))) return mcpAdapter;
+  return unknownAdapter;
 }
 
 /** LLM provider hosts the proxy always intercepts (defined in api/, which the webhook shares). */

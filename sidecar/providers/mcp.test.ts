@@ -12,12 +12,18 @@ describe('mcp matches', () => {
     [{ jsonrpc: '2.0', method: 'notifications/initialized' }, true],
     [[{ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: 2, method: 'ping' }], true],
     [{ jsonrpc: '2.0', id: 'srv-1', result: { action: 'accept' } }, true], // answer to an elicitation
-    [{ jsonrpc: '1.0', id: 1, method: 'x' }, false],
+    // Whatever claims JSON-RPC is MCP's to read, so a malformed message is refused rather than passed unread.
+    [{ jsonrpc: '1.0', id: 1, method: 'x' }, true],
+    [[{ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } }, { id: 2 }], true],
     [{ model: 'gpt-4o', messages: [] }, false],
     [[], false],
     [undefined, false],
   ])('%j → %s', (body, want) => {
     expect(adapter.matches(head(), body)).toBe(want);
+  });
+  it('refuses a batch with one malformed element, and a message that is not JSON-RPC 2.0', () => {
+    expect(() => adapter.parseRequest(head(), [{ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } }, { id: 2 }])).toThrow(/\[1\].*JSON-RPC 2\.0 message/);
+    expect(() => adapter.parseRequest(head(), { jsonrpc: '1.0', id: 1, method: 'tools/call' })).toThrow(/JSON-RPC 2\.0 message/);
   });
   it('only POSTs', () => {
     expect(adapter.matches(head('GET'), { jsonrpc: '2.0', id: 1, method: 'ping' })).toBe(false);

@@ -12,9 +12,15 @@ function isMessage(v: unknown): v is Obj {
   return isObject(v) && v.jsonrpc === '2.0' && (typeof v.method === 'string' || 'result' in v || 'error' in v);
 }
 
+/**
+ * Anything that claims to be JSON-RPC is read as MCP, so parseRequest refuses what is malformed
+ * (a batch with one bad element, a message without a method) instead of it passing unread.
+ */
+const claimsJsonRpc = (v: unknown): boolean => isObject(v) && 'jsonrpc' in v;
+
 function matches(body: unknown): boolean {
-  if (Array.isArray(body)) return body.length > 0 && body.every(isMessage);
-  return isMessage(body);
+  if (Array.isArray(body)) return body.some(claimsJsonRpc);
+  return claimsJsonRpc(body);
 }
 
 function parseRequest(_head: unknown, body: unknown): RequestFacts {

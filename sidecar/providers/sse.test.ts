@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeSse, parseSseFrame, SseFramer } from './sse.js';
+import { encodeSse, parseSseFrame, SseEventTooLarge, SseFramer } from './sse.js';
 import { cuttings } from './testing.js';
 
 function frameAll(chunks: Buffer[]) {
@@ -64,5 +64,35 @@ describe('encodeSse', () => {
     const bytes = encodeSse('a\nb', 'error');
     expect(bytes.toString()).toBe('event: error\ndata: a\ndata: b\n\n');
     expect(parseSseFrame(bytes)).toMatchObject({ event: 'error', data: 'a\nb' });
+  });
+});
+
+describe('SseFramer bounds', () => {
+  it('frames the same wherever the chunks are cut, CRLF and LF mixed', () => {
+    const text = 'event: a\r\ndata: 1\r\n\r\ndata: 2\n\n: keep-alive\n\ndata: x\r\ndata: y\n\r\n';
+    const whole = frameAll([Buffer.from(text)]).map((f) => f.bytes.toString());
+    expect(whole).toHaveLength(4);
+    for (let i = 1; i < text.length; i++) {
+      for (let j = i; j < text.length; j++) {
+        const parts = [text.slice(0, i), text.slice(i, j), text.slice(j)].filter((p) => p.length > 0).map((p) => Buffer.from(p));
+        expect(frameAll(parts).map((f) => f.bytes.toString()), `cut at ${i}, ${j}`).toEqual(whole);
+      }
+    }
+  });
+
+  it('refuses to hold an event past its limit, instead of buffering an endless one', () => {
+    const framer = new SseFramer(1024);
+    expect(framer.push(Buffer.from(`data: ${'x'.repeat(900)}`))).toEqual([]);
+    expect(() => framer.push(Buffer.from('y'.repeat(200)))).toThrow(SseEventTooLarge);
+  });
+
+  it('frames a 12 MB event that arrives in 64 KB chunks once it ends', () => {
+    const framer = new SseFramer(16 * 1024 * 1024);
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let frames = framer.push(Buffer.from('data: '));
+    for (let i = 0; i < 192; i++) frames = frames.concat(framer.push(chunk));
+    frames = frames.concat(framer.push(Buffer.from('\n\n')));
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.bytes.length).toBe(6 + 192 * 64 * 1024 + 2);
   });
 });

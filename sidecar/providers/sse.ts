@@ -18,34 +18,74 @@ export interface SseEvent {
 const LF = 0x0a;
 const CR = 0x0d;
 
+/** The largest SSE event the framer holds while waiting for its end (a hostile upstream's one endless event). */
+export const MAX_SSE_EVENT_BYTES = 8 * 1024 * 1024;
+
+/** An upstream SSE event grew past MAX_SSE_EVENT_BYTES without ending: the stream is cut, not buffered on. */
+export class SseEventTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`a server-sent event exceeded ${limit} bytes without ending`);
+    this.name = 'SseEventTooLarge';
+  }
+}
+
+/**
+ * Cuts a byte stream into SSE events in time linear in the bytes: each byte is looked at once (the
+ * state of the current line carries across chunks), and an event's bytes are joined once, when it
+ * ends. An event may hold at most `maxEventBytes`.
+ */
 export class SseFramer {
-  private buf: Buffer = Buffer.alloc(0);
-  /** Where the next unread line starts within buf. */
-  private lineStart = 0;
+  /** The current (unfinished) event's bytes from earlier chunks. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes of the current line so far, and whether they are exactly one CR (a \r\n blank line, split). */
+  private lineBytes = 0;
+  private lineIsCr = false;
+
+  constructor(private readonly maxEventBytes = MAX_SSE_EVENT_BYTES) {}
 
   push(chunk: Buffer): SseEvent[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     const out: SseEvent[] = [];
+    let frameStart = 0;
+    let from = 0;
     for (;;) {
-      const nl = this.buf.indexOf(LF, this.lineStart);
+      const nl = chunk.indexOf(LF, from);
+      const end = nl === -1 ? chunk.length : nl;
+      const segment = end - from;
+      // The line so far: one CR only when it was empty and this adds exactly a CR, or it was a CR and this adds nothing.
+      this.lineIsCr = (this.lineBytes === 0 && segment === 1 && chunk[from] === CR) || (this.lineIsCr && segment === 0);
+      this.lineBytes += segment;
       if (nl === -1) break;
       // A line holding nothing but its terminator ends the frame.
-      const blank = nl === this.lineStart || (nl === this.lineStart + 1 && this.buf[this.lineStart] === CR);
-      this.lineStart = nl + 1;
+      const blank = this.lineBytes === 0 || (this.lineBytes === 1 && this.lineIsCr);
+      this.lineBytes = 0;
+      this.lineIsCr = false;
+      from = nl + 1;
       if (!blank) continue;
-      out.push(parseSseFrame(this.buf.subarray(0, this.lineStart)));
-      this.buf = this.buf.subarray(this.lineStart);
-      this.lineStart = 0;
+      const tail = chunk.subarray(frameStart, from);
+      const bytes = this.pending.length === 0 ? tail : Buffer.concat([...this.pending, tail], this.pendingBytes + tail.length);
+      this.pending = [];
+      this.pendingBytes = 0;
+      out.push(parseSseFrame(bytes));
+      frameStart = from;
+    }
+    if (frameStart < chunk.length) {
+      const rest = chunk.subarray(frameStart);
+      this.pending.push(rest);
+      this.pendingBytes += rest.length;
+      if (this.pendingBytes > this.maxEventBytes) throw new SseEventTooLarge(this.maxEventBytes);
     }
     return out;
   }
 
   /** The trailing bytes of a stream that ended without a blank line (parsed anyway: some servers do that). */
   end(): SseEvent[] {
-    if (this.buf.length === 0) return [];
-    const rest = parseSseFrame(this.buf);
-    this.buf = Buffer.alloc(0);
-    this.lineStart = 0;
+    if (this.pendingBytes === 0) return [];
+    const rest = parseSseFrame(Buffer.concat(this.pending, this.pendingBytes));
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.lineBytes = 0;
+    this.lineIsCr = false;
     return [rest];
   }
 }

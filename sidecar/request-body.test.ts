@@ -1,0 +1,61 @@
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { BodyTooLarge } from './http-util.js';
+import { charsetOf, decodeRequestBody, nestsDeeperThan } from './request-body.js';
+
+const JSON_TEXT = '{"tool":"délete_database","n":1}';
+const utf16be = (s: string): Buffer => Buffer.from(s, 'utf16le').swap16();
+const LIMIT = 1 << 20;
+
+describe('decodeRequestBody', () => {
+  it.each([
+    ['plain UTF-8', Buffer.from(JSON_TEXT), undefined, 'application/json', false],
+    ['a UTF-8 BOM', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON_TEXT)]), undefined, 'application/json', true],
+    ['UTF-16LE with a BOM', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON_TEXT, 'utf16le')]), undefined, 'application/json', true],
+    ['UTF-16BE with a BOM', Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(JSON_TEXT)]), undefined, 'application/json', true],
+    ['UTF-16LE by charset', Buffer.from(JSON_TEXT, 'utf16le'), undefined, 'application/json; charset=UTF-16LE', true],
+    ['UTF-16 by charset (big-endian)', utf16be(JSON_TEXT), undefined, 'application/json; charset="utf-16"', true],
+    ['gzip', gzipSync(JSON_TEXT), 'gzip', 'application/json', true],
+    ['deflate', deflateSync(JSON_TEXT), 'deflate', 'application/json', true],
+    ['br', brotliCompressSync(JSON_TEXT), 'br', 'text/plain', true],
+    ['gzip then br, undone in reverse', brotliCompressSync(gzipSync(JSON_TEXT)), 'gzip, br', undefined, true],
+    ['identity', Buffer.from(JSON_TEXT), 'identity', undefined, false],
+  ])('reads %s as the provider would', (_name, raw, encoding, contentType, changed) => {
+    expect(decodeRequestBody(raw, encoding, contentType, LIMIT)).toEqual({ ok: true, text: JSON_TEXT, changed });
+  });
+
+  it.each([
+    ['an unknown coding', Buffer.from(JSON_TEXT), 'compress', undefined, /content-encoding "compress" is not one the sidecar reads/],
+    ['a broken gzip', Buffer.from('not gzip'), 'gzip', undefined, /gzip content coding is broken/],
+    ['an unknown charset', Buffer.from(JSON_TEXT), undefined, 'application/json; charset=iso-8859-1', /charset "iso-8859-1" is not one/],
+    ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), undefined, 'application/json', /not valid UTF-8/],
+  ])('refuses %s, naming why', (_name, raw, encoding, contentType, reason) => {
+    const r = decodeRequestBody(raw, encoding, contentType, LIMIT);
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.reason).toMatch(reason);
+  });
+
+  it('stops a decompression bomb at the body limit', () => {
+    const bomb = gzipSync(Buffer.alloc(8 << 20, 0x20));
+    expect(bomb.length).toBeLessThan(LIMIT);
+    expect(() => decodeRequestBody(bomb, 'gzip', 'application/json', LIMIT)).toThrow(BodyTooLarge);
+  });
+
+  it('reads the charset parameter', () => {
+    expect(charsetOf('application/json; charset=UTF-8')).toBe('utf-8');
+    expect(charsetOf('text/plain;charset="utf-16le"')).toBe('utf-16le');
+    expect(charsetOf('application/json')).toBeUndefined();
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  const nested = (depth: number): unknown => JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`);
+  it('counts arrays and objects, and walks 10,000 levels without recursion', () => {
+    expect(nestsDeeperThan({ a: [1, { b: 2 }] }, 3)).toBe(false);
+    expect(nestsDeeperThan({ a: [1, { b: [] }] }, 3)).toBe(true);
+    expect(nestsDeeperThan('text', 0)).toBe(false);
+    expect(nestsDeeperThan(nested(128), 128)).toBe(false);
+    expect(nestsDeeperThan(nested(129), 128)).toBe(true);
+    expect(nestsDeeperThan(nested(10_000), 128)).toBe(true);
+  });
+});

@@ -1,0 +1,90 @@
+// What an intercepted request body says, read the way a provider would read it: content codings
+// undone (gzip, deflate, br), the charset honoured (UTF-8, or UTF-16 by BOM or charset), a BOM
+// dropped. The checks then see exactly what the provider would, and the forwarded body is the
+// decoded text, so what is forwarded is what was checked. A body it cannot read this way is
+// reported, never guessed at: the data path refuses it on an intercepted host (fail closed).
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { BodyTooLarge } from './http-util.js';
+
+export type DecodedBody =
+  /** `changed`: the text is not the bytes as sent (a coding undone, another charset, a BOM). */
+  | { ok: true; text: string; changed: boolean }
+  | { ok: false; reason: string };
+
+const DECODERS = {
+  'utf-8': new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }),
+  'utf-16le': new TextDecoder('utf-16le', { fatal: true, ignoreBOM: true }),
+  'utf-16be': new TextDecoder('utf-16be', { fatal: true, ignoreBOM: true }),
+} as const;
+type Charset = keyof typeof DECODERS;
+
+/** A header value as quoted in an error: escaped and cut, since the agent chose it. */
+export const quoted = (value: string): string => JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+
+/** The charset a content type names (lower case), if any. */
+export function charsetOf(contentType: string | undefined): string | undefined {
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '');
+  return m?.[1]!.toLowerCase();
+}
+
+function undoCodings(raw: Buffer, contentEncoding: string | undefined, limit: number): Buffer | string {
+  const codings = (contentEncoding ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c && c !== 'identity');
+  let body = raw;
+  // Codings are listed in the order they were applied: undo them from the last.
+  for (const coding of codings.reverse()) {
+    const options = { maxOutputLength: limit };
+    try {
+      if (coding === 'gzip' || coding === 'x-gzip') body = gunzipSync(body, options);
+      else if (coding === 'deflate') body = inflateSync(body, options);
+      else if (coding === 'br') body = brotliDecompressSync(body, options);
+      else return `content-encoding ${quoted(coding)} is not one the sidecar reads (gzip, deflate, br)`;
+    } catch (err) {
+      // A bomb stops at the limit: the decoded body would be over it.
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new BodyTooLarge(limit);
+      return `the ${coding} content coding is broken`;
+    }
+  }
+  return body;
+}
+
+/** The charset to read: a BOM wins (as JSON readers do), then the declared one, else UTF-8. */
+function pickCharset(body: Buffer, declared: string | undefined): { charset: Charset; bom: number } | string {
+  if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return { charset: 'utf-8', bom: 3 };
+  if (body.length >= 2 && body[0] === 0xff && body[1] === 0xfe) return { charset: 'utf-16le', bom: 2 };
+  if (body.length >= 2 && body[0] === 0xfe && body[1] === 0xff) return { charset: 'utf-16be', bom: 2 };
+  if (declared === undefined || declared === 'utf-8' || declared === 'utf8' || declared === 'us-ascii') return { charset: 'utf-8', bom: 0 };
+  if (declared === 'utf-16le' || declared === 'utf-16be') return { charset: declared, bom: 0 };
+  if (declared === 'utf-16') return { charset: 'utf-16be', bom: 0 }; // RFC 2781: big-endian without a BOM
+  return `charset ${quoted(declared)} is not one the sidecar reads (UTF-8 or UTF-16)`;
+}
+
+/** Decodes a request body; throws BodyTooLarge when undoing its codings would pass `limit` bytes. */
+export function decodeRequestBody(raw: Buffer, contentEncoding: string | undefined, contentType: string | undefined, limit: number): DecodedBody {
+  const body = undoCodings(raw, contentEncoding, limit);
+  if (typeof body === 'string') return { ok: false, reason: body };
+  const picked = pickCharset(body, charsetOf(contentType));
+  if (typeof picked === 'string') return { ok: false, reason: picked };
+  try {
+    const text = DECODERS[picked.charset].decode(picked.bom ? body.subarray(picked.bom) : body);
+    return { ok: true, text, changed: body !== raw || picked.charset !== 'utf-8' || picked.bom > 0 };
+  } catch {
+    return { ok: false, reason: `the body is not valid ${picked.charset.toUpperCase()}` };
+  }
+}
+
+/** How deep a request's JSON may nest: far beyond any provider's format, far below a stack overflow. */
+export const MAX_JSON_DEPTH = 128;
+
+/** Does this parsed JSON nest deeper than `max` arrays and objects? Iterative: no recursion to overflow. */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node as Record<string, unknown>)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
