@@ -116,6 +116,80 @@ describe('dlp check: requests', () => {
   });
 });
 
+describe('dlp check: evasions (issue 15)', () => {
+  const redactMode = policy({ dlp: { mode: 'redact' } });
+  const texts = (...t: string[]) => t.map((text, i) => ({ path: ['messages', i, 'content'], text }));
+
+  it('finds a card number split over two consecutive messages, and redacts both halves', () => {
+    const splits: Array<[string, string]> = [['my card: 4111 1111', '1111 1111 thanks'], ['my card: 4111 1111 ', '1111 1111'], ['my card: 4111 11', '11 1111 1111 ok']];
+    for (const [a, b] of splits) {
+      const v = dlpCheck.request!(call({ texts: texts(a, b) }), redactMode, ctx)!;
+      expect(v, `${a}|${b}`).toMatchObject({ decision: 'redact', dlp: { credit_card: 1 } });
+      const joined = v.rewrites!.map((r) => r.text).join('|');
+      expect(joined).not.toMatch(/1111|4111/);
+      expect(v.rewrites!.map((r) => r.path)).toEqual([['messages', 0, 'content'], ['messages', 1, 'content']]);
+    }
+    expect(dlpCheck.request!(call({ texts: texts('ssn 123-45-', '6789 ok') }), policy({ dlp: {} }), ctx)).toMatchObject({ decision: 'deny', dlp: { ssn: 1 } });
+  });
+
+  it('keeps the halves of a split number in place and the rest of each message', () => {
+    const v = dlpCheck.request!(call({ texts: texts('card 4111 1111', '1111 1111 thanks') }), redactMode, ctx)!;
+    expect(v.rewrites).toEqual([
+      { path: ['messages', 0, 'content'], text: 'card [REDACTED:credit_card]' },
+      { path: ['messages', 1, 'content'], text: '[REDACTED:credit_card] thanks' },
+    ]);
+  });
+
+  it('does not count twice a finding the next message only continues (an email followed by a word)', () => {
+    const v = dlpCheck.request!(call({ texts: texts(`mail ${EMAIL}`, 'thanks', '2024 numbers 1111') }), redactMode, ctx)!;
+    expect(v).toMatchObject({ dlp: { email: 1 }, rewrites: [{ text: 'mail [REDACTED:email]' }] });
+  });
+
+  it('scans the query string of the request, and denies even in redact mode (it cannot be rewritten)', () => {
+    const c = call({ path: '/v1/chat/completions?note=card+4111%201111%201111%201111&x=1', texts: texts('hi') });
+    const v = dlpCheck.request!(c, redactMode, ctx)!;
+    expect(v).toMatchObject({ decision: 'deny', dlp: { credit_card: 1 } });
+    expect(v.reason).toBe('sensitive data detected: credit_card x1 (1 in the query string, which cannot be redacted)');
+    expect(dlpCheck.request!(call({ path: '/v1/chat/completions?api-version=2024-10-21', texts: texts('hi') }), redactMode, ctx)).toBeUndefined();
+    // A stray '%' does not stop the decoding of the rest.
+    expect(dlpCheck.request!(call({ path: `/x?a=%zz&b=${encodeURIComponent(EMAIL)}` }), redactMode, ctx)).toMatchObject({ decision: 'deny', dlp: { email: 1 } });
+  });
+
+  it('redacts a raw JSON argument string in place when it holds the value verbatim (OpenAI history)', () => {
+    const args = JSON.stringify({ to: EMAIL });
+    const c = call({
+      toolCalls: [{ name: 'send', arguments: { to: EMAIL } }],
+      texts: [{ path: ['messages', 1, 'tool_calls', 0, 'function', 'arguments'], text: args }],
+    });
+    expect(dlpCheck.request!(c, redactMode, ctx)).toMatchObject({
+      decision: 'redact', dlp: { email: 1 }, rewrites: [{ text: '{"to":"[REDACTED:email]"}' }],
+    });
+  });
+
+  it('denies in redact mode a number in a raw argument string (redacting it would break the JSON)', () => {
+    const c = call({
+      toolCalls: [{ name: 'pay', arguments: { card: 4111111111111111 } }],
+      texts: [{ path: ['messages', 1, 'tool_calls', 0, 'function', 'arguments'], text: '{"card":4111111111111111}' }],
+    });
+    expect(dlpCheck.request!(c, redactMode, ctx)).toMatchObject({ decision: 'deny', dlp: { credit_card: 2 } });
+  });
+
+  it('denies in redact mode when JSON escapes hid the value from the raw argument string', () => {
+    const card = '4111\u200b1111\u200b1111\u200b1111';
+    const c = call({
+      toolCalls: [{ name: 'pay', arguments: { card } }],
+      texts: [{ path: ['messages', 1, 'tool_calls', 0, 'function', 'arguments'], text: '{"card":"4111\\u200b1111\\u200b1111\\u200b1111"}' }],
+    });
+    expect(dlpCheck.request!(c, redactMode, ctx)).toMatchObject({ decision: 'deny', dlp: { credit_card: 1 } });
+  });
+
+  it('reads a zero-width space or a Unicode dash inside a number in any field', () => {
+    const v = dlpCheck.request!(call({ texts: texts('card 4111\u200b1111\u200b1111\u200b1111', 'ssn 123\u201145\u20116789') }), redactMode, ctx)!;
+    expect(v).toMatchObject({ decision: 'redact', dlp: { credit_card: 1, ssn: 1 } });
+    expect(v.rewrites!.map((r) => r.text)).toEqual(['card [REDACTED:credit_card]', 'ssn [REDACTED:ssn]']);
+  });
+});
+
 describe('dlp check: responses', () => {
   const facts: ResponseFacts = {
     toolCalls: [],

@@ -7,11 +7,16 @@
 //   mode audit    let it through, noted (the pipeline turns this check's deny into audit)
 //   mode off      not run (the pipeline skips the section)
 //
+// What is read: every text field the adapter lists (each normalised by the scanner, see
+// dlp/normalize.ts), the junction of each field with the next (a number split over two messages),
+// tool-call arguments the adapter could not locate, and the URL's query string. The last two cannot
+// be rewritten, so a finding there is a deny even in redact mode.
+//
 // Verdicts carry counts per detector (verdict.dlp) and never a matched value: not in the reason, not
 // anywhere else. Rewrites carry the redacted text only.
 import { effectiveDlpMode, policyKey, type GovernancePolicy } from '../../api/index.js';
 import type { Call, StreamEvent, TextField, ToolCall } from '../call.js';
-import { compileDlp, countFindings, redact, type DlpScanner } from './dlp/index.js';
+import { compileDlp, countFindings, redact, type DlpScanner, type Finding } from './dlp/index.js';
 import type { Check } from './pipeline.js';
 import type { TextRewrite, Verdict } from './verdict.js';
 
@@ -20,21 +25,23 @@ interface Scanned {
   counts: Record<string, number>;
   /** Redacted replacements for the text fields that had findings. */
   rewrites: TextRewrite[];
-  /** Findings in places a rewrite cannot reach (tool-call arguments not also listed as texts). */
+  /** Findings in places a rewrite cannot reach (tool-call arguments not also listed as texts, the query string). */
   unrewritable: number;
+  /** Of those, in the query string. */
+  inQuery: number;
 }
 
 /** Integers this long may be a card number or an SSN sent as a JSON number. */
 const MIN_NUMERIC_LEAF = 10_000_000;
 
 /** Calls fn on every string leaf (and long integer) of a parsed JSON value. */
-function forEachLeaf(value: unknown, fn: (s: string) => void): void {
+function forEachLeaf(value: unknown, fn: (s: string, isNumber: boolean) => void): void {
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
-    if (typeof v === 'string') fn(v);
+    if (typeof v === 'string') fn(v, false);
     else if (typeof v === 'number') {
-      if (Number.isSafeInteger(v) && Math.abs(v) >= MIN_NUMERIC_LEAF) fn(String(v));
+      if (Number.isSafeInteger(v) && Math.abs(v) >= MIN_NUMERIC_LEAF) fn(String(v), true);
     } else if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
     } else if (typeof v === 'object' && v !== null) {
@@ -44,31 +51,127 @@ function forEachLeaf(value: unknown, fn: (s: string) => void): void {
   }
 }
 
-function scanFields(scanner: DlpScanner, texts: readonly TextField[], toolCalls: readonly ToolCall[]): Scanned {
-  const counts: Record<string, number> = {};
-  const rewrites: TextRewrite[] = [];
-  for (const t of texts) {
-    const findings = scanner.scan(t.text);
-    if (findings.length === 0) continue;
-    countFindings(findings, counts);
-    rewrites.push({ path: t.path, text: redact(t.text, findings) });
+/**
+ * How much of each side of the junction between two consecutive text fields is scanned together: a
+ * number or a key split over two messages ("... 4111 1111" | "1111 1111 ...") is found there.
+ */
+const JUNCTION = 64;
+
+/**
+ * Findings that straddle the junction of two consecutive fields a and b, each as the part in a
+ * (from aStart to the end of a) and the part in b (from the start of b to bEnd). The two sides are
+ * scanned joined as they are and joined by a space ("4111 1111" | "1111 1111").
+ */
+function junctionFindings(scanner: DlpScanner, a: string, b: string): Array<{ detector: string; aStart: number; bEnd: number }> {
+  const tailStart = Math.max(0, a.length - JUNCTION);
+  const tail = a.slice(tailStart);
+  const head = b.slice(0, JUNCTION);
+  if (tail.length === 0 || head.length === 0) return [];
+  const found: Array<{ detector: string; aStart: number; bEnd: number }> = [];
+  for (const glue of ['', ' ']) {
+    const headAt = tail.length + glue.length;
+    for (const f of scanner.scan(tail + glue + head)) {
+      if (f.start >= tail.length || f.end <= headAt) continue; // all on one side: found there
+      found.push({ detector: f.detector, aStart: tailStart + f.start, bEnd: f.end - headAt });
+    }
+    if (found.length > 0) break;
   }
+  return found;
+}
+
+/** The query string of a request path, percent-decoded ('+' as a space); '' when there is none. */
+export function queryText(path: string): string {
+  const q = path.indexOf('?');
+  if (q < 0) return '';
+  const raw = path.slice(q + 1).replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    // A stray '%': decode the sequences that are valid.
+    return raw.replace(/(?:%[0-9a-fA-F]{2})+/g, (m) => {
+      try {
+        return decodeURIComponent(m);
+      } catch {
+        return m;
+      }
+    });
+  }
+}
+
+/**
+ * Scans text fields (each, and the junction of each with the next), tool-call arguments not listed
+ * as texts, and `extra` texts that cannot be rewritten (a request's query string; counted as `inQuery`).
+ */
+function scanFields(scanner: DlpScanner, texts: readonly TextField[], toolCalls: readonly ToolCall[], extra: readonly string[] = []): Scanned {
+  const counts: Record<string, number> = {};
+  const own: Finding[][] = texts.map((t) => {
+    const findings = scanner.scan(t.text);
+    countFindings(findings, counts);
+    return findings;
+  });
+  /** Each field's own findings, then the parts of junction findings that fall in it. */
+  const perField: Finding[][] = own.map((f) => f.slice());
+  for (let k = 0; k + 1 < texts.length; k++) {
+    const before = own[k]!;
+    const after = own[k + 1]!;
+    for (const j of junctionFindings(scanner, texts[k]!.text, texts[k + 1]!.text)) {
+      // A finding of either field that the junction only extends ("jane@example.com" + "Thanks")
+      // is already counted: only what neither side holds alone is new.
+      if (before.some((f) => f.end > j.aStart) || after.some((f) => f.start < j.bEnd)) continue;
+      // Redact both parts: the end of one field and the start of the next.
+      counts[j.detector] = (counts[j.detector] ?? 0) + 1;
+      perField[k]!.push({ detector: j.detector, start: j.aStart, end: texts[k]!.text.length });
+      perField[k + 1]!.push({ detector: j.detector, start: 0, end: j.bEnd });
+    }
+  }
+  const rewrites: TextRewrite[] = [];
+  texts.forEach((t, k) => {
+    const findings = perField[k]!;
+    if (findings.length > 0) rewrites.push({ path: t.path, text: redact(t.text, merge(findings)) });
+  });
   let unrewritable = 0;
+  for (const s of extra) {
+    const findings = scanner.scan(s);
+    countFindings(findings, counts);
+    unrewritable += findings.length;
+  }
+  const inQuery = unrewritable;
   if (toolCalls.some((c) => c.arguments !== undefined)) {
-    // Adapters that can locate argument strings (MCP tools/call) also list them as texts: those were
-    // scanned above and can be rewritten. Count each value once.
+    // Adapters that can locate argument strings (MCP tools/call, Anthropic and Bedrock tool inputs)
+    // also list them as texts: those were scanned above and can be rewritten. Count each value once.
+    // OpenAI lists the raw JSON argument string: a value found there verbatim is redacted there; one
+    // that is not (JSON escapes hid it) cannot be.
     const asTexts = new Set(texts.map((t) => t.text));
+    const withFindings = texts.filter((_, k) => perField[k]!.length > 0).map((t) => t.text);
     for (const c of toolCalls) {
-      forEachLeaf(c.arguments, (s) => {
+      forEachLeaf(c.arguments, (s, isNumber) => {
         if (asTexts.has(s)) return;
         const findings = scanner.scan(s);
         if (findings.length === 0) return;
+        // (A JSON number redacted inside the raw string would leave invalid JSON: not redacted there.)
+        if (!isNumber && withFindings.some((t) => t.includes(s))) return;
         countFindings(findings, counts);
         unrewritable += findings.length;
       });
     }
   }
-  return { counts, rewrites, unrewritable };
+  return { counts, rewrites, unrewritable, inQuery };
+}
+
+/** Sorted findings without overlaps (overlapping ones merged: a junction part may cover a field's own). */
+function merge(findings: Finding[]): Finding[] {
+  if (findings.length < 2) return findings;
+  findings.sort((a, b) => a.start - b.start || b.end - a.end);
+  const out: Finding[] = [];
+  for (const f of findings) {
+    const prev = out[out.length - 1];
+    if (prev && f.start < prev.end) {
+      if (f.end > prev.end) prev.end = f.end;
+      continue;
+    }
+    out.push({ ...f });
+  }
+  return out;
 }
 
 /** "credit_card x1, email x2": detector names and counts, never values. */
@@ -80,14 +183,18 @@ export function describeCounts(counts: Record<string, number>): string {
 }
 
 function verdictFor(policy: GovernancePolicy, scanned: Scanned, where: string): Verdict | undefined {
-  const { counts, rewrites, unrewritable } = scanned;
+  const { counts, rewrites, unrewritable, inQuery } = scanned;
   if (rewrites.length === 0 && unrewritable === 0) return undefined;
   const base = { rule: 'dlp' as const, policy: policyKey(policy), dlp: counts };
   const found = `sensitive data detected${where}: ${describeCounts(counts)}`;
   if (effectiveDlpMode(policy.spec) === 'redact') {
     // Redaction must not forward what it could not mask: a tool call's arguments have no JSON path
-    // to rewrite, so a finding there stops the call even in redact mode.
-    if (unrewritable > 0) return { decision: 'deny', ...base, reason: `${found} (${unrewritable} in tool-call arguments, which cannot be redacted)` };
+    // to rewrite, nor has the URL's query string, so a finding there stops the call even in redact mode.
+    if (unrewritable > 0) {
+      const inArgs = unrewritable - inQuery;
+      const where = [inArgs > 0 ? `${inArgs} in tool-call arguments` : '', inQuery > 0 ? `${inQuery} in the query string` : ''].filter(Boolean).join(', ');
+      return { decision: 'deny', ...base, reason: `${found} (${where}, which cannot be redacted)` };
+    }
     return { decision: 'redact', ...base, reason: `${found} (redacted)`, rewrites };
   }
   // enforce, or audit: the pipeline turns this deny into an audit note in audit mode.
@@ -157,7 +264,9 @@ export const dlpCheck: Check = {
   request(call, policy) {
     const spec = policy.spec.dlp;
     if (!spec) return undefined;
-    return verdictFor(policy, scanFields(compileDlp(spec), call.texts, call.toolCalls), '');
+    // The query string is read by the provider too, and cannot be rewritten.
+    const query = queryText(call.path);
+    return verdictFor(policy, scanFields(compileDlp(spec), call.texts, call.toolCalls, query === '' ? [] : [query]), '');
   },
 
   /**

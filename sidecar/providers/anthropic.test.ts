@@ -102,9 +102,11 @@ describe('anthropic parseRequest', () => {
         texts: [
           { path: ['messages', 0, 'content'], text: 'What is the weather in San Francisco?' },
           { path: ['messages', 1, 'content', 0, 'text'], text: 'Let me check.' },
+          { path: ['messages', 1, 'content', 1, 'input', 'location'], text: 'San Francisco, CA' }, // tool inputs, every turn
           { path: ['messages', 2, 'content', 0, 'content'], text: '15 degrees' },
           { path: ['messages', 2, 'content', 1, 'content', 0, 'text'], text: 'nested result' },
           { path: ['messages', 2, 'content', 2, 'source', 'data'], text: 'doc text' },
+          { path: ['tools', 0, 'description'], text: 'Get the current weather' }, // tool descriptions
         ],
       },
     },
@@ -290,4 +292,35 @@ describe('anthropic removeTools', () => {
       expect([...facts.toolsDefined, ...facts.toolCalls.map((t) => t.name)].filter((t) => c.remove.includes(t))).toEqual([]);
     });
   }
+});
+
+describe('anthropic parseRequest: every string the provider reads is a text (DLP)', () => {
+  it('reads tool_use inputs of every turn, tool descriptions and schemas, metadata.user_id', () => {
+    const body = {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 10,
+      metadata: { user_id: 'u-1' },
+      system: 'sys',
+      tools: [{ name: 'f', description: 'does f', input_schema: { type: 'object', properties: { a: { type: 'string', description: 'the a' } } } }],
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't0', name: 'f', input: { a: 'old', nested: ['deep'] } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't0', content: 'r0' }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: { a: 'new' } }] },
+      ],
+    };
+    const facts = adapter.parseRequest(head(), body);
+    expect(facts.texts).toEqual([
+      { path: ['system'], text: 'sys' },
+      { path: ['messages', 0, 'content'], text: 'hi' },
+      { path: ['messages', 1, 'content', 0, 'input', 'a'], text: 'old' },
+      { path: ['messages', 1, 'content', 0, 'input', 'nested', 0], text: 'deep' },
+      { path: ['messages', 2, 'content', 0, 'content'], text: 'r0' },
+      { path: ['messages', 3, 'content', 0, 'input', 'a'], text: 'new' },
+      { path: ['tools', 0, 'description'], text: 'does f' },
+      { path: ['tools', 0, 'input_schema', 'properties', 'a', 'description'], text: 'the a' },
+      { path: ['metadata', 'user_id'], text: 'u-1' },
+    ]);
+    for (const t of facts.texts) expect(getAt(body, t.path)).toBe(t.text);
+  });
 });

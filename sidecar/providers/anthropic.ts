@@ -4,7 +4,7 @@ import type { ErrorKind, ProviderAdapter, RequestHead } from './adapter.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, isJsonRpc, isObject, malformed, num, optionalArray, parseJson, pathOnly, requireArray,
-  requireObject, requireString, str, toolCall, ToolCallCollector,
+  requireObject, requireString, str, stringLeaves, toolCall, ToolCallCollector, toolDefinitionTexts,
 } from './util.js';
 
 /** Text blocks of a content list; tool_result blocks nest their own content (string or blocks). */
@@ -19,6 +19,8 @@ function blockTexts(content: unknown, path: (string | number)[], out: TextField[
     if (block.type === 'text' && typeof block.text === 'string') out.push({ path: [...path, j, 'text'], text: block.text });
     else if (block.type === 'tool_result' && block.content !== undefined && block.content !== null) {
       blockTexts(block.content, [...path, j, 'content'], out);
+    } else if (block.type === 'tool_use' && block.input !== undefined) {
+      stringLeaves(block.input, [...path, j, 'input'], out); // every turn's tool inputs, rewritable in place
     } else if (block.type === 'document' && isObject(block.source) && block.source.type === 'text' && typeof block.source.data === 'string') {
       out.push({ path: [...path, j, 'source', 'data'], text: block.source.data }); // a plain-text document is prompt text too
     }
@@ -43,7 +45,9 @@ function parseRequest(head: RequestHead, body: unknown): RequestFacts {
   optionalArray(b.tools, ['tools']).forEach((t, i) => {
     const tool = requireObject(t, ['tools', i]);
     if (typeof tool.name === 'string') toolsDefined.push(tool.name);
+    toolDefinitionTexts(tool.description, tool.input_schema, ['tools', i], 'description', 'input_schema', texts);
   });
+  if (isObject(b.metadata) && typeof b.metadata.user_id === 'string') texts.push({ path: ['metadata', 'user_id'], text: b.metadata.user_id });
 
   const maxOutputTokens = num(b.max_tokens);
   const toolCalls: ToolCall[] = [];

@@ -72,9 +72,11 @@ describe('bedrock parseRequest', () => {
         texts: [
           { path: ['messages', 0, 'content', 0, 'text'], text: 'What is the most popular song on WZPZ?' },
           { path: ['messages', 1, 'content', 0, 'text'], text: 'Let me look.' },
+          { path: ['messages', 1, 'content', 1, 'toolUse', 'input', 'sign'], text: 'WZPZ' }, // tool inputs, every turn
           { path: ['messages', 2, 'content', 0, 'toolResult', 'content', 0, 'json', 'song'], text: 'Elemental Hotel' },
           { path: ['messages', 2, 'content', 0, 'toolResult', 'content', 0, 'json', 'artist'], text: '8 Storey Hike' },
           { path: ['messages', 2, 'content', 0, 'toolResult', 'content', 1, 'text'], text: 'extra' },
+          { path: ['toolConfig', 'tools', 0, 'toolSpec', 'description'], text: 'Get the most popular song' }, // tool descriptions
         ],
       },
     },
@@ -265,5 +267,29 @@ describe('bedrock removeTools', () => {
   it('ignores bodies without a tool list', () => {
     expect(adapter.removeTools({}, new Set(['x']))).toBe(0);
     expect(adapter.removeTools({ toolConfig: 'x' }, new Set(['x']))).toBe(0);
+  });
+});
+
+describe('bedrock parseRequest: every string the provider reads is a text (DLP)', () => {
+  it('reads toolUse inputs of every turn, tool descriptions and schemas, requestMetadata', () => {
+    const body = {
+      requestMetadata: { team: 'x' },
+      messages: [
+        { role: 'user', content: [{ text: 'hi' }] },
+        { role: 'assistant', content: [{ toolUse: { toolUseId: 't0', name: 'f', input: { a: 'old' } } }] },
+        { role: 'user', content: [{ toolResult: { toolUseId: 't0', content: [{ text: 'r0' }] } }] },
+      ],
+      toolConfig: { tools: [{ toolSpec: { name: 'f', description: 'does f', inputSchema: { json: { type: 'object', properties: { a: { type: 'string', description: 'the a' } } } } } }] },
+    };
+    const facts = adapter.parseRequest(head('/model/amazon.nova-pro-v1:0/converse'), body);
+    expect(facts.texts).toEqual([
+      { path: ['messages', 0, 'content', 0, 'text'], text: 'hi' },
+      { path: ['messages', 1, 'content', 0, 'toolUse', 'input', 'a'], text: 'old' },
+      { path: ['messages', 2, 'content', 0, 'toolResult', 'content', 0, 'text'], text: 'r0' },
+      { path: ['toolConfig', 'tools', 0, 'toolSpec', 'description'], text: 'does f' },
+      { path: ['toolConfig', 'tools', 0, 'toolSpec', 'inputSchema', 'json', 'properties', 'a', 'description'], text: 'the a' },
+      { path: ['requestMetadata', 'team'], text: 'x' },
+    ]);
+    for (const t of facts.texts) expect(getAt(body, t.path)).toBe(t.text);
   });
 });

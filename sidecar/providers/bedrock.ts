@@ -7,7 +7,7 @@ import type { ErrorKind, ProviderAdapter, RequestHead, StreamParser } from './ad
 import { EventStreamDecoder, EventStreamError, encodeMessage, headerString, type DecodedMessage } from './aws-eventstream.js';
 import { hostMatches } from './hosts.js';
 import {
-  arr, isObject, malformed, num, optionalArray, parseJson, pathOnly, requireObject, str, stringLeaves,
+  arr, isObject, malformed, num, objectTexts, optionalArray, parseJson, pathOnly, requireObject, schemaTexts, str, stringLeaves, toolDefinitionTexts,
   toolCall, ToolCallCollector, type Obj,
   usageFrom,
 } from './util.js';
@@ -42,6 +42,9 @@ function blockTexts(block: Obj, path: (string | number)[], out: TextField[]): vo
   if (isObject(block.document) && isObject(block.document.source) && typeof block.document.source.text === 'string') {
     out.push({ path: [...path, 'document', 'source', 'text'], text: block.document.source.text });
   }
+  if (isObject(block.toolUse) && block.toolUse.input !== undefined) {
+    stringLeaves(block.toolUse.input, [...path, 'toolUse', 'input'], out); // every turn's tool inputs
+  }
   if (isObject(block.toolResult)) {
     arr(block.toolResult.content).forEach((c, k) => {
       if (!isObject(c)) return;
@@ -71,6 +74,11 @@ function parseConverse(b: Obj): Pick<RequestFacts, 'toolsDefined' | 'toolCalls' 
     optionalArray(config.tools, ['toolConfig', 'tools']).forEach((t, i) => {
       const tool = requireObject(t, ['toolConfig', 'tools', i]);
       if (isObject(tool.toolSpec) && typeof tool.toolSpec.name === 'string') toolsDefined.push(tool.toolSpec.name);
+      if (isObject(tool.toolSpec)) {
+        const at = ['toolConfig', 'tools', i, 'toolSpec'];
+        toolDefinitionTexts(tool.toolSpec.description, undefined, at, 'description', '', texts);
+        if (isObject(tool.toolSpec.inputSchema)) schemaTexts(tool.toolSpec.inputSchema.json, [...at, 'inputSchema', 'json'], texts);
+      }
     });
     const choice = config.toolChoice;
     if (isObject(choice) && isObject(choice.tool) && typeof choice.tool.name === 'string') toolCalls.push({ name: choice.tool.name });
@@ -81,6 +89,7 @@ function parseConverse(b: Obj): Pick<RequestFacts, 'toolsDefined' | 'toolCalls' 
       toolCalls.push(toolCall(c.toolUse.name, c.toolUse.input, c.toolUse.toolUseId));
     }
   }
+  objectTexts(b.requestMetadata, ['requestMetadata'], texts);
   const maxOutputTokens = isObject(b.inferenceConfig) ? num(b.inferenceConfig.maxTokens) : undefined;
   return { toolsDefined, toolCalls, texts, ...(maxOutputTokens !== undefined && { maxOutputTokens }) };
 }

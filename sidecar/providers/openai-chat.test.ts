@@ -117,8 +117,11 @@ describe('openai-chat parseRequest', () => {
         ],
         texts: [
           { path: ['messages', 0, 'content'], text: 'old question' },
+          { path: ['messages', 1, 'tool_calls', 0, 'function', 'arguments'], text: '{}' }, // arguments of every turn, raw
           { path: ['messages', 2, 'content'], text: 'old result' },
           { path: ['messages', 3, 'content'], text: 'Weather in Paris and Rome?' },
+          { path: ['messages', 4, 'tool_calls', 0, 'function', 'arguments'], text: '{"city":"Paris"}' },
+          { path: ['messages', 4, 'tool_calls', 1, 'function', 'arguments'], text: '{"city": "Rome"' },
           { path: ['messages', 5, 'content'], text: '18C sunny' },
           { path: ['messages', 6, 'content', 0, 'text'], text: '22C cloudy' },
         ],
@@ -368,5 +371,48 @@ describe('openai-chat removeTools', () => {
   it('ignores bodies that are not objects', () => {
     expect(adapter.removeTools(null, new Set(['x']))).toBe(0);
     expect(adapter.removeTools([1], new Set(['x']))).toBe(0);
+  });
+});
+
+describe('openai-chat parseRequest: every string the provider reads is a text (DLP)', () => {
+  it('reads names, refusals, every turn\'s call arguments, tool descriptions and schemas, user, metadata, prediction', () => {
+    const body = {
+      model: 'gpt-4o',
+      user: 'user-1',
+      safety_identifier: 'sid-1',
+      metadata: { ticket: 't-1', n: 3 },
+      prediction: { type: 'content', content: [{ type: 'text', text: 'predicted' }] },
+      messages: [
+        { role: 'user', name: 'alice', content: 'hi' },
+        { role: 'assistant', content: null, refusal: 'no', tool_calls: [{ id: 'c0', type: 'function', function: { name: 'f', arguments: '{"a":"old"}' } }] },
+        { role: 'tool', tool_call_id: 'c0', content: 'done' },
+        { role: 'assistant', content: null, function_call: { name: 'g', arguments: '{"b":1}' } },
+      ],
+      tools: [
+        { type: 'function', function: { name: 'f', description: 'does f', parameters: { type: 'object', properties: { a: { type: 'string', description: 'the a', enum: ['x'] } } } } },
+        { type: 'custom', custom: { name: 'c', description: 'free form' } },
+      ],
+      functions: [{ name: 'g', description: 'does g', parameters: { type: 'object', properties: { b: { type: 'number', title: 'B' } } } }],
+    };
+    const facts = adapter.parseRequest(head(), body);
+    expect(facts.texts).toEqual([
+      { path: ['messages', 0, 'name'], text: 'alice' },
+      { path: ['messages', 0, 'content'], text: 'hi' },
+      { path: ['messages', 1, 'refusal'], text: 'no' },
+      { path: ['messages', 1, 'tool_calls', 0, 'function', 'arguments'], text: '{"a":"old"}' },
+      { path: ['messages', 2, 'content'], text: 'done' },
+      { path: ['messages', 3, 'function_call', 'arguments'], text: '{"b":1}' },
+      { path: ['tools', 0, 'function', 'description'], text: 'does f' },
+      { path: ['tools', 0, 'function', 'parameters', 'properties', 'a', 'description'], text: 'the a' },
+      { path: ['tools', 0, 'function', 'parameters', 'properties', 'a', 'enum', 0], text: 'x' },
+      { path: ['tools', 1, 'custom', 'description'], text: 'free form' },
+      { path: ['functions', 0, 'description'], text: 'does g' },
+      { path: ['functions', 0, 'parameters', 'properties', 'b', 'title'], text: 'B' },
+      { path: ['user'], text: 'user-1' },
+      { path: ['safety_identifier'], text: 'sid-1' },
+      { path: ['metadata', 'ticket'], text: 't-1' },
+      { path: ['prediction', 'content', 0, 'text'], text: 'predicted' },
+    ]);
+    for (const t of facts.texts) expect(getAt(body, t.path)).toBe(t.text);
   });
 });

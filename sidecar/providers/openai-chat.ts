@@ -5,7 +5,7 @@ import type { ErrorAnswer, ErrorKind, ProviderAdapter, RequestHead } from './ada
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson, pathOnly,
-  requireArray, requireObject, str, toolCall, ToolCallCollector, type Obj,
+  requireArray, requireObject, str, toolCall, ToolCallCollector, type Obj, objectTexts, toolDefinitionTexts,
   usageFrom,
   baseResponseFacts,
 } from './util.js';
@@ -43,6 +43,25 @@ function assistantCalls(msg: Obj, i: number): ToolCall[] {
   return calls;
 }
 
+/**
+ * The argument strings of an assistant message's calls (every turn, not only the last): raw JSON as
+ * sent, so a redaction rewrites them in place.
+ */
+function callTexts(msg: Obj, i: number, out: TextField[]): void {
+  arr(msg.tool_calls).forEach((tc, j) => {
+    if (!isObject(tc)) return;
+    for (const key of ['function', 'custom']) {
+      const fn = tc[key];
+      if (!isObject(fn)) continue;
+      if (typeof fn.arguments === 'string') out.push({ path: ['messages', i, 'tool_calls', j, key, 'arguments'], text: fn.arguments });
+      if (typeof fn.input === 'string') out.push({ path: ['messages', i, 'tool_calls', j, key, 'input'], text: fn.input });
+    }
+  });
+  if (isObject(msg.function_call) && typeof msg.function_call.arguments === 'string') {
+    out.push({ path: ['messages', i, 'function_call', 'arguments'], text: msg.function_call.arguments });
+  }
+}
+
 function parseRequest(head: RequestHead, body: unknown): RequestFacts {
   const b = requireObject(body, []);
   let model = optionalString(b.model, ['model']);
@@ -54,20 +73,35 @@ function parseRequest(head: RequestHead, body: unknown): RequestFacts {
   let lastAssistant: { msg: Obj; i: number } | undefined;
   messages.forEach((m, i) => {
     const msg = requireObject(m, ['messages', i]);
+    if (typeof msg.name === 'string') texts.push({ path: ['messages', i, 'name'], text: msg.name });
     contentTexts(msg.content, ['messages', i, 'content'], texts);
-    if (msg.role === 'assistant') lastAssistant = { msg, i };
+    if (typeof msg.refusal === 'string') texts.push({ path: ['messages', i, 'refusal'], text: msg.refusal });
+    if (msg.role === 'assistant') {
+      lastAssistant = { msg, i };
+      callTexts(msg, i, texts);
+    }
   });
 
   const toolsDefined: string[] = [];
   optionalArray(b.tools, ['tools']).forEach((t, i) => {
     const tool = requireObject(t, ['tools', i]);
-    const spec = isObject(tool.function) ? tool.function : isObject(tool.custom) ? tool.custom : undefined;
+    const key = isObject(tool.function) ? 'function' : isObject(tool.custom) ? 'custom' : undefined;
+    const spec = key === 'function' ? (tool.function as Obj) : key === 'custom' ? (tool.custom as Obj) : undefined;
     if (typeof spec?.name === 'string') toolsDefined.push(spec.name);
+    const schemaKey = key === 'function' ? 'parameters' : 'format'; // a custom tool's grammar
+    if (spec && key) toolDefinitionTexts(spec.description, spec[schemaKey], ['tools', i, key], 'description', schemaKey, texts);
   });
   optionalArray(b.functions, ['functions']).forEach((f, i) => {
     const fn = requireObject(f, ['functions', i]);
     if (typeof fn.name === 'string') toolsDefined.push(fn.name);
+    toolDefinitionTexts(fn.description, fn.parameters, ['functions', i], 'description', 'parameters', texts);
   });
+  // Top-level strings the provider reads (and may log): end-user id, metadata, predicted output.
+  for (const key of ['user', 'safety_identifier', 'prompt_cache_key']) {
+    if (typeof b[key] === 'string') texts.push({ path: [key], text: b[key] });
+  }
+  objectTexts(b.metadata, ['metadata'], texts);
+  if (isObject(b.prediction)) contentTexts(b.prediction.content, ['prediction', 'content'], texts);
 
   const toolCalls: ToolCall[] = [];
   // A forced choice names the tool the model must call. 'auto' | 'none' | 'required' name none.

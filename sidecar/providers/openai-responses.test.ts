@@ -64,6 +64,7 @@ describe('openai-responses parseRequest', () => {
         texts: [
           { path: ['input', 0, 'content'], text: 'Be brief.' },
           { path: ['input', 1, 'content', 0, 'text'], text: 'what is in this image?' },
+          { path: ['tools', 1, 'description'], text: 'weather' }, // tool descriptions
         ],
       },
     },
@@ -87,8 +88,10 @@ describe('openai-responses parseRequest', () => {
         toolCalls: [{ name: 'get_weather', arguments: { location: 'Paris, France' }, id: 'call_1' }],
         texts: [
           { path: ['input', 0, 'content'], text: 'first' },
+          { path: ['input', 1, 'arguments'], text: '{}' }, // arguments of every call, raw
           { path: ['input', 2, 'output'], text: 'old output' },
           { path: ['input', 3, 'content', 0, 'text'], text: "What's the weather in Paris?" },
+          { path: ['input', 5, 'arguments'], text: '{"location":"Paris, France"}' },
           { path: ['input', 6, 'output'], text: '{"temperature": 14}' },
           { path: ['input', 7, 'content', 0, 'text'], text: 'It is 14C.' },
         ],
@@ -262,4 +265,31 @@ describe('openai-responses removeTools', () => {
       expect([...facts.toolsDefined, ...facts.toolCalls.map((t) => t.name)].filter((t) => c.remove.includes(t))).toEqual([]);
     });
   }
+});
+
+describe('openai-responses parseRequest: every string the provider reads is a text (DLP)', () => {
+  it('reads every call\'s arguments and custom inputs, tool descriptions and schemas, user, metadata', () => {
+    const body = {
+      model: 'gpt-4.1',
+      user: 'user-1',
+      metadata: { ticket: 't-1' },
+      input: [
+        { type: 'function_call', call_id: 'c0', name: 'f', arguments: '{"a":"old"}' },
+        { type: 'custom_tool_call', call_id: 'c1', name: 'c', input: 'raw input' },
+        { role: 'user', content: 'hi' },
+      ],
+      tools: [{ type: 'function', name: 'f', description: 'does f', parameters: { type: 'object', properties: { a: { type: 'string', description: 'the a' } } } }],
+    };
+    const facts = adapter.parseRequest(head(), body);
+    expect(facts.texts).toEqual([
+      { path: ['input', 0, 'arguments'], text: '{"a":"old"}' },
+      { path: ['input', 1, 'input'], text: 'raw input' },
+      { path: ['input', 2, 'content'], text: 'hi' },
+      { path: ['tools', 0, 'description'], text: 'does f' },
+      { path: ['tools', 0, 'parameters', 'properties', 'a', 'description'], text: 'the a' },
+      { path: ['user'], text: 'user-1' },
+      { path: ['metadata', 'ticket'], text: 't-1' },
+    ]);
+    for (const t of facts.texts) expect(getAt(body, t.path)).toBe(t.text);
+  });
 });

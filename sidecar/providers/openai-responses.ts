@@ -6,7 +6,7 @@ import { openAiError, openAiErrorAnswer } from './openai-chat.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson,
-  pathOnly, requireObject, str, toolCall, ToolCallCollector, type Obj,
+  pathOnly, requireObject, str, toolCall, ToolCallCollector, type Obj, objectTexts, toolDefinitionTexts,
   usageFrom,
   baseResponseFacts,
 } from './util.js';
@@ -65,15 +65,25 @@ function parseRequest(_head: unknown, body: unknown): RequestFacts {
       } else {
         const call = itemCall(item);
         if (call) calls.push({ i, call });
+        // Arguments of every call in the conversation, as sent (raw JSON, or a custom tool's input).
+        if (typeof item.arguments === 'string') texts.push({ path: ['input', i, 'arguments'], text: item.arguments });
+        if (typeof item.input === 'string') texts.push({ path: ['input', i, 'input'], text: item.input });
       }
     });
   }
 
   const toolsDefined: string[] = [];
   optionalArray(b.tools, ['tools']).forEach((t, i) => {
-    const name = toolName(requireObject(t, ['tools', i]));
+    const tool = requireObject(t, ['tools', i]);
+    const name = toolName(tool);
     if (name !== undefined) toolsDefined.push(name);
+    toolDefinitionTexts(tool.description, tool.parameters ?? tool.format, ['tools', i], 'description', tool.parameters !== undefined ? 'parameters' : 'format', texts);
   });
+  // Top-level strings the provider reads (and may log): end-user id, metadata.
+  for (const key of ['user', 'safety_identifier', 'prompt_cache_key']) {
+    if (typeof b[key] === 'string') texts.push({ path: [key], text: b[key] });
+  }
+  objectTexts(b.metadata, ['metadata'], texts);
 
   const toolCalls: ToolCall[] = [];
   // Forced choice: {type:'function'|'custom', name} or a built-in tool {type:'web_search_preview'}.

@@ -87,6 +87,32 @@ export function stringLeaves(value: unknown, path: JsonPath, out: TextField[] = 
   return out;
 }
 
+/**
+ * What else of a request a provider reads that DLP must see: the string values of a metadata-like
+ * object (OpenAI `metadata`, Bedrock `requestMetadata`), located for rewriting. Not an error when absent
+ * or of another shape (the provider judges that).
+ */
+export function objectTexts(value: unknown, path: JsonPath, out: TextField[]): void {
+  if (!isObject(value)) return;
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out.push({ path: [...path, k], text: v });
+}
+
+/** A tool definition's description and every string in its parameter schema (descriptions, enums, defaults). */
+export function toolDefinitionTexts(description: unknown, schema: unknown, path: JsonPath, descKey: string, schemaKey: string, out: TextField[]): void {
+  if (typeof description === 'string') out.push({ path: [...path, descKey], text: description });
+  if (schema !== undefined && schema !== null) schemaTexts(schema, [...path, schemaKey], out);
+}
+
+/** Keys of a JSON schema whose string values are vocabulary, not text the caller wrote. */
+const SCHEMA_WORDS = new Set(['type', '$schema', '$ref', '$id', 'format', 'required', 'additionalProperties']);
+
+/** The string leaves of a JSON schema (descriptions, titles, enums, defaults, examples), without its keywords' values. */
+export function schemaTexts(value: unknown, path: JsonPath, out: TextField[]): void {
+  if (typeof value === 'string') out.push({ path, text: value });
+  else if (Array.isArray(value)) value.forEach((v, i) => schemaTexts(v, [...path, i], out));
+  else if (isObject(value)) for (const [k, v] of Object.entries(value)) if (!SCHEMA_WORDS.has(k)) schemaTexts(v, [...path, k], out);
+}
+
 export function pathOnly(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);

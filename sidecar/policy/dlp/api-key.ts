@@ -3,7 +3,7 @@
 // At high sensitivity also generic secrets: any 32-256 character base64/base64url token with the
 // character mix and entropy of random data (both cases, several digits, >= 4 bits per character).
 import { defineDetector } from './engine.js';
-import { literal, longTokens } from './finders.js';
+import { literal, TOKENS } from './finders.js';
 import { at, charMix, entropy, isAlnum, isTokenChar, type Detector, type Gate, type Span } from './types.js';
 
 export interface ApiKeyOptions {
@@ -50,8 +50,9 @@ function validateGithub(text: string, from: number, out: Span[]): void {
 
 const isB64 = (c: number): boolean => isTokenChar(c) || c === 43 || c === 47;
 
-/** A whole token of 32+ base64 characters (finders.longTokens). */
+/** A whole token of 32+ base64 characters (finders.TOKENS finds them from 24). */
 function validateGeneric(text: string, from: number, to: number, out: Span[]): void {
+  if (to - from < 32) return;
   if (to - from > 256) return; // a blob (an inline image, a long hash chain), not a credential
   let end = to;
   while (text[end] === '=' && end - to < 2) end++; // base64 padding
@@ -77,6 +78,6 @@ export function createApiKey(opts: ApiKeyOptions): Detector {
     { key: 'gh', finder: literal('gh'), validate: (text, i, _to, out) => validateGithub(text, i, out) },
     { key: '_pat_', finder: literal('_pat_'), validate: (text, i, _to, out) => validateGithub(text, i - 6, out) },
   ];
-  if (opts.generic) gates.push({ key: 'long-tokens', finder: longTokens, validate: validateGeneric, fallback: true });
+  if (opts.generic) gates.push({ ...TOKENS, validate: validateGeneric, fallback: true });
   return defineDetector('api_key', gates);
 }

@@ -11,8 +11,13 @@
 //   iban                   x      x
 //   email                  x      x
 //   phone                         x
+//   base64 decoding               x   (tokens of 24+ characters that decode to text: scanned too)
+//
+// Every text is normalised first (normalize.ts), so that full-width digits, Unicode dashes and
+// zero-width characters do not hide a number.
 import type { DlpDetector, DlpSensitivity, DlpSpec } from '../../../api/index.js';
 import { createApiKey } from './api-key.js';
+import { decodeBase64Text } from './base64.js';
 import { createAwsAccessKey } from './aws-access-key.js';
 import { createCreditCard } from './credit-card.js';
 import { compileCustom, type CustomDetector } from './custom.js';
@@ -20,10 +25,12 @@ import { createEmail } from './email.js';
 import { buildScan, resolve, type Scan } from './engine.js';
 import { createIban } from './iban.js';
 import { createJwt } from './jwt.js';
+import { normalize, originalSpan } from './normalize.js';
 import { createPhone } from './phone.js';
 import { createPrivateKey } from './private-key.js';
 import { createSsn } from './ssn.js';
-import type { Detector, Finding } from './types.js';
+import { TOKENS } from './finders.js';
+import type { Detector, Finding, Gate } from './types.js';
 
 export type { Detector, Finding, Span } from './types.js';
 export type { CustomDetector } from './custom.js';
@@ -60,7 +67,11 @@ export interface DlpScanner {
   readonly detectors: readonly string[];
   /** Custom detectors that could not be compiled (and do not run), one line each. */
   readonly errors: readonly string[];
-  /** Validated, non-overlapping findings, sorted by start. */
+  /**
+   * Validated, non-overlapping findings, sorted by start, on text's own offsets. The detectors read
+   * text normalised (normalize.ts: NFKC, invisibles removed, dashes unified; a finding covers every
+   * original character it came from) and, at sensitivity high, long base64 tokens decoded (base64.ts).
+   */
   scan(text: string): Finding[];
 }
 
@@ -73,7 +84,23 @@ export function enabledDetectors(spec: DlpSpec): DlpDetector[] {
 function build(spec: DlpSpec): DlpScanner {
   const sensitivity = spec.sensitivity ?? 'medium';
   const builtins = enabledDetectors(spec).map((d) => createDetector(d, sensitivity));
-  const scanBuiltins: Scan = buildScan(builtins);
+  const decode = sensitivity === 'high';
+  /** Base64 tokens that decode to text, collected during a top-level scan (undefined otherwise). */
+  type Candidate = { start: number; end: number; decoded: string };
+  let pending: Candidate[] | undefined;
+  // At high, base64 decoding rides on the token pass the generic api_key gate makes (finders.TOKENS).
+  const base64Gate: Gate = {
+    ...TOKENS,
+    fallback: true,
+    validate(text, from, to) {
+      if (!pending) return;
+      let end = to;
+      while (end < text.length && end - to < 2 && text.charCodeAt(end) === 61 /* = */) end++;
+      const decoded = decodeBase64Text(text, from, to);
+      if (decoded !== undefined) pending.push({ start: from, end, decoded });
+    },
+  };
+  const scanBuiltins: Scan = buildScan(decode ? [...builtins, { name: 'base64', gates: [base64Gate] }] : builtins);
   const customs: CustomDetector[] = [];
   const errors: string[] = [];
   for (const c of spec.custom ?? []) {
@@ -83,15 +110,46 @@ function build(spec: DlpSpec): DlpScanner {
       errors.push((err as Error).message);
     }
   }
+  /** Findings in a text, on the original's offsets: normalised first (normalize.ts). */
+  const scanText = (text: string, withBase64: boolean): Finding[] => {
+    const norm = normalize(text);
+    const t = norm?.text ?? text;
+    const out: Finding[] = [];
+    const candidates: Candidate[] | undefined = withBase64 ? [] : undefined;
+    pending = candidates;
+    try {
+      scanBuiltins(t, out);
+    } finally {
+      pending = undefined;
+    }
+    for (const c of customs) for (const s of c.find(t)) out.push({ detector: c.name, start: s.start, end: s.end });
+    // A token that decodes to text holding a finding is reported whole, under its first finding's name.
+    // One level: what it decodes to is not decoded again.
+    // It goes first: on the same span it is a more telling name than the generic api_key's.
+    for (const c of candidates ?? []) {
+      const inner = scanText(c.decoded, false);
+      if (inner.length > 0) out.unshift({ detector: inner[0]!.detector, start: c.start, end: c.end });
+    }
+    const found = resolve(out);
+    if (!norm) return found;
+    // Back to the original: a finding covers every original character it was folded from, the
+    // invisible ones between its characters included. Two findings folded from one code point merge.
+    const mapped: Finding[] = [];
+    for (const f of found) {
+      const span = originalSpan(norm, f.start, f.end);
+      const prev = mapped[mapped.length - 1];
+      if (prev && span.start < prev.end) {
+        if (span.end > prev.end) prev.end = span.end;
+        continue;
+      }
+      mapped.push({ detector: f.detector, ...span });
+    }
+    return mapped;
+  };
   return {
     detectors: [...builtins.map((d) => d.name), ...customs.map((c) => c.name)],
     errors,
-    scan(text: string): Finding[] {
-      const out: Finding[] = [];
-      scanBuiltins(text, out);
-      for (const c of customs) for (const s of c.find(text)) out.push({ detector: c.name, start: s.start, end: s.end });
-      return resolve(out);
-    },
+    scan: (text: string): Finding[] => scanText(text, decode),
   };
 }
 
