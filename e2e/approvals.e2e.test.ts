@@ -19,7 +19,7 @@ import { createLogger } from '../lib/logger.js';
 import { PROJECT_ROOT } from '../lib/project.js';
 import { startOperator, type Operator } from '../operator/controller.js';
 import { curl, type CurlResult } from './harness/curl.js';
-import { installApprovalAdmission, installCrd, kubeconfig, kubectl, kubectlOk, serviceAccountKubeconfig } from './harness/kubectl.js';
+import { installApprovalAdmission, installCrd, kubectl, kubectlOk, serviceAccountKubeconfig } from './harness/kubectl.js';
 import { kubectlChaperone } from './harness/plugin.js';
 import { spawnSidecar, type SidecarProcess } from './harness/sidecar-process.js';
 import { createWorld, writePolicy, type World } from './harness/world.js';

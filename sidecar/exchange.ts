@@ -434,10 +434,8 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
     // The model proposed a tool call that needs a person's approval: the agent sees the answer only
     // with an approval for that exact call, used up by this answer; otherwise it sees the hold.
     if (outcome.final.decision === 'hold') {
-      ex.responseFindings.push(...outcome.findings);
-      const held = await lookUpHolds(dp, ex, outcome, 'response');
-      const used = held.kind === 'pass' ? await useApprovals(dp, ex, held.use) : held;
-      if (used.kind === 'stop') return answerStop(dp, ex, used);
+      const stop = await releaseHeldAnswer(dp, ex, outcome);
+      if (stop) return answerStop(dp, ex, stop);
     } else {
       noteResponseVerdict(ex, outcome);
     }
@@ -571,6 +569,14 @@ async function releaseHeldStream(dp: DataPath, ex: Exchange, facts: ResponseFact
     if (!blocks(outcome.final.decision)) return undefined;
     return { kind: 'stop', verdict: outcome.final };
   }
+  return releaseHeldAnswer(dp, ex, outcome);
+}
+
+/**
+ * An answer whose proposed tool calls are held: released (undefined) only when every one is approved
+ * and now used by this answer; otherwise why not.
+ */
+async function releaseHeldAnswer(dp: DataPath, ex: Exchange, outcome: Outcome): Promise<Stop | undefined> {
   ex.responseFindings.push(...outcome.findings);
   const held = await lookUpHolds(dp, ex, outcome, 'response');
   const used = held.kind === 'pass' ? await useApprovals(dp, ex, held.use) : held;

@@ -44,7 +44,6 @@ function slug(tool: string): string {
 }
 
 export class KubernetesApprovals implements ApprovalStore {
-  readonly kind = 'kubernetes' as const;
   private readonly clock: () => Date;
   private readonly timeoutMs: number;
   private agent: { ca: string; dispatcher: Agent } | undefined;

@@ -24,7 +24,6 @@ interface Entry {
 }
 
 export class MemoryApprovals implements ApprovalStore {
-  readonly kind = 'memory' as const;
   private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly clock: () => Date = () => new Date()) {}

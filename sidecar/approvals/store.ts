@@ -28,7 +28,6 @@ export interface HoldContext {
 }
 
 export interface ApprovalStore {
-  readonly kind: 'kubernetes' | 'memory';
   /** The records for one held call, newest first. */
   find(digest: string): Promise<ApprovalRecord[]>;
   /** Records a new held call, Pending. */

@@ -11,7 +11,7 @@
 // One approval passes one execution: a call that carries the same held call twice is refused.
 import { policyKey, type GovernancePolicy } from '../../api/index.js';
 import { heldTool } from '../approvals/digest.js';
-import type { Call, ToolCall } from '../call.js';
+import type { ToolCall } from '../call.js';
 import { anyNameGlob } from './glob.js';
 import type { Check } from './pipeline.js';
 import type { HeldTool, Verdict } from './verdict.js';
