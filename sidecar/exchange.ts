@@ -32,9 +32,13 @@ import { MalformedRequest, setAt, type ErrorKind, type ProviderAdapter } from '.
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
 import { SseEventTooLarge } from './providers/sse.js';
 import { matchesHostPath } from './policy/egress.js';
-import { decodeRequestBody, MAX_JSON_DEPTH, nestsDeeperThan, quoted } from './request-body.js';
+import { structuralProblem } from './json-structure.js';
+import { decodeRequestBody, quoted } from './request-body.js';
 import type { CallResult } from './policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
+
+/** How deep a request's JSON may nest: far beyond any provider's format, far below a stack overflow. */
+const MAX_JSON_DEPTH = 128;
 
 const NO_FACTS: RequestFacts = { operation: 'unknown', toolsDefined: [], toolCalls: [], texts: [], stream: false };
 const EMPTY_RESPONSE: ResponseFacts = { toolCalls: [], texts: [] };
@@ -180,8 +184,10 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
       try {
         body = JSON.parse(decoded.text);
         if (decoded.changed) forward = Buffer.from(decoded.text);
-        // Checks walk the JSON; a body nested deeper than any provider's format is refused first.
-        if (nestsDeeperThan(body, MAX_JSON_DEPTH)) throw new MalformedRequest(`the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
+        // A body the provider could read otherwise than the checks do (a key repeated with another
+        // value), or nested deeper than any provider's format, is refused before any check walks it.
+        const problem = structuralProblem(decoded.text, MAX_JSON_DEPTH);
+        if (problem) throw new MalformedRequest(problem);
       } catch (err) {
         if (err instanceof MalformedRequest) throw err;
         // JSON.parse's own message quotes the body.

@@ -109,6 +109,15 @@ describe('what cannot be read on an intercepted host is refused', () => {
     expect(world.tls.received.length).toBe(before);
   });
 
+  it('a key repeated with another value gets a 400: the server might read the copy the checks did not', async () => {
+    const before = world.tls.received.length;
+    const twice = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"web_search","arguments":{},"n\\u0061me":"delete_database"}}`;
+    const r = await post(MCP, Buffer.from(twice), ['content-type: application/json']);
+    expect(r.status, r.body).toBe(400);
+    expect(JSON.parse(r.body).error.message).toMatch(/repeats the key "name" in \$\."params" with a different value/);
+    expect(world.tls.received.length).toBe(before);
+  });
+
   it('a path a policy lets through unread is forwarded as sent', async () => {
     const before = world.tls.received.length;
     const r = await post('https://mcp.tools.example.com/uploads/report.csv', Buffer.from('a,b\n1,2\n'), ['content-type: text/csv']);

@@ -1,7 +1,7 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { BodyTooLarge } from './http-util.js';
-import { charsetOf, decodeRequestBody, nestsDeeperThan } from './request-body.js';
+import { charsetOf, decodeRequestBody } from './request-body.js';
 
 const JSON_TEXT = '{"tool":"délete_database","n":1}';
 const utf16be = (s: string): Buffer => Buffer.from(s, 'utf16le').swap16();
@@ -45,17 +45,5 @@ describe('decodeRequestBody', () => {
     expect(charsetOf('application/json; charset=UTF-8')).toBe('utf-8');
     expect(charsetOf('text/plain;charset="utf-16le"')).toBe('utf-16le');
     expect(charsetOf('application/json')).toBeUndefined();
-  });
-});
-
-describe('nestsDeeperThan', () => {
-  const nested = (depth: number): unknown => JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`);
-  it('counts arrays and objects, and walks 10,000 levels without recursion', () => {
-    expect(nestsDeeperThan({ a: [1, { b: 2 }] }, 3)).toBe(false);
-    expect(nestsDeeperThan({ a: [1, { b: [] }] }, 3)).toBe(true);
-    expect(nestsDeeperThan('text', 0)).toBe(false);
-    expect(nestsDeeperThan(nested(128), 128)).toBe(false);
-    expect(nestsDeeperThan(nested(129), 128)).toBe(true);
-    expect(nestsDeeperThan(nested(10_000), 128)).toBe(true);
   });
 });

@@ -71,20 +71,3 @@ export function decodeRequestBody(raw: Buffer, contentEncoding: string | undefin
     return { ok: false, reason: `the body is not valid ${picked.charset.toUpperCase()}` };
   }
 }
-
-/** How deep a request's JSON may nest: far beyond any provider's format, far below a stack overflow. */
-export const MAX_JSON_DEPTH = 128;
-
-/** Does this parsed JSON nest deeper than `max` arrays and objects? Iterative: no recursion to overflow. */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > max) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node as Record<string, unknown>)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-    }
-  }
-  return false;
-}
