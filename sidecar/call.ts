@@ -89,4 +89,9 @@ export type StreamEvent =
 export interface StreamFrame {
   bytes: Buffer;
   events: StreamEvent[];
+  /**
+   * Set when the frame carries data its adapter could not read (JSON that does not parse, say):
+   * what it says is unknown, so where answers are checked it is not passed on.
+   */
+  unreadable?: string;
 }

@@ -11,7 +11,7 @@ import { gate, useAll } from './approvals/resolve.js';
 import { ApprovalStoreUnavailable, type ApprovalRecord } from './approvals/store.js';
 import { pathWithoutQuery } from './audit.js';
 import { decide as decideCall, recordDecision } from './decision.js';
-import type { Call, Provider, RequestFacts, ResponseFacts, Usage } from './call.js';
+import type { Call, Provider, RequestFacts, ResponseFacts, StreamFrame, Usage } from './call.js';
 import type { ConfigSnapshot } from './config.js';
 import type { DataPath, Target } from './data-path.js';
 import { identify, type Identity } from './identity.js';
@@ -28,9 +28,8 @@ import {
 import type { ModelPricing } from '../api/index.js';
 import { malformedJsonMessage } from './json-syntax.js';
 import { costOf } from './pricing.js';
-import { MalformedRequest, setAt, type ErrorKind, type ProviderAdapter } from './providers/adapter.js';
+import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type ProviderAdapter } from './providers/adapter.js';
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
-import { SseEventTooLarge } from './providers/sse.js';
 import { matchesHostPath } from './policy/egress.js';
 import { structuralProblem } from './json-structure.js';
 import { decodeRequestBody, quoted } from './request-body.js';
@@ -426,16 +425,37 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
     return answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer exceeds the ${err.limit}-byte limit (--max-response-bytes): refused`);
   }
   ex.upstreamMs += elapsedMs(started);
+  const policies = ex.snapshot.policies;
+  const inspect = dp.pipeline.inspectsResponses(policies);
+  const text = raw.toString('utf8');
   let json: unknown;
+  let unreadable: string | undefined;
   try {
-    json = JSON.parse(raw.toString('utf8'));
-    ex.response = ex.adapter.parseResponse(json);
+    json = JSON.parse(text);
   } catch {
-    ex.response = EMPTY_RESPONSE; // not JSON after all: relay as is
+    unreadable = 'it is not JSON';
+  }
+  // Where answers are checked, an answer typed JSON that the checks cannot read, or could read
+  // otherwise than the agent's parser, is not relayed: a lenient reader (NaN, a repeated key) might
+  // find a tool call in it that the checks never saw. Elsewhere it is relayed as is.
+  if (inspect && raw.length > 0) {
+    unreadable ??= structuralProblem(text, MAX_JSON_DEPTH)?.replace('the JSON body', 'it');
+    if (unreadable !== undefined) {
+      ex.failure = 'server_error';
+      return answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer cannot be checked: ${unreadable}`);
+    }
+  }
+  try {
+    ex.response = json === undefined ? EMPTY_RESPONSE : ex.adapter.parseResponse(json);
+  } catch {
+    ex.response = EMPTY_RESPONSE;
+    if (inspect) {
+      ex.failure = 'server_error';
+      return answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer cannot be checked: the sidecar could not read it`);
+    }
   }
   ex.costUsd = priceCall(ex);
-  const policies = ex.snapshot.policies;
-  if (json !== undefined && dp.pipeline.inspectsResponses(policies)) {
+  if (json !== undefined && inspect) {
     const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
     // The model proposed a tool call that needs a person's approval: the agent sees the answer only
     // with an approval for that exact call, used up by this answer; otherwise it sees the hold.
@@ -475,48 +495,50 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
   let holding = false;
   const heldFrames: Buffer[] = [];
   let heldBytes = 0;
-  try {
-    for (let chunk = await nextChunk(ex, chunks); chunk; chunk = await nextChunk(ex, chunks)) {
-      const frames = parser.push(chunk);
-      if (frames.length === 0) continue;
-      const out: Buffer[] = [];
-      for (const frame of frames) {
-        // Judge every event before its frame leaves: a forbidden tool call is cut before the agent sees its name.
-        if (inspect) {
-          for (const event of frame.events) {
-            const outcome = dp.pipeline.evaluateStreamEvent(call, event, policies);
-            if (outcome.final.decision === 'hold') {
-              holding = true;
-              ex.responseFindings.push(...outcome.findings.filter((f) => f.decision !== 'hold'));
-              continue;
-            }
-            noteResponseVerdict(ex, outcome);
-            if (blocks(outcome.final.decision)) cut = outcome.final;
+  /** Judges whole frames and sends (or holds back) those that may go; sets `cut` on a stop. */
+  const pass = async (frames: readonly StreamFrame[]): Promise<void> => {
+    const out: Buffer[] = [];
+    for (const frame of frames) {
+      // What the checks cannot read, they cannot pass: the agent's reader might see a tool call in it.
+      if (inspect && frame.unreadable) throw new UnreadableStream(`a frame of the upstream's stream cannot be checked: ${frame.unreadable}`);
+      // Judge every event before its frame leaves: a forbidden tool call is cut before the agent sees its name.
+      if (inspect) {
+        for (const event of frame.events) {
+          const outcome = dp.pipeline.evaluateStreamEvent(call, event, policies);
+          if (outcome.final.decision === 'hold') {
+            holding = true;
+            ex.responseFindings.push(...outcome.findings.filter((f) => f.decision !== 'hold'));
+            continue;
           }
-        }
-        if (cut) break;
-        if (!holding) {
-          out.push(frame.bytes);
-          continue;
-        }
-        heldFrames.push(frame.bytes);
-        heldBytes += frame.bytes.length;
-        if (heldBytes > dp.maxBodyBytes) {
-          cut = { decision: 'deny', rule: 'approval', reason: `a stream held for approval may hold at most ${dp.maxBodyBytes} bytes` };
-          break;
+          noteResponseVerdict(ex, outcome);
+          if (blocks(outcome.final.decision)) cut = outcome.final;
         }
       }
-      if (out.length > 0) await writeWithBackpressure(res, out.length === 1 ? out[0]! : Buffer.concat(out));
+      if (cut) break;
+      if (!holding) {
+        out.push(frame.bytes);
+        continue;
+      }
+      heldFrames.push(frame.bytes);
+      heldBytes += frame.bytes.length;
+      if (heldBytes > dp.maxBodyBytes) {
+        cut = { decision: 'deny', rule: 'approval', reason: `a stream held for approval may hold at most ${dp.maxBodyBytes} bytes` };
+        break;
+      }
+    }
+    if (out.length > 0) await writeWithBackpressure(res, out.length === 1 ? out[0]! : Buffer.concat(out));
+  };
+  try {
+    for (let chunk = await nextChunk(ex, chunks); chunk; chunk = await nextChunk(ex, chunks)) {
+      await pass(parser.push(chunk));
       if (cut || res.destroyed) break;
     }
+    // A last event the upstream did not end with a blank line is judged like any other.
+    if (!cut && !res.destroyed) await pass(parser.end());
     if (cut) {
       res.end(ex.adapter.streamError(KIND_OF[cut.decision] ?? 'forbidden', `chaperone: ${cut.reason ?? `stopped by ${cut.rule ?? 'policy'}`}`));
       await upstream.body.destroy();
     } else {
-      for (const frame of parser.end()) {
-        if (holding) heldFrames.push(frame.bytes);
-        else res.write(frame.bytes);
-      }
       const stop = holding ? await releaseHeldStream(dp, ex, parser.facts()) : undefined;
       if (stop) {
         ex.reported = stop.verdict;
@@ -529,8 +551,9 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
       }
     }
   } catch (err) {
-    if (err instanceof SseEventTooLarge) {
-      // The upstream sent an event too large to hold: what the sidecar cannot read, it does not forward.
+    if (err instanceof UnreadableStream) {
+      // The framing is lost, an event is too large to hold, or a frame cannot be read: what the
+      // sidecar cannot read, it does not forward.
       ex.error = `upstream stream refused: ${err.message}`;
       ex.decision = 'error';
       res.end(ex.adapter.streamError('upstream_unavailable', `chaperone: ${err.message}`));

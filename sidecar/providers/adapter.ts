@@ -36,6 +36,17 @@ export class MalformedRequest extends Error {
   }
 }
 
+/**
+ * An upstream stream the sidecar cannot read on (its framing is lost, or one frame is too large to
+ * hold): it is cut with a stream error, never passed on unread.
+ */
+export class UnreadableStream extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnreadableStream';
+  }
+}
+
 /** Turns a stream's raw bytes into whole frames, keeping a partial frame until the rest arrives. */
 export interface StreamParser {
   push(chunk: Buffer): StreamFrame[];

@@ -3,7 +3,7 @@ import type { RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall, Usa
 import type { ErrorKind, ProviderAdapter, RequestHead } from './adapter.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
-  arr, isJsonRpc, isObject, malformed, num, optionalArray, parseJson, pathOnly, requireArray,
+  arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, parseJson, pathOnly, requireArray,
   requireObject, requireString, str, stringLeaves, toolCall, ToolCallCollector, toolDefinitionTexts,
 } from './util.js';
 
@@ -125,7 +125,7 @@ function streamParser() {
 
   const read = (frame: SseEvent): StreamEvent[] => {
     if (!frame.hasData) return [];
-    const ev = parseJson(frame.data);
+    const ev = frameJson(frame.data);
     if (!isObject(ev)) return [];
     const key = String(num(ev.index) ?? '');
     switch (str(ev.type) ?? frame.event) {
@@ -139,8 +139,8 @@ function streamParser() {
       }
       case 'content_block_start': {
         const block = isObject(ev.content_block) ? ev.content_block : {};
-        if (block.type === 'tool_use' && typeof block.name === 'string' && tools.start(key, block.name, str(block.id), block.input)) {
-          return [{ type: 'tool_call', name: block.name, ...(typeof block.id === 'string' && { id: block.id }) }];
+        if (block.type === 'tool_use' && typeof block.name === 'string') {
+          return tools.start(key, block.name, str(block.id), block.input).map((name) => ({ type: 'tool_call', name, ...(typeof block.id === 'string' && { id: block.id }) }));
         }
         if (block.type === 'text' && typeof block.text === 'string' && block.text !== '') return [{ type: 'text', text: block.text }];
         return [];

@@ -191,25 +191,38 @@ export function decodeMessage(bytes: Buffer): DecodedMessage {
 }
 
 /**
- * Incremental decoder: feed chunks as they arrive, get whole messages back. A bad CRC or an
- * impossible length throws EventStreamError; after that the framing is lost for good, and
- * pending() holds the bytes from the bad message on.
+ * Incremental decoder: feed chunks as they arrive, get whole messages back. Linear in the bytes:
+ * chunks are kept as they came and each message's bytes are joined once, when it is complete (a
+ * 16 MiB message in 16 KiB chunks is not copied a thousand times). A bad CRC or an impossible length
+ * throws EventStreamError; after that the framing is lost for good, and pending() holds the bytes
+ * from the bad message on.
  */
 export class EventStreamDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** The length of the message being received, once its prelude has been checked. */
+  private expected: number | undefined;
 
   push(chunk: Buffer): DecodedMessage[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+    }
     const out: DecodedMessage[] = [];
     try {
-      while (this.buf.length >= PRELUDE) {
-        // Check the prelude before trusting its length, so garbage does not make us wait for 4 GB.
-        if (this.buf.readUInt32BE(8) !== crc32(this.buf.subarray(0, 8))) throw new EventStreamError('prelude CRC mismatch');
-        const total = this.buf.readUInt32BE(0);
-        if (total < MIN_MESSAGE || total > MAX_MESSAGE) throw new EventStreamError(`impossible message length ${total}`);
-        if (this.buf.length < total) break;
-        out.push(decodeMessage(this.buf.subarray(0, total)));
-        this.buf = this.buf.subarray(total);
+      for (;;) {
+        if (this.expected === undefined) {
+          if (this.size < PRELUDE) break;
+          // Check the prelude before trusting its length, so garbage does not make us wait for 4 GB.
+          const prelude = this.peek(PRELUDE);
+          if (prelude.readUInt32BE(8) !== crc32(prelude.subarray(0, 8))) throw new EventStreamError('prelude CRC mismatch');
+          const total = prelude.readUInt32BE(0);
+          if (total < MIN_MESSAGE || total > MAX_MESSAGE) throw new EventStreamError(`impossible message length ${total}`);
+          this.expected = total;
+        }
+        if (this.size < this.expected) break;
+        out.push(decodeMessage(this.take(this.expected)));
+        this.expected = undefined;
       }
     } catch (err) {
       if (err instanceof EventStreamError) err.decoded = out;
@@ -220,7 +233,40 @@ export class EventStreamDecoder {
 
   /** Bytes of a message not yet complete. */
   pending(): Buffer {
-    return this.buf;
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+  }
+
+  /** The first `n` bytes (n <= size), without consuming them; copies only when they span chunks. */
+  private peek(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const parts: Buffer[] = [];
+    for (let got = 0, i = 0; got < n; i++) {
+      parts.push(this.chunks[i]!);
+      got += this.chunks[i]!.length;
+    }
+    return Buffer.concat(parts).subarray(0, n);
+  }
+
+  /** Removes and returns the first `n` bytes (n <= size), joined once. */
+  private take(n: number): Buffer {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < n) {
+      const chunk = this.chunks[0]!;
+      const want = n - got;
+      if (chunk.length <= want) {
+        parts.push(chunk);
+        got += chunk.length;
+        this.chunks.shift();
+      } else {
+        parts.push(chunk.subarray(0, want));
+        this.chunks[0] = chunk.subarray(want);
+        got = n;
+      }
+    }
+    this.size -= n;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 }
 

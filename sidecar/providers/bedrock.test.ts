@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestFacts } from '../call.js';
-import { getAt, MalformedRequest, type RequestHead } from './adapter.js';
+import { getAt, MalformedRequest, UnreadableStream, type RequestHead } from './adapter.js';
 import { decodeMessage, encodeMessage, headerString } from './aws-eventstream.js';
 import { bedrockAdapter as adapter } from './bedrock.js';
 import { feed, feedAll } from './testing.js';
@@ -171,20 +171,27 @@ describe('bedrock stream', () => {
     }
   });
 
-  it('passes a corrupted stream through untouched, keeping the frames before the damage', () => {
+  it('refuses to read on past a corrupted message (fail closed), whichever chunk it arrives in', () => {
     const bad = Buffer.from(stream);
     const second = event('messageStart', { role: 'assistant', p: 'abcd' }).length;
     bad[second + 20]! ^= 0xff; // inside the second message
-    const fed = feed(adapter.streamParser(), [bad.subarray(0, second + 30), bad.subarray(second + 30)]);
-    expect(Buffer.concat(fed.frames.map((f) => f.bytes)).equals(bad)).toBe(true);
-    expect(fed.frames[0]!.bytes.length).toBe(second);
-    expect(fed.events).toEqual([]);
+    const parser = adapter.streamParser();
+    expect(parser.push(bad.subarray(0, second + 30)).map((f) => f.bytes.length)).toEqual([second]);
+    expect(() => parser.push(bad.subarray(second + 30))).toThrow(UnreadableStream);
+    expect(() => adapter.streamParser().push(bad)).toThrow(/event-stream framing is broken \(message CRC mismatch\)/);
   });
 
-  it('keeps a trailing partial message for end()', () => {
+  it('refuses a stream that ends inside a message', () => {
     const parser = adapter.streamParser();
     expect(parser.push(stream.subarray(0, 20))).toEqual([]);
-    expect(parser.end()[0]!.bytes.length).toBe(20);
+    expect(() => parser.end()).toThrow(/ends inside a message/);
+  });
+
+  it('marks a message whose payload is not JSON unreadable, and still reads the next', () => {
+    const garbage = encodeMessage({ ':message-type': 'event', ':event-type': 'contentBlockStart', ':content-type': 'application/json' }, '{"start": {"toolUse": NaN');
+    const frames = adapter.streamParser().push(Buffer.concat([garbage, event('messageStop', { stopReason: 'end_turn' })]));
+    expect(frames.map((f) => f.unreadable)).toEqual(['its data is not JSON', undefined]);
+    expect(frames[0]!.events).toEqual([]);
   });
 
   it('reports exceptions; streamError is an exception message', () => {

@@ -3,12 +3,12 @@
 // too, but their bodies are model-specific, so only the model and the stream flag are read.
 import { BEDROCK_HOSTS } from '../../api/intercept-hosts.js';
 import type { RequestFacts, ResponseFacts, StreamEvent, StreamFrame, TextField, ToolCall, Usage } from '../call.js';
-import type { ErrorKind, ProviderAdapter, RequestHead, StreamParser } from './adapter.js';
+import { UnreadableStream, type ErrorKind, type ProviderAdapter, type RequestHead, type StreamParser } from './adapter.js';
 import { EventStreamDecoder, EventStreamError, encodeMessage, headerString, type DecodedMessage } from './aws-eventstream.js';
 import { hostMatches } from './hosts.js';
 import {
-  arr, isObject, malformed, num, objectTexts, optionalArray, parseJson, pathOnly, requireObject, schemaTexts, str, stringLeaves, toolDefinitionTexts,
-  toolCall, ToolCallCollector, type Obj,
+  arr, frameJson, isObject, malformed, num, objectTexts, optionalArray, parseJson, pathOnly, requireObject, schemaTexts, str, stringLeaves, toolDefinitionTexts,
+  toolCall, ToolCallCollector, UnreadableFrame, type Obj,
   usageFrom,
 } from './util.js';
 
@@ -151,8 +151,6 @@ function streamParser(): StreamParser {
   const decoder = new EventStreamDecoder();
   const tools = new ToolCallCollector();
   let usage: Usage | undefined;
-  // Once a CRC or length check fails the framing is lost: pass the rest through as it comes.
-  let lost = false;
 
   const read = (msg: DecodedMessage): StreamEvent[] => {
     const messageType = headerString(msg.headers, ':message-type');
@@ -166,15 +164,15 @@ function streamParser(): StreamParser {
       const code = headerString(msg.headers, ':error-code') ?? 'error';
       return [{ type: 'error', message: `${code}: ${headerString(msg.headers, ':error-message') ?? ''}` }];
     }
-    const ev = parseJson(msg.payload.toString('utf8'));
+    const ev = frameJson(msg.payload.toString('utf8'));
     if (!isObject(ev)) return [];
     const key = String(num(ev.contentBlockIndex) ?? '');
     switch (headerString(msg.headers, ':event-type')) {
       case 'contentBlockStart': {
         const use = isObject(ev.start) && isObject(ev.start.toolUse) ? ev.start.toolUse : undefined;
         const name = str(use?.name);
-        if (name === undefined || !tools.start(key, name, str(use?.toolUseId))) return [];
-        return [{ type: 'tool_call', name, ...(typeof use?.toolUseId === 'string' && { id: use.toolUseId }) }];
+        if (name === undefined) return [];
+        return tools.start(key, name, str(use?.toolUseId)).map((n) => ({ type: 'tool_call', name: n, ...(typeof use?.toolUseId === 'string' && { id: use.toolUseId }) }));
       }
       case 'contentBlockDelta': {
         const delta = isObject(ev.delta) ? ev.delta : {};
@@ -196,28 +194,25 @@ function streamParser(): StreamParser {
   const toFrame = (msg: DecodedMessage): StreamFrame => {
     try {
       return { bytes: msg.bytes, events: read(msg) };
-    } catch {
-      return { bytes: msg.bytes, events: [] };
+    } catch (err) {
+      return { bytes: msg.bytes, events: [], unreadable: err instanceof UnreadableFrame ? err.message : 'the sidecar could not read it' };
     }
   };
 
   return {
     push(chunk) {
-      if (lost) return [{ bytes: chunk, events: [] }];
       try {
         return decoder.push(chunk).map(toFrame);
       } catch (err) {
-        lost = true;
-        // Whole messages before the bad one go out as frames; the rest, untouched, as one raw piece.
-        const good = err instanceof EventStreamError ? err.decoded.map(toFrame) : [];
-        const rest = decoder.pending();
-        return rest.length > 0 ? [...good, { bytes: rest, events: [] }] : good;
+        // A CRC or length check failed: the framing is lost, and nothing after it can be read.
+        if (err instanceof EventStreamError) throw new UnreadableStream(`the AWS event-stream framing is broken (${err.message})`);
+        throw err;
       }
     },
     end() {
-      if (lost) return [];
-      const rest = decoder.pending();
-      return rest.length > 0 ? [{ bytes: rest, events: [] }] : [];
+      // A stream that ends inside a message: the agent's SDK would fail on it, and so do we.
+      if (decoder.pending().length > 0) throw new UnreadableStream('the AWS event-stream ends inside a message');
+      return [];
     },
     facts: () => ({ ...(usage !== undefined && { usage }), toolCalls: tools.list(), texts: [] }),
   };

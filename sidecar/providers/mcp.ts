@@ -5,7 +5,7 @@
 import type { RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall } from '../call.js';
 import type { ErrorKind, ProviderAdapter } from './adapter.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
-import { arr, isObject, malformed, parseJson, str, stringLeaves, type Obj } from './util.js';
+import { arr, frameJson, isObject, malformed, parseJson, str, stringLeaves, type Obj } from './util.js';
 
 /** A JSON-RPC 2.0 request, notification or response. */
 function isMessage(v: unknown): v is Obj {
@@ -70,7 +70,8 @@ function parseResponse(body: unknown): ResponseFacts {
 function streamParser() {
   const read = (frame: SseEvent): StreamEvent[] => {
     if (!frame.hasData) return [];
-    const data = parseJson(frame.data);
+    // JSON-RPC messages travel as the default event; another event (the old transport's `endpoint`) is not one.
+    const data = frame.event === undefined || frame.event === 'message' ? frameJson(frame.data) : parseJson(frame.data);
     const events: StreamEvent[] = [];
     for (const msg of Array.isArray(data) ? data : [data]) {
       if (!isObject(msg)) continue;

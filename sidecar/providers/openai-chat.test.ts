@@ -234,6 +234,29 @@ describe('openai-chat stream', () => {
     '\r\n',
   );
 
+  it('marks a frame whose data is not JSON unreadable (a lenient client might read a tool call in it); [DONE] is not', () => {
+    const nan = Buffer.from(`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"delete_database"}}]}}],"x":NaN}\n\n`);
+    const frames = adapter.streamParser().push(Buffer.concat([nan, Buffer.from('data: [DONE]\n\n')]));
+    expect(frames.map((f) => f.unreadable)).toEqual(['its data is not JSON', undefined]);
+    expect(frames.flatMap((f) => f.events)).toEqual([]);
+  });
+
+  it('judges a second name sent for the same call by itself and joined to the first (as stream helpers join pieces)', () => {
+    const renamed = sse([
+      [undefined, chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'web_search', arguments: '' } }] })],
+      [undefined, chunk({ tool_calls: [{ index: 0, function: { name: 'delete_database', arguments: '{}' } }] })],
+      [undefined, chunk({ tool_calls: [{ index: 0, function: { name: 'delete_database' } }] })],
+    ]);
+    const frames = adapter.streamParser().push(renamed);
+    expect(frames.flatMap((f) => f.events)).toEqual([
+      { type: 'tool_call', name: 'web_search', id: 'call_1' },
+      { type: 'tool_call', name: 'delete_database' },
+      { type: 'tool_call', name: 'web_searchdelete_database' },
+      { type: 'tool_call', name: 'delete_database' },
+      { type: 'tool_call', name: 'web_searchdelete_databasedelete_database' },
+    ]);
+  });
+
   it('reports text deltas and usage, whatever the chunking', () => {
     for (const { name, fed } of feedAll(() => adapter.streamParser(), text)) {
       expect(fed.frames, name).toHaveLength(6);

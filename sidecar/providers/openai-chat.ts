@@ -4,7 +4,7 @@ import type { RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall, Usa
 import type { ErrorAnswer, ErrorKind, ProviderAdapter, RequestHead } from './adapter.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
-  arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson, pathOnly,
+  arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson, pathOnly,
   requireArray, requireObject, str, toolCall, ToolCallCollector, type Obj, objectTexts, toolDefinitionTexts,
   usageFrom,
   baseResponseFacts,
@@ -200,7 +200,7 @@ function streamParser() {
 
   const read = (frame: SseEvent): StreamEvent[] => {
     if (!frame.hasData || frame.data === '[DONE]') return [];
-    const chunk = parseJson(frame.data);
+    const chunk = frameJson(frame.data);
     if (!isObject(chunk)) return [];
     const events: StreamEvent[] = [];
     if (isObject(chunk.error)) {
@@ -219,8 +219,8 @@ function streamParser() {
         const key = `${choice}:${num(tc.index) ?? ti}`;
         const fn = isObject(tc.function) ? tc.function : {};
         const name = str(fn.name);
-        if (name !== undefined && name !== '' && tools.start(key, name, str(tc.id))) {
-          events.push({ type: 'tool_call', name, ...(typeof tc.id === 'string' && { id: tc.id }) });
+        if (name !== undefined && name !== '') {
+          for (const n of tools.start(key, name, str(tc.id))) events.push({ type: 'tool_call', name: n, ...(typeof tc.id === 'string' && { id: tc.id }) });
         }
         if (typeof fn.arguments === 'string') tools.append(key, fn.arguments);
       });
@@ -228,7 +228,7 @@ function streamParser() {
       if (isObject(delta.function_call)) {
         const key = `${choice}:fn`;
         const name = str(delta.function_call.name);
-        if (name !== undefined && tools.start(key, name)) events.push({ type: 'tool_call', name });
+        if (name !== undefined) for (const n of tools.start(key, name)) events.push({ type: 'tool_call', name: n });
         if (typeof delta.function_call.arguments === 'string') tools.append(key, delta.function_call.arguments);
       }
     });

@@ -5,7 +5,7 @@ import type { ProviderAdapter } from './adapter.js';
 import { openAiError, openAiErrorAnswer } from './openai-chat.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
-  arr, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson,
+  arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson,
   pathOnly, requireObject, str, toolCall, ToolCallCollector, type Obj, objectTexts, toolDefinitionTexts,
   usageFrom,
   baseResponseFacts,
@@ -166,17 +166,17 @@ function streamParser() {
   let model: string | undefined;
   let usage: Usage | undefined;
 
-  /** Starts a call from an output item; returns the tool_call event when it is new. */
+  /** Starts a call from an output item; returns the tool_call events its name makes due. */
   const startCall = (key: string, item: unknown): StreamEvent[] => {
     if (!isObject(item) || (item.type !== 'function_call' && item.type !== 'custom_tool_call')) return [];
     const name = str(item.name);
-    if (name === undefined || !tools.start(key, name, str(item.call_id))) return [];
-    return [{ type: 'tool_call', name, ...(typeof item.call_id === 'string' && { id: item.call_id }) }];
+    if (name === undefined) return [];
+    return tools.start(key, name, str(item.call_id)).map((n) => ({ type: 'tool_call', name: n, ...(typeof item.call_id === 'string' && { id: item.call_id }) }));
   };
 
   const read = (frame: SseEvent): StreamEvent[] => {
     if (!frame.hasData) return [];
-    const ev = parseJson(frame.data);
+    const ev = frameJson(frame.data);
     if (!isObject(ev)) return [];
     const type = str(ev.type) ?? frame.event;
     // Deltas name their item by output_index (and item_id); both identify the same call.

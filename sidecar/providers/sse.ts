@@ -2,7 +2,8 @@
 // blank lines, keeping each event's exact bytes (the proxy forwards whole frames untouched), and
 // reads the `event:` and `data:` fields. Line ends may be \n or \r\n, mixed, split across chunks.
 import type { ResponseFacts, StreamEvent, StreamFrame } from '../call.js';
-import type { StreamParser } from './adapter.js';
+import { UnreadableStream, type StreamParser } from './adapter.js';
+import { UnreadableFrame } from './util.js';
 
 export interface SseEvent {
   /** The frame's exact bytes, including the blank line that ended it. */
@@ -22,7 +23,7 @@ const CR = 0x0d;
 export const MAX_SSE_EVENT_BYTES = 8 * 1024 * 1024;
 
 /** An upstream SSE event grew past MAX_SSE_EVENT_BYTES without ending: the stream is cut, not buffered on. */
-export class SseEventTooLarge extends Error {
+export class SseEventTooLarge extends UnreadableStream {
   constructor(readonly limit: number) {
     super(`a server-sent event exceeded ${limit} bytes without ending`);
     this.name = 'SseEventTooLarge';
@@ -118,18 +119,17 @@ export function encodeSse(data: string, event?: string): Buffer {
 
 /**
  * A StreamParser over SSE: `read` turns each frame into events (and updates whatever state the
- * adapter keeps for `facts`). `read` must not throw; if it does anyway, the frame still goes out.
+ * adapter keeps for `facts`). When `read` throws (UnreadableFrame: data not in the format's shape;
+ * anything else: a bug) the frame is marked unreadable: where answers are checked it does not go out.
  */
 export function sseStreamParser(read: (frame: SseEvent) => StreamEvent[], facts: () => ResponseFacts): StreamParser {
   const framer = new SseFramer();
   const toFrame = (f: SseEvent): StreamFrame => {
-    let events: StreamEvent[] = [];
     try {
-      events = read(f);
-    } catch {
-      events = [];
+      return { bytes: f.bytes, events: read(f) };
+    } catch (err) {
+      return { bytes: f.bytes, events: [], unreadable: err instanceof UnreadableFrame ? err.message : 'the sidecar could not read it' };
     }
-    return { bytes: f.bytes, events };
   };
   return {
     push: (chunk) => framer.push(chunk).map(toFrame),

@@ -71,6 +71,18 @@ export function parseArguments(raw: unknown): unknown {
   }
 }
 
+/** A stream frame's data is not what its format says it is (see StreamFrame.unreadable). */
+export class UnreadableFrame extends Error {}
+
+/** A stream frame's JSON data; throws UnreadableFrame when it does not parse (never quoting it). */
+export function frameJson(data: string): unknown {
+  try {
+    return JSON.parse(data) as unknown;
+  } catch {
+    throw new UnreadableFrame('its data is not JSON');
+  }
+}
+
 export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -131,11 +143,22 @@ export function isJsonRpc(body: unknown): boolean {
 export class ToolCallCollector {
   private readonly calls = new Map<string, { name: string; id?: string; args: string; initial?: unknown }>();
 
-  /** Returns true the first time a key is seen, i.e. when a tool_call event is due. */
-  start(key: string, name: string, id?: string, initial?: unknown): boolean {
-    if (this.calls.has(key)) return false;
-    this.calls.set(key, { name, args: '', ...(id !== undefined && { id }), ...(initial !== undefined && { initial }) });
-    return true;
+  /**
+   * Notes a call's name; returns the names a tool_call event is due for. The first time a key is
+   * seen that is its name. A name sent again for the same key is not ignored: a reader that keeps
+   * the last one sees the new name, one that joins the pieces (as OpenAI's stream helpers do) sees
+   * both together, so both are judged, and the call is known by the joined name from then on.
+   */
+  start(key: string, name: string, id?: string, initial?: unknown): string[] {
+    const known = this.calls.get(key);
+    if (!known) {
+      this.calls.set(key, { name, args: '', ...(id !== undefined && { id }), ...(initial !== undefined && { initial }) });
+      return [name];
+    }
+    if (known.name === name) return [];
+    const joined = known.name + name;
+    known.name = joined;
+    return [name, joined];
   }
 
   has(key: string): boolean {
