@@ -4,6 +4,7 @@
 // sidecar itself established (the CONNECT target, the TLS server name), never by the request.
 // Every request's path is made canonical here (canonical-path.ts) before anything reads it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { ConfigSnapshot } from './config.js';
@@ -87,6 +88,8 @@ export function createInnerServer(limits: ServerLimits, snapshot: () => ConfigSn
       const secureContext = await certs.contextFor(host);
       const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
       tls.on('error', () => tls.destroy());
+      // The connection underneath (a CONNECT's, a captured one) ends with the TLS on it.
+      tls.once('close', () => socket.destroy());
       authorities.set(tls, { scheme: 'https', host, port, byHostHeader: false });
       server.emit('connection', tls);
     },
@@ -107,6 +110,7 @@ export function createLimitedServer(limits: ServerLimits, onRequest: (req: Incom
   // Expect: 100-continue is answered by the exchange once it knows the body is welcome, so a body
   // declared over the limit gets its 413 before the client sends it (exchange.ts, expectsContinue).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
+  boundSilence(server, limits.clientTimeoutMs);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Malformed HTTP or a client timeout: answer if we still can, never crash.
     if (socket.writable && err.code !== 'ECONNRESET') {
@@ -117,8 +121,51 @@ export function createLimitedServer(limits: ServerLimits, onRequest: (req: Incom
   return server;
 }
 
-export function plainError(res: ServerResponse, status: number, message: string): void {
+/**
+ * No agent connection may sit silent: one with no request in flight is closed after `ms` without
+ * a byte either way (before its first request, after TLS, between requests), and a request must
+ * arrive whole within `ms` of its start. Node's own headers and request timeouts do not reach
+ * connections handed to the server by hand (terminated TLS, plain HTTP read off a CONNECT), so the
+ * sidecar keeps these bounds itself, for every connection alike. A request in flight waiting on
+ * its upstream is not silence: the upstream timeouts bound that.
+ */
+function boundSilence(server: Server, ms: number): void {
+  const inFlight = new WeakMap<object, number>();
+  /** Connections a CONNECT took over: whoever serves them now (a tunnel, TLS, the inner server) bounds them. */
+  const handedOver = new WeakSet<object>();
+  server.on('connection', (socket: Socket) => {
+    socket.on('timeout', () => {
+      if (!inFlight.get(socket) && !handedOver.has(socket)) socket.destroy();
+    });
+    socket.setTimeout(ms);
+  });
+  // Node destroys a connection that times out unless someone listens: the listener above decides.
+  server.on('timeout', () => undefined);
+  server.prependListener('connect', (_req: IncomingMessage, socket: Socket) => {
+    handedOver.add(socket);
+    socket.setTimeout(0);
+  });
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    const arriving = setTimeout(() => {
+      if (req.complete) return;
+      if (res.headersSent) return void socket.destroy();
+      res.once('finish', () => socket.destroy());
+      plainError(res, 408, `the request did not arrive whole within ${ms} ms`, { connection: 'close' });
+    }, ms);
+    arriving.unref();
+    req.once('end', () => clearTimeout(arriving));
+    res.once('close', () => {
+      clearTimeout(arriving);
+      inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1);
+      if (!socket.destroyed) socket.setTimeout(ms); // silence counts again from here
+    });
+  });
+}
+
+export function plainError(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
   const body = JSON.stringify({ error: { message: `chaperone: ${message}`, type: 'proxy_error', code: status } });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, { ...extra, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

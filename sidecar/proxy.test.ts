@@ -3,7 +3,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { ProxyAgent, fetch as undiciFetch, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl } from '../e2e/harness/curl.js';
@@ -328,7 +329,9 @@ describe('bad input never crashes it', () => {
 
 describe('limits and timeouts', () => {
   let tight: SidecarProcess;
+  let interceptionCa: string;
   beforeAll(async () => {
+    interceptionCa = await readFile(world.caCertFile, 'utf8');
     const policy = await writePolicy(world.dir, 'tight', PASS_THROUGH_POLICY);
     tight = await spawnSidecar(['--policy', policy, '--ca-dir', world.caDir, ...world.upstreamFlags, '--max-body-bytes', '2048', '--upstream-timeout-ms', '700', '--client-timeout-ms', '1000']);
   });
@@ -365,5 +368,55 @@ describe('limits and timeouts', () => {
     });
     expect(raw).toMatch(/^HTTP\/1\.1 408/);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  /** Opens a connection to the tight sidecar, lets `after` act on it, and resolves with how long it stayed open. */
+  const lifetime = (after: (s: Socket) => void, connectTo = 'api.openai.com:443'): Promise<number> =>
+    new Promise((resolve) => {
+      const started = Date.now();
+      const s = connect(Number(new URL(tight.proxyUrl).port), '127.0.0.1', () => {
+        if (!connectTo) return after(s);
+        s.write(`CONNECT ${connectTo} HTTP/1.1\r\nHost: ${connectTo}\r\n\r\n`);
+        let head = '';
+        const onData = (d: Buffer): void => {
+          head += d.toString('latin1');
+          if (!head.includes('\r\n\r\n')) return;
+          s.off('data', onData);
+          after(s);
+        };
+        s.on('data', onData);
+      });
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Date.now() - started));
+    });
+  const overTls = (s: Socket, then: (t: TLSSocket) => void): void => {
+    const t = tlsConnect({ socket: s, servername: 'api.openai.com', ca: interceptionCa }, () => then(t));
+    t.on('error', () => undefined);
+    t.resume(); // read what comes (a 408), so the close is seen
+  };
+
+  it.each([
+    ['the proxy port, never a byte', (_s: Socket) => undefined, ''],
+    ['a CONNECT to an intercepted host, silent after its 200', (_s: Socket) => undefined, 'api.openai.com:443'],
+    ['half a ClientHello', (s: Socket) => void s.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])), 'api.openai.com:443'],
+    ['TLS done, then no request', (s: Socket) => overTls(s, () => undefined), 'api.openai.com:443'],
+    ['TLS done, then half a request', (s: Socket) => overTls(s, (t) => void t.write('POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 100\r\n\r\n{"a":')), 'api.openai.com:443'],
+  ])('closes a silent connection: %s', async (_name, after, connectTo) => {
+    const open = await lifetime(after, connectTo);
+    expect(open).toBeGreaterThanOrEqual(900);
+    expect(open).toBeLessThan(4_000);
+  });
+
+  it('keeps a connection whose request waits on its upstream longer than the client timeout', async () => {
+    const patient = await spawnSidecar(['--policy', await writePolicy(world.dir, 'patient', PASS_THROUGH_POLICY), '--ca-dir', world.caDir, ...world.upstreamFlags, '--client-timeout-ms', '500']);
+    world.tls.setDelay(1_500);
+    try {
+      const r = await curl(['-x', patient.proxyUrl, '--cacert', world.caCertFile, '-H', 'content-type: application/json', '-d', chatBody('wait for me'), 'https://api.openai.com/v1/chat/completions']);
+      expect(r.status, r.stderr).toBe(200);
+      expect(JSON.parse(r.body).choices[0].message.content).toMatch(/wait for me/);
+    } finally {
+      world.tls.setDelay(0);
+      await patient.stop();
+    }
   });
 });
