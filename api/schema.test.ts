@@ -33,7 +33,7 @@ const full: DeepRequired<GovernancePolicy> = {
       ],
     },
     mode: 'enforce',
-    intercept: { hosts: ['mcp.internal.example.com', '*.tools.example.com'], passThrough: ['api.openai.com/v1/files*'] },
+    intercept: { hosts: ['mcp.internal.example.com', '*.tools.example.com'], passThrough: ['api.openai.com/v1/files*'], largeAnswers: 'checkPrefix' },
     egress: {
       mode: 'enforce',
       defaultAction: 'deny',

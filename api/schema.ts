@@ -21,6 +21,7 @@ export const DLP_SENSITIVITIES = ['low', 'medium', 'high'] as const;
 export const EGRESS_ACTIONS = ['allow', 'deny', 'log'] as const;
 export const TOOLS_DEFAULT_ACTIONS = ['allow', 'deny'] as const;
 export const APPROVAL_TIMEOUT_ACTIONS = ['reject', 'approve'] as const;
+export const LARGE_ANSWERS = ['refuse', 'checkPrefix'] as const;
 export const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 
 /** The subset of OpenAPI v3 (as restricted by Kubernetes structural schemas) that we use. */
@@ -174,6 +175,12 @@ export const governancePolicySpecSchema: SchemaNode = {
           description:
             'Requests on intercepted hosts whose body the sidecar cannot read (not JSON, an unknown content coding or charset) are refused; these host[/path] globs (egress-rule syntax) let such bodies through unread, e.g. "api.openai.com/v1/files*" for multipart uploads. Egress rules still apply.',
           items: { type: 'string', minLength: 1, maxLength: 512, description: 'Glob of the form host[/path] with * wildcards.' },
+        },
+        largeAnswers: {
+          type: 'string',
+          enum: [...LARGE_ANSWERS],
+          description:
+            'A whole JSON answer larger than the sidecar holds (--max-response-bytes): refuse (502, nothing relayed; what applies when no policy says) or checkPrefix (the checks read the answer\'s first --max-response-bytes, made whole, and it is relayed unbuffered; a stop or a needed redaction refuses it). Refuse in any selected policy wins.',
         },
       },
     },

@@ -6,7 +6,7 @@
 // write. After validatePolicy() they are always present: see the "default" notes.
 
 import type {
-  APPROVAL_TIMEOUT_ACTIONS, DAYS, DLP_DETECTORS, DLP_MODES, DLP_SENSITIVITIES, EGRESS_ACTIONS, MODES,
+  APPROVAL_TIMEOUT_ACTIONS, DAYS, DLP_DETECTORS, DLP_MODES, DLP_SENSITIVITIES, EGRESS_ACTIONS, LARGE_ANSWERS, MODES,
   SELECTOR_OPERATORS, TOOLS_DEFAULT_ACTIONS,
 } from './schema.js';
 
@@ -18,6 +18,7 @@ export type DlpSensitivity = (typeof DLP_SENSITIVITIES)[number];
 export type EgressAction = (typeof EGRESS_ACTIONS)[number];
 export type ToolsDefaultAction = (typeof TOOLS_DEFAULT_ACTIONS)[number];
 export type ApprovalTimeoutAction = (typeof APPROVAL_TIMEOUT_ACTIONS)[number];
+export type LargeAnswers = (typeof LARGE_ANSWERS)[number];
 export type SelectorOperator = (typeof SELECTOR_OPERATORS)[number];
 
 export interface LabelSelectorRequirement {
@@ -36,6 +37,8 @@ export interface InterceptSpec {
   hosts?: string[];
   /** host[/path] globs whose unreadable bodies on intercepted hosts are forwarded unread. */
   passThrough?: string[];
+  /** A whole JSON answer over --max-response-bytes: refused (502), or checked on its first bytes and relayed unbuffered. */
+  largeAnswers?: LargeAnswers;
 }
 
 export interface RateLimit {

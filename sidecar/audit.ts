@@ -29,6 +29,8 @@ export interface AuditRecord {
   tokens?: Usage;
   costUsd?: number;
   error?: string;
+  /** An answer too large to hold (largeAnswers: checkPrefix): how many of its first bytes the checks read. */
+  checkedBytes?: number;
   /** A refused tunnel's reason: its client sees only a closed connection (after CONNECT's 200). */
   reason?: string;
 }

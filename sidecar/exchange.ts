@@ -22,16 +22,17 @@ import {
   headerValue,
   isJsonContentType,
   readBody,
+  readUpTo,
   relayableHeaders,
   writeWithBackpressure,
 } from './http-util.js';
-import type { ModelPricing } from '../api/index.js';
+import type { LargeAnswers, ModelPricing } from '../api/index.js';
 import { malformedJsonMessage } from './json-syntax.js';
 import { costOf } from './pricing.js';
 import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type ProviderAdapter } from './providers/adapter.js';
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
 import { matchesHostPath } from './policy/egress.js';
-import { structuralProblem } from './json-structure.js';
+import { closedPrefix, structuralProblem } from './json-structure.js';
 import { decodeRequestBody, quoted } from './request-body.js';
 import type { CallResult } from './policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
@@ -74,6 +75,8 @@ class Exchange {
   failure: CallResult['failure'];
   costUsd: number | undefined;
   error: string | undefined;
+  /** The answer was too large to hold: its checks read this many first bytes. */
+  checkedBytes: number | undefined;
 
   readonly identity: Identity;
 
@@ -414,17 +417,20 @@ function noteResponseVerdict(ex: Exchange, outcome: Outcome): void {
 
 async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData): Promise<void> {
   const started = process.hrtime.bigint();
-  let raw: Buffer;
-  try {
-    raw = await readBody(upstream.body, dp.maxResponseBytes, headerValue(upstream.headers['content-length']));
-  } catch (err) {
-    if (!(err instanceof BodyTooLarge)) throw err;
-    // Checks need the whole answer; one too large to hold is refused, never buffered on.
+  // Checks need the whole answer, and one too large to hold is never buffered on: it is refused,
+  // or (largeAnswers: checkPrefix) checked on its first bytes and relayed as it comes.
+  const limit = dp.maxResponseBytes;
+  const large = largeAnswersOf(ex.snapshot);
+  const refuseLarge = async (): Promise<void> => {
     await upstream.body.destroy();
     ex.failure = 'server_error';
-    return answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer exceeds the ${err.limit}-byte limit (--max-response-bytes): refused`);
-  }
+    answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer exceeds the ${limit}-byte limit (--max-response-bytes): refused`);
+  };
+  if (large === 'refuse' && Number(headerValue(upstream.headers['content-length'])) > limit) return refuseLarge();
+  const read = await readUpTo(upstream.body, limit);
   ex.upstreamMs += elapsedMs(started);
+  if (!read.complete) return large === 'refuse' ? refuseLarge() : relayLargeJson(dp, ex, upstream, read.bytes);
+  let raw = read.bytes;
   const policies = ex.snapshot.policies;
   const inspect = dp.pipeline.inspectsResponses(policies);
   const text = raw.toString('utf8');
@@ -570,11 +576,48 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
   finish(dp, ex, upstream.statusCode);
 }
 
-async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData): Promise<void> {
+/**
+ * A whole JSON answer over --max-response-bytes under `largeAnswers: checkPrefix`: the checks read its
+ * first bytes made whole (closedPrefix: every tool call the prefix names, with what of it arrived);
+ * if they let it pass it is relayed as it comes, never buffered. What would need the answer held or
+ * changed (a stop, a hold for approval, a redaction) refuses it: nothing of it has been sent yet.
+ */
+async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, prefix: Buffer): Promise<void> {
+  const policies = ex.snapshot.policies;
+  ex.checkedBytes = prefix.length;
+  const refuse = async (status: number, kind: ErrorKind, message: string): Promise<void> => {
+    await upstream.body.destroy();
+    answerError(dp, ex, status, kind, message);
+  };
+  const closed = closedPrefix(prefix.toString('utf8'));
+  try {
+    if (closed === undefined || structuralProblem(closed, MAX_JSON_DEPTH) !== undefined) throw new Error('unreadable');
+    ex.response = ex.adapter.parseResponse(JSON.parse(closed));
+  } catch {
+    ex.failure = 'server_error';
+    return refuse(502, 'upstream_unavailable', `the upstream's answer exceeds the ${dp.maxResponseBytes}-byte limit, and its first bytes cannot be checked: refused`);
+  }
+  if (dp.pipeline.inspectsResponses(policies)) {
+    const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
+    noteResponseVerdict(ex, outcome);
+    const v = outcome.final;
+    if (blocks(v.decision) || outcome.rewrites.length > 0) {
+      const why = v.decision === 'hold' ? 'needs a person\'s approval' : blocks(v.decision) ? (v.reason ?? `is stopped by ${v.rule ?? 'policy'}`) : 'would need redacting';
+      ex.decision = 'deny';
+      ex.reported = { ...v, decision: 'deny' };
+      const status = STATUS_OF.deny!;
+      return refuse(status, 'forbidden', `the upstream's answer ${why}, and at over ${dp.maxResponseBytes} bytes it is too large to hold: refused`);
+    }
+  }
+  return relayRaw(dp, ex, upstream, prefix);
+}
+
+async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, first?: Buffer): Promise<void> {
   const { res } = ex;
   res.writeHead(upstream.statusCode, { ...relayableHeaders(upstream.headers), ...chaperoneHeaders(dp, ex) });
   const chunks = upstream.body[Symbol.asyncIterator]();
   try {
+    if (first) await writeWithBackpressure(res, first);
     for (let chunk = await nextChunk(ex, chunks); chunk; chunk = await nextChunk(ex, chunks)) {
       await writeWithBackpressure(res, chunk);
       if (res.destroyed) break;
@@ -610,6 +653,12 @@ async function releaseHeldAnswer(dp: DataPath, ex: Exchange, outcome: Outcome): 
   const held = await lookUpHolds(dp, ex, outcome, 'response');
   const used = held.kind === 'pass' ? await useApprovals(dp, ex, held.use) : held;
   return used.kind === 'stop' ? used : undefined;
+}
+
+/** What to do with a whole JSON answer too large to hold: checkPrefix only when every policy that says something says so. */
+function largeAnswersOf(snapshot: ConfigSnapshot): LargeAnswers {
+  const said = snapshot.policies.flatMap((p) => (p.spec.intercept?.largeAnswers ? [p.spec.intercept.largeAnswers] : []));
+  return said.length > 0 && said.every((a) => a === 'checkPrefix') ? 'checkPrefix' : 'refuse';
 }
 
 /** May an unreadable body on this intercepted host and path go through unread (spec.intercept.passThrough)? */
@@ -727,6 +776,7 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
     ...(usage ? { tokens: usage } : {}),
     ...(ex.costUsd !== undefined ? { costUsd: ex.costUsd } : {}),
     ...(ex.error ? { error: ex.error } : {}),
+    ...(ex.checkedBytes !== undefined ? { checkedBytes: ex.checkedBytes } : {}),
     findings: [...(ex.outcome?.findings ?? []), ...ex.responseFindings],
     timed: true,
   });

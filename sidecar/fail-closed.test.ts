@@ -140,6 +140,35 @@ describe('an upstream answer too large to check', () => {
       await small.stop();
     }
   });
+
+  describe('with largeAnswers: checkPrefix', () => {
+    let small: SidecarProcess;
+    beforeAll(async () => {
+      const policy = POLICY.replace('metadata: {name: closed,', 'metadata: {name: prefix,').replace('intercept: {hosts', 'intercept: {largeAnswers: checkPrefix, hosts');
+      small = await spawnSidecar(['--policy', await writePolicy(world.dir, 'closed-prefix', policy), '--ca-dir', world.caDir, ...world.upstreamFlags, '--max-response-bytes', '64']);
+    });
+    afterAll(async () => {
+      await small?.stop();
+    });
+    const ask = (content: string) =>
+      curl(['-H', 'content-type: application/json', '-d', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] }), `${small.proxyUrl}/openai/v1/chat/completions`]);
+
+    it('relays an answer over the limit that its first bytes let pass, whole and unchanged', async () => {
+      const r = await ask('an answer longer than 64 bytes, please');
+      expect(r.status, r.body).toBe(200);
+      expect(JSON.parse(r.body).choices[0].message.content).toBe('Echo: an answer longer than 64 bytes, please');
+      const audit = await small.waitForLine((l) => l.audit === true && l.status === 200);
+      expect(audit.checkedBytes).toBeGreaterThan(64);
+    });
+
+    it('refuses one whose first bytes propose a forbidden tool call: nothing of it has been sent', async () => {
+      const r = await ask('call tool delete_database now');
+      expect(r.status, r.body).toBe(403);
+      expect(r.headers['x-chaperone-rule']).toBe('tools');
+      expect(JSON.parse(r.body).error.message).toMatch(/too large to hold: refused/);
+      expect(r.body).not.toMatch(/"tool_calls"/);
+    });
+  });
 });
 
 describe('a request body over the limit', () => {

@@ -105,6 +105,40 @@ export function readBody(stream: Readable, limit: number, declaredLength?: strin
   });
 }
 
+/**
+ * Reads a body until its end or until `limit` bytes are in (then the stream is paused, and the rest
+ * can still be read from it): `complete` says which. Holds at most `limit` plus one chunk.
+ */
+export function readUpTo(stream: Readable, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (complete: boolean): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      resolve({ bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), complete });
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= limit) return;
+      stream.pause();
+      done(false);
+    };
+    const onEnd = (): void => done(true);
+    const onError = (err: Error): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      reject(err);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+  });
+}
+
 /** Writes and, when the client is slow, waits for it to catch up (or to go away). */
 export function writeWithBackpressure(res: ServerResponse, data: Buffer): Promise<void> | undefined {
   if (res.write(data)) return undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { structuralProblem } from './json-structure.js';
+import { closedPrefix, structuralProblem } from './json-structure.js';
 
 const check = (text: string, depth = 128): string | undefined => {
   JSON.parse(text); // the scanner only ever sees what JSON.parse accepted
@@ -51,5 +51,36 @@ describe('structuralProblem: repeated keys', () => {
     const problem = check(`{"${'k'.repeat(200)}": "sk-secret-1", "${'k'.repeat(200)}": "sk-secret-2"}`)!;
     expect(problem).not.toMatch(/sk-secret/);
     expect(problem.length).toBeLessThan(220);
+  });
+});
+
+describe('closedPrefix', () => {
+  const answer = JSON.stringify({
+    id: 'c1',
+    choices: [{ index: 0, message: { role: 'assistant', tool_calls: [{ id: 't1', type: 'function', function: { name: 'delete_database', arguments: '{"table": "users"}' } }] } }],
+    usage: { prompt_tokens: 5 },
+  });
+
+  it('closes every prefix of a JSON text into JSON that keeps what was complete', () => {
+    for (let n = 1; n <= answer.length; n++) {
+      const closed = closedPrefix(answer.slice(0, n));
+      if (closed === undefined) continue;
+      expect(() => JSON.parse(closed), `prefix of ${n}`).not.toThrow();
+    }
+    expect(closedPrefix(answer)).toBe(answer);
+  });
+
+  it('keeps a tool call whose name arrived, though its arguments were cut', () => {
+    const cut = answer.slice(0, answer.indexOf('"arguments"') + 15);
+    expect(JSON.parse(closedPrefix(cut)!)).toEqual({
+      id: 'c1',
+      choices: [{ index: 0, message: { role: 'assistant', tool_calls: [{ id: 't1', type: 'function', function: { name: 'delete_database' } }] } }],
+    });
+  });
+
+  it('is not fooled by brackets and escaped quotes in strings, and gives up before the first container', () => {
+    expect(closedPrefix('{"a": "]}\\"[", "b": [1, 2')).toBe('{"a": "]}\\"[", "b": [1]}');
+    expect(closedPrefix('  "just a string')).toBeUndefined();
+    expect(closedPrefix('[')).toBe('[]');
   });
 });

@@ -26,10 +26,11 @@ interface Frame {
   index: number;
 }
 
-/** The end (index after the closing quote) of the string whose opening quote is at `start`. */
+/** The end (index after the closing quote) of the string whose opening quote is at `start`; -1 when it is not closed. */
 function stringEnd(text: string, start: number): number {
   let q = text.indexOf('"', start + 1);
   for (;;) {
+    if (q === -1) return -1;
     let backslashes = 0;
     for (let k = q - 1; text.charCodeAt(k) === BACKSLASH; k--) backslashes++;
     if (backslashes % 2 === 0) return q + 1;
@@ -105,4 +106,39 @@ export function structuralProblem(text: string, maxDepth: number): string | unde
     }
   }
   return undefined;
+}
+
+/**
+ * The first bytes of a JSON text too large to hold, made whole: cut after its last complete member
+ * or element and closed, so `{"choices": [{"message": {"tool_calls": [{"function": {"name": "x", "argu`
+ * reads as `{"choices": [{"message": {"tool_calls": [{"function": {"name": "x"}}]}}]}`. Checks can then
+ * read every call the prefix names. Undefined when not even the first container opened.
+ */
+export function closedPrefix(text: string): string | undefined {
+  const closers: number[] = [];
+  // The last place the text can be cut, and how many containers are open there. Containers at or
+  // below that depth cannot change after it: closing one of them would make a later cut.
+  let cut = -1;
+  let cutDepth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      const end = stringEnd(text, i);
+      if (end === -1) break;
+      i = end - 1;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      closers.push(c === OPEN_OBJECT ? CLOSE_OBJECT : CLOSE_ARRAY);
+      cut = i + 1;
+      cutDepth = closers.length;
+    } else if (c === COMMA) {
+      cut = i;
+      cutDepth = closers.length;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      closers.pop();
+      cut = i + 1;
+      cutDepth = closers.length;
+    }
+  }
+  if (cut === -1) return undefined;
+  return text.slice(0, cut) + String.fromCharCode(...closers.slice(0, cutDepth).reverse());
 }
