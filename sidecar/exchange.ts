@@ -37,6 +37,11 @@ import { decodeRequestBody, quoted } from './request-body.js';
 import type { CallResult } from './policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
 
+/** Bodies (and whole answers) larger than this are read in steps, the event loop let run between them. */
+const PAUSE_ABOVE_BYTES = 256 * 1024;
+const letOthersRun = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const noPause = (): Promise<void> => Promise.resolve();
+
 /** How deep a request's JSON may nest: far beyond any provider's format, far below a stack overflow. */
 const MAX_JSON_DEPTH = 128;
 
@@ -172,6 +177,9 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
     sendContinue(ex);
   }
   const raw = await readBody(req, dp.maxBodyBytes, declared);
+  // A large body is read in steps with the event loop let run between them (other calls, health
+  // checks), so no one request holds it long (bench/stall.ts measures how long).
+  const pause = raw.length > PAUSE_ABOVE_BYTES ? letOthersRun : noPause;
 
   // Read as the provider would, whatever the content type claims: JSON in a form-encoded or
   // text/plain request, gzip, a BOM or UTF-16 are checked like plain JSON, and forwarded decoded.
@@ -180,15 +188,18 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   let unreadable: { reason: string; malformedJson: boolean } | undefined;
   if (raw.length > 0) {
     const decoded = decodeRequestBody(raw, headerValue(req.headers['content-encoding']), head.contentType, dp.maxBodyBytes);
+    await pause();
     if (!decoded.ok) {
       unreadable = { reason: decoded.reason, malformedJson: false };
     } else {
       try {
         body = JSON.parse(decoded.text);
+        await pause();
         if (decoded.changed) forward = Buffer.from(decoded.text);
         // A body the provider could read otherwise than the checks do (a key repeated with another
         // value), or nested deeper than any provider's format, is refused before any check walks it.
         const problem = structuralProblem(decoded.text, MAX_JSON_DEPTH);
+        await pause();
         if (problem) throw new MalformedRequest(problem);
       } catch (err) {
         if (err instanceof MalformedRequest) throw err;
@@ -209,6 +220,7 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
     return answerError(dp, ex, 415, 'invalid_request', `the request body on an intercepted host cannot be checked: ${what}; a policy can let this host and path through unread (spec.intercept.passThrough)`);
   }
   const facts = body === undefined || ex.adapter.provider === 'unknown' ? NO_FACTS : ex.adapter.parseRequest(head, body);
+  await pause();
 
   const call: Call = {
     id: ex.id,
@@ -223,6 +235,7 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
     ...facts,
   };
   ex.call = call;
+  if (pause !== noPause) await dp.pipeline.prepareRequest(call, ex.snapshot.policies, pause);
   const outcome = await decide(dp, ex, call);
   if (!outcome) return;
 
@@ -433,7 +446,9 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
   let raw = read.bytes;
   const policies = ex.snapshot.policies;
   const inspect = dp.pipeline.inspectsResponses(policies);
+  const pause = raw.length > PAUSE_ABOVE_BYTES ? letOthersRun : noPause;
   const text = raw.toString('utf8');
+  await pause();
   let json: unknown;
   let unreadable: string | undefined;
   try {
@@ -441,11 +456,13 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
   } catch {
     unreadable = 'it is not JSON';
   }
+  await pause();
   // Where answers are checked, an answer typed JSON that the checks cannot read, or could read
   // otherwise than the agent's parser, is not relayed: a lenient reader (NaN, a repeated key) might
   // find a tool call in it that the checks never saw. Elsewhere it is relayed as is.
   if (inspect && raw.length > 0) {
     unreadable ??= structuralProblem(text, MAX_JSON_DEPTH)?.replace('the JSON body', 'it');
+    await pause();
     if (unreadable !== undefined) {
       ex.failure = 'server_error';
       return answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer cannot be checked: ${unreadable}`);
@@ -462,6 +479,10 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
   }
   ex.costUsd = priceCall(ex);
   if (json !== undefined && inspect) {
+    if (pause !== noPause) {
+      await pause();
+      await dp.pipeline.prepareResponse(ex.call!, ex.response, policies, pause);
+    }
     const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
     // The model proposed a tool call that needs a person's approval: the agent sees the answer only
     // with an approval for that exact call, used up by this answer; otherwise it sees the hold.
@@ -590,14 +611,19 @@ async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.R
     answerError(dp, ex, status, kind, message);
   };
   const closed = closedPrefix(prefix.toString('utf8'));
+  await letOthersRun();
   try {
     if (closed === undefined || structuralProblem(closed, MAX_JSON_DEPTH) !== undefined) throw new Error('unreadable');
-    ex.response = ex.adapter.parseResponse(JSON.parse(closed));
+    await letOthersRun();
+    const json: unknown = JSON.parse(closed);
+    await letOthersRun();
+    ex.response = ex.adapter.parseResponse(json);
   } catch {
     ex.failure = 'server_error';
     return refuse(502, 'upstream_unavailable', `the upstream's answer exceeds the ${dp.maxResponseBytes}-byte limit, and its first bytes cannot be checked: refused`);
   }
   if (dp.pipeline.inspectsResponses(policies)) {
+    await dp.pipeline.prepareResponse(ex.call!, ex.response, policies, letOthersRun);
     const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
     noteResponseVerdict(ex, outcome);
     const v = outcome.final;

@@ -273,3 +273,36 @@ describe('describeCounts', () => {
     expect(describeCounts({ email: 2, credit_card: 1 })).toBe('credit_card x1, email x2');
   });
 });
+
+describe('dlp: a large body read ahead, in slices (prepareRequest, prepareResponse)', () => {
+  const many = (): Call =>
+    call({
+      texts: Array.from({ length: 2_000 }, (_, i) => ({
+        path: ['messages', i, 'content'],
+        text: `${'lorem ipsum '.repeat(50)}${i % 97 === 0 ? `card ${CARD}` : ''}`,
+      })),
+    });
+
+  it('gives the verdict request() alone gives, and lets the event loop run between slices', async () => {
+    for (const mode of ['enforce', 'redact'] as const) {
+      const p = policy({ dlp: { mode, detectors: ['credit_card', 'email'] } });
+      const expected = dlpCheck.request!(many(), p, ctx);
+      const prepared = many();
+      let pauses = 0;
+      await dlpCheck.prepareRequest!(prepared, p, async () => void pauses++);
+      expect(pauses).toBeGreaterThan(1); // ~1.2 MB of text, paused every 512 K characters
+      expect(dlpCheck.request!(prepared, p, ctx)).toEqual(expected);
+      expect(expected?.dlp?.credit_card).toBe(21);
+    }
+  });
+
+  it('does the same for an answer scanned with scanResponses', async () => {
+    const p = policy({ dlp: { mode: 'redact', scanResponses: true, detectors: ['credit_card'] } });
+    const facts = (): ResponseFacts => ({ toolCalls: [], texts: many().texts });
+    const expected = dlpCheck.response!(call(), facts(), p, ctx);
+    const prepared = facts();
+    await dlpCheck.prepareResponse!(call(), prepared, p, async () => undefined);
+    expect(dlpCheck.response!(call(), prepared, p, ctx)).toEqual(expected);
+    expect(expected?.rewrites).toHaveLength(21);
+  });
+});

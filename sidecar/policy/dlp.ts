@@ -17,7 +17,7 @@
 import { effectiveDlpMode, policyKey, type GovernancePolicy } from '../../api/index.js';
 import type { Call, StreamEvent, TextField, ToolCall } from '../call.js';
 import { compileDlp, countFindings, redact, type DlpScanner, type Finding } from './dlp/index.js';
-import type { Check } from './pipeline.js';
+import type { Check, Pause } from './pipeline.js';
 import type { TextRewrite, Verdict } from './verdict.js';
 
 /** What a scan of a call's (or an answer's) fields found. */
@@ -102,10 +102,10 @@ export function queryText(path: string): string {
  * Scans text fields (each, and the junction of each with the next), tool-call arguments not listed
  * as texts, and `extra` texts that cannot be rewritten (a request's query string; counted as `inQuery`).
  */
-function scanFields(scanner: DlpScanner, texts: readonly TextField[], toolCalls: readonly ToolCall[], extra: readonly string[] = []): Scanned {
+function scanFields(scanner: DlpScanner, texts: readonly TextField[], toolCalls: readonly ToolCall[], extra: readonly string[] = [], ahead?: Finding[][]): Scanned {
   const counts: Record<string, number> = {};
-  const own: Finding[][] = texts.map((t) => {
-    const findings = scanner.scan(t.text);
+  const own: Finding[][] = texts.map((t, k) => {
+    const findings = ahead?.[k] ?? scanner.scan(t.text);
     countFindings(findings, counts);
     return findings;
   });
@@ -157,6 +157,38 @@ function scanFields(scanner: DlpScanner, texts: readonly TextField[], toolCalls:
   }
   return { counts, rewrites, unrewritable, inQuery };
 }
+
+/**
+ * Each text field's own findings, scanned ahead of the checks for a large body (prepareRequest,
+ * prepareResponse), per owner (the call, or the answer's facts) and scanner. scanFields reads them
+ * instead of scanning again: the result is the same, only when the work was done differs.
+ */
+const scannedAhead = new WeakMap<object, Map<DlpScanner, Finding[][]>>();
+
+/** How many characters are scanned between two pauses. */
+const SLICE_CHARS = 512 * 1024;
+
+async function scanAhead(owner: object, scanner: DlpScanner, texts: readonly TextField[], pause: Pause): Promise<void> {
+  let byScanner = scannedAhead.get(owner);
+  if (!byScanner) scannedAhead.set(owner, (byScanner = new Map()));
+  if (byScanner.has(scanner)) return;
+  const own: Finding[][] = [];
+  let sinceBreak = 0;
+  for (const t of texts) {
+    own.push(scanner.scan(t.text));
+    sinceBreak += t.text.length;
+    if (sinceBreak >= SLICE_CHARS) {
+      sinceBreak = 0;
+      await pause();
+    }
+  }
+  byScanner.set(scanner, own);
+}
+
+const aheadFor = (owner: object, scanner: DlpScanner, texts: readonly TextField[]): Finding[][] | undefined => {
+  const own = scannedAhead.get(owner)?.get(scanner);
+  return own?.length === texts.length ? own : undefined;
+};
 
 /** Sorted findings without overlaps (overlapping ones merged: a junction part may cover a field's own). */
 function merge(findings: Finding[]): Finding[] {
@@ -266,7 +298,16 @@ export const dlpCheck: Check = {
     if (!spec) return undefined;
     // The query string is read by the provider too, and cannot be rewritten.
     const query = queryText(call.path);
-    return verdictFor(policy, scanFields(compileDlp(spec), call.texts, call.toolCalls, query === '' ? [] : [query]), '');
+    const scanner = compileDlp(spec);
+    return verdictFor(policy, scanFields(scanner, call.texts, call.toolCalls, query === '' ? [] : [query], aheadFor(call, scanner, call.texts)), '');
+  },
+
+  async prepareRequest(call, policy, pause) {
+    if (policy.spec.dlp) await scanAhead(call, compileDlp(policy.spec.dlp), call.texts, pause);
+  },
+
+  async prepareResponse(_call, facts, policy, pause) {
+    if (policy.spec.dlp?.scanResponses) await scanAhead(facts, compileDlp(policy.spec.dlp), facts.texts, pause);
   },
 
   /**
@@ -277,7 +318,8 @@ export const dlpCheck: Check = {
   response(_call, facts, policy) {
     const spec = policy.spec.dlp;
     if (!spec?.scanResponses) return undefined;
-    return verdictFor(policy, scanFields(compileDlp(spec), facts.texts, []), ' in the response');
+    const scanner = compileDlp(spec);
+    return verdictFor(policy, scanFields(scanner, facts.texts, [], [], aheadFor(facts, scanner, facts.texts)), ' in the response');
   },
 
   /**

@@ -10,6 +10,11 @@
 //   settle()      the call is over: learn from it (real token usage, cost, upstream failures)
 // request() and admit() run in the same synchronous turn, so N parallel calls cannot all pass a
 // limit that only one of them fits.
+//
+// A large body would hold the event loop while its checks read it. The data path first calls
+// prepare() (prepareRequest / prepareResponse): a check whose work grows with the body (DLP) does
+// that work there, in slices with `pause()` between them, and keeps the result for request() or
+// response() to read: the same result it would compute itself, so the checks stay pure.
 import type { GovernancePolicy, GovernancePolicySpec } from '../../api/index.js';
 import type { Call, ResponseFacts, StreamEvent, Usage } from '../call.js';
 import { blocks, combine, type Outcome, type Verdict } from './verdict.js';
@@ -39,7 +44,14 @@ export interface Check {
   response?(call: Call, facts: ResponseFacts, policy: GovernancePolicy, ctx: CheckContext): Verdict | undefined;
   streamEvent?(call: Call, event: StreamEvent, policy: GovernancePolicy, ctx: CheckContext): Verdict | undefined;
   settle?(call: Call, result: CallResult, policy: GovernancePolicy, ctx: CheckContext): void;
+  /** Does ahead, in slices, the work request() would do on this call's body (see above). */
+  prepareRequest?(call: Call, policy: GovernancePolicy, pause: Pause): Promise<void>;
+  /** Does ahead, in slices, the work response() would do on this answer. */
+  prepareResponse?(call: Call, facts: ResponseFacts, policy: GovernancePolicy, pause: Pause): Promise<void>;
 }
+
+/** Lets the event loop run (other connections, health checks) between two slices of one body's work. */
+export type Pause = () => Promise<void>;
 
 /** The mode a section runs in: its own, else the policy's, else enforce. */
 export function sectionMode(policy: GovernancePolicy, section: Section): Mode {
@@ -99,6 +111,20 @@ export class Pipeline {
   evaluateStreamEvent(call: Call, event: StreamEvent, policies: readonly GovernancePolicy[]): Outcome {
     const ctx = { now: this.clock() };
     return this.collect(policies, (check, policy) => check.streamEvent?.(call, event, policy, ctx));
+  }
+
+  /** Lets the checks read a large request ahead, in slices (see above); then evaluateRequest. */
+  async prepareRequest(call: Call, policies: readonly GovernancePolicy[], pause: Pause): Promise<void> {
+    for (const policy of policies) {
+      for (const { check, mode } of this.activeChecks(policy)) if (mode !== 'off' && check.prepareRequest) await check.prepareRequest(call, policy, pause);
+    }
+  }
+
+  /** Lets the checks read a large answer ahead, in slices; then evaluateResponse. */
+  async prepareResponse(call: Call, facts: ResponseFacts, policies: readonly GovernancePolicy[], pause: Pause): Promise<void> {
+    for (const policy of policies) {
+      for (const { check, mode } of this.activeChecks(policy)) if (mode !== 'off' && check.prepareResponse) await check.prepareResponse(call, facts, policy, pause);
+    }
   }
 
   /** Tells every check how an admitted call ended. */
