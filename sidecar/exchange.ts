@@ -187,7 +187,7 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   let forward: Buffer = raw;
   let unreadable: { reason: string; malformedJson: boolean } | undefined;
   if (raw.length > 0) {
-    const decoded = decodeRequestBody(raw, headerValue(req.headers['content-encoding']), head.contentType, dp.maxBodyBytes);
+    const decoded = await decodeRequestBody(raw, headerValue(req.headers['content-encoding']), head.contentType, dp.maxBodyBytes, pause);
     await pause();
     if (!decoded.ok) {
       unreadable = { reason: decoded.reason, malformedJson: false };

@@ -20,8 +20,21 @@ describe('decodeRequestBody', () => {
     ['br', brotliCompressSync(JSON_TEXT), 'br', 'text/plain', true],
     ['gzip then br, undone in reverse', brotliCompressSync(gzipSync(JSON_TEXT)), 'gzip, br', undefined, true],
     ['identity', Buffer.from(JSON_TEXT), 'identity', undefined, false],
-  ])('reads %s as the provider would', (_name, raw, encoding, contentType, changed) => {
-    expect(decodeRequestBody(raw, encoding, contentType, LIMIT)).toEqual({ ok: true, text: JSON_TEXT, changed });
+  ])('reads %s as the provider would', async (_name, raw, encoding, contentType, changed) => {
+    expect(await decodeRequestBody(raw, encoding, contentType, LIMIT)).toEqual({ ok: true, text: JSON_TEXT, changed });
+  });
+
+  it('decodes a large body in slices, pausing between them, to the same text (a character split across slices included)', async () => {
+    const text = JSON.stringify({ messages: Array.from({ length: 50_000 }, (_, i) => ({ role: 'user', content: `Grüße, 日本語 ${i} 🎉` })) });
+    for (const [raw, contentType] of [[Buffer.from(text), 'application/json'], [Buffer.from(text, 'utf16le'), 'application/json; charset=utf-16le']] as const) {
+      expect(raw.length).toBeGreaterThan(2 * 1024 * 1024);
+      let pauses = 0;
+      const r = await decodeRequestBody(raw, undefined, contentType, 64 << 20, async () => void pauses++);
+      expect(r).toEqual({ ok: true, text, changed: contentType.includes('16') });
+      expect(pauses).toBeGreaterThanOrEqual(2);
+    }
+    const broken = Buffer.concat([Buffer.from(text), Buffer.from([0xff])]);
+    expect(await decodeRequestBody(broken, undefined, 'application/json', 64 << 20)).toEqual({ ok: false, reason: 'the body is not valid UTF-8' });
   });
 
   it.each([
@@ -29,16 +42,16 @@ describe('decodeRequestBody', () => {
     ['a broken gzip', Buffer.from('not gzip'), 'gzip', undefined, /gzip content coding is broken/],
     ['an unknown charset', Buffer.from(JSON_TEXT), undefined, 'application/json; charset=iso-8859-1', /charset "iso-8859-1" is not one/],
     ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), undefined, 'application/json', /not valid UTF-8/],
-  ])('refuses %s, naming why', (_name, raw, encoding, contentType, reason) => {
-    const r = decodeRequestBody(raw, encoding, contentType, LIMIT);
+  ])('refuses %s, naming why', async (_name, raw, encoding, contentType, reason) => {
+    const r = await decodeRequestBody(raw, encoding, contentType, LIMIT);
     expect(r.ok).toBe(false);
     expect(r.ok ? '' : r.reason).toMatch(reason);
   });
 
-  it('stops a decompression bomb at the body limit', () => {
+  it('stops a decompression bomb at the body limit', async () => {
     const bomb = gzipSync(Buffer.alloc(8 << 20, 0x20));
     expect(bomb.length).toBeLessThan(LIMIT);
-    expect(() => decodeRequestBody(bomb, 'gzip', 'application/json', LIMIT)).toThrow(BodyTooLarge);
+    await expect(decodeRequestBody(bomb, 'gzip', 'application/json', LIMIT)).rejects.toThrow(BodyTooLarge);
   });
 
   it('reads the charset parameter', () => {

@@ -3,7 +3,8 @@
 // dropped. The checks then see exactly what the provider would, and the forwarded body is the
 // decoded text, so what is forwarded is what was checked. A body it cannot read this way is
 // reported, never guessed at: the data path refuses it on an intercepted host (fail closed).
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip, inflate, type ZlibOptions } from 'node:zlib';
 import { BodyTooLarge } from './http-util.js';
 
 export type DecodedBody =
@@ -11,12 +12,18 @@ export type DecodedBody =
   | { ok: true; text: string; changed: boolean }
   | { ok: false; reason: string };
 
-const DECODERS = {
-  'utf-8': new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }),
-  'utf-16le': new TextDecoder('utf-16le', { fatal: true, ignoreBOM: true }),
-  'utf-16be': new TextDecoder('utf-16be', { fatal: true, ignoreBOM: true }),
-} as const;
-type Charset = keyof typeof DECODERS;
+type Charset = 'utf-8' | 'utf-16le' | 'utf-16be';
+
+/** Content codings are undone on libuv's thread pool, off the event loop. */
+const UNDO: Record<string, (body: Buffer, options: ZlibOptions) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  'x-gzip': promisify(gunzip),
+  deflate: promisify(inflate),
+  br: promisify(brotliDecompress),
+};
+
+/** A large body's text is decoded this many bytes at a time, the event loop let run between slices. */
+const DECODE_SLICE = 1024 * 1024;
 
 /** A header value as quoted in an error: escaped and cut, since the agent chose it. */
 export const quoted = (value: string): string => JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
@@ -27,17 +34,15 @@ export function charsetOf(contentType: string | undefined): string | undefined {
   return m?.[1]!.toLowerCase();
 }
 
-function undoCodings(raw: Buffer, contentEncoding: string | undefined, limit: number): Buffer | string {
+async function undoCodings(raw: Buffer, contentEncoding: string | undefined, limit: number): Promise<Buffer | string> {
   const codings = (contentEncoding ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c && c !== 'identity');
   let body = raw;
   // Codings are listed in the order they were applied: undo them from the last.
   for (const coding of codings.reverse()) {
-    const options = { maxOutputLength: limit };
+    const undo = UNDO[coding];
+    if (!undo) return `content-encoding ${quoted(coding)} is not one the sidecar reads (gzip, deflate, br)`;
     try {
-      if (coding === 'gzip' || coding === 'x-gzip') body = gunzipSync(body, options);
-      else if (coding === 'deflate') body = inflateSync(body, options);
-      else if (coding === 'br') body = brotliDecompressSync(body, options);
-      else return `content-encoding ${quoted(coding)} is not one the sidecar reads (gzip, deflate, br)`;
+      body = await undo(body, { maxOutputLength: limit });
     } catch (err) {
       // A bomb stops at the limit: the decoded body would be over it.
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new BodyTooLarge(limit);
@@ -58,14 +63,36 @@ function pickCharset(body: Buffer, declared: string | undefined): { charset: Cha
   return `charset ${quoted(declared)} is not one the sidecar reads (UTF-8 or UTF-16)`;
 }
 
-/** Decodes a request body; throws BodyTooLarge when undoing its codings would pass `limit` bytes. */
-export function decodeRequestBody(raw: Buffer, contentEncoding: string | undefined, contentType: string | undefined, limit: number): DecodedBody {
-  const body = undoCodings(raw, contentEncoding, limit);
+/** Text of `bytes` in `charset` (throws on an invalid sequence), decoded a slice at a time with `pause` between. */
+async function decodeText(bytes: Buffer, charset: Charset, pause: () => Promise<void>): Promise<string> {
+  const decoder = new TextDecoder(charset, { fatal: true, ignoreBOM: true });
+  if (bytes.length <= DECODE_SLICE) return decoder.decode(bytes);
+  const parts: string[] = [];
+  for (let at = 0; at < bytes.length; at += DECODE_SLICE) {
+    parts.push(decoder.decode(bytes.subarray(at, at + DECODE_SLICE), { stream: true }));
+    await pause();
+  }
+  parts.push(decoder.decode());
+  return parts.join('');
+}
+
+/**
+ * Decodes a request body; throws BodyTooLarge when undoing its codings would pass `limit` bytes.
+ * `pause` lets the event loop run between the slices of a large body.
+ */
+export async function decodeRequestBody(
+  raw: Buffer,
+  contentEncoding: string | undefined,
+  contentType: string | undefined,
+  limit: number,
+  pause: () => Promise<void> = () => Promise.resolve(),
+): Promise<DecodedBody> {
+  const body = await undoCodings(raw, contentEncoding, limit);
   if (typeof body === 'string') return { ok: false, reason: body };
   const picked = pickCharset(body, charsetOf(contentType));
   if (typeof picked === 'string') return { ok: false, reason: picked };
   try {
-    const text = DECODERS[picked.charset].decode(picked.bom ? body.subarray(picked.bom) : body);
+    const text = await decodeText(picked.bom ? body.subarray(picked.bom) : body, picked.charset, pause);
     return { ok: true, text, changed: body !== raw || picked.charset !== 'utf-8' || picked.bom > 0 };
   } catch {
     return { ok: false, reason: `the body is not valid ${picked.charset.toUpperCase()}` };
