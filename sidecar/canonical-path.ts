@@ -186,5 +186,16 @@ export function splitAbsoluteTarget(target: string): AbsoluteTarget | undefined 
  */
 export function canonicalTarget(where: Omit<Target, 'path' | 'refused'>, pathAndQuery: string): Target {
   const c = tryCanonicalPath(pathAndQuery, { keepTrailingSlash: !where.inspect });
-  return c.ok ? { ...where, path: c.path } : { ...where, path: pathAndQuery, refused: c.reason };
+  if (!c.ok) return { ...where, path: pathAndQuery, refused: c.reason };
+  const ambiguous = where.inspect ? ambiguousEscape(c.path) : undefined;
+  return ambiguous ? { ...where, path: c.path, refused: ambiguous } : { ...where, path: c.path };
+}
+
+/**
+ * Why a canonical path cannot be checked as one: an escaped slash or backslash is one segment to
+ * some servers and a separator to others (many decode it before routing), so `/v1/chat%2Fcompletions`
+ * would slip past the adapters as an unknown path. Refused on intercepted hosts.
+ */
+export function ambiguousEscape(path: string): string | undefined {
+  return /%(2F|5C)/.test(path.split('?')[0]!) ? 'an escaped "/" or "\\" in the path of an intercepted host is ambiguous' : undefined;
 }

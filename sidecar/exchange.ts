@@ -31,6 +31,7 @@ import { malformedJsonMessage } from './json-syntax.js';
 import { costOf } from './pricing.js';
 import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type ProviderAdapter } from './providers/adapter.js';
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
+import { stringLeaves } from './providers/util.js';
 import { matchesHostPath } from './policy/egress.js';
 import { closedPrefix, structuralProblem } from './json-structure.js';
 import { decodeRequestBody, quoted } from './request-body.js';
@@ -219,7 +220,9 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
     const what = unreadable.malformedJson ? `it is not JSON (content-type ${head.contentType === undefined ? 'none' : quoted(head.contentType)})` : unreadable.reason;
     return answerError(dp, ex, 415, 'invalid_request', `the request body on an intercepted host cannot be checked: ${what}; a policy can let this host and path through unread (spec.intercept.passThrough)`);
   }
-  const facts = body === undefined || ex.adapter.provider === 'unknown' ? NO_FACTS : ex.adapter.parseRequest(head, body);
+  // JSON no adapter claims, on a host whose calls are checked: its format is unknown, but every
+  // string in it is still text the server reads, so DLP reads it too.
+  const facts = body === undefined ? NO_FACTS : ex.adapter.provider === 'unknown' ? { ...NO_FACTS, texts: stringLeaves(body, []) } : ex.adapter.parseRequest(head, body);
   await pause();
 
   const call: Call = {
@@ -253,9 +256,25 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
 
   const upstream = await requestUpstream(dp, ex, headers, forwardBody);
   const contentType = headerValue(upstream.headers['content-type']);
-  if (ex.provider !== 'unknown' && ex.adapter.isStream(contentType)) return relayStream(dp, ex, upstream);
-  if (ex.provider !== 'unknown' && isJsonContentType(contentType)) return relayJson(dp, ex, upstream);
+  if (ex.provider === 'unknown') return relayRaw(dp, ex, upstream);
+  const inspect = dp.pipeline.inspectsResponses(ex.snapshot.policies);
+  // Where answers are checked, what the agent's SDK would read is read here first, whatever the
+  // labels say: SDKs parse a 2xx answer as JSON or as a stream by what they asked for, not by its
+  // content type, and an HTTP library undoes a content coding on its own.
+  if (inspect) {
+    const coding = headerValue(upstream.headers['content-encoding'])?.trim().toLowerCase();
+    if (coding && coding !== 'identity') return refuseUnreadableAnswer(dp, ex, upstream, `it comes with content-encoding ${quoted(coding)}, which was not asked for`);
+  }
+  if (ex.adapter.isStream(contentType)) return relayStream(dp, ex, upstream);
+  if (isJsonContentType(contentType) || (inspect && upstream.statusCode < 300)) return relayJson(dp, ex, upstream);
   return relayRaw(dp, ex, upstream);
+}
+
+/** An answer the checks cannot read is not relayed: 502 in the provider's shape. */
+function refuseUnreadableAnswer(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, why: string): void {
+  discard(upstream);
+  ex.failure = 'server_error';
+  answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer cannot be checked: ${why}`);
 }
 
 async function passThrough(dp: DataPath, ex: Exchange): Promise<void> {
@@ -434,8 +453,8 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
   // or (largeAnswers: checkPrefix) checked on its first bytes and relayed as it comes.
   const limit = dp.maxResponseBytes;
   const large = largeAnswersOf(ex.snapshot);
-  const refuseLarge = async (): Promise<void> => {
-    await upstream.body.destroy();
+  const refuseLarge = (): void => {
+    discard(upstream);
     ex.failure = 'server_error';
     answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer exceeds the ${limit}-byte limit (--max-response-bytes): refused`);
   };
@@ -564,7 +583,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
     if (!cut && !res.destroyed) await pass(parser.end());
     if (cut) {
       res.end(ex.adapter.streamError(KIND_OF[cut.decision] ?? 'forbidden', `chaperone: ${cut.reason ?? `stopped by ${cut.rule ?? 'policy'}`}`));
-      await upstream.body.destroy();
+      discard(upstream);
     } else {
       const stop = holding ? await releaseHeldStream(dp, ex, parser.facts()) : undefined;
       if (stop) {
@@ -584,7 +603,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
       ex.error = `upstream stream refused: ${err.message}`;
       ex.decision = 'error';
       res.end(ex.adapter.streamError('upstream_unavailable', `chaperone: ${err.message}`));
-      await upstream.body.destroy();
+      discard(upstream);
     } else {
       // The upstream broke mid-stream: the agent sees a truncated stream, as it would without us.
       ex.error = `upstream stream failed: ${(err as Error).message}`;
@@ -606,8 +625,8 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
 async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, prefix: Buffer): Promise<void> {
   const policies = ex.snapshot.policies;
   ex.checkedBytes = prefix.length;
-  const refuse = async (status: number, kind: ErrorKind, message: string): Promise<void> => {
-    await upstream.body.destroy();
+  const refuse = (status: number, kind: ErrorKind, message: string): void => {
+    discard(upstream);
     answerError(dp, ex, status, kind, message);
   };
   const closed = closedPrefix(prefix.toString('utf8'));
@@ -685,6 +704,15 @@ async function releaseHeldAnswer(dp: DataPath, ex: Exchange, outcome: Outcome): 
 function largeAnswersOf(snapshot: ConfigSnapshot): LargeAnswers {
   const said = snapshot.policies.flatMap((p) => (p.spec.intercept?.largeAnswers ? [p.spec.intercept.largeAnswers] : []));
   return said.length > 0 && said.every((a) => a === 'checkPrefix') ? 'checkPrefix' : 'refuse';
+}
+
+/**
+ * Drops the rest of an upstream answer. Destroying undici's body emits an 'error' (the request was
+ * aborted) that nobody may be listening for any more, which would end the process: it is caught here.
+ */
+function discard(upstream: Dispatcher.ResponseData): void {
+  upstream.body.on('error', () => undefined);
+  upstream.body.destroy();
 }
 
 /** May an unreadable body on this intercepted host and path go through unread (spec.intercept.passThrough)? */

@@ -14,6 +14,8 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'host',
+  // The sidecar answers Expect: 100-continue itself; the upstream gets the whole body at once.
+  'expect',
 ]);
 
 /**

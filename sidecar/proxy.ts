@@ -12,7 +12,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { canonicalTarget, splitAbsoluteTarget, tryCanonicalPath } from './canonical-path.js';
+import { ambiguousEscape, canonicalTarget, splitAbsoluteTarget, tryCanonicalPath } from './canonical-path.js';
 import type { DataPath, Target } from './data-path.js';
 import { decide, refuse } from './decision.js';
 import { handleExchange } from './exchange.js';
@@ -115,7 +115,8 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
     const route = BASE_ROUTES.find((r) => routed.startsWith(r.prefix));
     if (route) {
       const where = { scheme: 'https' as const, host: route.host, port: 443, path: routed.slice(route.prefix.length - 1), inspect: true };
-      return track(req, res, canonical.ok ? where : { ...where, refused: canonical.reason });
+      const refused = canonical.ok ? ambiguousEscape(where.path) : canonical.reason;
+      return track(req, res, refused === undefined ? where : { ...where, refused });
     }
     plainError(res, 404, `no route for ${routed.split('?')[0]}: use chaperone as HTTP(S)_PROXY, or the base URLs /openai/v1 and /anthropic/v1`);
   });

@@ -25,8 +25,8 @@ describe('mcp matches', () => {
     expect(() => adapter.parseRequest(head(), [{ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } }, { id: 2 }])).toThrow(/\[1\].*JSON-RPC 2\.0 message/);
     expect(() => adapter.parseRequest(head(), { jsonrpc: '1.0', id: 1, method: 'tools/call' })).toThrow(/JSON-RPC 2\.0 message/);
   });
-  it('only POSTs', () => {
-    expect(adapter.matches(head('GET'), { jsonrpc: '2.0', id: 1, method: 'ping' })).toBe(false);
+  it('reads a JSON-RPC body whatever the method (a server may take PATCH or PUT too)', () => {
+    for (const method of ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) expect(adapter.matches(head(method), { jsonrpc: '2.0', id: 1, method: 'ping' })).toBe(true);
   });
 });
 

@@ -107,7 +107,8 @@ function rpcError(kind: ErrorKind, message: string): string {
 
 export const mcpAdapter: ProviderAdapter = {
   provider: 'mcp',
-  matches: (head, body) => head.method.toUpperCase() === 'POST' && matches(body),
+  // Any method: a server may read a JSON-RPC body sent with PUT or PATCH as well, so it is checked whatever the method.
+  matches: (_head, body) => matches(body),
   parseRequest,
   parseResponse,
   isStream: (contentType) => contentType?.toLowerCase().includes('text/event-stream') ?? false,

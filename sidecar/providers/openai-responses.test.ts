@@ -293,3 +293,31 @@ describe('openai-responses parseRequest: every string the provider reads is a te
     for (const t of facts.texts) expect(getAt(body, t.path)).toBe(t.text);
   });
 });
+
+describe('openai-responses stream: the final response is read too', () => {
+  it('judges a call and a text that only response.completed carries, not what the deltas already did', () => {
+    const stream = sse([
+      ['response.output_text.delta', { type: 'response.output_text.delta', output_index: 0, delta: 'Hello' }],
+      [
+        'response.completed',
+        {
+          type: 'response.completed',
+          response: {
+            model: 'gpt-4.1',
+            output: [
+              { type: 'message', content: [{ type: 'output_text', text: 'Hello' }] },
+              { type: 'function_call', call_id: 'c9', name: 'delete_database', arguments: '{}' },
+              { type: 'message', content: [{ type: 'output_text', text: 'SSN 219-09-9999' }] },
+            ],
+          },
+        },
+      ],
+    ]);
+    const events = adapter.streamParser().push(stream).flatMap((f) => f.events);
+    expect(events).toEqual([
+      { type: 'text', text: 'Hello' },
+      { type: 'tool_call', name: 'delete_database', id: 'c9' },
+      { type: 'text', text: 'SSN 219-09-9999' },
+    ]);
+  });
+});

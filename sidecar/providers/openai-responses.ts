@@ -163,6 +163,8 @@ function parseResponse(body: unknown): ResponseFacts {
 
 function streamParser() {
   const tools = new ToolCallCollector();
+  /** Text each output item's deltas carried, so the final response's copy of it is not judged twice. */
+  const streamedText = new Map<string, string>();
   let model: string | undefined;
   let usage: Usage | undefined;
 
@@ -193,7 +195,9 @@ function streamParser() {
         return events;
       }
       case 'response.output_text.delta':
-        return typeof ev.delta === 'string' && ev.delta !== '' ? [{ type: 'text', text: ev.delta }] : [];
+        if (typeof ev.delta !== 'string' || ev.delta === '') return [];
+        streamedText.set(key, (streamedText.get(key) ?? '') + ev.delta);
+        return [{ type: 'text', text: ev.delta }];
       case 'response.function_call_arguments.delta':
       case 'response.custom_tool_call_input.delta':
         if (typeof ev.delta === 'string') tools.append(key, ev.delta);
@@ -218,6 +222,14 @@ function streamParser() {
           const message = isObject(response.error) ? str(response.error.message) : undefined;
           events.push({ type: 'error', message: message ?? 'response failed' });
         }
+        // The final response repeats the whole output, and the SDKs hand that to the agent: a call or a
+        // text it holds that the deltas never carried is judged here too.
+        arr(response.output).forEach((item, i) => {
+          events.push(...startCall(String(i), item));
+          if (!isObject(item) || item.type !== 'message') return;
+          const text = arr(item.content).map((c) => (isObject(c) && typeof c.text === 'string' ? c.text : '')).join('');
+          if (text !== '' && text !== streamedText.get(String(i))) events.push({ type: 'text', text });
+        });
         return events;
       }
       default:

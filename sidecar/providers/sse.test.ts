@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeSse, parseSseFrame, SseEventTooLarge, SseFramer } from './sse.js';
+import { encodeSse, parseSseFrame, SseEventTooLarge, SseFramer, sseStreamParser } from './sse.js';
 import { cuttings } from './testing.js';
 
 function frameAll(chunks: Buffer[]) {
@@ -94,5 +94,34 @@ describe('SseFramer bounds', () => {
     frames = frames.concat(framer.push(Buffer.from('\n\n')));
     expect(frames).toHaveLength(1);
     expect(frames[0]!.bytes.length).toBe(6 + 192 * 64 * 1024 + 2);
+  });
+});
+
+describe('SseFramer: every line end the spec allows', () => {
+  const stream = 'event: a\rdata: 1\r\rdata: 2\r\ndata: 3\n\r\ndata: {"x": 4}\n\n';
+  const frames = (chunks: Buffer[]) => {
+    const f = new SseFramer();
+    return [...chunks.flatMap((c) => f.push(c)), ...f.end()];
+  };
+
+  it('ends lines at a bare CR too (the SDKs do), and keeps the bytes whole and in order, wherever the chunks are cut', () => {
+    const whole = Buffer.from(stream);
+    const one = frames([whole]);
+    expect(one.map((f) => [f.event, f.data])).toEqual([
+      ['a', '1'],
+      [undefined, '2\n3'],
+      [undefined, '{"x": 4}'],
+    ]);
+    for (let cut = 1; cut < whole.length; cut++) {
+      const split = frames([whole.subarray(0, cut), whole.subarray(cut)]);
+      expect(split.map((f) => f.bytes.toString()), `cut at ${cut}`).toEqual(one.map((f) => f.bytes.toString()));
+    }
+    expect(Buffer.concat(one.map((f) => f.bytes)).equals(whole)).toBe(true);
+  });
+
+  it('marks a frame with lines that are no SSE field unreadable (JSON labelled as a stream)', () => {
+    const parser = sseStreamParser(() => [], () => ({ toolCalls: [], texts: [] }));
+    const out = [...parser.push(Buffer.from('{"choices": [{"message": {"tool_calls": []}}]}\n\nretry: 10\ndata: ok\n\n')), ...parser.end()];
+    expect(out.map((f) => f.unreadable)).toEqual(['it holds lines that are not server-sent event fields', undefined]);
   });
 });

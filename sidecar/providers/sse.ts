@@ -14,6 +14,11 @@ export interface SseEvent {
   data: string;
   hasData: boolean;
   id?: string;
+  /**
+   * A line that is no SSE field (`{"id": ...}`, a JSON answer labelled as a stream): the spec says
+   * to ignore it, but what the sidecar ignores a lenient reader may take, so such a frame is unreadable.
+   */
+  strange?: boolean;
 }
 
 const LF = 0x0a;
@@ -33,15 +38,19 @@ export class SseEventTooLarge extends UnreadableStream {
 /**
  * Cuts a byte stream into SSE events in time linear in the bytes: each byte is looked at once (the
  * state of the current line carries across chunks), and an event's bytes are joined once, when it
- * ends. An event may hold at most `maxEventBytes`.
+ * ends. Lines end with CRLF, LF or a bare CR, as the SSE spec allows and the SDKs read them; a
+ * blank line ends the event. An event may hold at most `maxEventBytes`.
  */
 export class SseFramer {
   /** The current (unfinished) event's bytes from earlier chunks. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  /** Bytes of the current line so far, and whether they are exactly one CR (a \r\n blank line, split). */
+  /** Bytes of the current line so far (terminators excluded). */
   private lineBytes = 0;
-  private lineIsCr = false;
+  /** The last byte seen was a CR: an LF right after it ends nothing (it is the rest of a CRLF). */
+  private afterCr = false;
+  /** The last chunk ended on the CR that ended an event: it goes out with the next chunk's first byte, if that is its LF. */
+  private endedAtCr = false;
 
   constructor(private readonly maxEventBytes = MAX_SSE_EVENT_BYTES) {}
 
@@ -49,25 +58,45 @@ export class SseFramer {
     const out: SseEvent[] = [];
     let frameStart = 0;
     let from = 0;
-    for (;;) {
-      const nl = chunk.indexOf(LF, from);
-      const end = nl === -1 ? chunk.length : nl;
-      const segment = end - from;
-      // The line so far: one CR only when it was empty and this adds exactly a CR, or it was a CR and this adds nothing.
-      this.lineIsCr = (this.lineBytes === 0 && segment === 1 && chunk[from] === CR) || (this.lineIsCr && segment === 0);
-      this.lineBytes += segment;
-      if (nl === -1) break;
-      // A line holding nothing but its terminator ends the frame.
-      const blank = this.lineBytes === 0 || (this.lineBytes === 1 && this.lineIsCr);
+    // An event that ended with a CR as the last chunk ended: its CRLF's LF, if one comes, is its own.
+    if (this.endedAtCr) {
+      this.endedAtCr = false;
+      if (chunk[0] === LF) from = 1;
+      this.afterCr = false;
+      out.push(this.emit(chunk.subarray(0, from)));
+      frameStart = from;
+    }
+    // The next CR and LF at or after `from`, each searched for again only once passed: linear.
+    let cr = chunk.indexOf(CR, from);
+    let lf = chunk.indexOf(LF, from);
+    while (from < chunk.length) {
+      if (cr !== -1 && cr < from) cr = chunk.indexOf(CR, from);
+      if (lf !== -1 && lf < from) lf = chunk.indexOf(LF, from);
+      const at = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
+      if (at === -1) {
+        this.afterCr = false;
+        this.lineBytes += chunk.length - from;
+        break;
+      }
+      const isLf = chunk[at] === LF;
+      const lfOfCrlf = isLf && at === from && this.afterCr;
+      this.lineBytes += at - from;
+      from = at + 1;
+      this.afterCr = !isLf;
+      if (lfOfCrlf) continue;
+      // A line ends here; one that held nothing ends the event (with the LF of its CRLF).
+      const blank = this.lineBytes === 0;
       this.lineBytes = 0;
-      this.lineIsCr = false;
-      from = nl + 1;
       if (!blank) continue;
-      const tail = chunk.subarray(frameStart, from);
-      const bytes = this.pending.length === 0 ? tail : Buffer.concat([...this.pending, tail], this.pendingBytes + tail.length);
-      this.pending = [];
-      this.pendingBytes = 0;
-      out.push(parseSseFrame(bytes));
+      if (!isLf) {
+        if (from === chunk.length) {
+          this.endedAtCr = true;
+          break;
+        }
+        if (chunk[from] === LF) from++;
+        this.afterCr = false;
+      }
+      out.push(this.emit(chunk.subarray(frameStart, from)));
       frameStart = from;
     }
     if (frameStart < chunk.length) {
@@ -79,23 +108,30 @@ export class SseFramer {
     return out;
   }
 
-  /** The trailing bytes of a stream that ended without a blank line (parsed anyway: some servers do that). */
-  end(): SseEvent[] {
-    if (this.pendingBytes === 0) return [];
-    const rest = parseSseFrame(Buffer.concat(this.pending, this.pendingBytes));
+  /** The event whose bytes are what is pending plus `tail`. */
+  private emit(tail: Buffer): SseEvent {
+    const bytes = this.pending.length === 0 ? tail : Buffer.concat([...this.pending, tail], this.pendingBytes + tail.length);
     this.pending = [];
     this.pendingBytes = 0;
+    return parseSseFrame(bytes);
+  }
+
+  /** The trailing bytes of a stream that ended without a blank line (parsed anyway: some servers do that). */
+  end(): SseEvent[] {
+    const ended = this.endedAtCr;
+    this.endedAtCr = false;
     this.lineBytes = 0;
-    this.lineIsCr = false;
-    return [rest];
+    this.afterCr = false;
+    if (this.pendingBytes === 0) return [];
+    const rest = this.emit(Buffer.alloc(0));
+    return ended || rest.bytes.length > 0 ? [rest] : [];
   }
 }
 
 export function parseSseFrame(bytes: Buffer): SseEvent {
   const frame: SseEvent = { bytes, data: '', hasData: false };
   const data: string[] = [];
-  for (const rawLine of bytes.toString('utf8').split('\n')) {
-    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+  for (const line of bytes.toString('utf8').split(/\r\n|\r|\n/)) {
     if (line === '' || line.startsWith(':')) continue;
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
@@ -104,6 +140,7 @@ export function parseSseFrame(bytes: Buffer): SseEvent {
     if (field === 'data') data.push(value);
     else if (field === 'event') frame.event = value;
     else if (field === 'id') frame.id = value;
+    else if (field !== 'retry') frame.strange = true;
   }
   frame.hasData = data.length > 0;
   frame.data = data.join('\n');
@@ -125,6 +162,7 @@ export function encodeSse(data: string, event?: string): Buffer {
 export function sseStreamParser(read: (frame: SseEvent) => StreamEvent[], facts: () => ResponseFacts): StreamParser {
   const framer = new SseFramer();
   const toFrame = (f: SseEvent): StreamFrame => {
+    if (f.strange) return { bytes: f.bytes, events: [], unreadable: 'it holds lines that are not server-sent event fields' };
     try {
       return { bytes: f.bytes, events: read(f) };
     } catch (err) {
