@@ -28,6 +28,8 @@ export interface World {
   caCertFile: string;
   /** The CA that signed the fake's certificate: upstream TLS trust. */
   upstreamCaFile: string;
+  /** The fake's certificate and key (FAKE_TLS_HOSTS), for another upstream the same flags can trust. */
+  upstreamTls: { cert: string; key: string };
   /** --resolve and --upstream-ca flags pointing every fake host at the fakes. */
   upstreamFlags: string[];
   close(): Promise<void>;
@@ -61,6 +63,7 @@ export async function createWorld(opts: { streamGapMs?: number } = {}): Promise<
     caDir,
     caCertFile: join(caDir, 'tls.crt'),
     upstreamCaFile,
+    upstreamTls: { cert: pki.cert, key: pki.key },
     upstreamFlags,
     async close() {
       await Promise.all([tls.close(), plain.close()]);
