@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 IMAGE ?= ghcr.io/chaperone-dev/chaperone:$(shell node -p "require('./package.json').version")
 
-.PHONY: all deps tools build lint unit e2e test demo demo-standalone bench crds control-plane helm chart-test cluster-up cluster-down e2e-kind image images clean
+.PHONY: all deps tools build lint unit e2e test demo demo-standalone bench bench-soak bench-stall crds control-plane helm chart-test cluster-up cluster-down e2e-kind image images clean
 
 all: build
 
@@ -97,6 +97,20 @@ bench: build tools control-plane
 	node dist/bench/pod-propagation.js
 	node dist/bench/admission.js
 	node dist/bench/run.js $(BENCH_ARGS)
+	@# SOAK=1: the soak too (another ~12 minutes; bench/README.md, "Soak").
+	@if [ -n "$(SOAK)" ]; then echo "node dist/bench/soak.js $(SOAK_ARGS)"; node dist/bench/soak.js $(SOAK_ARGS); fi
+
+# The soak (issue 15): one sidecar with every check on, 10 minutes at 500 req/s of mixed good and bad
+# traffic after 60 s of warm-up (~12 minutes); RSS and event-loop delay watched throughout. Writes
+# bench/results/soak.md and soak.json. A short one: make bench-soak SOAK_ARGS="--minutes 1 --warmup-s 15".
+bench-soak: build
+	node dist/bench/soak.js $(SOAK_ARGS)
+
+# The stall probe (issue 15): the event-loop stall while the sidecar handles one request, by request
+# and answer size, and the first request of each kind on a fresh sidecar (~4 minutes). Writes
+# bench/results/stall.md and stall.json.
+bench-stall: build
+	node dist/bench/stall.js $(STALL_ARGS)
 
 clean:
 	rm -rf dist
