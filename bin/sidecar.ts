@@ -37,7 +37,8 @@ Flags:
                            (names localhost, 127.0.0.1, ::1 and $POD_IP); the injector sets it
   --max-body-bytes N       largest request body accepted (default ${SIDECAR_DEFAULTS.maxBodyBytes})
   --max-response-bytes N   largest whole JSON answer read from an inspected upstream; a larger one is
-                           refused with 502, never buffered on (default ${SIDECAR_DEFAULTS.maxResponseBytes})
+                           never buffered on: refused with 502, or checked on its first N bytes and
+                           relayed (spec.intercept.largeAnswers: checkPrefix) (default ${SIDECAR_DEFAULTS.maxResponseBytes})
   --client-timeout-ms N    time a client may take to send a request, and an idle connection may stay silent (default ${SIDECAR_DEFAULTS.clientTimeoutMs})
   --connect-timeout-ms N   upstream connect timeout (default ${SIDECAR_DEFAULTS.connectTimeoutMs})
   --upstream-timeout-ms N  upstream time to headers and longest silence mid-body (default ${SIDECAR_DEFAULTS.upstreamTimeoutMs})
