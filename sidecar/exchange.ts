@@ -263,18 +263,18 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   // content type, and an HTTP library undoes a content coding on its own.
   if (inspect) {
     const coding = headerValue(upstream.headers['content-encoding'])?.trim().toLowerCase();
-    if (coding && coding !== 'identity') return refuseUnreadableAnswer(dp, ex, upstream, `it comes with content-encoding ${quoted(coding)}, which was not asked for`);
+    if (coding && coding !== 'identity') return refuseAnswer(dp, ex, upstream, `the upstream's answer cannot be checked: it comes with content-encoding ${quoted(coding)}, which was not asked for`);
   }
-  if (ex.adapter.isStream(contentType)) return relayStream(dp, ex, upstream);
-  if (isJsonContentType(contentType) || (inspect && upstream.statusCode < 300)) return relayJson(dp, ex, upstream);
+  if (ex.adapter.isStream(contentType)) return relayStream(dp, ex, upstream, inspect);
+  if (isJsonContentType(contentType) || (inspect && upstream.statusCode < 300)) return relayJson(dp, ex, upstream, inspect);
   return relayRaw(dp, ex, upstream);
 }
 
-/** An answer the checks cannot read is not relayed: 502 in the provider's shape. */
-function refuseUnreadableAnswer(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, why: string): void {
+/** An upstream answer that is not relayed (unreadable, too large): its rest is dropped, the agent gets a 502. */
+function refuseAnswer(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, message: string): void {
   discard(upstream);
   ex.failure = 'server_error';
-  answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer cannot be checked: ${why}`);
+  answerError(dp, ex, 502, 'upstream_unavailable', message);
 }
 
 async function passThrough(dp: DataPath, ex: Exchange): Promise<void> {
@@ -447,24 +447,19 @@ function noteResponseVerdict(ex: Exchange, outcome: Outcome): void {
   else if (v.decision === 'redact' || ex.decision === 'allow') ex.decision = v.decision;
 }
 
-async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData): Promise<void> {
+async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, inspect: boolean): Promise<void> {
   const started = process.hrtime.bigint();
   // Checks need the whole answer, and one too large to hold is never buffered on: it is refused,
   // or (largeAnswers: checkPrefix) checked on its first bytes and relayed as it comes.
   const limit = dp.maxResponseBytes;
   const large = largeAnswersOf(ex.snapshot);
-  const refuseLarge = (): void => {
-    discard(upstream);
-    ex.failure = 'server_error';
-    answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer exceeds the ${limit}-byte limit (--max-response-bytes): refused`);
-  };
+  const refuseLarge = (): void => refuseAnswer(dp, ex, upstream, `the upstream's answer exceeds the ${limit}-byte limit (--max-response-bytes): refused`);
   if (large === 'refuse' && Number(headerValue(upstream.headers['content-length'])) > limit) return refuseLarge();
   const read = await readUpTo(upstream.body, limit);
   ex.upstreamMs += elapsedMs(started);
-  if (!read.complete) return large === 'refuse' ? refuseLarge() : relayLargeJson(dp, ex, upstream, read.bytes);
+  if (!read.complete) return large === 'refuse' ? refuseLarge() : relayLargeJson(dp, ex, upstream, read.bytes, inspect);
   let raw = read.bytes;
   const policies = ex.snapshot.policies;
-  const inspect = dp.pipeline.inspectsResponses(policies);
   const pause = raw.length > PAUSE_ABOVE_BYTES ? letOthersRun : noPause;
   const text = raw.toString('utf8');
   await pause();
@@ -482,19 +477,13 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
   if (inspect && raw.length > 0) {
     unreadable ??= structuralProblem(text, MAX_JSON_DEPTH)?.replace('the JSON body', 'it');
     await pause();
-    if (unreadable !== undefined) {
-      ex.failure = 'server_error';
-      return answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer cannot be checked: ${unreadable}`);
-    }
+    if (unreadable !== undefined) return refuseAnswer(dp, ex, upstream, `the upstream's answer cannot be checked: ${unreadable}`);
   }
   try {
     ex.response = json === undefined ? EMPTY_RESPONSE : ex.adapter.parseResponse(json);
   } catch {
     ex.response = EMPTY_RESPONSE;
-    if (inspect) {
-      ex.failure = 'server_error';
-      return answerError(dp, ex, 502, 'upstream_unavailable', `the upstream's answer cannot be checked: the sidecar could not read it`);
-    }
+    if (inspect) return refuseAnswer(dp, ex, upstream, `the upstream's answer cannot be checked: the sidecar could not read it`);
   }
   ex.costUsd = priceCall(ex);
   if (json !== undefined && inspect) {
@@ -524,11 +513,10 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
   finish(dp, ex, upstream.statusCode);
 }
 
-async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData): Promise<void> {
+async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, inspect: boolean): Promise<void> {
   const { res } = ex;
   const call = ex.call!;
   const policies = ex.snapshot.policies;
-  const inspect = dp.pipeline.inspectsResponses(policies);
   const parser = ex.adapter.streamParser();
   // Frames are forwarded whole, as soon as they are complete; the length changes if we cut the stream.
   const headers = relayableHeaders(upstream.headers, ['content-length']);
@@ -622,13 +610,9 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
  * if they let it pass it is relayed as it comes, never buffered. What would need the answer held or
  * changed (a stop, a hold for approval, a redaction) refuses it: nothing of it has been sent yet.
  */
-async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, prefix: Buffer): Promise<void> {
+async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, prefix: Buffer, inspect: boolean): Promise<void> {
   const policies = ex.snapshot.policies;
   ex.checkedBytes = prefix.length;
-  const refuse = (status: number, kind: ErrorKind, message: string): void => {
-    discard(upstream);
-    answerError(dp, ex, status, kind, message);
-  };
   const closed = closedPrefix(prefix.toString('utf8'));
   await letOthersRun();
   try {
@@ -638,20 +622,18 @@ async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.R
     await letOthersRun();
     ex.response = ex.adapter.parseResponse(json);
   } catch {
-    ex.failure = 'server_error';
-    return refuse(502, 'upstream_unavailable', `the upstream's answer exceeds the ${dp.maxResponseBytes}-byte limit, and its first bytes cannot be checked: refused`);
+    return refuseAnswer(dp, ex, upstream, `the upstream's answer exceeds the ${dp.maxResponseBytes}-byte limit, and its first bytes cannot be checked: refused`);
   }
-  if (dp.pipeline.inspectsResponses(policies)) {
+  if (inspect) {
     await dp.pipeline.prepareResponse(ex.call!, ex.response, policies, letOthersRun);
     const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
     noteResponseVerdict(ex, outcome);
     const v = outcome.final;
     if (blocks(v.decision) || outcome.rewrites.length > 0) {
       const why = v.decision === 'hold' ? 'needs a person\'s approval' : blocks(v.decision) ? (v.reason ?? `is stopped by ${v.rule ?? 'policy'}`) : 'would need redacting';
-      ex.decision = 'deny';
-      ex.reported = { ...v, decision: 'deny' };
-      const status = STATUS_OF.deny!;
-      return refuse(status, 'forbidden', `the upstream's answer ${why}, and at over ${dp.maxResponseBytes} bytes it is too large to hold: refused`);
+      discard(upstream);
+      // A stop like any other (403, decision deny, the rule named), though a hold or a redaction caused it.
+      return answerVerdict(dp, ex, { ...v, decision: 'deny', reason: `the upstream's answer ${why}, and at over ${dp.maxResponseBytes} bytes it is too large to hold: refused` });
     }
   }
   return relayRaw(dp, ex, upstream, prefix);
