@@ -327,6 +327,14 @@ function sizeCases(): Case[] {
   }
   const gz = gzipSync(chatBody(10 * MIB - 16 * KIB, 'messages', false));
   cases.push({ id: 'gzip-10m', what: `gzip request body (${sizeLabel(gz.length)}) of 10 MiB JSON`, expect: '200', prepare: (pool) => () => post(pool, gz, { 'content-encoding': 'gzip' }) });
+  // Shapes only a hostile agent sends: each step's cost grows with the structure, not the text.
+  const numbers = Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], metadata: { n: [] } }).replace('[]', `[${'1234567,'.repeat(1_000_000 - 1)}1234567]`));
+  cases.push({ id: 'req-numbers-8m', what: `request ${sizeLabel(numbers.length)}, one array of 1 M numbers (the element bound)`, expect: '200', prepare: (pool) => () => post(pool, numbers) });
+  const keys = Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], metadata: Object.fromEntries(Array.from({ length: 700_000 }, (_, i) => [`k${i}`, 1])) }));
+  cases.push({ id: 'req-keys-8m', what: `request ${sizeLabel(keys.length)}, one object of 700 K keys (over the 10 000-key bound)`, expect: '400', prepare: (pool) => () => post(pool, keys) });
+  const whole = chatBody(10 * MIB - 16 * KIB, 'messages', false);
+  const broken = Buffer.concat([whole.subarray(0, whole.length - 3), Buffer.from(',]}')]);
+  cases.push({ id: 'req-malformed-10m', what: 'request 10 MiB of messages, broken at its end', expect: '400', prepare: (pool) => () => post(pool, broken) });
   const bomb = gzipSync(Buffer.alloc(11 * MIB));
   cases.push({ id: 'gzip-bomb', what: `gzip bomb: ${sizeLabel(bomb.length)} inflating to 11 MiB`, expect: '413', prepare: (pool) => () => post(pool, bomb, { 'content-encoding': 'gzip' }) });
   return cases;

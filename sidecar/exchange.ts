@@ -11,7 +11,7 @@ import { gate, useAll } from './approvals/resolve.js';
 import { ApprovalStoreUnavailable, type ApprovalRecord } from './approvals/store.js';
 import { pathWithoutQuery } from './audit.js';
 import { decide as decideCall, recordDecision } from './decision.js';
-import type { Call, Provider, RequestFacts, ResponseFacts, StreamFrame, Usage } from './call.js';
+import type { Call, Provider, RequestFacts, ResponseFacts, StreamEvent, StreamFrame, Usage } from './call.js';
 import type { ConfigSnapshot } from './config.js';
 import type { DataPath, Target } from './data-path.js';
 import { identify, type Identity } from './identity.js';
@@ -33,18 +33,31 @@ import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type Provide
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
 import { stringLeaves } from './providers/util.js';
 import { matchesHostPath } from './policy/egress.js';
-import { closedPrefix, structuralProblem } from './json-structure.js';
-import { decodeRequestBody, quoted } from './request-body.js';
-import type { CallResult } from './policy/pipeline.js';
+import { closedPrefixInPieces, structuralProblem, structuralProblemInPieces } from './json-structure.js';
+import { JSON_BOUNDS, JsonBeyondBounds, parseJsonInPieces, splitsPair, stringifyInPieces } from './json-pieces.js';
+import { decodeRequestBody, quoted, utf8Text } from './request-body.js';
+import type { CallResult, Pause } from './policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
 
 /** Bodies (and whole answers) larger than this are read in steps, the event loop let run between them. */
 const PAUSE_ABOVE_BYTES = 256 * 1024;
 const letOthersRun = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const noPause = (): Promise<void> => Promise.resolve();
+/** How a body of this many bytes (or characters) is read: in steps when it is large. */
+const pauseFor = (size: number): Pause => (size > PAUSE_ABOVE_BYTES ? letOthersRun : noPause);
 
-/** How deep a request's JSON may nest: far beyond any provider's format, far below a stack overflow. */
-const MAX_JSON_DEPTH = 128;
+/** A JSON text read whole (small), or in pieces with the event loop let run between them (large). */
+const parseJson = (text: string, pause: Pause): Promise<unknown> | unknown =>
+  pause === noPause ? JSON.parse(text) : parseJsonInPieces(text, pause, JSON_BOUNDS);
+
+/** structuralProblem, in steps for a large text. */
+const structureProblemOf = (text: string, pause: Pause): Promise<string | undefined> | string | undefined =>
+  pause === noPause ? structuralProblem(text) : structuralProblemInPieces(text, JSON_BOUNDS, pause);
+
+/** The bytes of a JSON value, made in pieces for a large one. */
+const stringifyJson = (value: unknown, pause: Pause): Promise<Buffer> | Buffer =>
+  pause === noPause ? Buffer.from(JSON.stringify(value)) : stringifyInPieces(value, pause);
+
 
 const NO_FACTS: RequestFacts = { operation: 'unknown', toolsDefined: [], toolCalls: [], texts: [], stream: false };
 const EMPTY_RESPONSE: ResponseFacts = { toolCalls: [], texts: [] };
@@ -179,8 +192,9 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   }
   const raw = await readBody(req, dp.maxBodyBytes, declared);
   // A large body is read in steps with the event loop let run between them (other calls, health
-  // checks), so no one request holds it long (bench/stall.ts measures how long).
-  const pause = raw.length > PAUSE_ABOVE_BYTES ? letOthersRun : noPause;
+  // checks), so no one request holds it long (bench/stall.ts measures how long). Large by what it
+  // decodes to: 59 KiB of gzip can hold 10 MiB of JSON.
+  let pause = pauseFor(raw.length);
 
   // Read as the provider would, whatever the content type claims: JSON in a form-encoded or
   // text/plain request, gzip, a BOM or UTF-16 are checked like plain JSON, and forwarded decoded.
@@ -188,24 +202,26 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   let forward: Buffer = raw;
   let unreadable: { reason: string; malformedJson: boolean } | undefined;
   if (raw.length > 0) {
-    const decoded = await decodeRequestBody(raw, headerValue(req.headers['content-encoding']), head.contentType, dp.maxBodyBytes, pause);
+    const decoded = await decodeRequestBody(raw, headerValue(req.headers['content-encoding']), head.contentType, dp.maxBodyBytes, letOthersRun);
+    if (decoded.ok) pause = pauseFor(decoded.text.length);
     await pause();
     if (!decoded.ok) {
       unreadable = { reason: decoded.reason, malformedJson: false };
     } else {
       try {
-        body = JSON.parse(decoded.text);
+        body = await parseJson(decoded.text, pause);
         await pause();
         if (decoded.changed) forward = Buffer.from(decoded.text);
         // A body the provider could read otherwise than the checks do (a key repeated with another
         // value), or nested deeper than any provider's format, is refused before any check walks it.
-        const problem = structuralProblem(decoded.text, MAX_JSON_DEPTH);
+        const problem = await structureProblemOf(decoded.text, pause);
         await pause();
         if (problem) throw new MalformedRequest(problem);
       } catch (err) {
         if (err instanceof MalformedRequest) throw err;
+        if (err instanceof JsonBeyondBounds) throw new MalformedRequest(err.message);
         // JSON.parse's own message quotes the body.
-        unreadable = { reason: malformedJsonMessage(decoded.changed ? Buffer.from(decoded.text) : raw), malformedJson: true };
+        unreadable = { reason: await malformedJsonMessage(decoded.changed ? Buffer.from(decoded.text) : raw, pause), malformedJson: true };
       }
     }
   }
@@ -246,7 +262,7 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   let rewritten = false;
   for (const rewrite of outcome.rewrites) rewritten = setAt(call.body, rewrite.path, rewrite.text) || rewritten;
   if (outcome.stripTools.length > 0) rewritten = ex.adapter.removeTools(call.body, new Set(outcome.stripTools)) > 0 || rewritten;
-  if (rewritten) forwardBody = Buffer.from(JSON.stringify(call.body));
+  if (rewritten) forwardBody = await stringifyJson(call.body, pause);
   // Ask for an uncompressed answer: usage and tool calls must be readable as they pass.
   // A decoded body goes without its content coding (and, read from UTF-16, as UTF-8 JSON).
   const decodedAway = forward !== raw;
@@ -457,25 +473,26 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
   if (large === 'refuse' && Number(headerValue(upstream.headers['content-length'])) > limit) return refuseLarge();
   const read = await readUpTo(upstream.body, limit);
   ex.upstreamMs += elapsedMs(started);
-  if (!read.complete) return large === 'refuse' ? refuseLarge() : relayLargeJson(dp, ex, upstream, read.bytes, inspect);
-  let raw = read.bytes;
+  if (!read.complete) return large === 'refuse' ? refuseLarge() : relayLargeJson(dp, ex, upstream, read.chunks, read.size, inspect);
+  /** What the agent gets: the answer as it came, or rewritten. */
+  let out: readonly Buffer[] = read.chunks;
   const policies = ex.snapshot.policies;
-  const pause = raw.length > PAUSE_ABOVE_BYTES ? letOthersRun : noPause;
-  const text = raw.toString('utf8');
+  const pause = pauseFor(read.size);
+  const text = await utf8Text(read.chunks, pause);
   await pause();
   let json: unknown;
   let unreadable: string | undefined;
   try {
-    json = JSON.parse(text);
-  } catch {
-    unreadable = 'it is not JSON';
+    json = await parseJson(text, pause);
+  } catch (err) {
+    unreadable = err instanceof JsonBeyondBounds ? err.message.replace('the JSON body', 'it') : 'it is not JSON';
   }
   await pause();
   // Where answers are checked, an answer typed JSON that the checks cannot read, or could read
   // otherwise than the agent's parser, is not relayed: a lenient reader (NaN, a repeated key) might
   // find a tool call in it that the checks never saw. Elsewhere it is relayed as is.
-  if (inspect && raw.length > 0) {
-    unreadable ??= structuralProblem(text, MAX_JSON_DEPTH)?.replace('the JSON body', 'it');
+  if (inspect && read.size > 0) {
+    unreadable ??= (await structureProblemOf(text, pause))?.replace('the JSON body', 'it');
     await pause();
     if (unreadable !== undefined) return refuseAnswer(dp, ex, upstream, `the upstream's answer cannot be checked: ${unreadable}`);
   }
@@ -504,12 +521,14 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
     if (blocks(outcome.final.decision) && outcome.final.decision !== 'hold') return answerVerdict(dp, ex, { ...outcome.final, decision: 'deny' });
     if (outcome.rewrites.length > 0) {
       for (const r of outcome.rewrites) setAt(json, r.path, r.text);
-      raw = Buffer.from(JSON.stringify(json));
+      out = [await stringifyJson(json, pause)];
     }
   }
   const headers = relayableHeaders(upstream.headers, ['content-length']);
-  ex.res.writeHead(upstream.statusCode, { ...headers, ...chaperoneHeaders(dp, ex), 'content-length': raw.length });
-  ex.res.end(raw);
+  ex.res.writeHead(upstream.statusCode, { ...headers, ...chaperoneHeaders(dp, ex), 'content-length': out.reduce((n, b) => n + b.length, 0) });
+  // Chunk by chunk as the client takes them: one loop writing 32 MiB would hold the event loop.
+  for (const bytes of out) if (!ex.res.destroyed) await writeWithBackpressure(ex.res, bytes);
+  ex.res.end();
   finish(dp, ex, upstream.statusCode);
 }
 
@@ -529,6 +548,8 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
   let holding = false;
   const heldFrames: Buffer[] = [];
   let heldBytes = 0;
+  /** Characters of text judged since the event loop last ran. */
+  let judgedChars = 0;
   /** Judges whole frames and sends (or holds back) those that may go; sets `cut` on a stop. */
   const pass = async (frames: readonly StreamFrame[]): Promise<void> => {
     const out: Buffer[] = [];
@@ -537,7 +558,12 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
       if (inspect && frame.unreadable) throw new UnreadableStream(`a frame of the upstream's stream cannot be checked: ${frame.unreadable}`);
       // Judge every event before its frame leaves: a forbidden tool call is cut before the agent sees its name.
       if (inspect) {
-        for (const event of frame.events) {
+        for (const event of piecesOf(frame.events)) {
+          // A huge delta is judged a piece at a time, the event loop let run in between.
+          if (event.type === 'text' && (judgedChars += event.text.length) >= STREAM_PIECE_CHARS) {
+            judgedChars = 0;
+            await letOthersRun();
+          }
           const outcome = dp.pipeline.evaluateStreamEvent(call, event, policies);
           if (outcome.final.decision === 'hold') {
             holding = true;
@@ -610,15 +636,14 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
  * if they let it pass it is relayed as it comes, never buffered. What would need the answer held or
  * changed (a stop, a hold for approval, a redaction) refuses it: nothing of it has been sent yet.
  */
-async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, prefix: Buffer, inspect: boolean): Promise<void> {
+async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, prefix: readonly Buffer[], size: number, inspect: boolean): Promise<void> {
   const policies = ex.snapshot.policies;
-  ex.checkedBytes = prefix.length;
-  const closed = closedPrefix(prefix.toString('utf8'));
+  ex.checkedBytes = size;
+  const closed = await closedPrefixInPieces(await utf8Text(prefix, letOthersRun), JSON_BOUNDS.maxDepth, letOthersRun);
   await letOthersRun();
   try {
-    if (closed === undefined || structuralProblem(closed, MAX_JSON_DEPTH) !== undefined) throw new Error('unreadable');
-    await letOthersRun();
-    const json: unknown = JSON.parse(closed);
+    if (closed === undefined || (await structuralProblemInPieces(closed, JSON_BOUNDS, letOthersRun)) !== undefined) throw new Error('unreadable');
+    const json: unknown = await parseJsonInPieces(closed, letOthersRun, JSON_BOUNDS);
     await letOthersRun();
     ex.response = ex.adapter.parseResponse(json);
   } catch {
@@ -639,12 +664,12 @@ async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.R
   return relayRaw(dp, ex, upstream, prefix);
 }
 
-async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, first?: Buffer): Promise<void> {
+async function relayRaw(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, first: readonly Buffer[] = []): Promise<void> {
   const { res } = ex;
   res.writeHead(upstream.statusCode, { ...relayableHeaders(upstream.headers), ...chaperoneHeaders(dp, ex) });
   const chunks = upstream.body[Symbol.asyncIterator]();
   try {
-    if (first) await writeWithBackpressure(res, first);
+    for (const bytes of first) await writeWithBackpressure(res, bytes);
     for (let chunk = await nextChunk(ex, chunks); chunk; chunk = await nextChunk(ex, chunks)) {
       await writeWithBackpressure(res, chunk);
       if (res.destroyed) break;
@@ -686,6 +711,31 @@ async function releaseHeldAnswer(dp: DataPath, ex: Exchange, outcome: Outcome): 
 function largeAnswersOf(snapshot: ConfigSnapshot): LargeAnswers {
   const said = snapshot.policies.flatMap((p) => (p.spec.intercept?.largeAnswers ? [p.spec.intercept.largeAnswers] : []));
   return said.length > 0 && said.every((a) => a === 'checkPrefix') ? 'checkPrefix' : 'refuse';
+}
+
+/** Text events longer than this are judged in pieces (see piecesOf). */
+const STREAM_PIECE_CHARS = 256 * 1024;
+
+/**
+ * A stream's events as the checks judge them: a huge text delta (one 8 MiB event) as consecutive
+ * smaller deltas. The checks read a stream's text as a sequence of deltas anyway (DLP keeps a window
+ * across them), so the verdicts are the same, and the event loop can run between two pieces. Cuts
+ * never split a surrogate pair.
+ */
+function* piecesOf(events: readonly StreamEvent[]): Generator<StreamEvent> {
+  for (const event of events) {
+    if (event.type !== 'text' || event.text.length <= STREAM_PIECE_CHARS) {
+      yield event;
+      continue;
+    }
+    const { text } = event;
+    for (let at = 0; at < text.length; ) {
+      let end = Math.min(at + STREAM_PIECE_CHARS, text.length);
+      if (splitsPair(text, end)) end += end - 1 > at ? -1 : 1;
+      yield { type: 'text', text: text.slice(at, end) };
+      at = end;
+    }
+  }
 }
 
 /**

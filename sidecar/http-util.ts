@@ -109,9 +109,10 @@ export function readBody(stream: Readable, limit: number, declaredLength?: strin
 
 /**
  * Reads a body until its end or until `limit` bytes are in (then the stream is paused, and the rest
- * can still be read from it): `complete` says which. Holds at most `limit` plus one chunk.
+ * can still be read from it): `complete` says which. Holds at most `limit` plus one chunk, as the
+ * chunks that came: joining 32 MiB into one buffer would hold the event loop for tens of ms.
  */
-export function readUpTo(stream: Readable, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
+export function readUpTo(stream: Readable, limit: number): Promise<{ chunks: Buffer[]; size: number; complete: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -119,7 +120,7 @@ export function readUpTo(stream: Readable, limit: number): Promise<{ bytes: Buff
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
-      resolve({ bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), complete });
+      resolve({ chunks, size, complete });
     };
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { closedPrefix, structuralProblem } from './json-structure.js';
+import { JSON_BOUNDS } from './json-pieces.js';
+import { closedPrefix, structuralProblem, structuralProblemInPieces, structuralProblemSteps } from './json-structure.js';
 
 const check = (text: string, depth = 128): string | undefined => {
   JSON.parse(text); // the scanner only ever sees what JSON.parse accepted
-  return structuralProblem(text, depth);
+  return structuralProblem(text, { ...JSON_BOUNDS, maxDepth: depth });
 };
 
 describe('structuralProblem: nesting', () => {
@@ -54,6 +55,70 @@ describe('structuralProblem: repeated keys', () => {
   });
 });
 
+describe('structuralProblem in steps', () => {
+  /** Runs the steps to the end, counting the yields. */
+  const stepped = (text: string, bounds = { ...JSON_BOUNDS, maxKeys: 1_000_000 }): { problem: string | undefined; yields: number } => {
+    const steps = structuralProblemSteps(text, bounds);
+    let yields = 0;
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return { problem: step.value, yields };
+      yields++;
+    }
+  };
+
+  it('refuses an object of more keys, or an array of more elements, than its bound; counts only distinct keys', () => {
+    const object = (n: number, extra = '') => `{"model": "m", "metadata": {${Array.from({ length: n }, (_, i) => `"k${i}": ${i}`).join(', ')}${extra}}}`;
+    expect(structuralProblem(object(JSON_BOUNDS.maxKeys))).toBeUndefined();
+    expect(structuralProblem(object(JSON_BOUNDS.maxKeys, ', "k0": 0'))).toBeUndefined();
+    expect(structuralProblem(object(JSON_BOUNDS.maxKeys + 1))).toBe(`the JSON body has an object of more than ${JSON_BOUNDS.maxKeys} keys`);
+    const array = (n: number) => `{"input": [${'7,'.repeat(n - 1)}7]}`;
+    expect(structuralProblem(array(JSON_BOUNDS.maxItems))).toBeUndefined();
+    expect(structuralProblem(array(JSON_BOUNDS.maxItems + 1))).toBe(`the JSON body has an array of more than ${JSON_BOUNDS.maxItems} elements`);
+    // Many objects each under the bound are fine: the bound is per object.
+    expect(structuralProblem(`[${Array.from({ length: 3 }, () => object(JSON_BOUNDS.maxKeys)).join(',')}]`)).toBeUndefined();
+  });
+
+  it('reads an object of 200,000 distinct keys in many steps, with the same result', () => {
+    const members = Array.from({ length: 200_000 }, (_, i) => `"key${i}": ${i}`);
+    const text = `{${members.join(', ')}}`;
+    expect(text.length).toBeGreaterThan(2 << 20);
+    const whole = stepped(text);
+    expect(whole).toEqual({ problem: undefined, yields: expect.any(Number) });
+    expect(whole.yields).toBeGreaterThanOrEqual(8);
+    const repeated = stepped(`{${members.join(', ')}, "key7": 8}`);
+    expect(repeated.problem).toBe('the JSON body repeats the key "key7" in $ with a different value: which copy a provider reads is not defined');
+    expect(repeated.yields).toBeGreaterThanOrEqual(8);
+  });
+
+  it('compares large repeated values in steps, as the whole check does', () => {
+    const items = Array.from({ length: 40_000 }, (_, i) => ({ i, s: `v\u00e9${i}` }));
+    const compact = JSON.stringify(items);
+    const spaced = JSON.stringify(items, null, 1);
+    const changed = compact.replace('"i":39999', '"i":-1');
+    const same = `{"a": ${compact}, "a": ${spaced}}`;
+    const differs = `{"a": ${compact}, "b": 1, "a": ${changed}}`;
+    expect(stepped(same).problem).toBeUndefined();
+    expect(structuralProblem(same)).toBeUndefined();
+    expect(stepped(differs).problem).toMatch(/repeats the key "a" in \$/);
+    expect(structuralProblem(differs)).toMatch(/repeats the key "a" in \$/);
+    // Reading the text takes one step per 256 Ki characters; comparing the copies takes as many again.
+    expect(stepped(same).yields).toBeGreaterThan((1.5 * same.length) / (256 * 1024));
+  });
+
+  it('gives the same answers paused as whole', async () => {
+    let pauses = 0;
+    const pause = async (): Promise<void> => {
+      pauses++;
+    };
+    for (const text of ['{"a": [1, {"b": []}]}', '{"messages": [1], "mess\\u0061ges": [2]}', '{"stream": true, "stream": true}', `[${'{"x": 1, "x": 1},'.repeat(30_000)}{}]`]) {
+      expect(await structuralProblemInPieces(text, { ...JSON_BOUNDS, maxDepth: 3 }, pause)).toBe(structuralProblem(text, { ...JSON_BOUNDS, maxDepth: 3 }));
+      expect(await structuralProblemInPieces(text, JSON_BOUNDS, pause)).toBe(structuralProblem(text));
+    }
+    expect(pauses).toBeGreaterThan(0);
+  });
+});
+
 describe('closedPrefix', () => {
   const answer = JSON.stringify({
     id: 'c1',
@@ -82,5 +147,9 @@ describe('closedPrefix', () => {
     expect(closedPrefix('{"a": "]}\\"[", "b": [1, 2')).toBe('{"a": "]}\\"[", "b": [1]}');
     expect(closedPrefix('  "just a string')).toBeUndefined();
     expect(closedPrefix('[')).toBe('[]');
+    // Nesting past the bound is not made whole: a reader refuses it (and 32 MiB of '[' would not fit in one call's arguments).
+    expect(closedPrefix('['.repeat(200_000))).toBeUndefined();
+    expect(closedPrefix(`${'['.repeat(5)}1,`, 5)).toBe('[[[[[1]]]]]');
+    expect(closedPrefix(`${'['.repeat(6)}1,`, 5)).toBeUndefined();
   });
 });

@@ -77,8 +77,21 @@ describe('jsonSyntaxError', () => {
     expect(err(`${'['.repeat(200_000)}${']'.repeat(200_000)}`)).toBeUndefined();
   });
 
-  it('malformedJsonMessage says only "malformed JSON body" when it cannot say where', () => {
-    expect(malformedJsonMessage(Buffer.from('{"a": x}'))).toBe('malformed JSON body: unexpected character at byte 6');
-    expect(malformedJsonMessage(Buffer.from('{}'))).toBe('malformed JSON body');
+  it('malformedJsonMessage says only "malformed JSON body" when it cannot say where', async () => {
+    expect(await malformedJsonMessage(Buffer.from('{"a": x}'))).toBe('malformed JSON body: unexpected character at byte 6');
+    expect(await malformedJsonMessage(Buffer.from('{}'))).toBe('malformed JSON body');
+  });
+});
+
+describe('malformedJsonMessage on a large body', () => {
+  it('scans in steps, the event loop let run between them, and finds the same place', async () => {
+    // 10 MiB of one-byte elements, broken at the very end: the slowest shape to scan.
+    const body = Buffer.from(`[${'1,'.repeat(5 * 1024 * 1024)}x]`);
+    let pauses = 0;
+    const message = await malformedJsonMessage(body, async () => void pauses++);
+    expect(message).toBe(`malformed JSON body: unexpected character at byte ${body.length - 2}`);
+    expect(message).toBe(`malformed JSON body: ${jsonSyntaxError(body)}`);
+    // One step per 256 KiB or so.
+    expect(pauses).toBeGreaterThanOrEqual(35);
   });
 });

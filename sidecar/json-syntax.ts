@@ -24,7 +24,17 @@ const isHex = (b: number | undefined): boolean => b !== undefined && (isDigit(b)
  * refused it, e.g. for nesting deeper than it can go).
  */
 export function jsonSyntaxError(bytes: Uint8Array): string | undefined {
+  const steps = jsonSyntaxErrorSteps(bytes);
+  for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+}
+
+/** How many bytes the scan reads between two yields (a large body is scanned in steps). */
+const STEP_BYTES = 256 * 1024;
+
+/** jsonSyntaxError as steps: yields every STEP_BYTES or so (a string is read in one step), then returns the problem. */
+function* jsonSyntaxErrorSteps(bytes: Uint8Array): Generator<void, string | undefined> {
   const n = bytes.length;
+  let nextYield = STEP_BYTES;
   const stack: number[] = [];
   let i = 0;
   // What comes next: a value; a key or, right after '{', the '}'; a value or, right after '[', the ']';
@@ -75,6 +85,10 @@ export function jsonSyntaxError(bytes: Uint8Array): string | undefined {
   };
 
   for (;;) {
+    if (i >= nextYield) {
+      yield;
+      nextYield = i + STEP_BYTES;
+    }
     while (i < n && WS.has(bytes[i]!)) i++;
     if (i >= n) return want === 'after' && stack.length === 0 ? undefined : unexpected();
     const c = bytes[i]!;
@@ -128,8 +142,16 @@ export function jsonSyntaxError(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** The words for a body JSON.parse refused: a kind and a byte offset, never the body's bytes. */
-export function malformedJsonMessage(bytes: Uint8Array): string {
-  const problem = jsonSyntaxError(bytes);
-  return problem ? `malformed JSON body: ${problem}` : 'malformed JSON body';
+/**
+ * The words for a body JSON.parse refused: a kind and a byte offset, never the body's bytes. With
+ * `pause`, a large body is scanned in steps with the event loop let run between them.
+ */
+export async function malformedJsonMessage(bytes: Uint8Array, pause?: () => Promise<void>): Promise<string> {
+  const steps = jsonSyntaxErrorSteps(bytes);
+  let step = steps.next();
+  while (!step.done) {
+    if (pause) await pause();
+    step = steps.next();
+  }
+  return step.value ? `malformed JSON body: ${step.value}` : 'malformed JSON body';
 }

@@ -1,7 +1,7 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { BodyTooLarge } from './http-util.js';
-import { charsetOf, decodeRequestBody } from './request-body.js';
+import { charsetOf, decodeRequestBody, utf8Text } from './request-body.js';
 
 const JSON_TEXT = '{"tool":"délete_database","n":1}';
 const utf16be = (s: string): Buffer => Buffer.from(s, 'utf16le').swap16();
@@ -58,5 +58,25 @@ describe('decodeRequestBody', () => {
     expect(charsetOf('application/json; charset=UTF-8')).toBe('utf-8');
     expect(charsetOf('text/plain;charset="utf-16le"')).toBe('utf-16le');
     expect(charsetOf('application/json')).toBeUndefined();
+  });
+});
+
+describe('utf8Text', () => {
+  it('reads chunks as Buffer#toString reads them joined, wherever they are cut', async () => {
+    const bytes = Buffer.concat([Buffer.from('\ufeff{"a": "é😀"}'), Buffer.from([0xff, 0xc3]), Buffer.from('x€')]);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      for (const chunks of [[bytes.subarray(0, cut), bytes.subarray(cut)], [...bytes].map((b) => Buffer.from([b]))]) {
+        expect(await utf8Text(chunks, async () => undefined)).toBe(bytes.toString('utf8'));
+      }
+    }
+  });
+
+  it('pauses through large chunks, even one of several MiB', async () => {
+    const big = Buffer.from('é'.repeat(1_600_000)); // 3.2 MB
+    for (const chunks of [[big], [big.subarray(0, 1000), big.subarray(1000)]]) {
+      let pauses = 0;
+      expect(await utf8Text(chunks, async () => void pauses++)).toBe(big.toString('utf8'));
+      expect(pauses).toBeGreaterThanOrEqual(3);
+    }
   });
 });

@@ -25,8 +25,12 @@ const UNDO: Record<string, (body: Buffer, options: ZlibOptions) => Buffer> = {
   br: brotliDecompressSync,
 };
 
-/** A large body's text is decoded this many bytes at a time, the event loop let run between slices. */
-const DECODE_SLICE = 1024 * 1024;
+/**
+ * A large body's text is decoded this many bytes at a time (small enough that each slice's text stays
+ * in V8's young generation, see json-pieces.ts), the event loop let run after each PAUSE_EVERY bytes.
+ */
+const DECODE_SLICE = 64 * 1024;
+const PAUSE_EVERY = 1024 * 1024;
 
 /** A header value as quoted in an error: escaped and cut, since the agent chose it. */
 export const quoted = (value: string): string => JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
@@ -73,7 +77,7 @@ async function decodeText(bytes: Buffer, charset: Charset, pause: () => Promise<
   const parts: string[] = [];
   for (let at = 0; at < bytes.length; at += DECODE_SLICE) {
     parts.push(decoder.decode(bytes.subarray(at, at + DECODE_SLICE), { stream: true }));
-    await pause();
+    if ((at + DECODE_SLICE) % PAUSE_EVERY === 0) await pause();
   }
   parts.push(decoder.decode());
   return parts.join('');
@@ -100,4 +104,30 @@ export async function decodeRequestBody(
   } catch {
     return { ok: false, reason: `the body is not valid ${picked.charset.toUpperCase()}` };
   }
+}
+
+/**
+ * The text of a body that came in `chunks`, read as UTF-8 the way Buffer#toString reads it (an
+ * invalid sequence as U+FFFD, a BOM kept), a slice at a time with `pause` between: an answer is
+ * relayed whatever its bytes, so nothing here refuses.
+ */
+export async function utf8Text(chunks: readonly Buffer[], pause: () => Promise<void>): Promise<string> {
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  if (chunks.length === 1 && chunks[0]!.length <= PAUSE_EVERY) return decoder.decode(chunks[0]);
+  const parts: string[] = [];
+  let sinceBreak = 0;
+  for (const chunk of chunks) {
+    // A chunk may be large itself (one write of 32 MiB upstream): decoded a slice at a time too.
+    for (let at = 0; at < chunk.length; at += DECODE_SLICE) {
+      const slice = chunk.subarray(at, at + DECODE_SLICE);
+      parts.push(decoder.decode(slice, { stream: true }));
+      sinceBreak += slice.length;
+      if (sinceBreak >= PAUSE_EVERY) {
+        sinceBreak = 0;
+        await pause();
+      }
+    }
+  }
+  parts.push(decoder.decode());
+  return parts.join('');
 }

@@ -14,9 +14,14 @@
 //
 // Verdicts carry counts per detector (verdict.dlp) and never a matched value: not in the reason, not
 // anywhere else. Rewrites carry the redacted text only.
+//
+// A large body is read ahead in slices (prepareRequest, prepareResponse; see pipeline.ts): the whole
+// scan (scanFieldsSteps) is written as steps, each announcing how many characters it is about to
+// read, and the same steps run straight through in request() / response() when nothing was prepared.
+// A single long text is scanned in overlapping windows (dlp/index.ts scanSteps).
 import { effectiveDlpMode, policyKey, type GovernancePolicy } from '../../api/index.js';
-import type { Call, StreamEvent, TextField, ToolCall } from '../call.js';
-import { compileDlp, countFindings, redact, type DlpScanner, type Finding } from './dlp/index.js';
+import type { Call, ResponseFacts, StreamEvent, TextField, ToolCall } from '../call.js';
+import { compileDlp, countFindings, redact, SCAN_CALL_COST, SCAN_SLICE, scanSteps, type DlpScanner, type Finding, type Steps } from './dlp/index.js';
 import type { Check, Pause } from './pipeline.js';
 import type { TextRewrite, Verdict } from './verdict.js';
 
@@ -34,14 +39,14 @@ interface Scanned {
 /** Integers this long may be a card number or an SSN sent as a JSON number. */
 const MIN_NUMERIC_LEAF = 10_000_000;
 
-/** Calls fn on every string leaf (and long integer) of a parsed JSON value. */
-function forEachLeaf(value: unknown, fn: (s: string, isNumber: boolean) => void): void {
+/** Every string leaf (and long integer, as a string) of a parsed JSON value, in document order. */
+function* leaves(value: unknown): Generator<{ s: string; isNumber: boolean }, void, void> {
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
-    if (typeof v === 'string') fn(v, false);
+    if (typeof v === 'string') yield { s: v, isNumber: false };
     else if (typeof v === 'number') {
-      if (Number.isSafeInteger(v) && Math.abs(v) >= MIN_NUMERIC_LEAF) fn(String(v), true);
+      if (Number.isSafeInteger(v) && Math.abs(v) >= MIN_NUMERIC_LEAF) yield { s: String(v), isNumber: true };
     } else if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
     } else if (typeof v === 'object' && v !== null) {
@@ -98,40 +103,69 @@ export function queryText(path: string): string {
   }
 }
 
+/** What a check reads of a call or an answer (scanFieldsSteps). */
+interface Fields {
+  texts: readonly TextField[];
+  toolCalls: readonly ToolCall[];
+  /** Texts that cannot be rewritten: a request's query string. */
+  extra: readonly string[];
+}
+
+function requestFields(call: Call): Fields {
+  // The query string is read by the provider too, and cannot be rewritten.
+  const query = queryText(call.path);
+  return { texts: call.texts, toolCalls: call.toolCalls, extra: query === '' ? [] : [query] };
+}
+
+/** An answer's tool calls are not scanned (see response()). One array: sameFields compares by identity. */
+const NO_TOOL_CALLS: readonly ToolCall[] = Object.freeze([]);
+
+const responseFields = (facts: ResponseFacts): Fields => ({ texts: facts.texts, toolCalls: NO_TOOL_CALLS, extra: [] });
+
 /**
  * Scans text fields (each, and the junction of each with the next), tool-call arguments not listed
  * as texts, and `extra` texts that cannot be rewritten (a request's query string; counted as `inQuery`).
+ * In steps (dlp/index.ts Steps): before each piece of work it yields its size in characters, so that
+ * prepareRequest/prepareResponse can pause between slices; request()/response() run it straight.
  */
-function scanFields(scanner: DlpScanner, texts: readonly TextField[], toolCalls: readonly ToolCall[], extra: readonly string[] = [], ahead?: Finding[][]): Scanned {
+function* scanFieldsSteps(scanner: DlpScanner, { texts, toolCalls, extra }: Fields): Steps<Scanned> {
   const counts: Record<string, number> = {};
-  const own: Finding[][] = texts.map((t, k) => {
-    const findings = ahead?.[k] ?? scanner.scan(t.text);
+  const own: Finding[][] = [];
+  for (const t of texts) {
+    const findings = yield* scanSteps(scanner, t.text);
     countFindings(findings, counts);
-    return findings;
-  });
+    own.push(findings);
+  }
   /** Each field's own findings, then the parts of junction findings that fall in it. */
   const perField: Finding[][] = own.map((f) => f.slice());
   for (let k = 0; k + 1 < texts.length; k++) {
+    const a = texts[k]!.text;
+    const b = texts[k + 1]!.text;
+    // At most two scans of tail + glue + head.
+    yield 2 * (Math.min(a.length, JUNCTION) + 1 + Math.min(b.length, JUNCTION) + SCAN_CALL_COST);
     const before = own[k]!;
     const after = own[k + 1]!;
-    for (const j of junctionFindings(scanner, texts[k]!.text, texts[k + 1]!.text)) {
+    for (const j of junctionFindings(scanner, a, b)) {
       // A finding of either field that the junction only extends ("jane@example.com" + "Thanks")
       // is already counted: only what neither side holds alone is new.
       if (before.some((f) => f.end > j.aStart) || after.some((f) => f.start < j.bEnd)) continue;
       // Redact both parts: the end of one field and the start of the next.
       counts[j.detector] = (counts[j.detector] ?? 0) + 1;
-      perField[k]!.push({ detector: j.detector, start: j.aStart, end: texts[k]!.text.length });
+      perField[k]!.push({ detector: j.detector, start: j.aStart, end: a.length });
       perField[k + 1]!.push({ detector: j.detector, start: 0, end: j.bEnd });
     }
   }
   const rewrites: TextRewrite[] = [];
-  texts.forEach((t, k) => {
+  for (let k = 0; k < texts.length; k++) {
     const findings = perField[k]!;
-    if (findings.length > 0) rewrites.push({ path: t.path, text: redact(t.text, merge(findings)) });
-  });
+    if (findings.length === 0) continue;
+    const t = texts[k]!;
+    yield t.text.length;
+    rewrites.push({ path: t.path, text: redact(t.text, merge(findings)) });
+  }
   let unrewritable = 0;
   for (const s of extra) {
-    const findings = scanner.scan(s);
+    const findings = yield* scanSteps(scanner, s);
     countFindings(findings, counts);
     unrewritable += findings.length;
   }
@@ -144,51 +178,87 @@ function scanFields(scanner: DlpScanner, texts: readonly TextField[], toolCalls:
     const asTexts = new Set(texts.map((t) => t.text));
     const withFindings = texts.filter((_, k) => perField[k]!.length > 0).map((t) => t.text);
     for (const c of toolCalls) {
-      forEachLeaf(c.arguments, (s, isNumber) => {
-        if (asTexts.has(s)) return;
-        const findings = scanner.scan(s);
-        if (findings.length === 0) return;
+      for (const { s, isNumber } of leaves(c.arguments)) {
+        if (asTexts.has(s)) continue;
+        const findings = yield* scanSteps(scanner, s);
+        if (findings.length === 0) continue;
         // (A JSON number redacted inside the raw string would leave invalid JSON: not redacted there.)
-        if (!isNumber && withFindings.some((t) => t.includes(s))) return;
+        if (!isNumber && (yield* containedIn(withFindings, s))) continue;
         countFindings(findings, counts);
         unrewritable += findings.length;
-      });
+      }
     }
   }
   return { counts, rewrites, unrewritable, inQuery };
 }
 
-/**
- * Each text field's own findings, scanned ahead of the checks for a large body (prepareRequest,
- * prepareResponse), per owner (the call, or the answer's facts) and scanner. scanFields reads them
- * instead of scanning again: the result is the same, only when the work was done differs.
- */
-const scannedAhead = new WeakMap<object, Map<DlpScanner, Finding[][]>>();
-
-/** How many characters are scanned between two pauses. */
-const SLICE_CHARS = 512 * 1024;
-
-async function scanAhead(owner: object, scanner: DlpScanner, texts: readonly TextField[], pause: Pause): Promise<void> {
-  let byScanner = scannedAhead.get(owner);
-  if (!byScanner) scannedAhead.set(owner, (byScanner = new Map()));
-  if (byScanner.has(scanner)) return;
-  const own: Finding[][] = [];
-  let sinceBreak = 0;
+/** Whether one of texts holds s, searched text by text (each a step: they may be megabytes). */
+function* containedIn(texts: readonly string[], s: string): Steps<boolean> {
   for (const t of texts) {
-    own.push(scanner.scan(t.text));
-    sinceBreak += t.text.length;
-    if (sinceBreak >= SLICE_CHARS) {
-      sinceBreak = 0;
-      await pause();
-    }
+    yield t.length;
+    if (t.includes(s)) return true;
   }
-  byScanner.set(scanner, own);
+  return false;
 }
 
-const aheadFor = (owner: object, scanner: DlpScanner, texts: readonly TextField[]): Finding[][] | undefined => {
-  const own = scannedAhead.get(owner)?.get(scanner);
-  return own?.length === texts.length ? own : undefined;
-};
+/** Runs steps to the end at once: a small body, or one nothing was prepared for. */
+function runSteps<T>(steps: Steps<T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * How many characters of work (scanning, redacting) are done between two pauses: a few milliseconds.
+ * One window of a long text (dlp/index.ts) is one slice and its margins.
+ */
+const SLICE_CHARS = SCAN_SLICE;
+
+/**
+ * Runs steps with a pause before any step that would take the work done since the last pause past
+ * SLICE_CHARS (a single step larger than that, one window of a long text, runs alone), and one at
+ * the end, so that what runs next (another policy's preparation, the checks) starts a fresh slice.
+ */
+async function runStepsSliced<T>(steps: Steps<T>, pause: Pause): Promise<T> {
+  let done = 0;
+  for (;;) {
+    const r = steps.next();
+    if (r.done) {
+      if (done > 0) await pause();
+      return r.value;
+    }
+    if (done > 0 && done + r.value > SLICE_CHARS) {
+      await pause();
+      done = 0;
+    }
+    done += r.value;
+  }
+}
+
+/**
+ * What scanFieldsSteps found for an owner (the call, or the answer's facts) and scanner, worked out
+ * ahead of the checks for a large body (prepareRequest, prepareResponse), with the fields it read.
+ * request() and response() read it instead of scanning again: the same result, done at another time.
+ */
+const prepared = new WeakMap<object, Map<DlpScanner, { fields: Fields; scanned: Scanned }>>();
+
+const sameFields = (a: Fields, b: Fields): boolean =>
+  a.texts === b.texts && a.toolCalls === b.toolCalls && a.extra.length === b.extra.length && a.extra.every((s, i) => s === b.extra[i]);
+
+async function prepare(owner: object, scanner: DlpScanner, fields: Fields, pause: Pause): Promise<void> {
+  let byScanner = prepared.get(owner);
+  if (!byScanner) prepared.set(owner, (byScanner = new Map()));
+  const ahead = byScanner.get(scanner);
+  if (ahead && sameFields(ahead.fields, fields)) return;
+  byScanner.set(scanner, { fields, scanned: await runStepsSliced(scanFieldsSteps(scanner, fields), pause) });
+}
+
+/** The prepared scan of these fields, else a scan now. */
+function scanned(owner: object, scanner: DlpScanner, fields: Fields): Scanned {
+  const ahead = prepared.get(owner)?.get(scanner);
+  return ahead && sameFields(ahead.fields, fields) ? ahead.scanned : runSteps(scanFieldsSteps(scanner, fields));
+}
 
 /** Sorted findings without overlaps (overlapping ones merged: a junction part may cover a field's own). */
 function merge(findings: Finding[]): Finding[] {
@@ -217,7 +287,8 @@ export function describeCounts(counts: Record<string, number>): string {
 function verdictFor(policy: GovernancePolicy, scanned: Scanned, where: string): Verdict | undefined {
   const { counts, rewrites, unrewritable, inQuery } = scanned;
   if (rewrites.length === 0 && unrewritable === 0) return undefined;
-  const base = { rule: 'dlp' as const, policy: policyKey(policy), dlp: counts };
+  // Copies: a prepared result is kept with its call, and may be read again.
+  const base = { rule: 'dlp' as const, policy: policyKey(policy), dlp: { ...counts } };
   const found = `sensitive data detected${where}: ${describeCounts(counts)}`;
   if (effectiveDlpMode(policy.spec) === 'redact') {
     // Redaction must not forward what it could not mask: a tool call's arguments have no JSON path
@@ -227,7 +298,7 @@ function verdictFor(policy: GovernancePolicy, scanned: Scanned, where: string): 
       const where = [inArgs > 0 ? `${inArgs} in tool-call arguments` : '', inQuery > 0 ? `${inQuery} in the query string` : ''].filter(Boolean).join(', ');
       return { decision: 'deny', ...base, reason: `${found} (${where}, which cannot be redacted)` };
     }
-    return { decision: 'redact', ...base, reason: `${found} (redacted)`, rewrites };
+    return { decision: 'redact', ...base, reason: `${found} (redacted)`, rewrites: rewrites.slice() };
   }
   // enforce, or audit: the pipeline turns this deny into an audit note in audit mode.
   return { decision: 'deny', ...base, reason: found };
@@ -296,18 +367,15 @@ export const dlpCheck: Check = {
   request(call, policy) {
     const spec = policy.spec.dlp;
     if (!spec) return undefined;
-    // The query string is read by the provider too, and cannot be rewritten.
-    const query = queryText(call.path);
-    const scanner = compileDlp(spec);
-    return verdictFor(policy, scanFields(scanner, call.texts, call.toolCalls, query === '' ? [] : [query], aheadFor(call, scanner, call.texts)), '');
+    return verdictFor(policy, scanned(call, compileDlp(spec), requestFields(call)), '');
   },
 
   async prepareRequest(call, policy, pause) {
-    if (policy.spec.dlp) await scanAhead(call, compileDlp(policy.spec.dlp), call.texts, pause);
+    if (policy.spec.dlp) await prepare(call, compileDlp(policy.spec.dlp), requestFields(call), pause);
   },
 
   async prepareResponse(_call, facts, policy, pause) {
-    if (policy.spec.dlp?.scanResponses) await scanAhead(facts, compileDlp(policy.spec.dlp), facts.texts, pause);
+    if (policy.spec.dlp?.scanResponses) await prepare(facts, compileDlp(policy.spec.dlp), responseFields(facts), pause);
   },
 
   /**
@@ -318,8 +386,7 @@ export const dlpCheck: Check = {
   response(_call, facts, policy) {
     const spec = policy.spec.dlp;
     if (!spec?.scanResponses) return undefined;
-    const scanner = compileDlp(spec);
-    return verdictFor(policy, scanFields(scanner, facts.texts, [], [], aheadFor(facts, scanner, facts.texts)), ' in the response');
+    return verdictFor(policy, scanned(facts, compileDlp(spec), responseFields(facts)), ' in the response');
   },
 
   /**

@@ -125,3 +125,35 @@ describe('SseFramer: every line end the spec allows', () => {
     expect(out.map((f) => f.unreadable)).toEqual(['it holds lines that are not server-sent event fields', undefined]);
   });
 });
+
+describe('parseSseFrame lines', () => {
+  /** The SSE spec's reading of a frame's lines, as a regex split: what the indexOf walk must equal. */
+  function reference(text: string) {
+    const data: string[] = [];
+    let event: string | undefined;
+    let strange = false;
+    for (const line of text.split(/\r\n|\r|\n/)) {
+      if (line === '' || line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon === -1 ? line : line.slice(0, colon);
+      const value = (colon === -1 ? '' : line.slice(colon + 1)).replace(/^ /, '');
+      if (field === 'data') data.push(value);
+      else if (field === 'event') event = value;
+      else if (field !== 'id' && field !== 'retry') strange = true;
+    }
+    return { data: data.join('\n'), hasData: data.length > 0, event, strange };
+  }
+
+  it('reads every mix of CR, LF and CRLF line ends as the spec does', () => {
+    // Seeded: every frame built from pieces that stress line ends at every position.
+    let seed = 7;
+    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const pieces = ['data', 'event', ':', ' ', 'x', '\r', '\n', '\r\n', 'é', 'id', 'retry'];
+    for (let i = 0; i < 3000; i++) {
+      const text = Array.from({ length: next(12) }, () => pieces[next(pieces.length)]).join('');
+      const f = parseSseFrame(Buffer.from(text));
+      const want = reference(text);
+      expect({ data: f.data, hasData: f.hasData, event: f.event, strange: f.strange ?? false }, JSON.stringify(text)).toEqual(want);
+    }
+  });
+});

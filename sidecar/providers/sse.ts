@@ -131,7 +131,7 @@ export class SseFramer {
 export function parseSseFrame(bytes: Buffer): SseEvent {
   const frame: SseEvent = { bytes, data: '', hasData: false };
   const data: string[] = [];
-  for (const line of bytes.toString('utf8').split(/\r\n|\r|\n/)) {
+  for (const line of linesOf(bytes.toString('utf8'))) {
     if (line === '' || line.startsWith(':')) continue;
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
@@ -143,8 +143,24 @@ export function parseSseFrame(bytes: Buffer): SseEvent {
     else if (field !== 'retry') frame.strange = true;
   }
   frame.hasData = data.length > 0;
-  frame.data = data.join('\n');
+  frame.data = data.length === 1 ? data[0]! : data.join('\n');
   return frame;
+}
+
+/**
+ * The lines of a text ending with CRLF, LF or CR, found with indexOf (a regex split of one 8 MiB
+ * event held the event loop ~15 ms): the next CR and LF are each searched for again only once passed.
+ */
+function* linesOf(text: string): Generator<string> {
+  let cr = text.indexOf('\r');
+  let lf = text.indexOf('\n');
+  for (let at = 0; at <= text.length; ) {
+    if (cr !== -1 && cr < at) cr = text.indexOf('\r', at);
+    if (lf !== -1 && lf < at) lf = text.indexOf('\n', at);
+    const end = cr === -1 ? (lf === -1 ? text.length : lf) : lf === -1 ? cr : Math.min(cr, lf);
+    yield text.slice(at, end);
+    at = end + (end === cr && lf === cr + 1 ? 2 : 1);
+  }
 }
 
 /** One SSE frame as bytes, for error frames and the fake provider. */

@@ -186,3 +186,110 @@ export function countFindings(findings: Iterable<Finding>, into: Record<string, 
   for (const f of findings) into[f.detector] = (into[f.detector] ?? 0) + 1;
   return into;
 }
+
+// ------------------------------------------------------------------------------- scanning in slices
+
+/**
+ * Work done step by step: before each step the generator yields how much work that step is, in
+ * characters, so that its driver (policy/dlp.ts) may let the event loop run before it. What it
+ * returns at the end is the same whichever driver ran it.
+ */
+export type Steps<T> = Generator<number, T, void>;
+
+/**
+ * A text longer than one window (a slice and both margins) is scanned in windows, each keeping the
+ * findings of one slice of this many characters (scanSteps).
+ */
+export const SCAN_SLICE = 512 * 1024;
+
+/**
+ * What a window reads on each side of its slice. A finding is kept by the window whose slice holds
+ * its start, and comes out as a scan of the whole text finds it when what the detectors read to find
+ * it, and every finding that overlaps it, lie inside the window. What they read around a finding:
+ *   private_key   the header, up to 64 KiB of body (private-key.ts MAX_BLOCK), an 80-character footer
+ *   jwt           a header of at most 4 KiB (jwt.ts), then two or four segments
+ *   api_key       a generic token of at most 256 characters; a prefixed key's characters
+ *   email         a local part of at most 64 characters back from the '@', then its domain
+ *   iban          up to 40 characters back from its account number
+ *   others        a character or two around a number, a name before an AWS secret (~100)
+ * Passes skip hits inside a finding of theirs (engine.ts), and the number detectors read a whole
+ * run of numbers at once; a window that starts inside such a run (or a finding) reads it from there:
+ * findings that come out differently there lie near the window's edge, a margin away from its slice.
+ * Folding (normalize.ts) goes code point by code point, so a window reads its characters folded as
+ * the whole text is; an edge never splits a surrogate pair, and a combining sequence an edge cuts
+ * lies a margin away from the slice too.
+ * The margin holds the longest PEM block with room to spare. What can still differ from a whole scan:
+ * what lies within or right after one thing longer than the margin that a window cuts: a PEM block
+ * with a header line of kilobytes, a JWT payload or an email domain of more than ~70 KiB, a custom
+ * pattern's match longer than that, a single run of numbers (digits joined by spaces, dots or dashes:
+ * a vector printed as text) where candidates overlap one another across the whole margin, and, at
+ * sensitivity high, a base64 token longer than the margin that decodes to text (base64.ts reads its
+ * first 64 KiB): a whole scan reports the whole token, a window only up to its own end.
+ */
+export const SCAN_MARGIN = 72 * 1024;
+
+/**
+ * What a scan call costs beyond its characters (normalisation check, each pass's set-up), counted as
+ * this many characters: a body of ten thousand short fields is as much work as its length says.
+ */
+export const SCAN_CALL_COST = 128;
+
+/** i, moved back one when it would split a surrogate pair (a window never cuts a code point in two). */
+function cutAt(text: string, i: number): number {
+  if (i <= 0) return 0;
+  if (i >= text.length) return text.length;
+  const c = text.charCodeAt(i);
+  const p = text.charCodeAt(i - 1);
+  return c >= 0xdc00 && c <= 0xdfff && p >= 0xd800 && p <= 0xdbff ? i - 1 : i;
+}
+
+/** One window of a long text: it scans [from, to) and keeps the findings that start in [keepFrom, keepTo). */
+export interface ScanWindow {
+  from: number;
+  to: number;
+  keepFrom: number;
+  keepTo: number;
+}
+
+/**
+ * The windows a text is scanned in: none for a text that fits in one (scanned whole, as scan() does);
+ * else slices of `slice` (at least 2) characters, each read with `margin` characters of context on
+ * either side.
+ */
+export function scanWindows(text: string, slice = SCAN_SLICE, margin = SCAN_MARGIN): ScanWindow[] {
+  if (text.length <= slice + 2 * margin) return [];
+  const windows: ScanWindow[] = [];
+  // Boundaries on a fixed grid: one moved back off a surrogate pair does not shift those after it.
+  for (let k = 0, keepFrom = 0; keepFrom < text.length; k++) {
+    const keepTo = cutAt(text, (k + 1) * slice);
+    windows.push({ from: cutAt(text, keepFrom - margin), to: cutAt(text, keepTo + margin), keepFrom, keepTo });
+    keepFrom = keepTo;
+  }
+  return windows;
+}
+
+/**
+ * scanner.scan(text) in steps of at most one window (scanWindows): a text of megabytes in one scan
+ * holds the event loop for tens of milliseconds. Findings are on text's own offsets, sorted and not
+ * overlapping; they are those of scan(text) but for what SCAN_MARGIN lists.
+ */
+export function* scanSteps(scanner: Pick<DlpScanner, 'scan'>, text: string, slice = SCAN_SLICE, margin = SCAN_MARGIN): Steps<Finding[]> {
+  const windows = scanWindows(text, slice, margin);
+  if (windows.length === 0) {
+    yield text.length + SCAN_CALL_COST;
+    return scanner.scan(text);
+  }
+  const found: Finding[] = [];
+  let keptEnd = 0;
+  for (const w of windows) {
+    yield w.to - w.from + SCAN_CALL_COST;
+    for (const f of scanner.scan(text.slice(w.from, w.to))) {
+      const start = w.from + f.start;
+      // A finding that overlaps one kept already would have lost to it in a whole scan (resolve).
+      if (start < w.keepFrom || start >= w.keepTo || start < keptEnd) continue;
+      keptEnd = w.from + f.end;
+      found.push({ detector: f.detector, start, end: keptEnd });
+    }
+  }
+  return found;
+}
