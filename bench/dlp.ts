@@ -14,22 +14,14 @@ import { DLP_DETECTORS, type DlpSpec } from '../api/index.js';
 import { compileDlp, createDetector } from '../sidecar/policy/dlp/index.js';
 import { DLP_AIM_LABEL, type DlpRow } from './model.js';
 import { dlpTable, fmtSize } from './report.js';
+import { SeededRandom } from '../lib/seeded-random.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // ------------------------------------------------------------------------------------------ corpus
 
 /** Deterministic PRNG (mulberry32): the same corpus every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = (seed: number): (() => number) => new SeededRandom(seed).next;
 
 const WORDS = (
   'the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were ' +

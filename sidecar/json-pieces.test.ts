@@ -3,23 +3,13 @@ import { JSON_BOUNDS, JsonTooDeep, JsonTooWide, parseJsonInPieces, stringifyInPi
 import { writeJson, type Json, type WriteStyle } from '../e2e/fuzz/json-writer.js';
 import { buildPayload, PAYLOAD_KINDS } from '../e2e/fuzz/payloads.js';
 import { NAME_VARIANTS, SECRETS, SECRET_STYLES, spellSecret } from '../e2e/fuzz/threats.js';
+import { SeededRandom } from '../lib/seeded-random.js';
 
 const noPause = (): Promise<void> => Promise.resolve();
 const DEFAULT_PIECE = 256 * 1024;
 
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function prng(seed: number): { next: () => number; int: (n: number) => number; pick: <T>(list: readonly T[]) => T } {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  return { next, int, pick: (list) => list[int(list.length)]! };
-}
+/** A seeded PRNG, so a failing case can be replayed. */
+const prng = (seed: number): SeededRandom => new SeededRandom(seed);
 
 /**
  * Where two parsed values differ, or undefined: stricter than toEqual, it compares key order, -0,
@@ -367,9 +357,8 @@ describe('parseJsonInPieces: nesting', () => {
 describe('parseJsonInPieces: long strings in slices', () => {
   // Escapes of every length, raw and escaped surrogate pairs, runs of backslashes: every slice end lands somewhere.
   const escapes = ['\\n', '\\u00e9', '\\\\', '\\"', '\\ud83d\\ude00', '😀', 'é', 'abc', '\\/', '\\\\\\\\', '\\u0041\\u0042'];
-  let seed = 11;
-  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
-  const content = () => Array.from({ length: 400 }, () => escapes[next(escapes.length)]).join('');
+  const random = new SeededRandom(11);
+  const content = () => Array.from({ length: 400 }, () => random.pick(escapes)).join('');
 
   it('reads a long string, alone or as a member, as JSON.parse does, wherever the slices end', async () => {
     for (const pieceChars of [7, 8, 13, 64, 301]) {

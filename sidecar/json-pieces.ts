@@ -12,6 +12,8 @@
 // closes big containers innermost first, so no part of the text is scanned or parsed twice however
 // deep big containers nest, and nothing recurses.
 
+import { runInPieces, runToEnd } from '../lib/steps.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_OBJECT = 0x7b;
@@ -111,23 +113,6 @@ class Stretch {
   end(): void {
     this.onStep?.(this.chars);
     this.chars = 0;
-  }
-}
-
-/** Runs steps to the end at once. */
-export function runToEnd<T>(steps: Generator<void, T>): T {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
-}
-
-/** Runs steps, pausing between them. */
-export async function runInPieces<T>(steps: Generator<void, T>, pause: () => Promise<void>): Promise<T> {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    await pause();
   }
 }
 

@@ -9,7 +9,8 @@
 // The pass is a generator that yields every ~256 K characters (read, or compared for a repeated
 // key), so a large body is checked in steps with the event loop let run between them.
 
-import { JSON_BOUNDS, parseJsonSteps, runInPieces, runToEnd, stringEnd, stringifySteps, tooDeep, tooLong, tooWide, type JsonBounds } from './json-pieces.js';
+import { runInPieces, runToEnd } from '../lib/steps.js';
+import { JSON_BOUNDS, parseJsonSteps, stringEnd, stringifySteps, tooDeep, tooLong, tooWide, type JsonBounds } from './json-pieces.js';
 
 const QUOTE = 0x22;
 const OPEN_OBJECT = 0x7b;

@@ -4,6 +4,8 @@
 // only after JSON.parse has refused a body: linear, iterative (no recursion however deep the
 // nesting), and it names a byte offset and a kind of problem, never a byte of the body.
 
+import { runInPieces, runToEnd } from '../lib/steps.js';
+
 const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const ESCAPES = new Set([...'"\\/bfnrtu'].map((c) => c.charCodeAt(0)));
 const LITERALS: Record<number, number[]> = {
@@ -24,8 +26,7 @@ const isHex = (b: number | undefined): boolean => b !== undefined && (isDigit(b)
  * refused it, e.g. for nesting deeper than it can go).
  */
 export function jsonSyntaxError(bytes: Uint8Array): string | undefined {
-  const steps = jsonSyntaxErrorSteps(bytes);
-  for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+  return runToEnd(jsonSyntaxErrorSteps(bytes));
 }
 
 /** How many bytes the scan reads between two yields (a large body is scanned in steps). */
@@ -146,12 +147,7 @@ function* jsonSyntaxErrorSteps(bytes: Uint8Array): Generator<void, string | unde
  * The words for a body JSON.parse refused: a kind and a byte offset, never the body's bytes. With
  * `pause`, a large body is scanned in steps with the event loop let run between them.
  */
-export async function malformedJsonMessage(bytes: Uint8Array, pause?: () => Promise<void>): Promise<string> {
-  const steps = jsonSyntaxErrorSteps(bytes);
-  let step = steps.next();
-  while (!step.done) {
-    if (pause) await pause();
-    step = steps.next();
-  }
-  return step.value ? `malformed JSON body: ${step.value}` : 'malformed JSON body';
+export async function malformedJsonMessage(bytes: Uint8Array, pause: () => Promise<void> = () => Promise.resolve()): Promise<string> {
+  const problem = await runInPieces(jsonSyntaxErrorSteps(bytes), pause);
+  return problem ? `malformed JSON body: ${problem}` : 'malformed JSON body';
 }

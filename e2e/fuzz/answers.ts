@@ -4,6 +4,7 @@
 // line-end games, split frames, broken CRCs, resets). The corpus picks recipes; this renders them.
 import { brotliCompressSync, constants, crc32, deflateSync, gzipSync } from 'node:zlib';
 import { ALLOWED_TOOL, FORBIDDEN_TOOL } from './threats.js';
+import { SeededRandom } from '../../lib/seeded-random.js';
 
 export const ANSWER_FORMATS = [
   'chat-json', 'chat-sse', 'responses-json', 'responses-sse', 'anthropic-json', 'anthropic-sse', 'bedrock-json', 'bedrock-es', 'mcp-json', 'mcp-sse',
@@ -84,14 +85,7 @@ type Obj = Record<string, unknown>;
 type Pick = (n: number) => number;
 
 function rngFrom(seed: number): Pick {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  return new SeededRandom(seed).int;
 }
 
 const escapeName = (s: string): string => s.replace(/[a-z_]/gi, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -11,6 +11,7 @@ import { jsonAt, withAt, writeJson, type Json, type WriteStyle } from './json-wr
 import { benignRequest, buildPayload, HOSTS, PAYLOAD_KINDS, type Adapter, type Payload } from './payloads.js';
 import { chunk, ENCODINGS, head, PATH_SPELLINGS, request, type EncodedBody, type Header } from './request-wire.js';
 import { NAME_VARIANTS, SECRETS, SECRET_STYLES, spellSecret } from './threats.js';
+import { SeededRandom } from '../../lib/seeded-random.js';
 
 export const CORPUS_SEED = 0x15_0006;
 
@@ -65,34 +66,8 @@ export interface CaseSpec {
   threat?: 'tool' | 'secret' | 'none';
 }
 
-// ------------------------------------------------------------------------------------ PRNG
-
-/** mulberry32: small, fast, good enough to pick cases; `int(n)` is in [0, n). */
-export class Rand {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int = (n: number): number => Math.floor(this.next() * n);
-  pick = <T>(list: readonly T[]): T => list[this.int(list.length)]!;
-  /** One of the keys, by weight. */
-  weighted = <K extends string>(weights: Partial<Record<K, number>>): K => {
-    const entries = Object.entries(weights) as Array<[K, number]>;
-    let r = this.next() * entries.reduce((s, [, w]) => s + w, 0);
-    for (const [k, w] of entries) if ((r -= w) < 0) return k;
-    return entries[entries.length - 1]![0];
-  };
-}
-
 /** Each case's own stream of choices, so one case is rebuilt from its index alone. */
-const caseRand = (index: number): Rand => new Rand(Math.imul(CORPUS_SEED ^ (index + 1), 0x9e3779b1));
+const caseRand = (index: number): SeededRandom => new SeededRandom(Math.imul(CORPUS_SEED ^ (index + 1), 0x9e3779b1));
 
 // ------------------------------------------------------------------------------------ plan
 
@@ -194,7 +169,7 @@ export function materialise(spec: CaseSpec): FuzzCase {
 
 const AGENT = 'fuzzer';
 
-function plantFor(rand: Rand): Parameters<typeof buildPayload>[2] {
+function plantFor(rand: SeededRandom): Parameters<typeof buildPayload>[2] {
   const secret = rand.pick(SECRETS);
   return {
     tool: rand.next() < 0.6 ? NAME_VARIANTS[0] : rand.pick(NAME_VARIANTS),
@@ -203,13 +178,13 @@ function plantFor(rand: Rand): Parameters<typeof buildPayload>[2] {
   };
 }
 
-function pickEntry(adapter: Adapter, rand: Rand): Entry {
+function pickEntry(adapter: Adapter, rand: SeededRandom): Entry {
   const entry = rand.weighted<Entry>({ 'forward-http': 40, 'connect-tls': 25, 'connect-plain': 15, 'base-url': 20 });
   return entry === 'base-url' && !['openai-chat', 'openai-responses', 'anthropic'].includes(adapter) ? 'forward-http' : entry;
 }
 
 /** The request target for an entry (and the Host header it goes with). */
-function targetFor(entry: Entry, adapter: Adapter, host: string, path: string, rand: Rand): { target: string; hostHeader: string } {
+function targetFor(entry: Entry, adapter: Adapter, host: string, path: string, rand: SeededRandom): { target: string; hostHeader: string } {
   switch (entry) {
     case 'forward-http': {
       const authority = rand.pick([host, host, host.toUpperCase(), `${host}.`, `${host}:80`]);
@@ -260,7 +235,7 @@ interface Mutated {
 const DEEP = '"__DEEP__"';
 
 /** Applies a mutation to a payload: the JSON text to encode, and what else changes. */
-function mutate(p: Payload, plant: { tool: string; secret: string }, mutation: string, round: number, rand: Rand): Mutated {
+function mutate(p: Payload, plant: { tool: string; secret: string }, mutation: string, round: number, rand: SeededRandom): Mutated {
   let body: Json = p.body;
   const style: WriteStyle = {};
   const hides = (s: string): boolean => s.includes(plant.tool) || s.includes(plant.secret);
@@ -343,7 +318,7 @@ function mutate(p: Payload, plant: { tool: string; secret: string }, mutation: s
 
 // --------------------------------------------------------------------------- request cases
 
-function requestCase(spec: CaseSpec, rand: Rand): FuzzCase {
+function requestCase(spec: CaseSpec, rand: SeededRandom): FuzzCase {
   const id = caseId(spec);
   const kind = PAYLOAD_KINDS[spec.a]!;
   const encoding = ENCODING_NAMES[spec.b]!;
@@ -387,7 +362,7 @@ interface TrickContext {
   benign: Buffer;
   /** A whole hostile request on the same target (pipelining, smuggling). */
   hostile: Buffer;
-  rand: Rand;
+  rand: SeededRandom;
 }
 
 const JSON_CT: Header = ['Content-Type', 'application/json'];
@@ -449,7 +424,7 @@ const TRICK_WIRES: Record<Trick, (c: TrickContext) => Partial<Wire>> = {
   'connect-absolute-other': (c) => ({ entry: 'connect-plain', pieces: [Buffer.concat([head('POST', 'http://evil.example.test/v1/chat/completions', [...c.headers, JSON_CT, len(c.body)]), c.body])] }),
 };
 
-function framingCase(spec: CaseSpec, rand: Rand): FuzzCase {
+function framingCase(spec: CaseSpec, rand: SeededRandom): FuzzCase {
   const id = caseId(spec);
   const trick = TRICKS[spec.a]!;
   const kind = rand.pick(PAYLOAD_KINDS);
@@ -485,7 +460,7 @@ const FORMAT_ADAPTER: Record<AnswerFormat, Adapter> = {
   'anthropic-json': 'anthropic', 'anthropic-sse': 'anthropic', 'bedrock-json': 'bedrock', 'bedrock-es': 'bedrock', 'mcp-json': 'mcp', 'mcp-sse': 'mcp',
 };
 
-function answerCase(spec: CaseSpec, rand: Rand): FuzzCase {
+function answerCase(spec: CaseSpec, rand: SeededRandom): FuzzCase {
   const id = caseId(spec);
   const format = ANSWER_FORMATS[spec.a]!;
   const wrapper = wrappersFor(format)[spec.b]!;

@@ -24,6 +24,7 @@ import type { Call, ResponseFacts, StreamEvent, TextField, ToolCall } from '../c
 import { compileDlp, countFindings, redact, SCAN_CALL_COST, SCAN_SLICE, scanSteps, type DlpScanner, type Finding, type Steps } from './dlp/index.js';
 import type { Check, Pause } from './pipeline.js';
 import type { TextRewrite, Verdict } from './verdict.js';
+import { runToEnd } from '../../lib/steps.js';
 
 /** What a scan of a call's (or an answer's) fields found. */
 interface Scanned {
@@ -201,14 +202,6 @@ function* containedIn(texts: readonly string[], s: string): Steps<boolean> {
   return false;
 }
 
-/** Runs steps to the end at once: a small body, or one nothing was prepared for. */
-function runSteps<T>(steps: Steps<T>): T {
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
-}
-
 /**
  * How many characters of work (scanning, redacting) are done between two pauses: a few milliseconds.
  * One window of a long text (dlp/index.ts) is one slice and its margins.
@@ -257,7 +250,7 @@ async function prepare(owner: object, scanner: DlpScanner, fields: Fields, pause
 /** The prepared scan of these fields, else a scan now. */
 function scanned(owner: object, scanner: DlpScanner, fields: Fields): Scanned {
   const ahead = prepared.get(owner)?.get(scanner);
-  return ahead && sameFields(ahead.fields, fields) ? ahead.scanned : runSteps(scanFieldsSteps(scanner, fields));
+  return ahead && sameFields(ahead.fields, fields) ? ahead.scanned : runToEnd(scanFieldsSteps(scanner, fields));
 }
 
 /** Sorted findings without overlaps (overlapping ones merged: a junction part may cover a field's own). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeSse, parseSseFrame, SseEventTooLarge, SseFramer, sseStreamParser } from './sse.js';
 import { cuttings } from './testing.js';
+import { SeededRandom } from '../../lib/seeded-random.js';
 
 function frameAll(chunks: Buffer[]) {
   const framer = new SseFramer();
@@ -146,11 +147,10 @@ describe('parseSseFrame lines', () => {
 
   it('reads every mix of CR, LF and CRLF line ends as the spec does', () => {
     // Seeded: every frame built from pieces that stress line ends at every position.
-    let seed = 7;
-    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const random = new SeededRandom(7);
     const pieces = ['data', 'event', ':', ' ', 'x', '\r', '\n', '\r\n', 'é', 'id', 'retry'];
     for (let i = 0; i < 3000; i++) {
-      const text = Array.from({ length: next(12) }, () => pieces[next(pieces.length)]).join('');
+      const text = Array.from({ length: random.int(12) }, () => random.pick(pieces)).join('');
       const f = parseSseFrame(Buffer.from(text));
       const want = reference(text);
       expect({ data: f.data, hasData: f.hasData, event: f.event, strange: f.strange ?? false }, JSON.stringify(text)).toEqual(want);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DlpSpec } from '../../../api/index.js';
 import { compileDlp, SCAN_CALL_COST, SCAN_MARGIN, SCAN_SLICE, scanSteps, scanWindows, type DlpScanner, type Finding, type Steps } from './index.js';
+import { SeededRandom } from '../../../lib/seeded-random.js';
 
 /** Runs steps to the end, returning what they return and the size each step announced. */
 function run<T>(steps: Steps<T>): { value: T; announced: number[] } {
@@ -12,17 +13,8 @@ function run<T>(steps: Steps<T>): { value: T; announced: number[] } {
   }
 }
 
-/** A small deterministic random source (mulberry32): the same texts on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic random source: the same texts on every run. */
+const random = (seed: number): (() => number) => new SeededRandom(seed).next;
 
 /** Pieces texts are made of: secrets of every detector, look-alikes, and what folding reads through. */
 const PIECES = [
