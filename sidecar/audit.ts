@@ -19,6 +19,8 @@ export interface AuditRecord {
   model?: string;
   tools?: string[];
   toolCalls?: string[];
+  /** Tools taken out of what went on: a request's tool list (tools.stripForbidden), a server's tools/list answer. */
+  toolsRemoved?: string[];
   decision: Decision;
   rules: RuleName[];
   policy?: string;

@@ -73,12 +73,16 @@ export interface ResponseFacts {
   toolCalls: ToolCall[];
   /** Text the model produced, located in the JSON (whole responses only; streams report deltas as events). */
   texts: TextField[];
+  /** Tools a server offers the agent (an MCP tools/list result): the tools check strips those it may not use. */
+  toolsOffered?: string[];
 }
 
 /** Things a stream parser notices in a frame, in order. */
 export type StreamEvent =
   | { type: 'tool_call'; name: string; id?: string }
   | { type: 'text'; text: string }
+  /** A server's tool list (an MCP tools/list result in a stream). */
+  | { type: 'tools_offered'; names: string[] }
   | { type: 'usage'; usage: Partial<Usage> }
   | { type: 'error'; message: string };
 

@@ -396,16 +396,14 @@ function answerStop(dp: DataPath, ex: Exchange, stop: Stop): void {
   if (stop.unavailable) {
     ex.decision = 'deny';
     const { kind, message } = describeStop(dp, stop);
-    const answer = ex.adapter.errorAnswer(kind, message);
-    return writeAnswer(dp, ex, 503, answer.contentType, answer.body, { ...answer.headers, 'retry-after': '5' });
+    return writeError(dp, ex, 503, kind, message, { 'retry-after': '5' });
   }
   if (!stop.records) return answerVerdict(dp, ex, stop.verdict);
   ex.decision = 'hold';
   const { kind, message } = describeStop(dp, stop);
   const extra = { 'x-chaperone-approval': approvalHeader(stop.records) };
   if (wantsAsync(headerValue(ex.req.headers.prefer))) return writeAnswer(dp, ex, 202, 'application/json', holdBody(stop.records, message), { ...extra, 'preference-applied': 'respond-async' });
-  const answer = ex.adapter.errorAnswer(kind, message);
-  writeAnswer(dp, ex, HOLD_STATUS, answer.contentType, answer.body, { ...answer.headers, ...extra });
+  writeError(dp, ex, HOLD_STATUS, kind, message, extra);
 }
 
 async function requestUpstream(
@@ -519,8 +517,9 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
     }
     // The model proposed something the agent must not act on: it never sees the answer.
     if (blocks(outcome.final.decision) && outcome.final.decision !== 'hold') return answerVerdict(dp, ex, { ...outcome.final, decision: 'deny' });
-    if (outcome.rewrites.length > 0) {
+    if (outcome.rewrites.length > 0 || outcome.stripTools.length > 0) {
       for (const r of outcome.rewrites) setAt(json, r.path, r.text);
+      ex.adapter.removeTools(json, new Set(outcome.stripTools));
       out = [await stringifyJson(json, pause)];
     }
   }
@@ -556,6 +555,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
     for (const frame of frames) {
       // What the checks cannot read, they cannot pass: the agent's reader might see a tool call in it.
       if (inspect && frame.unreadable) throw new UnreadableStream(`a frame of the upstream's stream cannot be checked: ${frame.unreadable}`);
+      let bytes = frame.bytes;
       // Judge every event before its frame leaves: a forbidden tool call is cut before the agent sees its name.
       if (inspect) {
         for (const event of piecesOf(frame.events)) {
@@ -572,15 +572,17 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
           }
           noteResponseVerdict(ex, outcome);
           if (blocks(outcome.final.decision)) cut = outcome.final;
+          // Tools a server offers that the agent may not use leave the frame (an MCP tools/list result).
+          if (outcome.stripTools.length > 0 && ex.adapter.removeFrameTools) bytes = ex.adapter.removeFrameTools(bytes, new Set(outcome.stripTools));
         }
       }
       if (cut) break;
       if (!holding) {
-        out.push(frame.bytes);
+        out.push(bytes);
         continue;
       }
-      heldFrames.push(frame.bytes);
-      heldBytes += frame.bytes.length;
+      heldFrames.push(bytes);
+      heldBytes += bytes.length;
       if (heldBytes > dp.maxBodyBytes) {
         cut = { decision: 'deny', rule: 'approval', reason: `a stream held for approval may hold at most ${dp.maxBodyBytes} bytes` };
         break;
@@ -596,7 +598,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
     // A last event the upstream did not end with a blank line is judged like any other.
     if (!cut && !res.destroyed) await pass(parser.end());
     if (cut) {
-      res.end(ex.adapter.streamError(KIND_OF[cut.decision] ?? 'forbidden', `chaperone: ${cut.reason ?? `stopped by ${cut.rule ?? 'policy'}`}`));
+      res.end(streamStop(ex, KIND_OF[cut.decision] ?? 'forbidden', `chaperone: ${cut.reason ?? `stopped by ${cut.rule ?? 'policy'}`}`));
       discard(upstream);
     } else {
       const stop = holding ? await releaseHeldStream(dp, ex, parser.facts()) : undefined;
@@ -604,7 +606,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
         ex.reported = stop.verdict;
         ex.decision = stop.records ? 'hold' : 'deny';
         const { kind, message } = describeStop(dp, stop);
-        res.end(ex.adapter.streamError(kind, message));
+        res.end(streamStop(ex, kind, message));
       } else {
         for (const bytes of heldFrames) await writeWithBackpressure(res, bytes);
         res.end();
@@ -616,7 +618,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
       // sidecar cannot read, it does not forward.
       ex.error = `upstream stream refused: ${err.message}`;
       ex.decision = 'error';
-      res.end(ex.adapter.streamError('upstream_unavailable', `chaperone: ${err.message}`));
+      res.end(streamStop(ex, 'upstream_unavailable', `chaperone: ${err.message}`));
       discard(upstream);
     } else {
       // The upstream broke mid-stream: the agent sees a truncated stream, as it would without us.
@@ -654,7 +656,7 @@ async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.R
     const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
     noteResponseVerdict(ex, outcome);
     const v = outcome.final;
-    if (blocks(v.decision) || outcome.rewrites.length > 0) {
+    if (blocks(v.decision) || outcome.rewrites.length > 0 || outcome.stripTools.length > 0) {
       const why = v.decision === 'hold' ? 'needs a person\'s approval' : blocks(v.decision) ? (v.reason ?? `is stopped by ${v.rule ?? 'policy'}`) : 'would need redacting';
       discard(upstream);
       // A stop like any other (403, decision deny, the rule named), though a hold or a redaction caused it.
@@ -781,16 +783,26 @@ function answerVerdict(dp: DataPath, ex: Exchange, verdict: Verdict): void {
   const extra: OutgoingHttpHeaders = {};
   if (verdict.retryAfterSeconds !== undefined) extra['retry-after'] = String(Math.max(1, Math.ceil(verdict.retryAfterSeconds)));
   const kind = KIND_OF[verdict.decision] ?? 'forbidden';
-  const answer = ex.adapter.errorAnswer(kind, `chaperone: ${verdict.reason ?? `denied by ${verdict.rule ?? 'policy'}`}`);
-  writeAnswer(dp, ex, status, answer.contentType, answer.body, { ...answer.headers, ...extra });
+  writeError(dp, ex, status, kind, `chaperone: ${verdict.reason ?? `denied by ${verdict.rule ?? 'policy'}`}`, extra);
 }
 
 function answerError(dp: DataPath, ex: Exchange, status: number, kind: ErrorKind, message: string, extra: OutgoingHttpHeaders = {}): void {
   ex.error = message;
   ex.decision = 'error';
-  const answer = ex.adapter.errorAnswer(kind, `chaperone: ${message}`);
-  writeAnswer(dp, ex, status, answer.contentType, answer.body, { ...answer.headers, ...extra });
+  writeError(dp, ex, status, kind, `chaperone: ${message}`, extra);
 }
+
+/**
+ * An answer of the sidecar's own, in the adapter's shape: for the request as read, when it was (a
+ * JSON-RPC answer names the request's ids), with the adapter's status when its format has its own.
+ */
+function writeError(dp: DataPath, ex: Exchange, status: number, kind: ErrorKind, message: string, extra: OutgoingHttpHeaders = {}): void {
+  const answer = ex.adapter.errorAnswer(kind, message, ex.call?.body);
+  writeAnswer(dp, ex, answer.status ?? status, answer.contentType, answer.body, { ...answer.headers, ...extra });
+}
+
+/** The frame that ends a stream the sidecar stops, in the adapter's shape, for the request as read. */
+const streamStop = (ex: Exchange, kind: ErrorKind, message: string): Buffer => ex.adapter.streamError(kind, message, ex.call?.body);
 
 function writeAnswer(dp: DataPath, ex: Exchange, status: number, contentType: string, body: string, extra: OutgoingHttpHeaders): void {
   const { res } = ex;
@@ -841,6 +853,8 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
   }
 
   const toolCalls = toolCallNames(call, ex.response);
+  const findings = [...(ex.outcome?.findings ?? []), ...ex.responseFindings];
+  const toolsRemoved = [...new Set(findings.flatMap((f) => f.stripTools ?? []))];
   recordDecision(dp, {
     requestId: ex.id,
     agent: ex.agent,
@@ -854,6 +868,7 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
     ...(model ? { model } : {}),
     ...(call?.toolsDefined.length ? { tools: call.toolsDefined } : {}),
     ...(toolCalls.length ? { toolCalls } : {}),
+    ...(toolsRemoved.length ? { toolsRemoved } : {}),
     decision: ex.decision,
     ...(ex.reported?.policy ? { policy: ex.reported.policy } : {}),
     status,
@@ -863,7 +878,7 @@ function finish(dp: DataPath, ex: Exchange, status: number): void {
     ...(ex.costUsd !== undefined ? { costUsd: ex.costUsd } : {}),
     ...(ex.error ? { error: ex.error } : {}),
     ...(ex.checkedBytes !== undefined ? { checkedBytes: ex.checkedBytes } : {}),
-    findings: [...(ex.outcome?.findings ?? []), ...ex.responseFindings],
+    findings,
     timed: true,
   });
 }

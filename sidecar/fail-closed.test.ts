@@ -54,8 +54,9 @@ describe('a forbidden MCP tools/call is refused however it is spelt', () => {
   ])('%s', async (_name, bytes, headers) => {
     const before = world.tls.received.length;
     const r = await post(MCP, bytes, headers);
-    expect(r.status, r.body).toBe(403);
-    expect(r.headers['x-chaperone-rule']).toBe('tools');
+    // Answered the MCP way: the call's result with isError, under its id (HTTP 200).
+    expect([r.status, r.headers['x-chaperone-decision'], r.headers['x-chaperone-rule']], r.body).toEqual([200, 'deny', 'tools']);
+    expect(JSON.parse(r.body)).toMatchObject({ jsonrpc: '2.0', result: { isError: true } });
     expect(world.tls.received.length).toBe(before);
   });
 

@@ -148,8 +148,9 @@ describe('tools', () => {
     const before = world.tls.received.length;
     const r = await curl(['-x', sidecar.proxyUrl, '--cacert', world.caCertFile, '-H', 'content-type: application/json', '-H', 'x-chaperone-agent: researcher',
       '-d', JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'shell_exec', arguments: { cmd: 'rm -rf /' } } }), 'https://mcp.tools.example.com/mcp']);
-    expect(r.status).toBe(403);
-    expect(JSON.parse(r.body)).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringMatching(/shell_exec/) } });
+    // Answered the MCP way: HTTP 200, the call's result with isError and why, under the request's id.
+    expect([r.status, r.headers['x-chaperone-decision']]).toEqual([200, 'deny']);
+    expect(JSON.parse(r.body)).toEqual({ jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: expect.stringMatching(/^chaperone: .*shell_exec/) }], isError: true } });
     expect(world.tls.received.length).toBe(before);
   });
 
@@ -221,15 +222,22 @@ describe('approvals (standalone: in memory, decided on the admin port with the a
     curl(['-x', held.proxyUrl, '--cacert', world.caCertFile, '-H', 'content-type: application/json', '-H', 'x-chaperone-agent: researcher', ...headers.flatMap((h) => ['-H', h]),
       '-d', JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'send_email', arguments: { to, subject: 'hi' } } }), 'https://mcp.tools.example.com/mcp']);
   const heldId = (r: { headers: Record<string, string> }) => r.headers['x-chaperone-approval']!;
+  /** What the sidecar answered a tools/call with: status and decision, and the text of the result (isError) it gave. */
+  const outcome = (r: { status: number; headers: Record<string, string> }) => `${r.status} ${r.headers['x-chaperone-decision']}`;
+  const resultText = (r: { body: string }): string => {
+    const answer = JSON.parse(r.body) as { result: { isError: boolean; content: Array<{ text: string }> } };
+    expect(answer.result.isError).toBe(true);
+    return answer.result.content[0]!.text;
+  };
 
-  it('holds with 428 in the MCP error shape, passes the resend once approved, and binds to the arguments', async () => {
+  it('holds the MCP way (the call\'s result with isError), passes the resend once approved, and binds to the arguments', async () => {
     const before = world.tls.received.length;
     const first = await sendEmail(1, 'ceo@example.com');
-    expect(first.status).toBe(428);
-    expect(first.headers['x-chaperone-decision']).toBe('hold');
+    expect(outcome(first)).toBe('200 hold');
     const id = heldId(first);
-    expect(JSON.parse(first.body)).toMatchObject({ jsonrpc: '2.0', error: { code: -32005, message: expect.stringContaining(`approval ${id}`.replace('approval ', '')) } });
-    expect(JSON.parse(first.body).error.message).toMatch(/send the same request again/);
+    expect(JSON.parse(first.body)).toMatchObject({ jsonrpc: '2.0', id: 1 });
+    expect(resultText(first)).toContain(id);
+    expect(resultText(first)).toMatch(/send the same request again/);
     expect(world.tls.received.length).toBe(before);
 
     const list = (await (await admin('/approvals')).json()) as { approvals: Array<{ id: string; tool: string; phase: string; arguments_preview: string }> };
@@ -240,21 +248,23 @@ describe('approvals (standalone: in memory, decided on the admin port with the a
     await decide(id, 'approve');
     // Other arguments do not ride on this approval.
     const other = await sendEmail(3, 'everyone@example.com');
-    expect(other.status).toBe(428);
+    expect(outcome(other)).toBe('200 hold');
     expect(heldId(other)).not.toBe(id);
 
     const sent = await sendEmail(4, 'ceo@example.com');
-    expect(sent.status).toBe(200);
+    // It ran: the fake server echoes the arguments, and DLP on answers masks the address in its result.
+    expect(outcome(sent)).toBe('200 redact');
+    expect(JSON.parse(sent.body).result.isError).toBe(false);
     expect(world.tls.received.length).toBe(before + 1);
     // Used: the same call again needs a new approval.
     const again = await sendEmail(5, 'ceo@example.com');
-    expect(again.status).toBe(428);
+    expect(outcome(again)).toBe('200 hold');
     expect(heldId(again)).not.toBe(id);
     expect(world.tls.received.length).toBe(before + 1);
     expect(await (await fetch(`${held.adminUrl}/metrics`)).text()).toMatch(/chaperone_approval_lookups_total\{result="passed"\} 1/);
   });
 
-  it('turns a denied approval into a 403, and answers 202 to a client that prefers it', async () => {
+  it('turns a denied approval into a denial, and answers 202 to a client that prefers it', async () => {
     const r = await sendEmail(6, 'board@example.com', ['prefer: respond-async']);
     expect(r.status).toBe(202);
     expect(r.headers['preference-applied']).toBe('respond-async');
@@ -262,9 +272,9 @@ describe('approvals (standalone: in memory, decided on the admin port with the a
     expect(body).toMatchObject({ status: 'pending', approval_id: heldId(r), approvals: [{ name: heldId(r), tool: 'send_email', phase: 'Pending', expires_at: expect.any(String) }] });
     await decide(body.approval_id, 'deny');
     const denied = await sendEmail(7, 'board@example.com');
-    expect(denied.status).toBe(403);
+    expect(outcome(denied)).toBe('200 deny');
     expect(denied.headers['x-chaperone-rule']).toBe('approval');
-    expect(JSON.parse(denied.body).error.message).toMatch(/was denied by admin-token/);
+    expect(resultText(denied)).toMatch(/was denied by admin-token/);
   });
 
   it('cannot be approved from loopback without the token, whatever a header claims', async () => {
@@ -275,7 +285,7 @@ describe('approvals (standalone: in memory, decided on the admin port with the a
     // Without a token configured, nobody approves on the admin port at all.
     expect((await fetch(`${sidecar.adminUrl}/approvals`)).status).toBe(403);
     expect((await fetch(`${sidecar.adminUrl}/approvals/${id}/approve`, { method: 'POST' })).status).toBe(403);
-    expect((await sendEmail(9, 'cfo@example.com')).status).toBe(428);
+    expect(outcome(await sendEmail(9, 'cfo@example.com'))).toBe('200 hold');
   });
 
   it('holds a tool call the model proposes before the agent sees it: the openai SDK raises an error naming the approval, streamed or not', async () => {

@@ -64,7 +64,7 @@ export async function demoCalls(target: DemoTarget): Promise<void> {
   ];
   const held = await show('held: an MCP tools/call to send_email waits for a person', target.viaProxy(mcp(1)));
   const approvalId = held.headers['x-chaperone-approval'] ?? '';
-  say(`   428 body (an error the agent's SDK raises): ${held.body.trim()}`);
+  say(`   the answer (the call's result with isError: the agent's MCP SDK hands it to the agent): ${held.body.trim()}`);
   if (target.approve) {
     say(`-- a person approves it: ${target.approveHow?.(approvalId) ?? ''}`);
     say(`   -> ${(await target.approve(approvalId)).trim()}`);

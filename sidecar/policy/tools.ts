@@ -13,8 +13,11 @@
 //   assistant turn, an MCP tools/call) → deny, naming the tool.
 //   With stripForbidden, tools the request offers that the agent may not use → `redact` with
 //   stripTools: the data path removes them (adapter.removeTools) and forwards the call.
-// - response: a tool call the model proposes → deny (the data path replaces the answer).
-// - streamEvent: a tool_call event → deny (the data path cuts the stream before it).
+// - response: a tool call the model proposes → deny (the data path replaces the answer); tools a
+//   server offers (an MCP tools/list result) that the agent may not use → `redact` with stripTools:
+//   the data path removes them from the answer.
+// - streamEvent: a tool_call event → deny (the data path cuts the stream before it); a tools_offered
+//   event (an MCP tools/list result in a stream) → `redact` with stripTools: the frame goes out without them.
 import { policyKey, type ToolsSpec } from '../../api/index.js';
 import { anyNameGlob } from './glob.js';
 import type { Check } from './pipeline.js';
@@ -58,6 +61,16 @@ function denyTools(spec: ToolsSpec, agent: string, names: Iterable<string>, poli
 
 const modelCalled = (name: string): string => `the model called tool ${name}, which`;
 
+/** A server's tool list (MCP tools/list) offers only what the agent may use: the rest is removed. */
+function stripOffered(spec: ToolsSpec, agent: string, offered: readonly string[], policy: string): Verdict | undefined {
+  const strip = [...new Set(offered.filter((name) => !toolAllowed(spec, agent, name)))];
+  if (strip.length === 0) return undefined;
+  return { decision: 'redact', rule: 'tools', policy, stripTools: strip, reason: `removed from the server's tool list, tools agent ${agent} may not use: ${listOf(strip)}` };
+}
+
+/** Tool names for a reason: the first five, and how many more. */
+const listOf = (names: readonly string[]): string => (names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`);
+
 export const toolsCheck: Check = {
   section: 'tools',
   request(call, policy) {
@@ -68,21 +81,23 @@ export const toolsCheck: Check = {
     if (denied) return denied;
     if (spec.stripForbidden) {
       const strip = [...new Set(call.toolsDefined.filter((name) => !toolAllowed(spec, call.agent, name)))];
-      if (strip.length > 0) {
-        const list = strip.length <= 5 ? strip.join(', ') : `${strip.slice(0, 5).join(', ')} and ${strip.length - 5} more`;
-        return { decision: 'redact', rule: 'tools', policy: key, stripTools: strip, reason: `removed tools agent ${call.agent} may not use: ${list}` };
-      }
+      if (strip.length > 0) return { decision: 'redact', rule: 'tools', policy: key, stripTools: strip, reason: `removed tools agent ${call.agent} may not use: ${listOf(strip)}` };
     }
     return undefined;
   },
   response(call, facts, policy) {
     const spec = policy.spec.tools;
     if (!spec) return undefined;
-    return denyTools(spec, call.agent, facts.toolCalls.map((c) => c.name), policyKey(policy), modelCalled);
+    const key = policyKey(policy);
+    const denied = denyTools(spec, call.agent, facts.toolCalls.map((c) => c.name), key, modelCalled);
+    if (denied) return denied;
+    return stripOffered(spec, call.agent, facts.toolsOffered ?? [], key);
   },
   streamEvent(call, event, policy) {
     const spec = policy.spec.tools;
-    if (!spec || event.type !== 'tool_call') return undefined;
+    if (!spec) return undefined;
+    if (event.type === 'tools_offered') return stripOffered(spec, call.agent, event.names, policyKey(policy));
+    if (event.type !== 'tool_call') return undefined;
     return denyTools(spec, call.agent, [event.name], policyKey(policy), modelCalled);
   },
 };

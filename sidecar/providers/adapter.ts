@@ -15,6 +15,12 @@ export interface ErrorAnswer {
   contentType: string;
   body: string;
   headers?: Record<string, string>;
+  /**
+   * The HTTP status to answer with, when the format carries the outcome in its body instead (MCP:
+   * 200 with a JSON-RPC answer to each request, which the SDKs hand to the agent; a 4xx they raise
+   * as a transport error). Otherwise the data path's status for the decision.
+   */
+  status?: number;
 }
 
 /** Kinds of error the proxy produces; each adapter maps them onto its own type/code vocabulary. */
@@ -68,15 +74,21 @@ export interface ProviderAdapter {
   isStream(contentType: string | undefined): boolean;
   /** A fresh incremental parser for one streamed response. */
   streamParser(): StreamParser;
-  /** An error body in the provider's own shape. */
-  errorAnswer(kind: ErrorKind, message: string): ErrorAnswer;
+  /** An error body in the provider's own shape; `request` is the parsed request body, when there is one (JSON-RPC answers name its ids). */
+  errorAnswer(kind: ErrorKind, message: string, request?: unknown): ErrorAnswer;
   /** A stream frame that ends a stream with an error, in the provider's stream format. */
-  streamError(kind: ErrorKind, message: string): Buffer;
+  streamError(kind: ErrorKind, message: string, request?: unknown): Buffer;
   /**
-   * Removes the named tools from the request's tool list, in place (tools.stripForbidden), and
-   * drops a forced tool_choice that named one of them. Returns how many tool definitions it removed.
+   * Removes the named tools, in place, from a request's tool list (tools.stripForbidden; a forced
+   * tool_choice that named one of them is dropped too), or from the list of tools an answer offers
+   * (an MCP tools/list result). Returns how many tool definitions it removed.
    */
   removeTools(body: unknown, names: ReadonlySet<string>): number;
+  /**
+   * A stream frame with the named tools removed from the tool list it offers (a `tools_offered`
+   * event's frame), in the stream's format; only adapters whose streams offer tools have it.
+   */
+  removeFrameTools?(frame: Buffer, names: ReadonlySet<string>): Buffer;
 }
 
 /** Reads a value at a path in parsed JSON (undefined when any step is missing). */

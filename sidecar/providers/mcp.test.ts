@@ -129,6 +129,72 @@ describe('mcp errors', () => {
   });
 });
 
+describe('mcp answers to the request as read', () => {
+  const call = (id: unknown, name = 'shell_exec') => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
+
+  it('a stopped tools/call is its own result with isError, under its id, with HTTP 200', () => {
+    for (const kind of ['forbidden', 'approval_required', 'rate_limited'] as const) {
+      const a = adapter.errorAnswer(kind, 'chaperone: no', call(3));
+      expect(a.status).toBe(200);
+      expect(JSON.parse(a.body)).toEqual({ jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: 'chaperone: no' }], isError: true } });
+    }
+  });
+
+  it('other outcomes, and other methods, are JSON-RPC errors under the request id', () => {
+    expect(JSON.parse(adapter.errorAnswer('upstream_unavailable', 'down', call('a')).body)).toEqual({ jsonrpc: '2.0', id: 'a', error: { code: -32003, message: 'down', data: { reason: 'upstream_unavailable' } } });
+    const list = adapter.errorAnswer('forbidden', 'no', { jsonrpc: '2.0', id: 9, method: 'tools/list' });
+    expect(list.status).toBe(200);
+    expect(JSON.parse(list.body)).toMatchObject({ id: 9, error: { code: -32001 } });
+  });
+
+  it('a batch gets a batch, one answer per request (none for notifications)', () => {
+    const a = adapter.errorAnswer('forbidden', 'no', [call(1), { jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', id: 2, method: 'ping' }]);
+    expect(JSON.parse(a.body)).toEqual([
+      { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'no' }], isError: true } },
+      { jsonrpc: '2.0', id: 2, error: { code: -32001, message: 'no', data: { reason: 'forbidden' } } },
+    ]);
+  });
+
+  it('without a request to answer (unread, notifications only) it is one error under id null, with the data path\'s status', () => {
+    for (const request of [undefined, { jsonrpc: '2.0', method: 'notifications/initialized' }, { not: 'json-rpc' }]) {
+      const a = adapter.errorAnswer('forbidden', 'no', request);
+      expect(a.status).toBeUndefined();
+      expect(JSON.parse(a.body)).toMatchObject({ id: null, error: { code: -32001 } });
+    }
+  });
+
+  it('ends a stream with the answer to the request, under its id', () => {
+    const frame = adapter.streamError('forbidden', 'cut', call(5));
+    expect(frame.toString()).toBe(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 5, result: { content: [{ type: 'text', text: 'cut' }], isError: true } })}\n\n`);
+  });
+});
+
+describe('mcp tools/list answers', () => {
+  const tools = (...names: string[]) => names.map((name) => ({ name, description: `the ${name} tool`, inputSchema: { type: 'object' } }));
+  const list = (id: number, ...names: string[]) => ({ jsonrpc: '2.0', id, result: { tools: tools(...names) } });
+
+  it('lists the tools a server offers, in a single answer or a batch', () => {
+    expect(adapter.parseResponse(list(1, 'echo', 'shell_exec')).toolsOffered).toEqual(['echo', 'shell_exec']);
+    expect(adapter.parseResponse([list(1, 'a'), { jsonrpc: '2.0', id: 2, result: {} }, list(3, 'b')]).toolsOffered).toEqual(['a', 'b']);
+    expect(adapter.parseResponse({ jsonrpc: '2.0', id: 1, result: { content: [] } }).toolsOffered).toBeUndefined();
+  });
+
+  it('takes named tools out of every tools/list result, and nothing out of a request', () => {
+    const batch = [list(1, 'echo', 'shell_exec'), list(2, 'shell_exec')];
+    expect(adapter.removeTools(batch, new Set(['shell_exec']))).toBe(2);
+    expect(batch).toEqual([list(1, 'echo'), list(2)]);
+  });
+
+  it('says what a streamed tools/list offers, and writes the frame again without the named tools', () => {
+    const frame = Buffer.from(`event: message\nid: 7\ndata: ${JSON.stringify(list(4, 'echo', 'shell_exec'))}\n\n`);
+    expect(adapter.streamParser().push(frame)[0]!.events).toEqual([{ type: 'tools_offered', names: ['echo', 'shell_exec'] }]);
+    const out = adapter.removeFrameTools!(frame, new Set(['shell_exec']));
+    expect(out.toString()).toBe(`event: message\nid: 7\ndata: ${JSON.stringify(list(4, 'echo'))}\n\n`);
+    // Nothing to take out: the frame goes as it came, byte for byte.
+    expect(adapter.removeFrameTools!(frame, new Set(['other']))).toBe(frame);
+  });
+});
+
 describe('mcp removeTools', () => {
   it('has no tool list to strip', () => {
     const body = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'shell', arguments: {} } };

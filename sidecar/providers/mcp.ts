@@ -4,7 +4,7 @@
 // intercepted hosts).
 import type { RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall } from '../call.js';
 import type { ErrorKind, ProviderAdapter } from './adapter.js';
-import { sseStreamParser, type SseEvent } from './sse.js';
+import { parseSseFrame, sseStreamParser, type SseEvent } from './sse.js';
 import { arr, frameJson, isObject, malformed, parseJson, str, stringLeaves, type Obj } from './util.js';
 
 /** A JSON-RPC 2.0 request, notification or response. */
@@ -60,11 +60,31 @@ function resultTexts(msg: unknown, base: (string | number)[], out: TextField[]):
   });
 }
 
+/** The tools a tools/list result offers: `result.tools`, an array of definitions with a name. */
+function offeredTools(msg: unknown): Obj[] | undefined {
+  if (!isObject(msg) || !isObject(msg.result) || !Array.isArray(msg.result.tools)) return undefined;
+  return msg.result.tools as Obj[];
+}
+
 function parseResponse(body: unknown): ResponseFacts {
   const texts: TextField[] = [];
-  if (Array.isArray(body)) body.forEach((m, i) => resultTexts(m, [i], texts));
-  else resultTexts(body, [], texts);
-  return { toolCalls: [], texts };
+  const messages = Array.isArray(body) ? body : [body];
+  messages.forEach((m, i) => resultTexts(m, Array.isArray(body) ? [i] : [], texts));
+  const offered = messages.flatMap((m) => (offeredTools(m) ?? []).flatMap((t) => (isObject(t) && typeof t.name === 'string' ? [t.name] : [])));
+  return { toolCalls: [], texts, ...(offered.length > 0 && { toolsOffered: offered }) };
+}
+
+/** Drops the named tools from every tools/list result in an answer (a request has none to drop). */
+function removeOfferedTools(body: unknown, names: ReadonlySet<string>): number {
+  let removed = 0;
+  for (const msg of Array.isArray(body) ? body : [body]) {
+    const tools = offeredTools(msg);
+    if (!tools) continue;
+    const kept = tools.filter((t) => !(isObject(t) && typeof t.name === 'string' && names.has(t.name)));
+    removed += tools.length - kept.length;
+    (msg as { result: Obj }).result.tools = kept;
+  }
+  return removed;
 }
 
 function streamParser() {
@@ -79,6 +99,8 @@ function streamParser() {
       const texts: TextField[] = [];
       resultTexts(msg, [], texts);
       for (const t of texts) events.push({ type: 'text', text: t.text });
+      const offered = offeredTools(msg);
+      if (offered) events.push({ type: 'tools_offered', names: offered.flatMap((t) => (isObject(t) && typeof t.name === 'string' ? [t.name] : [])) });
     }
     return events;
   };
@@ -100,9 +122,47 @@ const CODES: Record<ErrorKind, number> = {
   internal: -32603,
 };
 
-/** The request's id is not known here, so the error answers id null as JSON-RPC allows. */
-function rpcError(kind: ErrorKind, message: string): string {
-  return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: CODES[kind], message, data: { reason: kind } } });
+/**
+ * Outcomes a tools/call gets as a tool result with `isError: true` rather than a JSON-RPC error: the
+ * MCP way to say a tool could not run, which the SDKs hand to the agent (and its model) as the call's
+ * result. The rest (a malformed request, an upstream failure) are JSON-RPC errors.
+ */
+const TOOL_RESULT_KINDS = new Set<ErrorKind>(['forbidden', 'approval_required', 'rate_limited']);
+
+/** The requests of a body that expect an answer: JSON-RPC messages with a method and an id. */
+function requestsOf(body: unknown): Obj[] {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.filter((m): m is Obj => isMessage(m) && typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number'));
+}
+
+function rpcAnswerTo(request: Obj | undefined, kind: ErrorKind, message: string): Obj {
+  const id = request?.id ?? null;
+  if (request?.method === 'tools/call' && TOOL_RESULT_KINDS.has(kind)) {
+    return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: message }], isError: true } };
+  }
+  return { jsonrpc: '2.0', id, error: { code: CODES[kind], message, data: { reason: kind } } };
+}
+
+/**
+ * The answer to a request the sidecar does not forward, the JSON-RPC way: one answer per request
+ * of the body, each with its own id (a batch gets a batch), with HTTP 200 so that a client takes
+ * them as answers, not as a failed transport. A body not read (or with only notifications) gets
+ * one error with id null, as JSON-RPC allows, and the data path's status.
+ */
+function rpcAnswer(kind: ErrorKind, message: string, request: unknown): { body: string; status?: number } {
+  const requests = requestsOf(request);
+  if (requests.length === 0) return { body: JSON.stringify(rpcAnswerTo(undefined, kind, message)) };
+  const answers = requests.map((r) => rpcAnswerTo(r, kind, message));
+  return { body: JSON.stringify(Array.isArray(request) ? answers : answers[0]), status: 200 };
+}
+
+/** An SSE frame whose JSON-RPC message offers tools, written again without the named ones (its event and id kept). */
+function removeFrameTools(frame: Buffer, names: ReadonlySet<string>): Buffer {
+  const parsed = parseSseFrame(frame);
+  const data = parseJson(parsed.data);
+  if (removeOfferedTools(data, names) === 0) return frame;
+  const head = [parsed.event !== undefined ? `event: ${parsed.event}\n` : '', parsed.id !== undefined ? `id: ${parsed.id}\n` : ''].join('');
+  return Buffer.from(`${head}data: ${JSON.stringify(data)}\n\n`);
 }
 
 export const mcpAdapter: ProviderAdapter = {
@@ -113,8 +173,8 @@ export const mcpAdapter: ProviderAdapter = {
   parseResponse,
   isStream: (contentType) => contentType?.toLowerCase().includes('text/event-stream') ?? false,
   streamParser,
-  errorAnswer: (kind, message) => ({ contentType: 'application/json', body: rpcError(kind, message) }),
-  streamError: (kind, message) => Buffer.from(`event: message\ndata: ${rpcError(kind, message)}\n\n`),
-  // A tools/call request offers no tool list to strip (tools/list results are the server's).
-  removeTools: () => 0,
+  errorAnswer: (kind, message, request) => ({ contentType: 'application/json', ...rpcAnswer(kind, message, request) }),
+  streamError: (kind, message, request) => Buffer.from(`event: message\ndata: ${rpcAnswer(kind, message, request).body}\n\n`),
+  removeTools: removeOfferedTools,
+  removeFrameTools,
 };
