@@ -1,23 +1,15 @@
 // DLP on large bodies, read ahead in slices (prepareRequest, prepareResponse): the verdict must be
 // the one request() / response() give alone, and no slice may read much more than SLICE_CHARS.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { validatePolicy, type DlpSpec, type GovernancePolicy } from '../../api/index.js';
+import { type DlpSpec } from '../../api/index.js';
 import type { Call, ResponseFacts, TextField } from '../call.js';
 import { dlpCheck } from './dlp.js';
 import { compileDlp, redact, SCAN_MARGIN, SCAN_SLICE, scanSteps, scanWindows, type Steps } from './dlp/index.js';
+import { testCall, testPolicy } from './testing.js';
 
-function policy(spec: object): GovernancePolicy {
-  const { policy, errors } = validatePolicy({ apiVersion: 'chaperone.dev/v1alpha1', kind: 'GovernancePolicy', metadata: { name: 'p', namespace: 'ns' }, spec });
-  if (!policy) throw new Error(errors.join('; '));
-  return policy;
-}
+const policy = testPolicy;
 
-function call(over: Partial<Call> = {}): Call {
-  return {
-    id: '1', provider: 'openai', agent: 'a', host: 'api.openai.com', port: 443, method: 'POST', path: '/v1/chat/completions',
-    operation: 'chat.completions', toolsDefined: [], toolCalls: [], texts: [], stream: false, ...over,
-  };
-}
+const call = testCall;
 
 const ctx = { now: new Date('2025-01-01T00:00:00Z') };
 /** What dlp.ts scans between two pauses (its SLICE_CHARS). */

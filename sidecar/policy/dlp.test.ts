@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { validatePolicy, type GovernancePolicy } from '../../api/index.js';
 import type { Call, ResponseFacts, StreamEvent } from './../call.js';
 import { describeCounts, dlpCheck } from './dlp.js';
 import { Pipeline } from './pipeline.js';
 import type { Verdict } from './verdict.js';
+import { testCall, testPolicy } from './testing.js';
 
-function policy(spec: object, name = 'p'): GovernancePolicy {
-  const { policy, errors } = validatePolicy({ apiVersion: 'chaperone.dev/v1alpha1', kind: 'GovernancePolicy', metadata: { name, namespace: 'ns' }, spec });
-  if (!policy) throw new Error(errors.join('; '));
-  return policy;
-}
+const policy = testPolicy;
 
-function call(over: Partial<Call> = {}): Call {
-  return {
-    id: '1', provider: 'openai', agent: 'a', host: 'api.openai.com', port: 443, method: 'POST', path: '/v1/chat/completions',
-    operation: 'chat.completions', toolsDefined: [], toolCalls: [], texts: [], stream: false, ...over,
-  };
-}
+const call = testCall;
 
 const CARD = '4111 1111 1111 1111';
 const EMAIL = 'jane.doe@example.com';

@@ -1,21 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { validatePolicy, type EgressSpec, type GovernancePolicy } from '../../api/index.js';
+import { type EgressSpec } from '../../api/index.js';
 import type { Call } from '../call.js';
 import { egressCheck, firstMatchingRule } from './egress.js';
 import { Pipeline } from './pipeline.js';
+import { testCall, testPolicy } from './testing.js';
 
-function policy(spec: object): GovernancePolicy {
-  const { policy, errors } = validatePolicy({ apiVersion: 'chaperone.dev/v1alpha1', kind: 'GovernancePolicy', metadata: { name: 'p', namespace: 'ns' }, spec });
-  if (!policy) throw new Error(errors.join('; '));
-  return policy;
-}
+const policy = testPolicy;
 
-function call(host: string, path = '/v1/chat/completions', extra: Partial<Call> = {}): Call {
-  return {
-    id: '1', provider: 'openai', agent: 'a', host, port: 443, method: 'POST', path,
-    operation: 'chat.completions', toolsDefined: [], toolCalls: [], texts: [], stream: false, ...extra,
-  };
-}
+const call = (host: string, path = '/v1/chat/completions', extra: Partial<Call> = {}): Call => testCall({ host, path, ...extra });
 const tunnel = (host: string): Call => call(host, '', { method: 'CONNECT', operation: 'tunnel', provider: 'unknown' });
 
 const SPEC: EgressSpec = {

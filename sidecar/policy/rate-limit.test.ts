@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { validatePolicy, type GovernancePolicy } from '../../api/index.js';
 import type { Call } from '../call.js';
 import { Pipeline } from './pipeline.js';
 import { agentLimits, createRateLimitChecks, tokenEstimate } from './rate-limit.js';
+import { testPolicy } from './testing.js';
 
-function policy(spec: object, name = 'p'): GovernancePolicy {
-  const { policy, errors } = validatePolicy({ apiVersion: 'chaperone.dev/v1alpha1', kind: 'GovernancePolicy', metadata: { name, namespace: 'ns' }, spec });
-  if (!policy) throw new Error(errors.join('; '));
-  return policy;
-}
+const policy = testPolicy;
 
 let seq = 0;
 /** An LLM call estimated at `input` (prompt tokens, 4 chars each) + `output` (max tokens). */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { validatePolicy, type GovernancePolicy, type ScheduleSpec } from '../../api/index.js';
+import { type ScheduleSpec } from '../../api/index.js';
 import type { Call } from '../call.js';
 import { Pipeline } from './pipeline.js';
 import { describeSchedule, inWindow, localTime, scheduleCheck } from './schedule.js';
+import { testPolicy } from './testing.js';
 
 const WORKDAYS: ScheduleSpec = { days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri'], hours: { start: '08:00', end: '20:00' }, timezone: 'Europe/Berlin' };
 
@@ -72,11 +73,7 @@ describe('describeSchedule', () => {
   });
 });
 
-function policy(spec: object): GovernancePolicy {
-  const { policy, errors } = validatePolicy({ apiVersion: 'chaperone.dev/v1alpha1', kind: 'GovernancePolicy', metadata: { name: 'p', namespace: 'ns' }, spec });
-  if (!policy) throw new Error(errors.join('; '));
-  return policy;
-}
+const policy = testPolicy;
 
 const call: Call = {
   id: '1', provider: 'openai', agent: 'a', host: 'api.openai.com', port: 443, method: 'POST', path: '/v1/chat/completions',

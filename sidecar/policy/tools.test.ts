@@ -1,21 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { validatePolicy, type GovernancePolicy, type ToolsSpec } from '../../api/index.js';
+import { type ToolsSpec } from '../../api/index.js';
 import type { Call, ResponseFacts } from '../call.js';
 import { Pipeline } from './pipeline.js';
 import { toolAllowed, toolsCheck } from './tools.js';
+import { testCall, testPolicy } from './testing.js';
 
-function policy(spec: object): GovernancePolicy {
-  const { policy, errors } = validatePolicy({ apiVersion: 'chaperone.dev/v1alpha1', kind: 'GovernancePolicy', metadata: { name: 'p', namespace: 'ns' }, spec });
-  if (!policy) throw new Error(errors.join('; '));
-  return policy;
-}
+const policy = testPolicy;
 
-function call(agent: string, extra: Partial<Call> = {}): Call {
-  return {
-    id: '1', provider: 'openai', agent, host: 'api.openai.com', port: 443, method: 'POST', path: '/v1/chat/completions',
-    operation: 'chat.completions', toolsDefined: [], toolCalls: [], texts: [], stream: false, ...extra,
-  };
-}
+const call = (agent: string, extra: Partial<Call> = {}): Call => testCall({ agent, ...extra });
 
 const SPEC: ToolsSpec = {
   defaultAction: 'deny',
