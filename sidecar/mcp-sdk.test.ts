@@ -2,12 +2,14 @@
 // behind the streamable HTTP transport (JSON and SSE answers), and an SDK Client whose fetch goes
 // through the sidecar as its HTTP proxy. A tool the policy forbids comes back to the client as the
 // call's result with isError (what the SDK hands to the agent), never as a transport error.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { fetch as undiciFetch, ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSidecar, type SidecarProcess } from '../e2e/harness/sidecar-process.js';
@@ -31,16 +33,42 @@ let server: Server;
 /** Tools the upstream server ran: a forbidden one must never appear. */
 const ran: string[] = [];
 
-/** One stateless SDK server per request, as the SDK's stateless mode asks; `json` picks JSON answers over SSE. */
+function sdkServer(): McpServer {
+  const mcp = new McpServer({ name: 'sdk-upstream', version: '1.0.0' });
+  for (const name of ['echo', 'shell_exec']) {
+    mcp.registerTool(name, { description: `the ${name} tool` }, async () => {
+      ran.push(name);
+      return { content: [{ type: 'text', text: `${name} ran` }] };
+    });
+  }
+  return mcp;
+}
+
+/** Sessions of the stateful path (/session): their transports, and what each was sent, by method. */
+const sessions = new Map<string, { transport: StreamableHTTPServerTransport; mcp: McpServer; methods: string[] }>();
+
+/**
+ * The SDK's server: stateless on /mcp (one server per request; `x-test-json: 1` picks JSON answers
+ * over SSE), stateful on /session (Mcp-Session-Id, the GET event stream, DELETE to end it).
+ */
 function mcpServer(): Server {
   return createServer(async (req, res) => {
-    const mcp = new McpServer({ name: 'sdk-upstream', version: '1.0.0' });
-    for (const name of ['echo', 'shell_exec']) {
-      mcp.registerTool(name, { description: `the ${name} tool` }, async () => {
-        ran.push(name);
-        return { content: [{ type: 'text', text: `${name} ran` }] };
+    if (req.url?.startsWith('/session')) {
+      const id = req.headers['mcp-session-id'] as string | undefined;
+      const known = id ? sessions.get(id) : undefined;
+      if (known) {
+        known.methods.push(req.method ?? '');
+        return known.transport.handleRequest(req, res);
+      }
+      const mcp = sdkServer();
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sid) => void sessions.set(sid, { transport, mcp, methods: [req.method ?? ''] }),
       });
+      await mcp.connect(transport);
+      return transport.handleRequest(req, res);
     }
+    const mcp = sdkServer();
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: req.headers['x-test-json'] === '1' });
     res.on('close', () => void transport.close());
     await mcp.connect(transport);
@@ -60,9 +88,9 @@ async function nextAudit(operation: string, seen: number): Promise<Record<string
 const auditCount = (operation: string): number => sidecar.audits().filter((l) => l.operation === operation).length;
 
 /** An SDK client whose every request goes through the sidecar (absolute-URI HTTP proxying). */
-async function sdkClient(json: boolean): Promise<Client> {
+async function sdkClient(json: boolean, path = '/mcp'): Promise<Client> {
   const agent = new ProxyAgent({ uri: sidecar.proxyUrl, proxyTunnel: false });
-  const transport = new StreamableHTTPClientTransport(new URL(`http://${HOST}/mcp`), {
+  const transport = new StreamableHTTPClientTransport(new URL(`http://${HOST}${path}`), {
     requestInit: { headers: json ? { 'x-test-json': '1' } : {} },
     fetch: (url, init) => undiciFetch(url, { ...(init as object), dispatcher: agent }) as unknown as Promise<Response>,
   });
@@ -115,6 +143,25 @@ describe('MCP through the sidecar, with the official SDK on both ends', () => {
       }
     });
   }
+
+  it('keeps a stateful session: Mcp-Session-Id passes through, the GET event stream carries server notifications, DELETE ends it', async () => {
+    const client = await sdkClient(false, '/session');
+    const transport = client.transport as StreamableHTTPClientTransport;
+    const sessionId = transport.sessionId;
+    expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['echo']);
+    expect(await client.callTool({ name: 'shell_exec', arguments: {} })).toMatchObject({ isError: true });
+    // The server speaks first, on the GET stream the client opened through the sidecar.
+    const session = sessions.get(sessionId!)!;
+    await expect.poll(() => session.methods.includes('GET')).toBe(true);
+    session.mcp.sendToolListChanged();
+    await changed;
+    await transport.terminateSession();
+    expect(session.methods).toContain('DELETE');
+    await client.close();
+    expect(ran).not.toContain('shell_exec');
+  });
 
   it('answers each request of a batch under its own id; a body it cannot read under id null, with its 4xx', async () => {
     const post = async (body: string) => {
