@@ -120,6 +120,20 @@ describe('tools', () => {
     expect((err as Error).message).toMatch(/shell_exec/);
   });
 
+  it('stops a Responses answer proposing a built-in tool the client would execute (local_shell), whole or streamed', async () => {
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${sidecar.proxyUrl}/openai/v1`, defaultHeaders: { 'X-Chaperone-Agent': 'researcher' }, maxRetries: 0 });
+    const ask = { model: 'gpt-5', input: 'please call tool local_shell', tools: [{ type: 'local_shell' as const }] };
+    const err = await client.responses.create(ask).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((err as Error).message).toMatch(/the model called tool local_shell, which is not among the tools agent researcher is permitted to use/);
+    // Streamed, the stream ends with the Responses API's own error event (the SDK hands it over as an
+    // event) before the item that proposes the call.
+    const seen: Array<{ type: string; message?: string }> = [];
+    for await (const event of await client.responses.create({ ...ask, stream: true })) seen.push(event);
+    expect(seen.at(-1)).toMatchObject({ type: 'error', message: expect.stringMatching(/tool local_shell, which is not among the tools/) });
+    expect(JSON.stringify(seen)).not.toMatch(/local_shell_call/);
+  });
+
   it('stops a JSON answer that proposes a forbidden tool before the agent sees it', async () => {
     const before = world.tls.received.length;
     const r = await chat('researcher', msg('please call tool shell_exec', { tools: tools('web_search', 'shell_exec') }));

@@ -95,10 +95,14 @@ export function responses(body: Obj, n: number): Reply {
     total_tokens: a.usage.input + a.usage.output,
   };
   const textPart = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });
+  // A tool the client executes itself (`tools: [{type: 'local_shell'}]`) is proposed as its own item, whole.
+  const localShell = r.kind === 'tool' && r.name === 'local_shell' && Array.isArray(body.tools) && body.tools.some((t) => typeof t === 'object' && t !== null && (t as Obj).type === 'local_shell');
   const item = (status: string, text: string, args: string) =>
     r.kind === 'text'
       ? { id: msgId, type: 'message', status, role: 'assistant', content: status === 'completed' ? [textPart(text)] : [] }
-      : { id: fcId, type: 'function_call', status, call_id: r.id, name: r.name, arguments: args };
+      : localShell
+        ? { id: fcId, type: 'local_shell_call', status, call_id: r.id, action: { type: 'exec', command: ['ls', '-la'], env: {}, timeout_ms: null, user: null, working_directory: null } }
+        : { id: fcId, type: 'function_call', status, call_id: r.id, name: r.name, arguments: args };
   const response = (status: string, output: unknown[], withUsage: boolean) => ({
     id: `resp_fake${n}`,
     object: 'response',
@@ -141,7 +145,7 @@ export function responses(body: Obj, n: number): Reply {
     for (const p of pieces(r.text, TEXT_PIECES)) emit('response.output_text.delta', { ...at, delta: p, logprobs: [] });
     emit('response.output_text.done', { ...at, text: r.text, logprobs: [] });
     emit('response.content_part.done', { ...at, part: textPart(r.text) });
-  } else {
+  } else if (!localShell) {
     for (const p of pieces(r.argumentsJson, 2)) emit('response.function_call_arguments.delta', { item_id: fcId, output_index: 0, delta: p });
     emit('response.function_call_arguments.done', { item_id: fcId, output_index: 0, arguments: r.argumentsJson });
   }

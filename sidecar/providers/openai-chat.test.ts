@@ -439,3 +439,26 @@ describe('openai-chat parseRequest: every string the provider reads is a text (D
     for (const t of facts.texts) expect(getAt(body, t.path)).toBe(t.text);
   });
 });
+
+describe('openai-chat custom tool calls in answers', () => {
+  const custom = { id: 'call_c1', type: 'custom', custom: { name: 'run_sql', input: 'DROP TABLE users;' } };
+
+  it('reads a proposed custom tool call, its input as the arguments', () => {
+    const body = { id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-5', choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [custom] }, finish_reason: 'tool_calls' }] };
+    expect(adapter.parseResponse(body).toolCalls).toEqual([{ name: 'run_sql', arguments: 'DROP TABLE users;', id: 'call_c1' }]);
+  });
+
+  it('names a streamed custom tool call as soon as its name arrives, and collects its input', () => {
+    const chunk = (delta: object) => ({ id: 'chatcmpl-1', object: 'chat.completion.chunk', model: 'gpt-5', choices: [{ index: 0, delta, finish_reason: null }] });
+    const stream = sse([
+      [undefined, chunk({ role: 'assistant', content: null })],
+      [undefined, chunk({ tool_calls: [{ index: 0, id: 'call_c1', type: 'custom', custom: { name: 'run_sql', input: '' } }] })],
+      [undefined, chunk({ tool_calls: [{ index: 0, custom: { input: 'DROP TABLE ' } }] })],
+      [undefined, chunk({ tool_calls: [{ index: 0, custom: { input: 'users;' } }] })],
+    ]);
+    for (const { name, fed } of feedAll(() => adapter.streamParser(), stream)) {
+      expect(fed.events, name).toEqual([{ type: 'tool_call', name: 'run_sql', id: 'call_c1' }]);
+      expect(fed.facts.toolCalls, name).toEqual([{ name: 'run_sql', arguments: 'DROP TABLE users;', id: 'call_c1' }]);
+    }
+  });
+});

@@ -183,8 +183,10 @@ function parseResponse(body: unknown): ResponseFacts {
     const msg = c.message;
     if (typeof msg.content === 'string') facts.texts.push({ path: ['choices', i, 'message', 'content'], text: msg.content });
     for (const tc of arr(msg.tool_calls)) {
-      const fn = isObject(tc) && isObject(tc.function) ? tc.function : undefined;
-      if (typeof fn?.name === 'string') facts.toolCalls.push(toolCall(fn.name, parseArguments(fn.arguments), isObject(tc) ? tc.id : undefined));
+      if (!isObject(tc)) continue;
+      // A function call's arguments are JSON; a custom tool's input is free text.
+      if (isObject(tc.function) && typeof tc.function.name === 'string') facts.toolCalls.push(toolCall(tc.function.name, parseArguments(tc.function.arguments), tc.id));
+      else if (isObject(tc.custom) && typeof tc.custom.name === 'string') facts.toolCalls.push(toolCall(tc.custom.name, tc.custom.input, tc.id));
     }
     if (isObject(msg.function_call) && typeof msg.function_call.name === 'string') {
       facts.toolCalls.push(toolCall(msg.function_call.name, parseArguments(msg.function_call.arguments), undefined));
@@ -217,12 +219,14 @@ function streamParser() {
         if (!isObject(tc)) return;
         // Pieces of one call share its index; some OpenAI look-alikes omit it and send whole calls.
         const key = `${choice}:${num(tc.index) ?? ti}`;
-        const fn = isObject(tc.function) ? tc.function : {};
+        // A function call's pieces carry `arguments`; a custom tool call's carry `input`.
+        const fn = isObject(tc.function) ? tc.function : isObject(tc.custom) ? tc.custom : {};
         const name = str(fn.name);
         if (name !== undefined && name !== '') {
           for (const n of tools.start(key, name, str(tc.id))) events.push({ type: 'tool_call', name: n, ...(typeof tc.id === 'string' && { id: tc.id }) });
         }
         if (typeof fn.arguments === 'string') tools.append(key, fn.arguments);
+        if (typeof fn.input === 'string') tools.append(key, fn.input);
       });
       // Legacy streamed function_call: one call per choice.
       if (isObject(delta.function_call)) {

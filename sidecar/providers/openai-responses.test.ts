@@ -321,3 +321,49 @@ describe('openai-responses stream: the final response is read too', () => {
     ]);
   });
 });
+
+describe('openai-responses: built-in tools the client executes', () => {
+  const shell = { type: 'local_shell_call', id: 'lsh_1', call_id: 'call_sh', status: 'completed', action: { type: 'exec', command: ['rm', '-rf', '/'], env: {} } };
+  const computer = { type: 'computer_call', id: 'cu_1', call_id: 'call_cu', status: 'completed', action: { type: 'type', text: 'hunter2' }, pending_safety_checks: [] };
+  const shellCall = { type: 'shell_call', id: 'sh_1', call_id: 'call_s2', action: { commands: ['cat /etc/shadow'], timeout_ms: 1000 } };
+  const patch = { type: 'apply_patch_call', id: 'ap_1', call_id: 'call_ap', operation: { type: 'update_file', path: 'a.ts', diff: '+x' } };
+
+  it('reads a proposed local shell, shell, computer or apply_patch call as a call of that tool, with what it asks done', () => {
+    const facts = adapter.parseResponse({ id: 'resp_1', object: 'response', model: 'gpt-5', output: [shell, computer, shellCall, patch] });
+    expect(facts.toolCalls).toEqual([
+      { name: 'local_shell', arguments: shell.action, id: 'call_sh' },
+      { name: 'computer_use_preview', arguments: computer.action, id: 'call_cu' },
+      { name: 'shell', arguments: shellCall.action, id: 'call_s2' },
+      { name: 'apply_patch', arguments: patch.operation, id: 'call_ap' },
+    ]);
+  });
+
+  it('names the tool as soon as its item is added to a stream', () => {
+    const stream = sse([
+      ['response.output_item.added', { type: 'response.output_item.added', output_index: 0, item: { ...shell, status: 'in_progress' } }],
+      ['response.output_item.done', { type: 'response.output_item.done', output_index: 0, item: shell }],
+    ]);
+    for (const { name, fed } of feedAll(() => adapter.streamParser(), stream)) {
+      expect(fed.events, name).toEqual([{ type: 'tool_call', name: 'local_shell', id: 'call_sh' }]);
+    }
+  });
+
+  it('in a request: the calls since the user spoke are carried, and their actions and outputs are texts', () => {
+    const facts = adapter.parseRequest(head(), {
+      model: 'gpt-5',
+      tools: [{ type: 'local_shell' }, { type: 'computer_use_preview', display_width: 1024, display_height: 768, environment: 'browser' }],
+      input: [
+        { role: 'user', content: 'clean up' },
+        shell,
+        { type: 'local_shell_call_output', id: 'lsho_1', call_id: 'call_sh', output: 'removed jane@example.com' },
+        computer,
+        { type: 'computer_call_output', call_id: 'call_cu', output: { type: 'computer_screenshot', image_url: 'data:image/png;base64,AAAA' } },
+      ],
+    });
+    expect(facts.toolsDefined).toEqual(['local_shell', 'computer_use_preview']);
+    expect(facts.toolCalls.map((c) => c.name)).toEqual(['local_shell', 'computer_use_preview']);
+    const texts = facts.texts.map((t) => t.text);
+    expect(texts).toEqual(expect.arrayContaining(['rm', '-rf', '/', 'removed jane@example.com', 'hunter2', 'data:image/png;base64,AAAA']));
+    for (const t of facts.texts) expect(getAt({ input: [{ role: 'user', content: 'clean up' }, shell, { type: 'local_shell_call_output', id: 'lsho_1', call_id: 'call_sh', output: 'removed jane@example.com' }, computer, { type: 'computer_call_output', call_id: 'call_cu', output: { type: 'computer_screenshot', image_url: 'data:image/png;base64,AAAA' } }] }, t.path)).toBe(t.text);
+  });
+});

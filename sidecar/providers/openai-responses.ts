@@ -6,7 +6,7 @@ import { openAiError, openAiErrorAnswer } from './openai-chat.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson,
-  pathOnly, requireObject, str, toolCall, ToolCallCollector, type Obj, objectTexts, toolDefinitionTexts,
+  pathOnly, requireObject, str, stringLeaves, toolCall, ToolCallCollector, type Obj, objectTexts, toolDefinitionTexts,
   usageFrom,
   baseResponseFacts,
 } from './util.js';
@@ -30,12 +30,30 @@ function partsTexts(content: unknown, path: (string | number)[], out: TextField[
   });
 }
 
-/** A tool call item (client-executed function or custom tool) as a neutral ToolCall. */
+/**
+ * Output items of built-in tools the client executes (the model proposes, the agent runs): each is
+ * judged as the tool its definition names by type, with what the item asks done as its arguments.
+ */
+const CLIENT_TOOL_ITEMS = new Map<unknown, { tool: string; args: string }>([
+  ['local_shell_call', { tool: 'local_shell', args: 'action' }],
+  ['shell_call', { tool: 'shell', args: 'action' }],
+  ['computer_call', { tool: 'computer_use_preview', args: 'action' }],
+  ['apply_patch_call', { tool: 'apply_patch', args: 'operation' }],
+]);
+
+/** The tool a call item names: a function or custom tool by name, a client-executed built-in tool by its type. */
+function itemToolName(item: Obj): string | undefined {
+  if (item.type === 'function_call' || item.type === 'custom_tool_call') return str(item.name);
+  return CLIENT_TOOL_ITEMS.get(item.type)?.tool;
+}
+
+/** A tool call item (client-executed function, custom or built-in tool) as a neutral ToolCall. */
 function itemCall(item: Obj): ToolCall | undefined {
-  if (typeof item.name !== 'string') return undefined;
-  if (item.type === 'function_call') return toolCall(item.name, parseArguments(item.arguments), item.call_id);
-  if (item.type === 'custom_tool_call') return toolCall(item.name, item.input, item.call_id);
-  return undefined;
+  const name = itemToolName(item);
+  if (name === undefined) return undefined;
+  if (item.type === 'function_call') return toolCall(name, parseArguments(item.arguments), item.call_id);
+  if (item.type === 'custom_tool_call') return toolCall(name, item.input, item.call_id);
+  return toolCall(name, item[CLIENT_TOOL_ITEMS.get(item.type)!.args], item.call_id);
 }
 
 /** Tool names: function and custom tools by name, built-in tools (web_search, file_search...) by type. */
@@ -62,12 +80,18 @@ function parseRequest(_head: unknown, body: unknown): RequestFacts {
         partsTexts(item.content, ['input', i, 'content'], texts);
       } else if (item.type === 'function_call_output' || item.type === 'custom_tool_call_output') {
         partsTexts(item.output, ['input', i, 'output'], texts);
+      } else if (typeof item.type === 'string' && item.type.endsWith('_call_output')) {
+        // What a built-in tool the client ran gave back (shell output, a screenshot...): the model reads it.
+        stringLeaves(item.output, ['input', i, 'output'], texts);
       } else {
         const call = itemCall(item);
         if (call) calls.push({ i, call });
         // Arguments of every call in the conversation, as sent (raw JSON, or a custom tool's input).
         if (typeof item.arguments === 'string') texts.push({ path: ['input', i, 'arguments'], text: item.arguments });
         if (typeof item.input === 'string') texts.push({ path: ['input', i, 'input'], text: item.input });
+        // A built-in tool call's action (a shell command, a patch): every string in it.
+        const builtIn = CLIENT_TOOL_ITEMS.get(item.type);
+        if (builtIn) stringLeaves(item[builtIn.args], ['input', i, builtIn.args], texts);
       }
     });
   }
@@ -170,8 +194,8 @@ function streamParser() {
 
   /** Starts a call from an output item; returns the tool_call events its name makes due. */
   const startCall = (key: string, item: unknown): StreamEvent[] => {
-    if (!isObject(item) || (item.type !== 'function_call' && item.type !== 'custom_tool_call')) return [];
-    const name = str(item.name);
+    if (!isObject(item)) return [];
+    const name = itemToolName(item);
     if (name === undefined) return [];
     return tools.start(key, name, str(item.call_id)).map((n) => ({ type: 'tool_call', name: n, ...(typeof item.call_id === 'string' && { id: item.call_id }) }));
   };
