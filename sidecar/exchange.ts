@@ -35,6 +35,7 @@ import { stringLeaves } from './providers/util.js';
 import { matchesHostPath } from './policy/egress.js';
 import { closedPrefixInPieces, structuralProblem, structuralProblemInPieces } from './json-structure.js';
 import { JSON_BOUNDS, JsonBeyondBounds, parseJsonInPieces, splitsPair, stringifyInPieces } from './json-pieces.js';
+import { LARGE_BODIES_AT_ONCE, Turns } from './large-work.js';
 import { decodeRequestBody, quoted, utf8Text } from './request-body.js';
 import type { CallResult, Pause } from './policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
@@ -43,6 +44,9 @@ import { blocks, type Decision, type Outcome, type Verdict } from './policy/verd
 const PAUSE_ABOVE_BYTES = 256 * 1024;
 const letOthersRun = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const noPause = (): Promise<void> => Promise.resolve();
+/** Large bodies read at once, taking turns (large-work.ts). */
+const largeBodies = new Turns(LARGE_BODIES_AT_ONCE);
+
 /** How a body of this many bytes (or characters) is read: in steps when it is large. */
 const pauseFor = (size: number): Pause => (size > PAUSE_ABOVE_BYTES ? letOthersRun : noPause);
 
@@ -196,65 +200,72 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   // decodes to: 59 KiB of gzip can hold 10 MiB of JSON.
   let pause = pauseFor(raw.length);
 
-  // Read as the provider would, whatever the content type claims: JSON in a form-encoded or
-  // text/plain request, gzip, a BOM or UTF-16 are checked like plain JSON, and forwarded decoded.
-  let body: unknown;
+  // Large bodies take turns while they are read (large-work.ts): a coded one may be large once decoded.
+  const endTurn = raw.length > PAUSE_ABOVE_BYTES || req.headers['content-encoding'] !== undefined ? await largeBodies.take() : undefined;
+  let call: Call;
   let forward: Buffer = raw;
-  let unreadable: { reason: string; malformedJson: boolean } | undefined;
-  if (raw.length > 0) {
-    const decoded = await decodeRequestBody(raw, headerValue(req.headers['content-encoding']), head.contentType, dp.maxBodyBytes, letOthersRun);
-    if (decoded.ok) pause = pauseFor(decoded.text.length);
-    await pause();
-    if (!decoded.ok) {
-      unreadable = { reason: decoded.reason, malformedJson: false };
-    } else {
-      try {
-        body = await parseJson(decoded.text, pause);
-        await pause();
-        if (decoded.changed) forward = Buffer.from(decoded.text);
-        // A body the provider could read otherwise than the checks do (a key repeated with another
-        // value), or nested deeper than any provider's format, is refused before any check walks it.
-        const problem = await structureProblemOf(decoded.text, pause);
-        await pause();
-        if (problem) throw new MalformedRequest(problem);
-      } catch (err) {
-        if (err instanceof MalformedRequest) throw err;
-        if (err instanceof JsonBeyondBounds) throw new MalformedRequest(err.message);
-        // JSON.parse's own message quotes the body.
-        unreadable = { reason: await malformedJsonMessage(decoded.changed ? Buffer.from(decoded.text) : raw, pause), malformedJson: true };
+  try {
+    // Read as the provider would, whatever the content type claims: JSON in a form-encoded or
+    // text/plain request, gzip, a BOM or UTF-16 are checked like plain JSON, and forwarded decoded.
+    let body: unknown;
+    let unreadable: { reason: string; malformedJson: boolean } | undefined;
+    if (raw.length > 0) {
+      const decoded = await decodeRequestBody(raw, headerValue(req.headers['content-encoding']), head.contentType, dp.maxBodyBytes, letOthersRun);
+      if (decoded.ok) pause = pauseFor(decoded.text.length);
+      await pause();
+      if (!decoded.ok) {
+        unreadable = { reason: decoded.reason, malformedJson: false };
+      } else {
+        try {
+          body = await parseJson(decoded.text, pause);
+          await pause();
+          if (decoded.changed) forward = Buffer.from(decoded.text);
+          // A body the provider could read otherwise than the checks do (a key repeated with another
+          // value), or nested deeper than any provider's format, is refused before any check walks it.
+          const problem = await structureProblemOf(decoded.text, pause);
+          await pause();
+          if (problem) throw new MalformedRequest(problem);
+        } catch (err) {
+          if (err instanceof MalformedRequest) throw err;
+          if (err instanceof JsonBeyondBounds) throw new MalformedRequest(err.message);
+          // JSON.parse's own message quotes the body.
+          unreadable = { reason: await malformedJsonMessage(decoded.changed ? Buffer.from(decoded.text) : raw, pause), malformedJson: true };
+        }
       }
     }
-  }
-  ex.adapter = adapterFor(head, body);
-  ex.provider = ex.adapter.provider;
-  // Fail closed: what cannot be read on an intercepted host is not forwarded, unless a policy lets
-  // this host and path through unread (multipart uploads, say).
-  if (unreadable && !passesUnread(ex.snapshot, target.host, target.path)) {
-    if (ex.adapter.provider === 'unknown') ex.adapter = likelyAdapterForHost(target.host);
-    // Broken JSON sent as JSON answers 400, as the provider would.
-    if (unreadable.malformedJson && isJsonContentType(head.contentType)) throw new MalformedRequest(unreadable.reason);
-    const what = unreadable.malformedJson ? `it is not JSON (content-type ${head.contentType === undefined ? 'none' : quoted(head.contentType)})` : unreadable.reason;
-    return answerError(dp, ex, 415, 'invalid_request', `the request body on an intercepted host cannot be checked: ${what}; a policy can let this host and path through unread (spec.intercept.passThrough)`);
-  }
-  // JSON no adapter claims, on a host whose calls are checked: its format is unknown, but every
-  // string in it is still text the server reads, so DLP reads it too.
-  const facts = body === undefined ? NO_FACTS : ex.adapter.provider === 'unknown' ? { ...NO_FACTS, texts: stringLeaves(body, []) } : ex.adapter.parseRequest(head, body);
-  await pause();
+    ex.adapter = adapterFor(head, body);
+    ex.provider = ex.adapter.provider;
+    // Fail closed: what cannot be read on an intercepted host is not forwarded, unless a policy lets
+    // this host and path through unread (multipart uploads, say).
+    if (unreadable && !passesUnread(ex.snapshot, target.host, target.path)) {
+      if (ex.adapter.provider === 'unknown') ex.adapter = likelyAdapterForHost(target.host);
+      // Broken JSON sent as JSON answers 400, as the provider would.
+      if (unreadable.malformedJson && isJsonContentType(head.contentType)) throw new MalformedRequest(unreadable.reason);
+      const what = unreadable.malformedJson ? `it is not JSON (content-type ${head.contentType === undefined ? 'none' : quoted(head.contentType)})` : unreadable.reason;
+      return answerError(dp, ex, 415, 'invalid_request', `the request body on an intercepted host cannot be checked: ${what}; a policy can let this host and path through unread (spec.intercept.passThrough)`);
+    }
+    // JSON no adapter claims, on a host whose calls are checked: its format is unknown, but every
+    // string in it is still text the server reads, so DLP reads it too.
+    const facts = body === undefined ? NO_FACTS : ex.adapter.provider === 'unknown' ? { ...NO_FACTS, texts: stringLeaves(body, []) } : ex.adapter.parseRequest(head, body);
+    await pause();
 
-  const call: Call = {
-    id: ex.id,
-    provider: ex.provider,
-    agent: ex.agent,
-    ...(ex.session ? { session: ex.session } : {}),
-    host: target.host,
-    port: target.port,
-    method: head.method,
-    path: target.path,
-    body,
-    ...facts,
-  };
-  ex.call = call;
-  if (pause !== noPause) await dp.pipeline.prepareRequest(call, ex.snapshot.policies, pause);
+    call = {
+      id: ex.id,
+      provider: ex.provider,
+      agent: ex.agent,
+      ...(ex.session ? { session: ex.session } : {}),
+      host: target.host,
+      port: target.port,
+      method: head.method,
+      path: target.path,
+      body,
+      ...facts,
+    };
+    ex.call = call;
+    if (pause !== noPause) await dp.pipeline.prepareRequest(call, ex.snapshot.policies, pause);
+  } finally {
+    endTurn?.();
+  }
   const outcome = await decide(dp, ex, call);
   if (!outcome) return;
 
@@ -476,36 +487,42 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
   let out: readonly Buffer[] = read.chunks;
   const policies = ex.snapshot.policies;
   const pause = pauseFor(read.size);
-  const text = await utf8Text(read.chunks, pause);
-  await pause();
   let json: unknown;
-  let unreadable: string | undefined;
+  // Large answers take turns while they are read (large-work.ts); not while the client takes them.
+  const endTurn = pause !== noPause ? await largeBodies.take() : undefined;
   try {
-    json = await parseJson(text, pause);
-  } catch (err) {
-    unreadable = err instanceof JsonBeyondBounds ? err.message.replace('the JSON body', 'it') : 'it is not JSON';
-  }
-  await pause();
-  // Where answers are checked, an answer typed JSON that the checks cannot read, or could read
-  // otherwise than the agent's parser, is not relayed: a lenient reader (NaN, a repeated key) might
-  // find a tool call in it that the checks never saw. Elsewhere it is relayed as is.
-  if (inspect && read.size > 0) {
-    unreadable ??= (await structureProblemOf(text, pause))?.replace('the JSON body', 'it');
+    const text = await utf8Text(read.chunks, pause);
     await pause();
-    if (unreadable !== undefined) return refuseAnswer(dp, ex, upstream, `the upstream's answer cannot be checked: ${unreadable}`);
-  }
-  try {
-    ex.response = json === undefined ? EMPTY_RESPONSE : ex.adapter.parseResponse(json);
-  } catch {
-    ex.response = EMPTY_RESPONSE;
-    if (inspect) return refuseAnswer(dp, ex, upstream, `the upstream's answer cannot be checked: the sidecar could not read it`);
-  }
-  ex.costUsd = priceCall(ex);
-  if (json !== undefined && inspect) {
-    if (pause !== noPause) {
+    let unreadable: string | undefined;
+    try {
+      json = await parseJson(text, pause);
+    } catch (err) {
+      unreadable = err instanceof JsonBeyondBounds ? err.message.replace('the JSON body', 'it') : 'it is not JSON';
+    }
+    await pause();
+    // Where answers are checked, an answer typed JSON that the checks cannot read, or could read
+    // otherwise than the agent's parser, is not relayed: a lenient reader (NaN, a repeated key) might
+    // find a tool call in it that the checks never saw. Elsewhere it is relayed as is.
+    if (inspect && read.size > 0) {
+      unreadable ??= (await structureProblemOf(text, pause))?.replace('the JSON body', 'it');
+      await pause();
+      if (unreadable !== undefined) return refuseAnswer(dp, ex, upstream, `the upstream's answer cannot be checked: ${unreadable}`);
+    }
+    try {
+      ex.response = json === undefined ? EMPTY_RESPONSE : ex.adapter.parseResponse(json);
+    } catch {
+      ex.response = EMPTY_RESPONSE;
+      if (inspect) return refuseAnswer(dp, ex, upstream, `the upstream's answer cannot be checked: the sidecar could not read it`);
+    }
+    ex.costUsd = priceCall(ex);
+    if (json !== undefined && inspect && pause !== noPause) {
       await pause();
       await dp.pipeline.prepareResponse(ex.call!, ex.response, policies, pause);
     }
+  } finally {
+    endTurn?.();
+  }
+  if (json !== undefined && inspect) {
     const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
     // The model proposed a tool call that needs a person's approval: the agent sees the answer only
     // with an approval for that exact call, used up by this answer; otherwise it sees the hold.
@@ -641,18 +658,24 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
 async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.ResponseData, prefix: readonly Buffer[], size: number, inspect: boolean): Promise<void> {
   const policies = ex.snapshot.policies;
   ex.checkedBytes = size;
-  const closed = await closedPrefixInPieces(await utf8Text(prefix, letOthersRun), JSON_BOUNDS.maxDepth, letOthersRun);
-  await letOthersRun();
+  // Its prefix is a large body: read in turns with the others (large-work.ts).
+  const endTurn = await largeBodies.take();
   try {
-    if (closed === undefined || (await structuralProblemInPieces(closed, JSON_BOUNDS, letOthersRun)) !== undefined) throw new Error('unreadable');
-    const json: unknown = await parseJsonInPieces(closed, letOthersRun, JSON_BOUNDS);
+    const closed = await closedPrefixInPieces(await utf8Text(prefix, letOthersRun), JSON_BOUNDS.maxDepth, letOthersRun);
     await letOthersRun();
-    ex.response = ex.adapter.parseResponse(json);
-  } catch {
-    return refuseAnswer(dp, ex, upstream, `the upstream's answer exceeds the ${dp.maxResponseBytes}-byte limit, and its first bytes cannot be checked: refused`);
+    try {
+      if (closed === undefined || (await structuralProblemInPieces(closed, JSON_BOUNDS, letOthersRun)) !== undefined) throw new Error('unreadable');
+      const json: unknown = await parseJsonInPieces(closed, letOthersRun, JSON_BOUNDS);
+      await letOthersRun();
+      ex.response = ex.adapter.parseResponse(json);
+    } catch {
+      return refuseAnswer(dp, ex, upstream, `the upstream's answer exceeds the ${dp.maxResponseBytes}-byte limit, and its first bytes cannot be checked: refused`);
+    }
+    if (inspect) await dp.pipeline.prepareResponse(ex.call!, ex.response, policies, letOthersRun);
+  } finally {
+    endTurn();
   }
   if (inspect) {
-    await dp.pipeline.prepareResponse(ex.call!, ex.response, policies, letOthersRun);
     const outcome = dp.pipeline.evaluateResponse(ex.call!, ex.response, policies);
     noteResponseVerdict(ex, outcome);
     const v = outcome.final;

@@ -124,7 +124,7 @@ beforeAll(async () => {
     ],
     // As in the image (Dockerfile): a small young generation keeps the RSS near the live heap, and
     // two malloc arenas keep memory freed after large bodies from staying resident in many.
-    { NODE_OPTIONS: '--max-semi-space-size=4', MALLOC_ARENA_MAX: '2' },
+    { NODE_OPTIONS: '--max-semi-space-size=4 --max-old-space-size=192', MALLOC_ARENA_MAX: '2' },
   );
   client = new FuzzClient({ proxyPort: Number(new URL(sidecar.proxyUrl).port), caCert: readFileSync(world.caCertFile, 'utf8') });
   monitor = new SidecarMonitor(sidecar.proc.pid!, sidecar.adminUrl, REPORT !== undefined);
