@@ -80,11 +80,19 @@ const phaseOf = (name: string, phase: string) => waitFor(`${name} ${phase}`, asy
 const mcpCall = (id: number, tool: string, args: object, via = sidecar) =>
   curl(['-x', via.proxyUrl, '--cacert', world.caCertFile, '-H', 'content-type: application/json', '-H', `x-chaperone-agent: ${AGENT}`,
     '-d', JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: args } }), 'https://mcp.tools.example.com/mcp']);
-/** A held tools/call is answered the MCP way: HTTP 200, the call's result with isError, the approval named in a header. */
+/**
+ * The approval a held call names. A held MCP tools/call is answered the MCP way (HTTP 200, the call's
+ * result with isError); a held model call with 428 in its provider's error shape.
+ */
 const heldName = (r: CurlResult): string => {
-  expect(r.status, r.body).toBe(200);
-  expect(r.headers['x-chaperone-decision']).toBe('hold');
-  expect(JSON.parse(r.body).result.isError).toBe(true);
+  expect(r.headers['x-chaperone-decision'], r.body).toBe('hold');
+  const body = JSON.parse(r.body) as { jsonrpc?: string; result?: { isError?: boolean } };
+  if (body.jsonrpc === '2.0') {
+    expect(r.status, r.body).toBe(200);
+    expect(body.result?.isError).toBe(true);
+  } else {
+    expect(r.status, r.body).toBe(428);
+  }
   return r.headers['x-chaperone-approval']!;
 };
 /** The text of a tool result the sidecar answered with. */
