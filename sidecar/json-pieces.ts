@@ -10,7 +10,10 @@
 // every key and string, so the result is JSON.parse's own. A big member is cut out of its run, its
 // place taken by `null` so JSON.parse still checks the key and separators around it. The scan
 // closes big containers innermost first, so no part of the text is scanned or parsed twice however
-// deep big containers nest, and nothing recurses.
+// deep big containers nest, and nothing recurses. A string value longer than a piece stands in its
+// run as a big member does, and is itself read in slices that never end inside an escape.
+//
+// Bounds (JSON_BOUNDS) keep each piece cheap: nesting, keys in one object, elements in one array.
 
 import { runInPieces, runToEnd } from '../lib/steps.js';
 
