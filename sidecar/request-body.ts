@@ -70,14 +70,25 @@ function pickCharset(body: Buffer, declared: string | undefined): { charset: Cha
   return `charset ${quoted(declared)} is not one the sidecar reads (UTF-8 or UTF-16)`;
 }
 
-/** Text of `bytes` in `charset` (throws on an invalid sequence), decoded a slice at a time with `pause` between. */
-async function decodeText(bytes: Buffer, charset: Charset, pause: () => Promise<void>): Promise<string> {
-  const decoder = new TextDecoder(charset, { fatal: true, ignoreBOM: true });
-  if (bytes.length <= DECODE_SLICE) return decoder.decode(bytes);
+/**
+ * The text `decoder` makes of `chunks`, a DECODE_SLICE at a time (a chunk may itself be large: one
+ * write of 32 MiB upstream), with `pause` after each PAUSE_EVERY bytes. Throws what the decoder
+ * throws (a fatal one, on an invalid sequence).
+ */
+async function decodeInSlices(decoder: InstanceType<typeof TextDecoder>, chunks: readonly Buffer[], pause: () => Promise<void>): Promise<string> {
+  if (chunks.length === 1 && chunks[0]!.length <= DECODE_SLICE) return decoder.decode(chunks[0]);
   const parts: string[] = [];
-  for (let at = 0; at < bytes.length; at += DECODE_SLICE) {
-    parts.push(decoder.decode(bytes.subarray(at, at + DECODE_SLICE), { stream: true }));
-    if ((at + DECODE_SLICE) % PAUSE_EVERY === 0) await pause();
+  let sinceBreak = 0;
+  for (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; at += DECODE_SLICE) {
+      const slice = chunk.subarray(at, at + DECODE_SLICE);
+      parts.push(decoder.decode(slice, { stream: true }));
+      sinceBreak += slice.length;
+      if (sinceBreak >= PAUSE_EVERY) {
+        sinceBreak = 0;
+        await pause();
+      }
+    }
   }
   parts.push(decoder.decode());
   return parts.join('');
@@ -99,7 +110,8 @@ export async function decodeRequestBody(
   const picked = pickCharset(body, charsetOf(contentType));
   if (typeof picked === 'string') return { ok: false, reason: picked };
   try {
-    const text = await decodeText(picked.bom ? body.subarray(picked.bom) : body, picked.charset, pause);
+    const decoder = new TextDecoder(picked.charset, { fatal: true, ignoreBOM: true });
+    const text = await decodeInSlices(decoder, [picked.bom ? body.subarray(picked.bom) : body], pause);
     return { ok: true, text, changed: body !== raw || picked.charset !== 'utf-8' || picked.bom > 0 };
   } catch {
     return { ok: false, reason: `the body is not valid ${picked.charset.toUpperCase()}` };
@@ -111,23 +123,6 @@ export async function decodeRequestBody(
  * invalid sequence as U+FFFD, a BOM kept), a slice at a time with `pause` between: an answer is
  * relayed whatever its bytes, so nothing here refuses.
  */
-export async function utf8Text(chunks: readonly Buffer[], pause: () => Promise<void>): Promise<string> {
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-  if (chunks.length === 1 && chunks[0]!.length <= PAUSE_EVERY) return decoder.decode(chunks[0]);
-  const parts: string[] = [];
-  let sinceBreak = 0;
-  for (const chunk of chunks) {
-    // A chunk may be large itself (one write of 32 MiB upstream): decoded a slice at a time too.
-    for (let at = 0; at < chunk.length; at += DECODE_SLICE) {
-      const slice = chunk.subarray(at, at + DECODE_SLICE);
-      parts.push(decoder.decode(slice, { stream: true }));
-      sinceBreak += slice.length;
-      if (sinceBreak >= PAUSE_EVERY) {
-        sinceBreak = 0;
-        await pause();
-      }
-    }
-  }
-  parts.push(decoder.decode());
-  return parts.join('');
+export function utf8Text(chunks: readonly Buffer[], pause: () => Promise<void>): Promise<string> {
+  return decodeInSlices(new TextDecoder('utf-8', { ignoreBOM: true }), chunks, pause);
 }

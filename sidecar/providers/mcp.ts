@@ -66,11 +66,14 @@ function offeredTools(msg: unknown): Obj[] | undefined {
   return msg.result.tools as Obj[];
 }
 
+/** The names of the tools a message offers (none: not a tools/list result). */
+const offeredToolNames = (msg: unknown): string[] => (offeredTools(msg) ?? []).flatMap((t) => (isObject(t) && typeof t.name === 'string' ? [t.name] : []));
+
 function parseResponse(body: unknown): ResponseFacts {
   const texts: TextField[] = [];
   const messages = Array.isArray(body) ? body : [body];
   messages.forEach((m, i) => resultTexts(m, Array.isArray(body) ? [i] : [], texts));
-  const offered = messages.flatMap((m) => (offeredTools(m) ?? []).flatMap((t) => (isObject(t) && typeof t.name === 'string' ? [t.name] : [])));
+  const offered = messages.flatMap(offeredToolNames);
   return { toolCalls: [], texts, ...(offered.length > 0 && { toolsOffered: offered }) };
 }
 
@@ -99,8 +102,7 @@ function streamParser() {
       const texts: TextField[] = [];
       resultTexts(msg, [], texts);
       for (const t of texts) events.push({ type: 'text', text: t.text });
-      const offered = offeredTools(msg);
-      if (offered) events.push({ type: 'tools_offered', names: offered.flatMap((t) => (isObject(t) && typeof t.name === 'string' ? [t.name] : [])) });
+      if (offeredTools(msg)) events.push({ type: 'tools_offered', names: offeredToolNames(msg) });
     }
     return events;
   };
