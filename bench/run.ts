@@ -23,6 +23,7 @@ import { probePeers, startAgentreserve, startMitmproxy, type Availability, type 
 import { cpuSeconds, ProcSampler, runLoadgen, setClockTicks, startSidecar, startUrlServer, type Server } from './procs.js';
 import { fmtNum, fmtSignedUs, fmtUs, markdown, type Report } from './report.js';
 import { describeWork, requestBody, TARGETS, type Work } from './work.js';
+import { imageNodeOptions } from '../lib/image-env.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = join(ROOT, 'dist');
@@ -214,19 +215,6 @@ async function prepare(peersWanted: PeerId[]): Promise<Fixture> {
     checksPolicy,
     peers,
   };
-}
-
-/**
- * NODE_OPTIONS of the production image (the Dockerfile's `ENV NODE_OPTIONS=...`), so the bench runs
- * the sidecar as a pod does. Empty when the Dockerfile sets none.
- */
-function productionNodeOptions(dockerfile = join(ROOT, 'Dockerfile')): string {
-  try {
-    const m = /^ENV\s+NODE_OPTIONS=("([^"]*)"|(\S+))\s*$/m.exec(readFileSync(dockerfile, 'utf8'));
-    return (m?.[2] ?? m?.[3] ?? '').trim();
-  } catch {
-    return '';
-  }
 }
 
 // ------------------------------------------------------------------------------------- measurement
@@ -564,9 +552,9 @@ async function main(): Promise<void> {
     if (!existsSync(candidateBin)) throw new Error(`--candidate: ${candidateBin} does not exist (build that checkout first)`);
   }
   // The sidecars run with the production image's NODE_OPTIONS (the Dockerfile's), unless told otherwise.
-  const sidecarNodeOptions = values['sidecar-node-options'] ?? productionNodeOptions();
+  const sidecarNodeOptions = values['sidecar-node-options'] ?? imageNodeOptions();
   const candidateNodeOptions =
-    values['sidecar-node-options'] ?? (candidateBin ? productionNodeOptions(join(dirname(candidateBin), '..', '..', 'Dockerfile')) : '');
+    values['sidecar-node-options'] ?? (candidateBin ? imageNodeOptions(join(dirname(candidateBin), '..', '..', 'Dockerfile')) : '');
 
   const started = Date.now();
   const host = machine();

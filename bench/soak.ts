@@ -26,6 +26,7 @@ import { gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { cpuSeconds, setClockTicks, startSidecar, startUrlServer, type Server } from './procs.js';
 import { requestBody, TARGETS, type Work } from './work.js';
+import { imageEnv, imageNodeOptions } from '../lib/image-env.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = join(ROOT, 'dist');
@@ -45,29 +46,8 @@ function log(msg: string): void {
 
 // ------------------------------------------------------------------------------ shared with stall.ts
 
-/**
- * NODE_OPTIONS of the production image (the Dockerfile's `ENV NODE_OPTIONS=...`), so the sidecar runs
- * as in a pod. (bench/run.ts reads it the same way.)
- */
-export function productionNodeOptions(): string {
-  try {
-    const m = /^ENV\s+NODE_OPTIONS=("([^"]*)"|(\S+))\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
-    return (m?.[2] ?? m?.[3] ?? '').trim();
-  } catch {
-    return '';
-  }
-}
-
-/** The production image's environment for the sidecar process: its NODE_OPTIONS and MALLOC_ARENA_MAX. */
-export function productionEnv(): Record<string, string> {
-  let arenas: string | undefined;
-  try {
-    arenas = /^ENV\s+MALLOC_ARENA_MAX=(\d+)\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
-  } catch {
-    arenas = undefined;
-  }
-  return { NODE_OPTIONS: productionNodeOptions(), ...(arenas ? { MALLOC_ARENA_MAX: arenas } : {}) };
-}
+/** The production image's NODE_OPTIONS (lib/image-env.ts), for reports. */
+export const productionNodeOptions = (): string => imageNodeOptions();
 
 function trySh(cmd: string, args: string[]): string | undefined {
   try {
@@ -117,7 +97,7 @@ export async function startStack(tmp: string, opts: { policy?: string; upstreamA
   const logFile = join(tmp, 'sidecar.log');
   try {
     const sidecar = await startSidecar(bin, ['--policy', policy, ...SOAK_HOSTS.flatMap((h) => ['--resolve', `${h}=${upstream}`])], logFile, {
-      env: productionEnv(),
+      env: imageEnv(),
     });
     return { fake, sidecar, logFile, stop: async () => (await sidecar.stop(), await fake.stop()) };
   } catch (err) {

@@ -25,6 +25,7 @@ import { ADAPTERS, HOSTS } from '../e2e/fuzz/payloads.js';
 import { request } from '../e2e/fuzz/request-wire.js';
 import { spawnSidecar, type SidecarProcess } from '../e2e/harness/sidecar-process.js';
 import { createWorld, writePolicy, type World } from '../e2e/harness/world.js';
+import { imageEnv } from '../lib/image-env.js';
 
 const MIN_CASES = 10_000;
 const CONCURRENCY = 24;
@@ -122,9 +123,10 @@ beforeAll(async () => {
       // Truncated and stalled bodies are given up on in seconds, not a minute; so are stalled upstreams.
       ...['--client-timeout-ms', '5000', '--upstream-timeout-ms', '8000'],
     ],
-    // As in the image (Dockerfile): a small young generation keeps the RSS near the live heap, and
-    // two malloc arenas keep memory freed after large bodies from staying resident in many.
-    { NODE_OPTIONS: '--max-semi-space-size=4 --max-old-space-size=192', MALLOC_ARENA_MAX: '2' },
+    // As in the image (read from the Dockerfile): a small young generation and a bounded old one keep
+    // the RSS near the live heap, and two malloc arenas keep memory freed after large bodies from
+    // staying resident in many.
+    imageEnv(),
   );
   client = new FuzzClient({ proxyPort: Number(new URL(sidecar.proxyUrl).port), caCert: readFileSync(world.caCertFile, 'utf8') });
   monitor = new SidecarMonitor(sidecar.proc.pid!, sidecar.adminUrl, REPORT !== undefined);
