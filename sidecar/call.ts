@@ -2,7 +2,7 @@
 // policy pipeline sees. Nothing here knows about HTTP framing or about policies.
 
 /** The wire-format family that spoke the call. Bounded: it is a metric label. */
-export type Provider = 'openai' | 'anthropic' | 'bedrock' | 'mcp' | 'unknown';
+export type Provider = 'openai' | 'anthropic' | 'bedrock' | 'gemini' | 'mcp' | 'unknown';
 
 /** Where a value sits inside the parsed JSON body, e.g. ['messages', 0, 'content']. */
 export type JsonPath = ReadonlyArray<string | number>;
