@@ -88,6 +88,7 @@ const full: DeepRequired<GovernancePolicy> = {
       pricing: [{ model: 'gpt-4o*', inputPerMTokUSD: 2.5, outputPerMTokUSD: 10 }],
     },
     circuitBreaker: { mode: 'off', failureThreshold: 10, windowSeconds: 300, recoverySeconds: 60 },
+    toolPinning: { mode: 'audit' },
   },
   status: {
     observedGeneration: 3,

@@ -427,6 +427,13 @@ export const governancePolicySpecSchema: SchemaNode = {
         },
       },
     },
+    toolPinning: {
+      type: 'object',
+      description: "Pin each MCP server's tool definitions at its first tools/list in the namespace; a changed or added tool (a rug pull) is flagged, and in enforce mode removed from the list and refused until a person re-pins the server.",
+      properties: {
+        mode: sectionMode('tool pinning'),
+      },
+    },
   },
 };
 

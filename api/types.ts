@@ -151,6 +151,14 @@ export interface CircuitBreakerSpec {
   recoverySeconds?: number;
 }
 
+/**
+ * MCP tool pinning: the first tools/list of each MCP server in the namespace pins every tool's
+ * definition (a digest of name, description, schemas, annotations); a later change is flagged.
+ */
+export interface ToolPinningSpec {
+  mode?: Mode;
+}
+
 export interface GovernancePolicySpec {
   podSelector?: LabelSelector;
   /** default "enforce". */
@@ -164,6 +172,7 @@ export interface GovernancePolicySpec {
   approvals?: ApprovalsSpec;
   budget?: BudgetSpec;
   circuitBreaker?: CircuitBreakerSpec;
+  toolPinning?: ToolPinningSpec;
 }
 
 export interface Condition {
@@ -202,4 +211,4 @@ export interface GovernancePolicy {
 }
 
 /** Sections that carry their own `mode` (with the Mode enum; dlp has its own). */
-export type ModedSection = 'egress' | 'schedule' | 'tools' | 'rateLimits' | 'approvals' | 'budget' | 'circuitBreaker';
+export type ModedSection = 'egress' | 'schedule' | 'tools' | 'rateLimits' | 'approvals' | 'budget' | 'circuitBreaker' | 'toolPinning';

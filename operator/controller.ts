@@ -337,11 +337,14 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
    * cluster CA changed. Returns when to look again (before the half-life runs out).
    */
   async function ensureSidecarIdentity(namespace: string, now: Date): Promise<number> {
-    const { serviceAccount, role, roleBinding } = desiredSidecarIdentity(namespace);
+    const { serviceAccount, role, roleBinding, toolPins } = desiredSidecarIdentity(namespace);
     // Applied every time (a no-op for the API server when unchanged): its UID tells a recreated account.
     const sa = await applyObject(kc, serviceAccount as KubernetesObject, FIELD_MANAGER);
     await applyIfChanged(role as KubernetesObject);
     await applyIfChanged(roleBinding as KubernetesObject);
+    // Applied without data, so the entries the sidecars add are theirs and stay; every time, so one
+    // a person deleted (to re-pin every server at once) is back at the next reconcile.
+    await applyObject(kc, toolPins as KubernetesObject, FIELD_MANAGER);
 
     let secret: V1Secret | undefined;
     try {

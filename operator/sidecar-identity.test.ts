@@ -23,7 +23,7 @@ function written(expires: Date, uid?: string, issued = new Date(expires.getTime(
 }
 
 describe('desiredSidecarIdentity', () => {
-  const { serviceAccount, role, roleBinding } = desiredSidecarIdentity('agents');
+  const { serviceAccount, role, roleBinding, toolPins } = desiredSidecarIdentity('agents');
 
   it('a ServiceAccount chaperone-sidecar that mounts no token by itself, labelled as the operator\'s', () => {
     expect(serviceAccount).toEqual({
@@ -34,15 +34,21 @@ describe('desiredSidecarIdentity', () => {
     });
   });
 
-  it('a Role with exactly create/get/list on approvalrequests and get/update/patch on their status', () => {
+  it('a Role with exactly create/get/list on approvalrequests, get/update/patch on their status, get/patch on the tool pins ConfigMap only, create on events', () => {
     expect(role.metadata).toEqual({ name: 'chaperone-sidecar', namespace: 'agents', labels: { ...MANAGED_LABELS } });
     expect(role.rules).toEqual([
       { apiGroups: ['chaperone.dev'], resources: ['approvalrequests'], verbs: ['create', 'get', 'list'] },
       { apiGroups: ['chaperone.dev'], resources: ['approvalrequests/status'], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['chaperone-tool-pins'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     ]);
     // never the rights to decide (update/patch the main resource) or to clean up
     const main = role.rules.find((r) => r.resources.includes('approvalrequests'))!;
     for (const verb of ['update', 'patch', 'delete', 'deletecollection', 'watch', '*']) expect(main.verbs).not.toContain(verb);
+  });
+
+  it('an empty ConfigMap chaperone-tool-pins for the sidecars to add pins to', () => {
+    expect(toolPins).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'chaperone-tool-pins', namespace: 'agents', labels: { ...MANAGED_LABELS } } });
   });
 
   it('a RoleBinding of that Role to that ServiceAccount only', () => {

@@ -1,6 +1,8 @@
 // A governed namespace's sidecar identity: the ServiceAccount `chaperone-sidecar`, a Role that lets
-// it create, find and mark used the namespace's ApprovalRequests (and nothing else), the RoleBinding
-// between them, and the Secret `chaperone-sidecar-token` with a token the operator mints for it.
+// it create, find and mark used the namespace's ApprovalRequests, read and add to the namespace's
+// MCP tool pins (the ConfigMap `chaperone-tool-pins`, created here, empty) and report Events (and
+// nothing else), the RoleBinding between them, and the Secret `chaperone-sidecar-token` with a
+// token the operator mints for it.
 // Only the injected sidecar container mounts that Secret; the app container (and the pod's own
 // ServiceAccount) never gets these rights, so nothing the agent can reach can create or decide an
 // approval. Pure: the controller applies what these return, and mints when tokenNeedsMint says so.
@@ -14,6 +16,7 @@ import {
   SIDECAR_TOKEN_SECRET,
 } from '../api/approval-names.js';
 import { API_GROUP } from '../api/schema.js';
+import { TOOL_PINS_CONFIGMAP } from '../api/tool-pins.js';
 import { MANAGED_LABELS } from './namespace-config.js';
 
 /**
@@ -50,6 +53,7 @@ export interface ServiceAccount {
 export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
+  resourceNames?: string[];
   verbs: string[];
 }
 
@@ -77,20 +81,32 @@ export interface TokenSecret {
   data: Record<string, string>;
 }
 
+export interface ToolPinsConfigMap {
+  apiVersion: 'v1';
+  kind: 'ConfigMap';
+  metadata: Meta;
+}
+
 export interface SidecarIdentity {
   serviceAccount: ServiceAccount;
   role: Role;
   roleBinding: RoleBinding;
+  /** Created without data: the sidecars add one entry per MCP server, a person removes one to re-pin. */
+  toolPins: ToolPinsConfigMap;
 }
 
 /**
  * What the sidecar may do in its namespace: create a record when it holds a call, find records by
  * digest (get, list with a field selector), and mark an approved one Used through the status
  * subresource. No watch, no delete, no update of the main resource (so never spec.decision).
+ * Read and patch the one ConfigMap of tool pins (no other ConfigMap, no create or delete), and
+ * create Events (a tool's definition changed since it was pinned).
  */
 export const SIDECAR_RULES: readonly PolicyRule[] = Object.freeze([
   { apiGroups: [API_GROUP], resources: [APPROVAL_PLURAL], verbs: ['create', 'get', 'list'] },
   { apiGroups: [API_GROUP], resources: [`${APPROVAL_PLURAL}/status`], verbs: ['get', 'update', 'patch'] },
+  { apiGroups: [''], resources: ['configmaps'], resourceNames: [TOOL_PINS_CONFIGMAP], verbs: ['get', 'patch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create'] },
 ]);
 
 const meta = (name: string, namespace: string): Meta => ({ name, namespace, labels: { ...MANAGED_LABELS } });
@@ -109,7 +125,7 @@ export function desiredSidecarIdentity(namespace: string): SidecarIdentity {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: meta(SIDECAR_ROLE, namespace),
-      rules: SIDECAR_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+      rules: SIDECAR_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}), verbs: [...r.verbs] })),
     },
     roleBinding: {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -118,6 +134,7 @@ export function desiredSidecarIdentity(namespace: string): SidecarIdentity {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: SIDECAR_ROLE },
       subjects: [{ kind: 'ServiceAccount', name: SIDECAR_SERVICE_ACCOUNT, namespace }],
     },
+    toolPins: { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(TOOL_PINS_CONFIGMAP, namespace) },
   };
 }
 

@@ -58,6 +58,33 @@ export interface Call extends RequestFacts {
    * found the approvals; the agent cannot name them): the approvals check lets these through.
    */
   approvedDigests?: ReadonlySet<string>;
+  /** The pins of the MCP server this call goes to (set by the data path when a policy pins tools). */
+  toolPins?: ToolPinView;
+}
+
+/** A tool a server offers, with a digest of its whole definition (name, description, input schema). */
+export interface OfferedTool {
+  name: string;
+  /** sha256 of the definition's canonical JSON: a changed description or schema changes it. */
+  digest: string;
+}
+
+/**
+ * The tool definitions pinned for one MCP server in this namespace, as the data path found them
+ * (set on the call after it looked them up; the agent cannot name them): the toolPinning check
+ * compares what a server offers, and what a tools/call names, with them.
+ */
+export interface ToolPinView {
+  /** `host:port/path` of the MCP endpoint. */
+  server: string;
+  /** Tool name -> pinned definition digest. Empty when the server was never listed. */
+  pinned: ReadonlyMap<string, string>;
+  /** Tool name -> the digest the server offered last (this sidecar's memory). */
+  current: ReadonlyMap<string, string>;
+  /** The pin store could not answer: nothing can be compared (fail closed in enforce mode). */
+  unavailable?: string;
+  /** How a person re-pins this server, in words for the agent and the audit line. */
+  howToRepin: string;
 }
 
 export interface Usage {
@@ -74,7 +101,7 @@ export interface ResponseFacts {
   /** Text the model produced, located in the JSON (whole responses only; streams report deltas as events). */
   texts: TextField[];
   /** Tools a server offers the agent (an MCP tools/list result): the tools check strips those it may not use. */
-  toolsOffered?: string[];
+  toolsOffered?: OfferedTool[];
 }
 
 /** Things a stream parser notices in a frame, in order. */
@@ -82,7 +109,7 @@ export type StreamEvent =
   | { type: 'tool_call'; name: string; id?: string }
   | { type: 'text'; text: string }
   /** A server's tool list (an MCP tools/list result in a stream). */
-  | { type: 'tools_offered'; names: string[] }
+  | { type: 'tools_offered'; tools: OfferedTool[] }
   | { type: 'usage'; usage: Partial<Usage> }
   | { type: 'error'; message: string };
 

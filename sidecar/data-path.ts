@@ -6,6 +6,7 @@ import type { AgentStats, Audit } from './audit.js';
 import type { ConfigSnapshot } from './config.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Pipeline } from './policy/pipeline.js';
+import type { ToolPins } from './tool-pins/book.js';
 import type { Upstream } from './upstream.js';
 
 /** Everything the data path needs, built once by the sidecar. */
@@ -17,6 +18,8 @@ export interface DataPath {
   upstream: Upstream;
   pipeline: Pipeline;
   approvals: ApprovalStore;
+  /** MCP tool pins of the namespace (looked up only where a policy has a toolPinning section). */
+  toolPins: ToolPins;
   metrics: SidecarMetrics;
   audit: Audit;
   stats: AgentStats;

@@ -11,7 +11,7 @@ import { gate, useAll } from './approvals/resolve.js';
 import { ApprovalStoreUnavailable, type ApprovalRecord } from './approvals/store.js';
 import { pathWithoutQuery } from './audit.js';
 import { decide as decideCall, recordDecision } from './decision.js';
-import type { Call, Provider, RequestFacts, ResponseFacts, StreamEvent, StreamFrame, Usage } from './call.js';
+import type { Call, OfferedTool, Provider, RequestFacts, ResponseFacts, StreamEvent, StreamFrame, Usage } from './call.js';
 import type { ConfigSnapshot } from './config.js';
 import type { DataPath, Target } from './data-path.js';
 import { identify, type Identity } from './identity.js';
@@ -29,7 +29,7 @@ import {
 import type { LargeAnswers, ModelPricing } from '../api/index.js';
 import { malformedJsonMessage } from './json-syntax.js';
 import { costOf } from './pricing.js';
-import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type ProviderAdapter } from './providers/adapter.js';
+import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type ProviderAdapter, type RequestHead } from './providers/adapter.js';
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
 import { stringLeaves } from './providers/util.js';
 import { matchesHostPath } from './policy/egress.js';
@@ -37,7 +37,8 @@ import { closedPrefixInPieces, structuralProblem, structuralProblemInPieces } fr
 import { JSON_BOUNDS, JsonBeyondBounds, parseJsonInPieces, splitsPair, stringifyInPieces } from './json-pieces.js';
 import { LARGE_BODIES_AT_ONCE, Turns } from './large-work.js';
 import { decodeRequestBody, quoted, utf8Text } from './request-body.js';
-import type { CallResult, Pause } from './policy/pipeline.js';
+import { sectionMode, type CallResult, type Pause } from './policy/pipeline.js';
+import { mcpServerOf } from './tool-pins/book.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
 
 /** Bodies (and whole answers) larger than this are read in steps, the event loop let run between them. */
@@ -185,7 +186,7 @@ function refuseTarget(dp: DataPath, ex: Exchange, reason: string): void {
 
 async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   const { req, target } = ex;
-  const head = { host: target.host, method: req.method ?? 'GET', path: target.path, contentType: headerValue(req.headers['content-type']) };
+  const head = { host: target.host, method: req.method ?? 'GET', path: target.path, contentType: headerValue(req.headers['content-type']), accept: headerValue(req.headers.accept) };
   // Chosen by host and path first, so even a 413 for an unread body speaks the provider's dialect.
   ex.adapter = adapterFor(head, undefined);
   ex.provider = ex.adapter.provider;
@@ -246,7 +247,7 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
     }
     // JSON no adapter claims, on a host whose calls are checked: its format is unknown, but every
     // string in it is still text the server reads, so DLP reads it too.
-    const facts = body === undefined ? NO_FACTS : ex.adapter.provider === 'unknown' ? { ...NO_FACTS, texts: stringLeaves(body, []) } : ex.adapter.parseRequest(head, body);
+    const facts = body === undefined ? bodilessFacts(ex.adapter, head) : ex.adapter.provider === 'unknown' ? { ...NO_FACTS, texts: stringLeaves(body, []) } : ex.adapter.parseRequest(head, body);
     await pause();
 
     call = {
@@ -266,6 +267,7 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   } finally {
     endTurn?.();
   }
+  if (call.provider === 'mcp' && call.toolCalls.length > 0 && pinsTools(ex)) call.toolPins = await dp.toolPins.view(serverOf(ex));
   const outcome = await decide(dp, ex, call);
   if (!outcome) return;
 
@@ -295,6 +297,33 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   if (ex.adapter.isStream(contentType)) return relayStream(dp, ex, upstream, inspect);
   if (isJsonContentType(contentType) || (inspect && upstream.statusCode < 300)) return relayJson(dp, ex, upstream, inspect);
   return relayRaw(dp, ex, upstream);
+}
+
+/**
+ * A request without a body (a GET, a DELETE) carries no text to check, but its adapter may still
+ * name it (MCP's GET event stream); one that reads only bodies refuses it, and it goes as unknown.
+ */
+function bodilessFacts(adapter: ProviderAdapter, head: RequestHead): RequestFacts {
+  try {
+    return adapter.parseRequest(head, undefined);
+  } catch (err) {
+    if (err instanceof MalformedRequest) return NO_FACTS;
+    throw err;
+  }
+}
+
+/** Does a policy of this call pin MCP tools (a toolPinning section not off)? */
+const pinsTools = (ex: Exchange): boolean => ex.snapshot.policies.some((p) => p.spec.toolPinning !== undefined && sectionMode(p, 'toolPinning') !== 'off');
+
+const serverOf = (ex: Exchange): string => mcpServerOf(ex.target.host, ex.target.port, ex.target.path);
+
+/**
+ * A server offered tools (an MCP tools/list answer, whole or in a stream): where tools are pinned,
+ * the first listing pins them and the call carries the pins for the toolPinning check to compare.
+ */
+async function pinOffered(dp: DataPath, ex: Exchange, offered: readonly OfferedTool[] | undefined): Promise<void> {
+  if (!offered || offered.length === 0 || !ex.call || !pinsTools(ex)) return;
+  ex.call.toolPins = await dp.toolPins.observe(serverOf(ex), offered);
 }
 
 /** An upstream answer that is not relayed (unreadable, too large): its rest is dropped, the agent gets a 502. */
@@ -514,6 +543,7 @@ async function relayJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.Respon
       ex.response = EMPTY_RESPONSE;
       if (inspect) return refuseAnswer(dp, ex, upstream, `the upstream's answer cannot be checked: the sidecar could not read it`);
     }
+    if (inspect) await pinOffered(dp, ex, ex.response.toolsOffered);
     ex.costUsd = priceCall(ex);
     if (json !== undefined && inspect && pause !== noPause) {
       await pause();
@@ -581,6 +611,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
             judgedChars = 0;
             await letOthersRun();
           }
+          if (event.type === 'tools_offered') await pinOffered(dp, ex, event.tools);
           const outcome = dp.pipeline.evaluateStreamEvent(call, event, policies);
           if (outcome.final.decision === 'hold') {
             holding = true;
@@ -671,6 +702,7 @@ async function relayLargeJson(dp: DataPath, ex: Exchange, upstream: Dispatcher.R
     } catch {
       return refuseAnswer(dp, ex, upstream, `the upstream's answer exceeds the ${dp.maxResponseBytes}-byte limit, and its first bytes cannot be checked: refused`);
     }
+    if (inspect) await pinOffered(dp, ex, ex.response.toolsOffered);
     if (inspect) await dp.pipeline.prepareResponse(ex.call!, ex.response, policies, letOthersRun);
   } finally {
     endTurn();

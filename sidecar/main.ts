@@ -7,6 +7,9 @@ import { splitHostPort } from '../lib/cli.js';
 import { createAdminApp } from './admin.js';
 import { KubernetesApprovals } from './approvals/kubernetes.js';
 import { MemoryApprovals } from './approvals/memory.js';
+import { ToolPins } from './tool-pins/book.js';
+import { KubernetesToolPins } from './tool-pins/kubernetes.js';
+import { MemoryToolPins } from './tool-pins/memory.js';
 import { AgentStats, Audit } from './audit.js';
 import { ConfigSource } from './config.js';
 import type { DataPath } from './data-path.js';
@@ -123,13 +126,17 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     responseTimeoutMs: options.upstreamTimeoutMs,
   });
 
-  const approvals = options.approvalsCredentials
-    ? new KubernetesApprovals({
+  // Approvals and tool pins are objects in the pod's namespace, reached with the sidecar's own token.
+  const inCluster = options.approvalsCredentials
+    ? {
         credentialsDir: options.approvalsCredentials,
         server: options.apiServer ?? inClusterServer(),
         pod: { name: process.env.POD_NAME, uid: process.env.POD_UID, serviceAccount: process.env.POD_SERVICE_ACCOUNT },
-      })
-    : new MemoryApprovals();
+      }
+    : undefined;
+  const approvals = inCluster ? new KubernetesApprovals(inCluster) : new MemoryApprovals();
+  const pinStore = inCluster ? new KubernetesToolPins(inCluster) : new MemoryToolPins();
+  const toolPins = new ToolPins(pinStore, { onDrift: (kind, tools) => metrics.toolPinChanges.inc({ kind }, tools) });
   const adminToken = options.adminTokenFile ? (await readFile(options.adminTokenFile, 'utf8')).trim() : undefined;
   if (options.adminTokenFile && !adminToken) throw new Error(`--admin-token-file ${options.adminTokenFile} is empty`);
   const checks = createChecks();
@@ -140,6 +147,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     upstream,
     pipeline: new Pipeline(checks.all),
     approvals,
+    toolPins,
     metrics,
     audit: new Audit(createAuditLogger('sidecar')),
     stats,
@@ -232,6 +240,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
         adminServer.closeAllConnections();
         await upstream.close().catch(() => {});
         if (approvals instanceof KubernetesApprovals) await approvals.close().catch(() => {});
+        if (pinStore instanceof KubernetesToolPins) await pinStore.close().catch(() => {});
         return clean;
       })()),
   };

@@ -161,6 +161,8 @@ describe('MCP through the sidecar, with the official SDK on both ends', () => {
     expect(session.methods).toContain('DELETE');
     await client.close();
     expect(ran).not.toContain('shell_exec');
+    // The GET stream was read as MCP (its frames checked like any answer's), not relayed unread.
+    await expect.poll(() => sidecar.audits().find((l) => l.operation === 'events'), { timeout: 5_000 }).toMatchObject({ provider: 'mcp', method: 'GET', status: 200 });
   });
 
   it('answers each request of a batch under its own id; a body it cannot read under id null, with its 4xx', async () => {

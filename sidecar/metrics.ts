@@ -80,6 +80,12 @@ export class SidecarMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly toolPinChanges = new Counter({
+    name: 'chaperone_tool_pin_changes_total',
+    help: "MCP tools offered unlike their pins (toolPinning), counted once per sidecar and definition, by kind: changed (a pinned tool's definition differs) or added (a tool that was never pinned).",
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly circuitOpen = new Gauge({
     name: 'chaperone_circuit_open',
     help: '1 while a circuit breaker for the upstream is open (or half-open), else 0.',

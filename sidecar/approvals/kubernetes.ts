@@ -4,19 +4,15 @@
 // decide a request (deciding is a person's, under the `chaperone-approver` ClusterRole; an admission
 // policy checks who). Nothing is kept in memory: a restarted sidecar, or any replica of the same
 // agent, finds the same approvals by digest.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Agent, request } from 'undici';
 import {
   APPROVAL_PLURAL,
-  SIDECAR_TOKEN_KEYS,
-  SIDECAR_TOKEN_SECRET,
   type ApprovalPhase,
   type ApprovalRequestObject,
 } from '../../api/approval-names.js';
 import { API_VERSION } from '../../api/index.js';
 import type { HeldTool } from '../policy/verdict.js';
 import { decisionTime, effectivePhase, type ObservedApproval } from '../../api/approval-phase.js';
+import { ApiUnreachable, apiFailure, SidecarApi, type SidecarApiOptions } from '../kube-api.js';
 import { ApprovalStoreUnavailable, type ApprovalRecord, type ApprovalStore, type HoldContext } from './store.js';
 
 export interface PodIdentity {
@@ -25,14 +21,9 @@ export interface PodIdentity {
   serviceAccount?: string;
 }
 
-export interface KubernetesApprovalsOptions {
-  /** Directory with the token Secret's files: token, ca.crt, namespace. */
-  credentialsDir: string;
-  /** https://host:port of the API server (in a pod: KUBERNETES_SERVICE_HOST and _PORT). */
-  server: string;
+export interface KubernetesApprovalsOptions extends SidecarApiOptions {
   pod: PodIdentity;
   clock?: () => Date;
-  timeoutMs?: number;
 }
 
 type Stored = ObservedApproval;
@@ -45,48 +36,19 @@ function slug(tool: string): string {
 
 export class KubernetesApprovals implements ApprovalStore {
   private readonly clock: () => Date;
-  private readonly timeoutMs: number;
-  private agent: { ca: string; dispatcher: Agent } | undefined;
+  private readonly kube: SidecarApi;
 
   constructor(private readonly options: KubernetesApprovalsOptions) {
     this.clock = options.clock ?? (() => new Date());
-    this.timeoutMs = options.timeoutMs ?? 5000;
-  }
-
-  private async credential(key: keyof typeof SIDECAR_TOKEN_KEYS): Promise<string> {
-    try {
-      const value = (await readFile(join(this.options.credentialsDir, SIDECAR_TOKEN_KEYS[key]), 'utf8')).trim();
-      if (value) return value;
-    } catch {
-      // reported below
-    }
-    throw new ApprovalStoreUnavailable(`no ${key} in ${this.options.credentialsDir} yet (the operator writes Secret ${SIDECAR_TOKEN_SECRET} in governed namespaces)`);
-  }
-
-  /** One connection pool, rebuilt when the CA in the Secret changes. */
-  private async dispatcher(): Promise<Agent> {
-    const ca = await this.credential('ca');
-    if (this.agent?.ca !== ca) {
-      void this.agent?.dispatcher.close();
-      this.agent = { ca, dispatcher: new Agent({ connect: { ca, timeout: this.timeoutMs }, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs }) };
-    }
-    return this.agent.dispatcher;
+    this.kube = new SidecarApi(options);
   }
 
   private async api<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; json: T }> {
-    const [namespace, token, dispatcher] = await Promise.all([this.credential('namespace'), this.credential('token'), this.dispatcher()]);
-    const url = `${this.options.server}/apis/${API_VERSION}/namespaces/${encodeURIComponent(namespace)}/${APPROVAL_PLURAL}${path}`;
     try {
-      const res = await request(url, {
-        method,
-        dispatcher,
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      const json = (await res.body.json().catch(() => ({}))) as T;
-      return { status: res.statusCode, json };
+      return await this.kube.call<T>(method, `apis/${API_VERSION}`, `${APPROVAL_PLURAL}${path}`, body);
     } catch (err) {
-      throw new ApprovalStoreUnavailable(`the API server did not answer: ${(err as Error).message}`);
+      if (err instanceof ApiUnreachable) throw new ApprovalStoreUnavailable(err.message);
+      throw err;
     }
   }
 
@@ -114,10 +76,8 @@ export class KubernetesApprovals implements ApprovalStore {
     };
   }
 
-  /** The API server's reason only: its message may quote the object (a held call's arguments). */
   private failed(what: string, status: number, json: unknown): never {
-    const reason = (json as { reason?: unknown } | null)?.reason;
-    throw new ApprovalStoreUnavailable(`${what}: the API server answered ${status}${typeof reason === 'string' && /^\w{1,64}$/.test(reason) ? ` ${reason}` : ''}`);
+    throw new ApprovalStoreUnavailable(apiFailure(what, status, json));
   }
 
   async find(digest: string): Promise<ApprovalRecord[]> {
@@ -189,6 +149,6 @@ export class KubernetesApprovals implements ApprovalStore {
   }
 
   async close(): Promise<void> {
-    await this.agent?.dispatcher.close();
+    await this.kube.close();
   }
 }

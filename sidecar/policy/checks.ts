@@ -10,6 +10,7 @@ import { egressCheck } from './egress.js';
 import type { Check } from './pipeline.js';
 import { createRateLimitChecks } from './rate-limit.js';
 import { scheduleCheck } from './schedule.js';
+import { toolPinningCheck } from './tool-pinning.js';
 import { toolsCheck } from './tools.js';
 
 export interface CheckSet {
@@ -31,6 +32,7 @@ export function createChecks(clock?: () => Date): CheckSet {
       egressCheck,
       scheduleCheck,
       toolsCheck,
+      toolPinningCheck,
       dlpCheck,
       approvalsCheck,
       budget,

@@ -18,6 +18,8 @@ const SPEC: ToolsSpec = {
   ],
 };
 
+const offer = (...names: string[]) => names.map((name) => ({ name, digest: `d-${name}` }));
+
 describe('toolAllowed', () => {
   it.each<[string, string, boolean]>([
     ['researcher', 'web_search', true],
@@ -94,11 +96,11 @@ describe('toolsCheck', () => {
       expect(pipeline.evaluateResponse(call('researcher'), facts('web_search', 'file_reader'), [p]).final.decision).toBe('allow');
     });
     it("takes the tools the agent may not use out of a server's tool list (MCP tools/list), whatever stripForbidden says", () => {
-      const offered: ResponseFacts = { toolCalls: [], texts: [], toolsOffered: ['web_search', 'file_delete', 'shell_exec', 'file_delete'] };
+      const offered: ResponseFacts = { toolCalls: [], texts: [], toolsOffered: offer('web_search', 'file_delete', 'shell_exec', 'file_delete') };
       const out = pipeline.evaluateResponse(call('researcher'), offered, [p]);
       expect(out.final).toMatchObject({ decision: 'redact', rule: 'tools', stripTools: ['file_delete', 'shell_exec'] });
       expect(out.final.reason).toBe("removed from the server's tool list, tools agent researcher may not use: file_delete, shell_exec");
-      expect(pipeline.evaluateResponse(call('researcher'), { toolCalls: [], texts: [], toolsOffered: ['web_search'] }, [p]).final.decision).toBe('allow');
+      expect(pipeline.evaluateResponse(call('researcher'), { toolCalls: [], texts: [], toolsOffered: offer('web_search') }, [p]).final.decision).toBe('allow');
       // In audit mode nothing is taken out: the list goes as it came, noted.
       const audited = pipeline.evaluateResponse(call('researcher'), offered, [policy({ tools: { ...SPEC, mode: 'audit' } })]);
       expect(audited.final.decision).toBe('audit');
@@ -113,7 +115,7 @@ describe('toolsCheck', () => {
       expect(pipeline.evaluateStreamEvent(call('ops'), { type: 'text', text: 'shell_exec' }, [p]).final.decision).toBe('allow');
     });
     it('takes forbidden tools out of a tools_offered event', () => {
-      const out = pipeline.evaluateStreamEvent(call('ops'), { type: 'tools_offered', names: ['read', 'shell_rm'] }, [p]);
+      const out = pipeline.evaluateStreamEvent(call('ops'), { type: 'tools_offered', tools: offer('read', 'shell_rm') }, [p]);
       expect(out.final).toMatchObject({ decision: 'redact', rule: 'tools' });
       expect(out.stripTools).toEqual(['shell_rm']);
     });

@@ -91,12 +91,12 @@ export const toolsCheck: Check = {
     const key = policyKey(policy);
     const denied = denyTools(spec, call.agent, facts.toolCalls.map((c) => c.name), key, modelCalled);
     if (denied) return denied;
-    return stripOffered(spec, call.agent, facts.toolsOffered ?? [], key);
+    return stripOffered(spec, call.agent, (facts.toolsOffered ?? []).map((t) => t.name), key);
   },
   streamEvent(call, event, policy) {
     const spec = policy.spec.tools;
     if (!spec) return undefined;
-    if (event.type === 'tools_offered') return stripOffered(spec, call.agent, event.names, policyKey(policy));
+    if (event.type === 'tools_offered') return stripOffered(spec, call.agent, event.tools.map((t) => t.name), policyKey(policy));
     if (event.type !== 'tool_call') return undefined;
     return denyTools(spec, call.agent, [event.name], policyKey(policy), modelCalled);
   },

@@ -10,7 +10,7 @@ export const DECISIONS = ['allow', 'audit', 'redact', 'hold', 'rate_limited', 'c
 export type Decision = (typeof DECISIONS)[number] | 'error';
 
 /** The rule families named in X-Chaperone-Rule and in metrics. */
-export type RuleName = 'egress' | 'schedule' | 'tools' | 'rate_limit' | 'dlp' | 'approval' | 'budget' | 'circuit';
+export type RuleName = 'egress' | 'schedule' | 'tools' | 'rate_limit' | 'dlp' | 'approval' | 'budget' | 'circuit' | 'tool_pinning';
 
 /** A text field to replace in the request (or response) JSON body: DLP redaction. */
 export interface TextRewrite {

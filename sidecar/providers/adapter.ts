@@ -8,6 +8,8 @@ export interface RequestHead {
   /** Path and query. */
   path: string;
   contentType?: string;
+  /** The Accept header: a bodiless GET for an event stream (MCP's server stream) is known by it. */
+  accept?: string;
 }
 
 /** An error answer in the provider's own shape, so SDKs show it well. */

@@ -2,8 +2,10 @@
 // answers with a JSON-RPC response as application/json, or as an SSE stream of JSON-RPC messages.
 // Recognised by the body, on whatever host and path the server lives (the proxy only asks for
 // intercepted hosts).
-import type { RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall } from '../call.js';
-import type { ErrorKind, ProviderAdapter } from './adapter.js';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../approvals/digest.js';
+import type { OfferedTool, RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall } from '../call.js';
+import type { ErrorKind, ProviderAdapter, RequestHead } from './adapter.js';
 import { parseSseFrame, sseStreamParser, type SseEvent } from './sse.js';
 import { arr, frameJson, isObject, malformed, parseJson, str, stringLeaves, type Obj } from './util.js';
 
@@ -18,12 +20,22 @@ function isMessage(v: unknown): v is Obj {
  */
 const claimsJsonRpc = (v: unknown): boolean => isObject(v) && 'jsonrpc' in v;
 
-function matches(body: unknown): boolean {
+/**
+ * The client's GET that opens the server's event stream (streamable HTTP: server requests and
+ * notifications, e.g. notifications/tools/list_changed or sampling/createMessage). It has no body,
+ * so it is known by what it accepts; read as MCP, its frames are checked like any answer's.
+ */
+const opensEventStream = (head: RequestHead, body: unknown): boolean =>
+  body === undefined && head.method === 'GET' && (head.accept?.toLowerCase().includes('text/event-stream') ?? false);
+
+function matches(head: RequestHead, body: unknown): boolean {
+  if (opensEventStream(head, body)) return true;
   if (Array.isArray(body)) return body.some(claimsJsonRpc);
   return claimsJsonRpc(body);
 }
 
-function parseRequest(_head: unknown, body: unknown): RequestFacts {
+function parseRequest(head: RequestHead, body: unknown): RequestFacts {
+  if (opensEventStream(head, body)) return { operation: 'events', toolsDefined: [], toolCalls: [], texts: [], stream: true };
   const batch = Array.isArray(body);
   const messages = batch ? body : [body];
   if (messages.length === 0) throw malformed([], 'must not be an empty batch');
@@ -66,14 +78,29 @@ function offeredTools(msg: unknown): Obj[] | undefined {
   return msg.result.tools as Obj[];
 }
 
-/** The names of the tools a message offers (none: not a tools/list result). */
-const offeredToolNames = (msg: unknown): string[] => (offeredTools(msg) ?? []).flatMap((t) => (isObject(t) && typeof t.name === 'string' ? [t.name] : []));
+/**
+ * The tools a message offers, each with a digest of what the agent's model reads of it: name,
+ * title, description, input and output schema, annotations. A server that changes any of them
+ * after they were pinned (a "rug pull": the same name, a new instruction) gets a new digest.
+ */
+const offeredToolsOf = (msg: unknown): OfferedTool[] =>
+  (offeredTools(msg) ?? []).flatMap((t) => {
+    if (!isObject(t) || typeof t.name !== 'string') return [];
+    const { name, title, description, inputSchema, outputSchema, annotations } = t;
+    const digest = createHash('sha256').update(canonicalJson({ name, title, description, inputSchema, outputSchema, annotations })).digest('hex');
+    return [{ name, digest }];
+  });
+
+/** Server-to-client requests and notifications (on a stream): what they carry is text the agent reads. */
+function serverRequestTexts(msg: Obj, out: TextField[]): void {
+  if (typeof msg.method === 'string' && msg.params !== undefined) stringLeaves(msg.params, ['params'], out);
+}
 
 function parseResponse(body: unknown): ResponseFacts {
   const texts: TextField[] = [];
   const messages = Array.isArray(body) ? body : [body];
   messages.forEach((m, i) => resultTexts(m, Array.isArray(body) ? [i] : [], texts));
-  const offered = messages.flatMap(offeredToolNames);
+  const offered = messages.flatMap(offeredToolsOf);
   return { toolCalls: [], texts, ...(offered.length > 0 && { toolsOffered: offered }) };
 }
 
@@ -101,8 +128,9 @@ function streamParser() {
       if (isObject(msg.error)) events.push({ type: 'error', message: str(msg.error.message) ?? 'JSON-RPC error' });
       const texts: TextField[] = [];
       resultTexts(msg, [], texts);
+      serverRequestTexts(msg, texts);
       for (const t of texts) events.push({ type: 'text', text: t.text });
-      if (offeredTools(msg)) events.push({ type: 'tools_offered', names: offeredToolNames(msg) });
+      if (offeredTools(msg)) events.push({ type: 'tools_offered', tools: offeredToolsOf(msg) });
     }
     return events;
   };
@@ -170,7 +198,7 @@ function removeFrameTools(frame: Buffer, names: ReadonlySet<string>): Buffer {
 export const mcpAdapter: ProviderAdapter = {
   provider: 'mcp',
   // Any method: a server may read a JSON-RPC body sent with PUT or PATCH as well, so it is checked whatever the method.
-  matches: (_head, body) => matches(body),
+  matches,
   parseRequest,
   parseResponse,
   isStream: (contentType) => contentType?.toLowerCase().includes('text/event-stream') ?? false,
