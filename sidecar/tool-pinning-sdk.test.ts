@@ -85,7 +85,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sidecar?.stop();
-  await new Promise((resolve) => server?.close(resolve));
+  if (server) await new Promise((resolve) => server.close(resolve));
   await world?.close();
 });
 

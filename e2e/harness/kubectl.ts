@@ -32,7 +32,15 @@ export async function kubectlOk(args: string[], input?: string): Promise<string>
 /** Installs the CRDs from crds/ (GovernancePolicy, ApprovalRequest) and waits until the API server serves them. */
 export async function installCrd(): Promise<void> {
   await kubectlOk(['apply', '-f', join(PROJECT_ROOT, 'crds')]);
-  await kubectlOk(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/governancepolicies.chaperone.dev', `crd/${APPROVAL_CRD_NAME}`]);
+  // A CRD created a moment ago may have no status yet, and `kubectl wait` then fails at once
+  // ("status.conditions accessor error") instead of waiting: ask again until it waits.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = await kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/governancepolicies.chaperone.dev', `crd/${APPROVAL_CRD_NAME}`]);
+    if (r.code === 0) return;
+    if (!/accessor error/.test(r.stderr) || Date.now() > deadline) throw new Error(`kubectl wait for the CRDs failed (${r.code}): ${r.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /**
