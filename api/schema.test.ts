@@ -79,6 +79,14 @@ const full: DeepRequired<GovernancePolicy> = {
       custom: [{ name: 'employee_id', pattern: 'EMP-[0-9]{6}' }],
       scanResponses: true,
     },
+    threats: {
+      mode: 'audit',
+      sensitivity: 'high',
+      categories: ['sql_injection', 'command_injection', 'path_traversal', 'ssrf', 'exfiltration'],
+      clusterCidrs: ['10.96.0.0/12', 'fd00:10:96::/112'],
+      clusterDomains: ['kubernetes.default', '*.svc', '*.cluster.example'],
+      custom: [{ name: 'project_code', pattern: 'PRJ-[0-9]{4}', action: 'redact' }],
+    },
     approvals: { mode: 'enforce', tools: ['send_email', 'execute_*'], timeoutSeconds: 600, timeoutAction: 'approve' },
     budget: {
       mode: 'enforce',

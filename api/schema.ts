@@ -18,6 +18,12 @@ export const DLP_DETECTORS = [
   'ssn', 'credit_card', 'email', 'phone', 'iban', 'aws_access_key', 'api_key', 'private_key', 'jwt',
 ] as const;
 export const DLP_SENSITIVITIES = ['low', 'medium', 'high'] as const;
+export const THREAT_CATEGORIES = ['sql_injection', 'command_injection', 'path_traversal', 'ssrf', 'exfiltration'] as const;
+export const THREAT_SENSITIVITIES = ['low', 'medium', 'high'] as const;
+export const THREAT_ACTIONS = ['block', 'redact'] as const;
+/** spec.threats.clusterCidrs and clusterDomains when a policy leaves them out: the cluster's own addresses. */
+export const THREAT_CLUSTER_CIDRS: readonly string[] = ['10.96.0.0/12'];
+export const THREAT_CLUSTER_DOMAINS: readonly string[] = ['kubernetes', 'kubernetes.default', '*.svc', '*.svc.cluster.local', '*.pod.cluster.local'];
 export const EGRESS_ACTIONS = ['allow', 'deny', 'log'] as const;
 export const TOOLS_DEFAULT_ACTIONS = ['allow', 'deny'] as const;
 export const APPROVAL_TIMEOUT_ACTIONS = ['reject', 'approve'] as const;
@@ -351,6 +357,72 @@ export const governancePolicySpecSchema: SchemaNode = {
           type: 'boolean',
           default: false,
           description: 'Also scan model responses, not only requests.',
+        },
+      },
+    },
+    threats: {
+      type: 'object',
+      description: 'Threat detection in tool-call arguments: SQL and command injection, path traversal, SSRF, exfiltration, and your own patterns.',
+      properties: {
+        mode: sectionMode('threat detection'),
+        sensitivity: {
+          type: 'string',
+          enum: [...THREAT_SENSITIVITIES],
+          default: 'medium',
+          description: 'Which signals count: low (only the unambiguous), medium, or high (also private networks, any ../, large-ish blobs).',
+        },
+        categories: {
+          type: 'array',
+          description: 'Built-in detectors to run; absent means all of them.',
+          'x-kubernetes-list-type': 'set',
+          items: { type: 'string', enum: [...THREAT_CATEGORIES], description: 'A built-in threat category.' },
+        },
+        clusterCidrs: {
+          type: 'array',
+          description: "The cluster's own address ranges (Service and Pod CIDRs): a URL or host in them is SSRF into the cluster. Replaces the default.",
+          default: [...THREAT_CLUSTER_CIDRS],
+          maxItems: 64,
+          'x-kubernetes-list-type': 'set',
+          items: { type: 'string', minLength: 1, maxLength: 64, description: 'An IPv4 or IPv6 CIDR, e.g. 10.96.0.0/12.' },
+        },
+        clusterDomains: {
+          type: 'array',
+          description: "The cluster's own DNS names: a URL or host under them is SSRF into the cluster. Replaces the default.",
+          default: [...THREAT_CLUSTER_DOMAINS],
+          maxItems: 64,
+          'x-kubernetes-list-type': 'set',
+          items: { type: 'string', pattern: HOST_PATTERN, maxLength: 253, description: 'A host name, or "*." and a domain for every name under it.' },
+        },
+        custom: {
+          type: 'array',
+          description: 'Your own patterns, matched against every string of a tool call\'s arguments.',
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['name'],
+          maxItems: 64,
+          items: {
+            type: 'object',
+            description: 'One custom rule.',
+            required: ['name', 'pattern'],
+            properties: {
+              name: {
+                type: 'string',
+                pattern: IDENTIFIER_PATTERN,
+                maxLength: 63,
+                description: 'Rule name as it appears in reasons and audit logs (lowercase identifier).',
+              },
+              pattern: {
+                type: 'string',
+                minLength: 1,
+                description: 'JavaScript regular expression (u flag; no backreferences or lookaround).',
+              },
+              action: {
+                type: 'string',
+                enum: [...THREAT_ACTIONS],
+                default: 'block',
+                description: 'block (deny the call) or redact (replace each match where the argument can be rewritten, else deny).',
+              },
+            },
+          },
         },
       },
     },

@@ -6,6 +6,7 @@
 // is not here: the schema declares those lists `x-kubernetes-list-type: map`, and validate.ts
 // enforces that generically, as the API server does.
 
+import { isIP } from 'node:net';
 import { compileLinearPattern } from './linear-regex.js';
 import { DLP_DETECTORS } from './schema.js';
 import type { GovernancePolicySpec, ScheduleSpec } from './types.js';
@@ -91,27 +92,54 @@ export const checkDlpCustom: Check = (spec, errors) => {
     if (d.name !== undefined && BUILTIN_DETECTORS.has(d.name)) {
       errors.push(`${path}.name: ${JSON.stringify(d.name)} is a built-in detector; choose another name`);
     }
-    if (d.pattern === undefined) return;
-    const feature = nonLinearRegexFeature(d.pattern);
-    if (feature) {
-      errors.push(`${path}.pattern: ${feature} is not allowed (custom patterns must run in linear time)`);
-      return;
-    }
-    let re: RegExp;
-    try {
-      re = new RegExp(d.pattern, 'u');
-    } catch (err) {
-      errors.push(`${path}.pattern: invalid regular expression: ${(err as Error).message}`);
-      return;
-    }
-    // A pattern that matches "" would flag (or redact) every position of every text.
-    if (re.test('')) errors.push(`${path}.pattern: must not match the empty string`);
-    // A few JavaScript forms (\p{Script=...}, [\b]) have no linear-time equivalent.
-    try {
-      compileLinearPattern(d.pattern);
-    } catch (err) {
-      errors.push(`${path}.pattern: cannot run in linear time: ${(err as Error).message}`);
-    }
+    if (d.pattern !== undefined) checkCustomPattern(d.pattern, `${path}.pattern`, errors);
+  });
+};
+
+/** A policy's own regular expression (dlp.custom, threats.custom): valid, linear-time, never matching "". */
+function checkCustomPattern(pattern: string, path: string, errors: string[]): void {
+  const feature = nonLinearRegexFeature(pattern);
+  if (feature) {
+    errors.push(`${path}: ${feature} is not allowed (custom patterns must run in linear time)`);
+    return;
+  }
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern, 'u');
+  } catch (err) {
+    errors.push(`${path}: invalid regular expression: ${(err as Error).message}`);
+    return;
+  }
+  // A pattern that matches "" would flag (or redact) every position of every text.
+  if (re.test('')) errors.push(`${path}: must not match the empty string`);
+  // A few JavaScript forms (\p{Script=...}, [\b]) have no linear-time equivalent.
+  try {
+    compileLinearPattern(pattern);
+  } catch (err) {
+    errors.push(`${path}: cannot run in linear time: ${(err as Error).message}`);
+  }
+}
+
+/** Why a string is not an IPv4 or IPv6 CIDR (an address, "/" and a prefix length), if it is not. */
+export function cidrProblem(cidr: string): string | undefined {
+  const slash = cidr.indexOf('/');
+  const addr = slash < 0 ? cidr : cidr.slice(0, slash);
+  const family = isIP(addr);
+  if (family === 0 || addr.includes('%')) return `must be an IPv4 or IPv6 CIDR such as 10.96.0.0/12 (got ${JSON.stringify(cidr)})`;
+  const bits = slash < 0 ? undefined : cidr.slice(slash + 1);
+  const max = family === 4 ? 32 : 128;
+  if (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max)) return `prefix length must be 0 to ${max} (got ${JSON.stringify(cidr)})`;
+  return undefined;
+}
+
+export const checkThreats: Check = (spec, errors) => {
+  spec.threats?.clusterCidrs?.forEach((c, i) => {
+    if (c === undefined) return;
+    const problem = cidrProblem(c);
+    if (problem) errors.push(`spec.threats.clusterCidrs[${i}]: ${problem}`);
+  });
+  spec.threats?.custom?.forEach((r, i) => {
+    if (r?.pattern !== undefined) checkCustomPattern(r.pattern, `spec.threats.custom[${i}].pattern`, errors);
   });
 };
 
@@ -153,7 +181,7 @@ export const checkSelector: Check = (spec, errors) => {
   });
 };
 
-export const SEMANTIC_CHECKS: readonly Check[] = [checkSelector, checkEgressMatches, checkSchedules, checkToolLists, checkDlpCustom];
+export const SEMANTIC_CHECKS: readonly Check[] = [checkSelector, checkEgressMatches, checkSchedules, checkToolLists, checkDlpCustom, checkThreats];
 
 /** Runs every semantic rule, appending "<field path>: <message>" errors. */
 export function checkSemantics(spec: GovernancePolicySpec, errors: string[]): void {

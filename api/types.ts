@@ -7,7 +7,7 @@
 
 import type {
   APPROVAL_TIMEOUT_ACTIONS, DAYS, DLP_DETECTORS, DLP_MODES, DLP_SENSITIVITIES, EGRESS_ACTIONS, LARGE_ANSWERS, MODES,
-  SELECTOR_OPERATORS, TOOLS_DEFAULT_ACTIONS,
+  SELECTOR_OPERATORS, THREAT_ACTIONS, THREAT_CATEGORIES, THREAT_SENSITIVITIES, TOOLS_DEFAULT_ACTIONS,
 } from './schema.js';
 
 export type Mode = (typeof MODES)[number];
@@ -15,6 +15,9 @@ export type DlpMode = (typeof DLP_MODES)[number];
 export type Day = (typeof DAYS)[number];
 export type DlpDetector = (typeof DLP_DETECTORS)[number];
 export type DlpSensitivity = (typeof DLP_SENSITIVITIES)[number];
+export type ThreatCategoryName = (typeof THREAT_CATEGORIES)[number];
+export type ThreatSensitivity = (typeof THREAT_SENSITIVITIES)[number];
+export type ThreatAction = (typeof THREAT_ACTIONS)[number];
 export type EgressAction = (typeof EGRESS_ACTIONS)[number];
 export type ToolsDefaultAction = (typeof TOOLS_DEFAULT_ACTIONS)[number];
 export type ApprovalTimeoutAction = (typeof APPROVAL_TIMEOUT_ACTIONS)[number];
@@ -118,6 +121,27 @@ export interface DlpSpec {
   scanResponses?: boolean;
 }
 
+export interface ThreatCustomRule {
+  name: string;
+  pattern: string;
+  /** default "block". */
+  action?: ThreatAction;
+}
+
+export interface ThreatsSpec {
+  /** Absent: inherits spec.mode. */
+  mode?: Mode;
+  /** default "medium". */
+  sensitivity?: ThreatSensitivity;
+  /** Absent: every built-in category. */
+  categories?: ThreatCategoryName[];
+  /** default ["10.96.0.0/12"]. */
+  clusterCidrs?: string[];
+  /** default ["kubernetes", "kubernetes.default", "*.svc", "*.svc.cluster.local", "*.pod.cluster.local"]. */
+  clusterDomains?: string[];
+  custom?: ThreatCustomRule[];
+}
+
 export interface ApprovalsSpec {
   mode?: Mode;
   tools?: string[];
@@ -169,6 +193,7 @@ export interface GovernancePolicySpec {
   tools?: ToolsSpec;
   rateLimits?: RateLimitsSpec;
   dlp?: DlpSpec;
+  threats?: ThreatsSpec;
   approvals?: ApprovalsSpec;
   budget?: BudgetSpec;
   circuitBreaker?: CircuitBreakerSpec;
@@ -211,4 +236,4 @@ export interface GovernancePolicy {
 }
 
 /** Sections that carry their own `mode` (with the Mode enum; dlp has its own). */
-export type ModedSection = 'egress' | 'schedule' | 'tools' | 'rateLimits' | 'approvals' | 'budget' | 'circuitBreaker' | 'toolPinning';
+export type ModedSection = 'egress' | 'schedule' | 'tools' | 'rateLimits' | 'approvals' | 'budget' | 'circuitBreaker' | 'toolPinning' | 'threats';

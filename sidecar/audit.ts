@@ -25,6 +25,8 @@ export interface AuditRecord {
   rules: RuleName[];
   policy?: string;
   dlp?: Record<string, number>;
+  /** Threat categories found in tool-call arguments (spec.threats). */
+  threats?: string[];
   status: number;
   latencyMs: number;
   overheadMs: number;
@@ -35,6 +37,24 @@ export interface AuditRecord {
   checkedBytes?: number;
   /** A refused tunnel's reason: its client sees only a closed connection (after CONNECT's 200). */
   reason?: string;
+  /** A WebSocket session (recorded when it ends), or one of its messages the checks acted on. */
+  websocket?: WebSocketFacts;
+}
+
+/** What an audit line says of a WebSocket (sidecar/websocket/). */
+export interface WebSocketFacts {
+  /** A message's line: the requestId of its session (the upgrade). */
+  session?: string;
+  /** A message's line: who sent it, and its event type (Realtime). */
+  from?: 'client' | 'server';
+  event?: string;
+  /** A session's line: whole messages each way (sockets whose frames are read), bytes each way. */
+  messages?: { fromClient: number; fromServer: number };
+  bytes?: { fromClient: number; fromServer: number };
+  /** A session's line: the tool calls the model proposed that were judged. */
+  toolCallsJudged?: number;
+  /** The close code that ended the session (sent by either side, or by the sidecar). */
+  closeCode?: number;
 }
 
 export class Audit {

@@ -21,17 +21,19 @@ export function refuse(reason: string): Outcome {
   return combine([{ decision: 'deny', rule: 'egress', reason }]);
 }
 
-/** The audit line's facts; rules, DLP counts and rounding are derived here from the findings. */
-export type DecisionFacts = Omit<AuditRecord, 'rules' | 'dlp'> & {
+/** The audit line's facts; rules, DLP counts, threat categories and rounding are derived here from the findings. */
+export type DecisionFacts = Omit<AuditRecord, 'rules' | 'dlp' | 'threats'> & {
   findings: readonly Verdict[];
   /** Observe latency and overhead (calls); a tunnel's lifetime is not a request duration. */
   timed: boolean;
+  /** The tokens and cost were counted in the metrics as they came (countUsage: a WebSocket session's responses); the line only reports them. */
+  tokensCounted?: boolean;
 };
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
 
 export function recordDecision(dp: DataPath, facts: DecisionFacts): void {
-  const { findings, timed, ...line } = facts;
+  const { findings, timed, tokensCounted, ...line } = facts;
   const m = dp.metrics;
   const agentLabel = m.agents.value(line.agent);
   m.requests.inc({ provider: line.provider, agent: agentLabel, decision: line.decision });
@@ -39,19 +41,30 @@ export function recordDecision(dp: DataPath, facts: DecisionFacts): void {
     m.duration.observe({ provider: line.provider }, line.latencyMs / 1000);
     m.overhead.observe({ provider: line.provider }, line.overheadMs / 1000);
   }
-  const modelLabel = line.tokens || line.costUsd !== undefined ? m.models.value(line.model) : '';
-  if (line.tokens) {
-    m.tokens.inc({ provider: line.provider, model: modelLabel, type: 'input' }, line.tokens.inputTokens);
-    m.tokens.inc({ provider: line.provider, model: modelLabel, type: 'output' }, line.tokens.outputTokens);
-  }
-  if (line.costUsd !== undefined) m.cost.inc({ provider: line.provider, model: modelLabel, agent: agentLabel }, line.costUsd);
+  if (!tokensCounted) countUsage(dp, line);
   const dlp = m.countFindings(findings);
+  const threats = [...new Set(findings.flatMap((f) => f.threats ?? []))].sort();
   dp.stats.count(line.agent, line.decision);
   dp.audit.record({
     ...line,
     rules: [...new Set(findings.flatMap((f) => (f.rule ? [f.rule] : [])))],
     ...(Object.keys(dlp).length ? { dlp } : {}),
+    ...(threats.length ? { threats } : {}),
     latencyMs: round(line.latencyMs),
     overheadMs: round(line.overheadMs),
   });
+}
+
+/**
+ * Counts tokens and cost in the metrics. recordDecision does it for a call; a WebSocket session
+ * calls it for each response as it ends, so a long session's spend shows while it runs.
+ */
+export function countUsage(dp: DataPath, usage: Pick<AuditRecord, 'provider' | 'agent' | 'model' | 'tokens' | 'costUsd'>): void {
+  const m = dp.metrics;
+  const modelLabel = usage.tokens || usage.costUsd !== undefined ? m.models.value(usage.model) : '';
+  if (usage.tokens) {
+    m.tokens.inc({ provider: usage.provider, model: modelLabel, type: 'input' }, usage.tokens.inputTokens);
+    m.tokens.inc({ provider: usage.provider, model: modelLabel, type: 'output' }, usage.tokens.outputTokens);
+  }
+  if (usage.costUsd !== undefined) m.cost.inc({ provider: usage.provider, model: modelLabel, agent: m.agents.value(usage.agent) }, usage.costUsd);
 }

@@ -3,7 +3,7 @@
 // connection. Each connection carries its authority: where its requests go, fixed by what the
 // sidecar itself established (the CONNECT target, the TLS server name), never by the request.
 // Every request's path is made canonical here (canonical-path.ts) before anything reads it.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
@@ -12,6 +12,7 @@ import { canonicalTarget, splitAbsoluteTarget } from './canonical-path.js';
 import type { Target } from './data-path.js';
 import type { LeafCertificates } from './leaf-certificates.js';
 import { BUILTIN_INTERCEPT_HOSTS, hostMatches } from './providers/index.js';
+import { isWebSocketUpgrade } from './websocket/handshake.js';
 
 export function isIntercepted(host: string, snapshot: ConfigSnapshot | undefined): boolean {
   return (
@@ -57,31 +58,52 @@ export interface InnerServer {
 }
 
 export type Handle = (req: IncomingMessage, res: ServerResponse, target: Target) => void;
+/** A WebSocket upgrade request and its connection (websocket/upgrade.ts). */
+export type HandleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, target: Target) => void;
 
-export function createInnerServer(limits: ServerLimits, snapshot: () => ConfigSnapshot | undefined, handle: Handle): InnerServer {
+/** Where a request goes, or the answer it gets instead. */
+type Routed = Target | { status: number; message: string };
+
+export function createInnerServer(limits: ServerLimits, snapshot: () => ConfigSnapshot | undefined, handle: Handle, upgrade?: HandleUpgrade): InnerServer {
   const authorities = new WeakMap<object, Authority>();
-  const server = createLimitedServer(limits, (req, res) => {
+  const targetOf = (req: IncomingMessage): Routed => {
     const authority = authorities.get(req.socket);
-    if (!authority) return plainError(res, 500, 'lost the connection authority');
+    if (!authority) return { status: 500, message: 'lost the connection authority' };
     let { host, port } = authority;
     if (authority.byHostHeader) {
       const named = parseAuthority(req.headers.host ?? '', authority.port);
-      if (!named) return plainError(res, 400, 'a Host header naming the destination is required');
+      if (!named) return { status: 400, message: 'a Host header naming the destination is required' };
       ({ host, port } = named);
     }
     const where = { scheme: authority.scheme, host, port, inspect: authority.scheme === 'https' || isIntercepted(host, snapshot()) };
     const raw = req.url ?? '/';
-    if (raw.startsWith('/')) return handle(req, res, canonicalTarget(where, raw));
+    if (raw.startsWith('/')) return canonicalTarget(where, raw);
     // Inside a tunnel the destination is already fixed: an absolute-form target (legal HTTP/1.1)
     // must name that same place, and only its path is read, canonicalised like any other.
     const absolute = splitAbsoluteTarget(raw);
     const named = absolute && parseAuthority(absolute.authority, absolute.scheme === 'https' ? 443 : 80);
     if (!absolute || !named || absolute.scheme !== where.scheme || named.host !== host || named.port !== port) {
       const refused = `the request target must be a path (/...) or a URL of this connection's own destination, ${where.scheme}://${host}:${port}`;
-      return handle(req, res, { ...where, path: raw, refused });
+      return { ...where, path: raw, refused };
     }
-    handle(req, res, canonicalTarget(where, absolute.pathAndQuery));
-  });
+    return canonicalTarget(where, absolute.pathAndQuery);
+  };
+  const onWebSocket = upgrade
+    ? (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+        const routed = targetOf(req);
+        if ('status' in routed) return rawError(socket, routed.status, routed.message);
+        upgrade(req, socket, head, routed);
+      }
+    : undefined;
+  const server = createLimitedServer(
+    limits,
+    (req, res) => {
+      const routed = targetOf(req);
+      if ('status' in routed) return plainError(res, routed.status, routed.message);
+      handle(req, res, routed);
+    },
+    onWebSocket,
+  );
   return {
     server,
     async terminateTls(socket, host, port, certs) {
@@ -101,8 +123,15 @@ export function createInnerServer(limits: ServerLimits, snapshot: () => ConfigSn
   };
 }
 
-/** An HTTP server with the client-side limits and a never-crashing answer to malformed HTTP. */
-export function createLimitedServer(limits: ServerLimits, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+/**
+ * An HTTP server with the client-side limits and a never-crashing answer to malformed HTTP.
+ * `onWebSocket` takes WebSocket upgrades; without it, or for other upgrades (h2c), see serveUpgradeAsRequest.
+ */
+export function createLimitedServer(
+  limits: ServerLimits,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+  onWebSocket?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+): Server {
   const server = createServer({ keepAliveTimeout: limits.keepAliveMs, connectionsCheckingInterval: Math.min(1_000, limits.clientTimeoutMs) }, onRequest);
   server.requestTimeout = limits.clientTimeoutMs;
   server.headersTimeout = Math.min(limits.clientTimeoutMs, 30_000);
@@ -110,7 +139,14 @@ export function createLimitedServer(limits: ServerLimits, onRequest: (req: Incom
   // Expect: 100-continue is answered by the exchange once it knows the body is welcome, so a body
   // declared over the limit gets its 413 before the client sends it (exchange.ts, expectsContinue).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
-  boundSilence(server, limits.clientTimeoutMs);
+  const handOver = boundSilence(server, limits.clientTimeoutMs);
+  if (onWebSocket) {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!isWebSocketUpgrade(req)) return serveUpgradeAsRequest(server, req, socket, head);
+      handOver(socket as Socket);
+      onWebSocket(req, socket, head);
+    });
+  }
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Malformed HTTP or a client timeout: answer if we still can, never crash.
     if (socket.writable && err.code !== 'ECONNRESET') {
@@ -129,7 +165,7 @@ export function createLimitedServer(limits: ServerLimits, onRequest: (req: Incom
  * sidecar keeps these bounds itself, for every connection alike. A request in flight waiting on
  * its upstream is not silence: the upstream timeouts bound that.
  */
-function boundSilence(server: Server, ms: number): void {
+function boundSilence(server: Server, ms: number): (socket: Socket) => void {
   const inFlight = new WeakMap<object, number>();
   /** Connections a CONNECT took over: whoever serves them now (a tunnel, TLS, the inner server) bounds them. */
   const handedOver = new WeakSet<object>();
@@ -141,10 +177,12 @@ function boundSilence(server: Server, ms: number): void {
   });
   // Node destroys a connection that times out unless someone listens: the listener above decides.
   server.on('timeout', () => undefined);
-  server.prependListener('connect', (_req: IncomingMessage, socket: Socket) => {
+  // A connection that became a tunnel or a WebSocket: whoever relays it bounds its silence.
+  const handOver = (socket: Socket): void => {
     handedOver.add(socket);
     socket.setTimeout(0);
-  });
+  };
+  server.prependListener('connect', (_req: IncomingMessage, socket: Socket) => handOver(socket));
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
@@ -162,6 +200,37 @@ function boundSilence(server: Server, ms: number): void {
       if (!socket.destroyed) socket.setTimeout(ms); // silence counts again from here
     });
   });
+  return handOver;
+}
+
+/**
+ * An upgrade to something other than a WebSocket (`Upgrade: h2c`, which `curl --http2` sends) is
+ * not taken, as before the server listened for upgrades: node has let the connection go, so the
+ * request is given back to the server as it came, less its Upgrade (hop-by-hop, never forwarded
+ * anyway) and HTTP2-Settings headers, and the connection is served from there as any other.
+ */
+function serveUpgradeAsRequest(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const drop = new Set(['upgrade', 'http2-settings']);
+  const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!;
+    let value = req.rawHeaders[i + 1]!;
+    if (drop.has(name.toLowerCase())) continue;
+    if (name.toLowerCase() === 'connection') {
+      value = value.split(',').map((t) => t.trim()).filter((t) => t !== '' && !drop.has(t.toLowerCase())).join(', ');
+      if (value === '') continue;
+    }
+    lines.push(`${name}: ${value}`);
+  }
+  socket.unshift(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]));
+  server.emit('connection', socket);
+}
+
+/** An answer of the sidecar's own on a connection no HTTP server writes to any more, then closed. */
+export function rawError(socket: Duplex, status: number, message: string): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = JSON.stringify({ error: { message: `chaperone: ${message}`, type: 'proxy_error', code: status } });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 export function plainError(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {

@@ -67,6 +67,12 @@ export class SidecarMetrics {
     labelNames: ['detector', 'action'] as const,
     registers: [this.registry],
   });
+  readonly threatsDetected = new Counter({
+    name: 'chaperone_threats_detected_total',
+    help: 'Threats found in tool-call arguments (spec.threats), by category: sql_injection, command_injection, path_traversal, ssrf, exfiltration, custom. Values are never recorded.',
+    labelNames: ['category'] as const,
+    registers: [this.registry],
+  });
   readonly cost = new Counter({
     name: 'chaperone_cost_usd_total',
     help: 'Spend in US dollars computed from response usage and the price table.',
@@ -95,9 +101,9 @@ export class SidecarMetrics {
 
   /**
    * Counts a call's policy findings (violations by policy, rule and action; DLP findings by
-   * detector) and returns the DLP counts per detector for the audit line.
+   * detector; threats by category) and returns the DLP counts per detector for the audit line.
    */
-  countFindings(findings: ReadonlyArray<{ decision: string; rule?: string; policy?: string; dlp?: Record<string, number> }>): Record<string, number> {
+  countFindings(findings: ReadonlyArray<{ decision: string; rule?: string; policy?: string; dlp?: Record<string, number>; threats?: readonly string[] }>): Record<string, number> {
     const dlp: Record<string, number> = {};
     for (const f of findings) {
       if (f.rule && f.policy) this.violations.inc({ policy: f.policy, rule: f.rule, action: f.decision });
@@ -105,6 +111,7 @@ export class SidecarMetrics {
         this.dlpFindings.inc({ detector, action: f.decision }, n);
         dlp[detector] = (dlp[detector] ?? 0) + n;
       }
+      for (const category of f.threats ?? []) this.threatsDetected.inc({ category });
     }
     return dlp;
   }

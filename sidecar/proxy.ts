@@ -5,11 +5,14 @@
 //     any other; plain HTTP inside is served the same way; other hosts are tunnelled byte for byte.
 //     A TLS server name that is not the CONNECT target is refused (domain fronting), so no tunnel
 //     can carry a provider's traffic past the checks.
-//  3. Base-URL routes: /openai/v1/... and /anthropic/v1/... (for SDKs configured with a base URL).
+//  3. Base-URL routes: /openai/v1/... and /anthropic/v1/... (for SDKs configured with a base URL),
+//     and /proxy/{scheme}/{host[:port]}/{path} for any other destination (an MCP server URL).
 //  4. Transparent capture (transparent.ts): connections redirected by the pod's iptables rules.
+// WebSocket upgrades come in every one of these ways and go to websocket/upgrade.ts.
 // Every request's path is made canonical where it comes in (here and in inner-server.ts), so the
 // adapters, the egress rules and the upstream all read the same one (canonical-path.ts).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { handleUpgrade, type UpgradeContext } from './websocket/upgrade.js';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { ambiguousEscape, canonicalTarget, splitAbsoluteTarget, tryCanonicalPath } from './canonical-path.js';
@@ -19,7 +22,7 @@ import { handleExchange } from './exchange.js';
 import { readFirstBytes } from './first-bytes.js';
 import { headerValue } from './http-util.js';
 import { identify, type Identity } from './identity.js';
-import { createInnerServer, createLimitedServer, isIntercepted, parseAuthority, plainError, type InnerServer, type ServerLimits } from './inner-server.js';
+import { createInnerServer, createLimitedServer, isIntercepted, parseAuthority, plainError, rawError, type InnerServer, type ServerLimits } from './inner-server.js';
 import type { LeafCertificates } from './leaf-certificates.js';
 import { blocks, type Outcome } from './policy/verdict.js';
 import { connected, recordTunnel, relay, tunnelCall, type Tunnel } from './tunnel.js';
@@ -28,6 +31,7 @@ import { connected, recordTunnel, relay, tunnelCall, type Tunnel } from './tunne
 const BASE_ROUTES: ReadonlyArray<{ prefix: string; host: string }> = [
   { prefix: '/openai/', host: 'api.openai.com' },
   { prefix: '/anthropic/', host: 'api.anthropic.com' },
+  { prefix: '/gemini/', host: 'generativelanguage.googleapis.com' },
 ];
 
 export interface ProxyOptions extends ServerLimits {
@@ -85,7 +89,14 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
       else res.destroy();
     });
   };
-  const inner = createInnerServer(options, () => dp.snapshot(), track);
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, target: Target): void => {
+    if (transparentPorts.has(target.port) && isLoopback(target.host)) return rawError(socket, 508, `${target.host}:${target.port} is this sidecar: refusing to loop`);
+    handleUpgrade(upgradeContext, req, socket, head, target).catch((err: Error) => {
+      dp.log.error({ err: err.message }, 'unhandled WebSocket upgrade error');
+      socket.destroy();
+    });
+  };
+  const inner = createInnerServer(options, () => dp.snapshot(), track, upgrade);
   const gate: Gate = {
     dp,
     certs,
@@ -99,27 +110,49 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
     },
   };
 
-  const server = createLimitedServer(options, (req, res) => {
-    const url = req.url ?? '/';
+  const upgradeContext: UpgradeContext = { dp, idleMs: options.tunnelIdleMs, busy, keep: (socket) => gate.keep(socket) };
+
+  /** Where a request on the proxy port goes, or the answer it gets instead. */
+  const routeOf = (req: IncomingMessage, webSocket: boolean): Target | RouteError => {
+    // A WebSocket client may name its target ws:// or wss://: the same places as http:// and https://.
+    const url = webSocket ? (req.url ?? '/').replace(/^ws(s?):\/\//i, 'http$1://') : (req.url ?? '/');
     // 1. Absolute URI: a forward-proxy request. Split by hand, not by `new URL()`, whose own path
     // rewriting would be a third spelling next to the one checked and the one forwarded.
     if (/^https?:\/\//i.test(url)) {
       const absolute = splitAbsoluteTarget(url);
       const to = absolute && parseAuthority(absolute.authority, absolute.scheme === 'https' ? 443 : 80);
-      if (!absolute || !to) return plainError(res, 400, `malformed request URL`);
-      return track(req, res, canonicalTarget({ scheme: absolute.scheme, ...to, inspect: isIntercepted(to.host, dp.snapshot()) }, absolute.pathAndQuery));
+      if (!absolute || !to) return { status: 400, message: `malformed request URL` };
+      return canonicalTarget({ scheme: absolute.scheme, ...to, inspect: isIntercepted(to.host, dp.snapshot()) }, absolute.pathAndQuery);
     }
     // 3. Base-URL routes, chosen on the canonical path (`/openai/./v1/...` is `/openai/v1/...`).
     const canonical = tryCanonicalPath(url);
     const routed = canonical.ok ? canonical.path : url;
+    if (/^\/proxy(\/|$)/.test(routed)) {
+      const self = (host: string, port: number): boolean => isLoopback(host) && (port === req.socket.localPort || transparentPorts.has(port));
+      return proxyRoute(url, (host) => isIntercepted(host, dp.snapshot()), self);
+    }
     const route = BASE_ROUTES.find((r) => routed.startsWith(r.prefix));
     if (route) {
       const where = { scheme: 'https' as const, host: route.host, port: 443, path: routed.slice(route.prefix.length - 1), inspect: true };
       const refused = canonical.ok ? ambiguousEscape(where.path) : canonical.reason;
-      return track(req, res, refused === undefined ? where : { ...where, refused });
+      return refused === undefined ? where : { ...where, refused };
     }
-    plainError(res, 404, `no route for ${routed.split('?')[0]}: use chaperone as HTTP(S)_PROXY, or the base URLs /openai/v1 and /anthropic/v1`);
-  });
+    return { status: 404, message: `no route for ${routed.split('?')[0]}: use chaperone as HTTP(S)_PROXY, the base URLs /openai/v1 and /anthropic/v1, or /proxy/{scheme}/{host}/{path}` };
+  };
+
+  const server = createLimitedServer(
+    options,
+    (req, res) => {
+      const routed = routeOf(req, false);
+      if ('status' in routed) return plainError(res, routed.status, routed.message);
+      track(req, res, routed);
+    },
+    (req, socket, head) => {
+      const routed = routeOf(req, true);
+      if ('status' in routed) return rawError(socket, routed.status, routed.message);
+      upgrade(req, socket, head, routed);
+    },
+  );
 
   server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -156,6 +189,46 @@ export function createProxy(dp: DataPath, certs: LeafCertificates, options: Prox
       return clean;
     },
   };
+}
+
+/** A request the proxy port answers itself (no route, a malformed one). */
+interface RouteError {
+  status: number;
+  message: string;
+}
+
+const PROXY_SCHEMES: Record<string, 'http' | 'https'> = { http: 'http', https: 'https', ws: 'http', wss: 'https' };
+
+/**
+ * `/proxy/{scheme}/{host[:port]}/{path}`: a destination named by the path, for clients that take a
+ * base URL and no proxy (an agent's MCP server URL, Akto-style): `/proxy/https/mcp.example.com/mcp`
+ * goes to `https://mcp.example.com/mcp` like a forward-proxy request to it would, inspected when
+ * the host is intercepted, else under the egress rules only. The route is chosen on the canonical
+ * path (so `/proxy/./https/...` routes the same), the target's own path made canonical after, as
+ * any request's. Schemes http and https (ws and wss for WebSocket clients), no userinfo, a port
+ * in range, never the sidecar itself: anything else is answered 400 naming the problem.
+ */
+export function proxyRoute(url: string, intercepted: (host: string) => boolean, self: (host: string, port: number) => boolean): Target | RouteError {
+  // The trailing slash is kept while the route is read: whether it stays is the target's to say.
+  const canonical = tryCanonicalPath(url, { keepTrailingSlash: true });
+  const routed = canonical.ok ? canonical.path : url;
+  const m = /^\/proxy(?:\/([^/?]*))?(?:\/([^/?]*))?(.*)$/s.exec(routed);
+  const bad = (message: string): RouteError => ({ status: 400, message: `${message}; the route is /proxy/{http|https|ws|wss}/{host[:port]}/{path}` });
+  if (!m) return bad('malformed /proxy route');
+  const [, schemeName = '', authority = '', rest = ''] = m;
+  const scheme = PROXY_SCHEMES[schemeName.toLowerCase()];
+  if (!scheme) return bad(schemeName === '' ? 'no scheme in the /proxy route' : `the scheme ${JSON.stringify(schemeName.slice(0, 16))} is not one the proxy route takes`);
+  if (authority === '') return bad('no host in the /proxy route');
+  if (/@|%40/i.test(authority)) return bad('a user name or password (userinfo) in the /proxy route\'s host is not allowed');
+  const to = parseAuthority(authority, scheme === 'https' ? 443 : 80);
+  if (!to) {
+    const port = /:([^:\]]*)$/.exec(authority);
+    return bad(port && !authority.startsWith('[') ? `the port ${JSON.stringify(port[1]!.slice(0, 16))} is not a port (1-65535)` : `the host ${JSON.stringify(authority.slice(0, 64))} is not a host name or address`);
+  }
+  if (self(to.host, to.port)) return bad(`${to.host}:${to.port} is this sidecar`);
+  const path = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
+  const where = { scheme, ...to, inspect: intercepted(to.host) };
+  return canonical.ok ? canonicalTarget(where, path) : { ...where, path, refused: canonical.reason };
 }
 
 /** CONNECT host:port — decided, answered, then routed by what the client sends first. */

@@ -2,7 +2,7 @@
 // TCP for tunnels. `--resolve HOST=IP:PORT` sends a host's traffic elsewhere while TLS still
 // verifies the real host name; `--upstream-ca` adds a CA to the public roots.
 import { connect as netConnect, type Socket } from 'node:net';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
 
 export interface UpstreamOptions {
@@ -35,11 +35,13 @@ export function parseResolve(spec: string): [string, Address] {
 
 export class Upstream {
   readonly agent: Agent;
+  /** The upstream TLS trust (public roots plus --upstream-ca), for connections made outside undici (WebSockets). */
+  readonly secureContext: SecureContext;
 
   constructor(private readonly options: UpstreamOptions) {
     // One context for every connection: a `ca` option would make each tls.connect parse all the
     // public roots again (~20 ms of main-thread work per new upstream connection).
-    const secureContext = createSecureContext(options.extraCaPem ? { ca: [...rootCertificates, options.extraCaPem] } : {});
+    const secureContext = (this.secureContext = createSecureContext(options.extraCaPem ? { ca: [...rootCertificates, options.extraCaPem] } : {}));
     const base = buildConnector({ timeout: options.connectTimeoutMs, secureContext });
     this.agent = new Agent({
       connect: (opts, callback) => {
@@ -52,6 +54,11 @@ export class Upstream {
       keepAliveTimeout: options.keepAliveMs ?? 60_000,
       connections: options.connectionsPerOrigin ?? 128,
     });
+  }
+
+  /** Time to an upstream's answer (its headers). */
+  get responseTimeoutMs(): number {
+    return this.options.responseTimeoutMs;
   }
 
   /** Where traffic for host:port really goes. */

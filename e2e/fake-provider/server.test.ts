@@ -1,12 +1,15 @@
 // The fake provider answered by the providers' real SDKs: if they parse its text, tool calls and
 // usage, its wire formats are real. The adapters then read the same bytes as a cross-check.
+import AnthropicBedrock from '@anthropic-ai/bedrock-sdk';
 import Anthropic from '@anthropic-ai/sdk';
+import { ApiError, GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, EventStreamDecoder, headerString } from '../../sidecar/providers/aws-eventstream.js';
-import { anthropicAdapter, bedrockAdapter, mcpAdapter, openAiChatAdapter, openAiResponsesAdapter } from '../../sidecar/providers/index.js';
+import { anthropicAdapter, bedrockAdapter, geminiAdapter, mcpAdapter, openAiChatAdapter, openAiResponsesAdapter } from '../../sidecar/providers/index.js';
 import type { ProviderAdapter } from '../../sidecar/providers/adapter.js';
+import { openAiEndpointsAdapter } from '../../sidecar/providers/openai-endpoints.js';
 import { feed } from '../../sidecar/providers/testing.js';
 import { makeTestPki } from './certs.js';
 import { main } from './main.js';
@@ -296,6 +299,154 @@ describe('Bedrock Converse', () => {
   });
 });
 
+describe('Bedrock InvokeModel', () => {
+  const claude = 'anthropic.claude-3-5-sonnet-20241022-v2:0';
+  const bedrock = () => new AnthropicBedrock({ awsAccessKey: 'AKIAFAKEFAKEFAKE', awsSecretKey: 'fake-secret', awsRegion: 'us-east-1', baseURL: fake.url, maxRetries: 0 });
+  const weather = [{ name: 'get_weather', description: 'Weather by city', input_schema: { type: 'object' as const, properties: { q: { type: 'string' } } } }];
+
+  it('answers a Claude Messages body the Anthropic Bedrock SDK parses, with Bedrock\'s token headers', async () => {
+    const r = await bedrock().messages.create({ model: claude, max_tokens: 100, system: 'Be brief.', messages: [{ role: 'user', content: ASK }] });
+    expect(r).toMatchObject({ type: 'message', model: 'claude-3-5-sonnet-20241022', stop_reason: 'end_turn', content: [{ type: 'text', text: `Echo: ${ASK}` }] });
+    expect(r.usage).toMatchObject({ input_tokens: tokens('Be brief.'.length + ASK.length), output_tokens: tokens(`Echo: ${ASK}`.length) });
+    const rec = fake.received.at(-1)!;
+    expect(rec.path).toMatch(/^\/model\/anthropic\.claude-3-5-sonnet-20241022-v2(:|%3A)0\/invoke$/);
+    expect(rec.json).toMatchObject({ anthropic_version: expect.any(String), max_tokens: 100 });
+    expect(rec.json).not.toHaveProperty('model');
+    expect(rec.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKE\//);
+    const raw = await post(rec.path, rec.json);
+    expect(raw.headers.get('x-amzn-bedrock-input-token-count')).toBe(String(r.usage.input_tokens));
+    expect(raw.headers.get('x-amzn-bedrock-output-token-count')).toBe(String(r.usage.output_tokens));
+  });
+
+  it('proposes a tool_use when asked to, whole and streamed (the SDK assembles it; the adapter reads it)', async () => {
+    const r = await bedrock().messages.create({ model: claude, max_tokens: 100, tools: weather, messages: [{ role: 'user', content: TOOL_ASK }] });
+    expect(r.stop_reason).toBe('tool_use');
+    expect(r.content).toEqual([{ type: 'tool_use', id: expect.any(String), name: 'get_weather', input: { q: TOOL_ASK } }]);
+    const final = await bedrock().messages.stream({ model: claude, max_tokens: 100, tools: weather, messages: [{ role: 'user', content: TOOL_ASK }] }).finalMessage();
+    expect(final.content).toEqual([{ type: 'tool_use', id: expect.any(String), name: 'get_weather', input: { q: TOOL_ASK } }]);
+    const rec = fake.received.at(-1)!;
+    expect(rec.path).toMatch(/\/invoke-with-response-stream$/);
+    const fed = await adapterFacts(bedrockAdapter, await post(rec.path, rec.json));
+    expect(fed.frames.every((f) => f.unreadable === undefined)).toBe(true);
+    expect(fed.events.filter((e) => e.type === 'tool_call')).toEqual([{ type: 'tool_call', name: 'get_weather', id: expect.any(String) }]);
+    expect(fed.facts).toMatchObject({ usage: { inputTokens: tokens(TOOL_ASK.length), outputTokens: tokens(JSON.stringify({ q: TOOL_ASK }).length) }, toolCalls: [{ name: 'get_weather', arguments: { q: TOOL_ASK } }] });
+  });
+
+  it('streams Claude text the SDK and the adapter read alike', async () => {
+    const stream = bedrock().messages.stream({ model: claude, max_tokens: 100, messages: [{ role: 'user', content: ASK }] });
+    expect(await stream.finalText()).toBe(`Echo: ${ASK}`);
+    const fed = await adapterFacts(bedrockAdapter, await post(fake.received.at(-1)!.path, fake.received.at(-1)!.json));
+    expect(fed.events.flatMap((e) => (e.type === 'text' ? [e.text] : [])).join('')).toBe(`Echo: ${ASK}`);
+  });
+
+  it.each([
+    ['amazon.nova-lite-v1:0', { messages: [{ role: 'user', content: [{ text: TOOL_ASK }] }], inferenceConfig: { max_new_tokens: 50 } }],
+    ['meta.llama3-1-8b-instruct-v1:0', { prompt: ASK, max_gen_len: 50 }],
+    ['amazon.titan-text-express-v1', { inputText: ASK, textGenerationConfig: { maxTokenCount: 50 } }],
+  ])('answers %s whole and streamed in its own format, which the adapter reads', async (model, body) => {
+    const path = `/model/${encodeURIComponent(model)}`;
+    const whole = await post(`${path}/invoke`, body);
+    expect(whole.status).toBe(200);
+    const answer = bedrockAdapter.parseResponse(await whole.json());
+    expect(answer.usage?.outputTokens).toBe(Number(whole.headers.get('x-amzn-bedrock-output-token-count')));
+    const fed = await adapterFacts(bedrockAdapter, await post(`${path}/invoke-with-response-stream`, body));
+    expect(fed.frames.every((f) => f.unreadable === undefined)).toBe(true);
+    expect(fed.facts.usage).toEqual(answer.usage);
+    const unnumbered = (calls: Array<{ id?: string }>) => calls.map(({ id: _id, ...call }) => call); // ids differ per call
+    expect(unnumbered(fed.facts.toolCalls)).toEqual(unnumbered(answer.toolCalls));
+    if (model.includes('nova')) expect(answer.toolCalls).toMatchObject([{ name: 'get_weather' }]);
+    else expect(fed.events.flatMap((e) => (e.type === 'text' ? [e.text] : [])).join('')).toBe(answer.texts[0]!.text);
+  });
+
+  it('answers a model it does not speak, or a body its model does not take, with a ValidationException', async () => {
+    for (const [model, body] of [['cohere.command-r-v1:0', { message: 'hi' }], [claude, { messages: [] }]] as const) {
+      const res = await post(`/model/${encodeURIComponent(model)}/invoke`, body);
+      expect(res.status).toBe(400);
+      expect(res.headers.get('x-amzn-errortype')).toBe('ValidationException');
+    }
+  });
+});
+
+describe('Gemini', () => {
+  const gemini = () => new GoogleGenAI({ apiKey: 'gemini-test-key', httpOptions: { baseUrl: fake.url } });
+  const weather = [{ functionDeclarations: [{ name: 'get_weather', description: 'the weather', parametersJsonSchema: { type: 'object', properties: { q: { type: 'string' } } } }] }];
+  const generate = (method: string, text: string) => post(`/v1beta/models/gemini-2.5-flash:${method}`, { contents: [{ role: 'user', parts: [{ text }] }] });
+
+  it('answers generateContent the SDK parses (text, usage, model version)', async () => {
+    const r = await gemini().models.generateContent({ model: 'gemini-2.5-flash', contents: ASK, config: { systemInstruction: 'Be brief.' } });
+    expect(r.text).toBe(`Echo: ${ASK}`);
+    expect(r.modelVersion).toBe('gemini-2.5-flash');
+    expect(r.candidates![0]!.finishReason).toBe('STOP');
+    const input = tokens('Be brief.'.length + ASK.length);
+    const output = tokens(`Echo: ${ASK}`.length);
+    expect(r.usageMetadata).toMatchObject({ promptTokenCount: input, candidatesTokenCount: output, totalTokenCount: input + output });
+    const rec = fake.received.at(-1)!;
+    expect(rec).toMatchObject({ method: 'POST', path: '/v1beta/models/gemini-2.5-flash:generateContent' });
+    expect(rec.headers['x-goog-api-key']).toBe('gemini-test-key');
+  });
+
+  it('proposes a function call, and answers the function response in text', async () => {
+    const ai = gemini();
+    const r = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: TOOL_ASK, config: { tools: weather } });
+    expect(r.functionCalls).toEqual([{ name: 'get_weather', args: { q: TOOL_ASK } }]);
+    const facts = geminiAdapter.parseResponse(await (await post('/v1beta/models/gemini-2.5-flash:generateContent', fake.received.at(-1)!.json)).json());
+    expect(facts.toolCalls).toEqual([{ name: 'get_weather', arguments: { q: TOOL_ASK } }]);
+    const next = await ai.models.generateContent({
+      model: 'gemini-2.5-flash',
+      contents: [
+        { role: 'user', parts: [{ text: TOOL_ASK }] },
+        { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { q: TOOL_ASK } } }] },
+        { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { output: 'sunny' } } }] },
+      ],
+      config: { tools: weather },
+    });
+    expect(next.text).toBe('Echo: {"output":"sunny"}');
+  });
+
+  it('streams with alt=sse: text the SDK accumulates, cumulative usage the adapter reads', async () => {
+    const seen: string[] = [];
+    for await (const c of await gemini().models.generateContentStream({ model: 'gemini-2.5-flash', contents: ASK })) seen.push(c.text ?? '');
+    expect(seen).toHaveLength(4);
+    expect(seen.join('')).toBe(`Echo: ${ASK}`);
+    expect(fake.received.at(-1)!.path).toBe('/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse');
+    const fed = await adapterFacts(geminiAdapter, await generate('streamGenerateContent?alt=sse', ASK));
+    expect(fed.frames).toHaveLength(4);
+    expect(fed.facts).toMatchObject({ model: 'gemini-2.5-flash', usage: { inputTokens: tokens(ASK.length), outputTokens: tokens(`Echo: ${ASK}`.length) } });
+  });
+
+  it('streams a whole function call in one event the SDK and the adapter read', async () => {
+    const calls = [];
+    for await (const c of await gemini().models.generateContentStream({ model: 'gemini-2.5-flash', contents: TOOL_ASK, config: { tools: weather } })) calls.push(...(c.functionCalls ?? []));
+    expect(calls).toEqual([{ name: 'get_weather', args: { q: TOOL_ASK } }]);
+    const fed = await adapterFacts(geminiAdapter, await generate('streamGenerateContent?alt=sse', TOOL_ASK));
+    expect(fed.events.filter((e) => e.type === 'tool_call')).toEqual([{ type: 'tool_call', name: 'get_weather' }]);
+    expect(fed.facts.toolCalls).toEqual([{ name: 'get_weather', arguments: { q: TOOL_ASK } }]);
+  });
+
+  it('streams without alt=sse as one JSON array, written element by element', async () => {
+    const res = await generate('streamGenerateContent', ASK);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=UTF-8');
+    const chunks = await chunksOf(res);
+    expect(chunks.length).toBeGreaterThan(1);
+    const body = JSON.parse(Buffer.concat(chunks).toString()) as unknown[];
+    expect(body).toHaveLength(4);
+    const facts = geminiAdapter.parseResponse(body);
+    expect(facts.texts.map((t) => t.text).join('')).toBe(`Echo: ${ASK}`);
+    expect(facts.usage).toEqual({ inputTokens: tokens(ASK.length), outputTokens: tokens(`Echo: ${ASK}`.length) });
+  });
+
+  it("answers a malformed body with Google's 400, which the SDK raises", async () => {
+    const res = await fetch(`${fake.url}/v1beta/models/gemini-2.5-flash:generateContent`, { method: 'POST', body: 'not json' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: 400, message: expect.any(String), status: 'INVALID_ARGUMENT' } });
+    // Contents that are not a list: the SDK checks its own arguments, so the bad field goes as extra body.
+    const err = await gemini().models.generateContent({ model: 'gemini-2.5-flash', contents: ASK, config: { httpOptions: { extraBody: { contents: { role: 'user' } } } } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(400);
+    expect((err as ApiError).message).toMatch(/INVALID_ARGUMENT/);
+  });
+});
+
 describe('MCP', () => {
   const rpc = (id: number | undefined, method: string, params?: unknown) => ({ jsonrpc: '2.0', ...(id !== undefined && { id }), method, ...(params !== undefined && { params }) });
   const accept = { accept: 'application/json, text/event-stream' };
@@ -459,5 +610,90 @@ describe('TLS and the CLI', () => {
     }
     await expect(main(['--port', 'x'])).rejects.toThrow(/--port/);
     await expect(main(['--tls-cert', 'a'])).rejects.toThrow(/go together/);
+  });
+});
+
+describe("OpenAI's other endpoints (openai-endpoints.ts)", () => {
+  it('answers legacy completions, whole and streamed, which the SDK and the endpoints adapter read', async () => {
+    const r = await openai.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: ASK, max_tokens: 20 });
+    expect(r).toMatchObject({ object: 'text_completion', model: 'gpt-3.5-turbo-instruct', choices: [{ text: `Echo: ${ASK}`, finish_reason: 'stop' }] });
+    expect(r.usage).toEqual({ prompt_tokens: tokens(ASK.length), completion_tokens: tokens(`Echo: ${ASK}`.length), total_tokens: tokens(ASK.length) + tokens(`Echo: ${ASK}`.length) });
+    let text = '';
+    let usage: unknown;
+    for await (const c of await openai.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: ASK, stream: true, stream_options: { include_usage: true } })) {
+      text += c.choices[0]?.text ?? '';
+      usage = c.usage ?? usage;
+    }
+    expect([text, usage]).toEqual([`Echo: ${ASK}`, r.usage]);
+    const fed = await adapterFacts(openAiEndpointsAdapter, await post('/v1/completions', { model: 'm', prompt: ASK, stream: true, stream_options: { include_usage: true } }));
+    expect(fed.events.filter((e) => e.type === 'text').map((e) => (e.type === 'text' ? e.text : '')).join('')).toBe(`Echo: ${ASK}`);
+    expect(fed.facts.usage).toEqual({ inputTokens: r.usage!.prompt_tokens, outputTokens: r.usage!.completion_tokens });
+  });
+
+  it('answers embeddings (base64 by the SDK\'s default, or floats) and moderations', async () => {
+    const e = await openai.embeddings.create({ model: 'text-embedding-3-small', input: ['hello', 'world!'] });
+    expect(e.data.map((d) => d.embedding.length)).toEqual([8, 8]);
+    expect(fake.received.at(-1)!.json).toMatchObject({ encoding_format: 'base64' });
+    expect(e.usage).toEqual({ prompt_tokens: tokens(5) + tokens(6), total_tokens: tokens(5) + tokens(6) });
+    const floats = await openai.embeddings.create({ model: 'text-embedding-3-small', input: 'hello', encoding_format: 'float', dimensions: 4 });
+    expect(floats.data[0]!.embedding).toEqual(e.data[0]!.embedding.slice(0, 4).map((x) => Math.fround(x)));
+    const m = await openai.moderations.create({ model: 'omni-moderation-latest', input: [{ type: 'text', text: 'hi' }] });
+    expect(m.results).toHaveLength(1);
+    expect(m.results[0]!.flagged).toBe(false);
+  });
+
+  it('answers speech as audio bytes (or SSE), and images as base64 with usage', async () => {
+    const speech = await openai.audio.speech.create({ model: 'gpt-4o-mini-tts', voice: 'alloy', input: 'Hello there, how are you today?' });
+    expect(speech.headers.get('content-type')).toBe('audio/mpeg');
+    const audio = Buffer.from(await speech.arrayBuffer());
+    expect([...audio.subarray(0, 2)]).toEqual([0xff, 0xfb]);
+    const events = await adapterFacts(openAiEndpointsAdapter, await post('/v1/audio/speech', { model: 'gpt-4o-mini-tts', voice: 'alloy', input: 'Hi', stream_format: 'sse' }));
+    expect(events.facts.usage).toEqual({ inputTokens: 1, outputTokens: tokens(64) });
+    const image = await openai.images.generate({ model: 'gpt-image-1', prompt: 'a sea otter' });
+    expect(image.data![0]!.b64_json).toMatch(/^iVBOR/);
+    expect(image.usage).toMatchObject({ input_tokens: tokens('a sea otter'.length), output_tokens: 272 });
+    const dalle = await openai.images.generate({ model: 'dall-e-3', prompt: 'a sea otter' });
+    expect(openAiEndpointsAdapter.parseResponse(JSON.parse(JSON.stringify(dalle))).texts).toEqual([{ path: ['data', 0, 'revised_prompt'], text: 'Echo: a sea otter' }]);
+  });
+
+  it('runs an assistant: requires_action with the proposed call, then the answer to its output (polled JSON)', async () => {
+    const assistant = await openai.beta.assistants.create({ model: 'gpt-4o', instructions: 'Be brief.', tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }] });
+    const thread = await openai.beta.threads.create({ messages: [{ role: 'user', content: TOOL_ASK }] });
+    const run = await openai.beta.threads.runs.createAndPoll(thread.id, { assistant_id: assistant.id });
+    expect(run.status).toBe('requires_action');
+    const call = run.required_action!.submit_tool_outputs.tool_calls[0]!;
+    expect([call.function.name, JSON.parse(call.function.arguments)]).toEqual(['get_weather', { q: TOOL_ASK }]);
+    expect(openAiEndpointsAdapter.parseResponse(JSON.parse(JSON.stringify(run))).toolCalls).toEqual([{ name: 'get_weather', arguments: { q: TOOL_ASK }, id: call.id }]);
+    const done = await openai.beta.threads.runs.submitToolOutputsAndPoll(run.id, { thread_id: thread.id, tool_outputs: [{ tool_call_id: call.id, output: 'sunny' }] });
+    expect(done.status).toBe('completed');
+    expect(done.usage).toMatchObject({ completion_tokens: tokens('Echo: sunny'.length) });
+    const messages = await openai.beta.threads.messages.list(thread.id);
+    expect(messages.data[0]!.content[0]).toMatchObject({ type: 'text', text: { value: 'Echo: sunny' } });
+    expect((await openai.beta.threads.runs.retrieve(run.id, { thread_id: thread.id })).status).toBe('completed');
+    await expect(openai.beta.threads.runs.retrieve('run_nope', { thread_id: thread.id })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('streams a run: the SDK\'s AssistantStream assembles the text; the adapter sees a proposed call at its first step delta', async () => {
+    const stream = openai.beta.threads.createAndRunStream({ assistant_id: 'asst_x', thread: { messages: [{ role: 'user', content: ASK }] } });
+    const messages = await stream.finalMessages();
+    expect(messages[0]!.content[0]).toMatchObject({ text: { value: `Echo: ${ASK}` } });
+    expect((await stream.finalRun()).status).toBe('completed');
+    const fed = await adapterFacts(openAiEndpointsAdapter, await post('/v1/threads/runs', { assistant_id: 'asst_x', stream: true, thread: { messages: [{ role: 'user', content: TOOL_ASK }] } }));
+    const names = fed.frames.map((f) => f.bytes.toString().split('\n')[0]);
+    const at = fed.frames.findIndex((f) => f.events.some((e) => e.type === 'tool_call'));
+    expect(names[at]).toBe('event: thread.run.step.delta');
+    expect(names.at(-2)).toBe('event: thread.run.requires_action');
+    expect(fed.facts.toolCalls).toEqual([{ name: 'get_weather', arguments: { q: TOOL_ASK }, id: expect.stringMatching(/^call_fake/) }]);
+  });
+
+  it('answers batches and realtime client secrets; a body that is no JSON object gets a 400', async () => {
+    const batch = await openai.batches.create({ input_file_id: 'file-abc', endpoint: '/v1/chat/completions', completion_window: '24h' });
+    expect(batch).toMatchObject({ object: 'batch', status: 'validating', input_file_id: 'file-abc' });
+    expect((await openai.batches.retrieve(batch.id)).id).toBe(batch.id);
+    const secret = await openai.realtime.clientSecrets.create({ session: { type: 'realtime', model: 'gpt-realtime', instructions: 'Be nice.' } });
+    expect(secret.value).toMatch(/^ek_fake/);
+    expect(secret.session).toMatchObject({ type: 'realtime', instructions: 'Be nice.' });
+    const bad = await fetch(`${fake.url}/v1/embeddings`, { method: 'POST', body: '[1]' });
+    expect(bad.status).toBe(400);
   });
 });

@@ -6,11 +6,18 @@
 //   POST .../responses                   OpenAI Responses
 //   POST .../v1/messages                 Anthropic Messages
 //   POST /model/{id}/converse[-stream]   Bedrock Converse (JSON, or AWS event-stream)
+//   POST /model/{id}/invoke[-with-response-stream]  Bedrock InvokeModel (bedrock-invoke.ts: Claude, Nova, Llama, Titan; JSON, or event-stream chunks)
+//   POST .../models/{m}:generateContent  Gemini (gemini.ts; :streamGenerateContent: SSE with ?alt=sse, else a JSON array)
+//   ANY  .../completions, embeddings,    OpenAI's other endpoints (openai-endpoints.ts): legacy completions
+//        moderations, audio/speech,      (JSON or SSE), embeddings, moderations, speech (audio bytes), images,
+//        images/*, assistants, threads/*, the Assistants API (runs with requires_action; JSON or SSE), batches,
+//        batches, realtime/*             realtime sessions and client secrets
 //   POST (JSON-RPC body, any path)       MCP streamable HTTP
 //   ANY  /status/{code}[/...]            answers that status, OpenAI error shape
 //   ANY  /hang                           never answers
 //   ANY  /slow-stream                    an SSE frame every 200 ms for ~2 s
 //   anything else                        404, OpenAI error shape
+//   WebSocket upgrades                   realtime.ts: OpenAI Realtime (.../realtime), an echo (/echo)
 //
 // Request headers that steer it (any route):
 //   x-fake-sse: 1                        MCP: answer in SSE
@@ -18,7 +25,11 @@
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { bedrockInvoke } from './bedrock-invoke.js';
+import { geminiReply } from './gemini.js';
 import { isJsonRpc, MCP_SESSION_ID, mcpResponses, wantsSse } from './mcp.js';
+import { openAiEndpoints } from './openai-endpoints.js';
+import { attachRealtime } from './realtime.js';
 import { anthropicMessages, chatCompletions, converse, openAiErrorBody, responses, type Reply } from './wire.js';
 
 export interface FakeProviderOptions {
@@ -56,7 +67,7 @@ export interface FakeProvider {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-const BEDROCK_PATH = /^\/model\/[^/]+\/(converse|converse-stream)$/;
+const BEDROCK_PATH = /^\/model\/[^/]+\/(converse|converse-stream|invoke|invoke-with-response-stream)$/;
 const SLOW_FRAMES = 10;
 const SLOW_GAP_MS = 200;
 
@@ -65,6 +76,7 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
   const gapMs = opts.streamGapMs ?? 5;
   const received: ReceivedRequest[] = [];
   let counter = 0;
+  const openAiOther = openAiEndpoints(); // its threads, runs... live as long as this server
 
   // Every pending pause, so close() can cut them short instead of keeping the process alive.
   const sleepers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
@@ -129,16 +141,22 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
       return sendFrames(res, 'text/event-stream', frames, SLOW_GAP_MS);
     }
 
+    // OpenAI's other endpoints (completions, embeddings, assistants, threads...): openai-endpoints.ts.
+    const other = openAiOther.answer({ ...rec, path }, () => ++counter);
+    if (other) return send(res, other);
+
     if (method === 'POST') {
       const body = rec.json;
       const n = ++counter;
+      const gemini = geminiReply(url, body, n); // Gemini paths, with their own 400s (gemini.ts)
+      if (gemini) return send(res, gemini);
       const isLlm = path.endsWith('/chat/completions') || path.endsWith('/responses') || path.endsWith('/v1/messages') || BEDROCK_PATH.test(path);
       if (isLlm && !isObj(body)) return badBody(res, path);
       if (isObj(body) && path.endsWith('/chat/completions')) return send(res, chatCompletions(body, n));
       if (isObj(body) && path.endsWith('/responses')) return send(res, responses(body, n));
       if (isObj(body) && path.endsWith('/v1/messages')) return send(res, anthropicMessages(body, n), { 'request-id': `req_fake${n}` });
       const bedrock = BEDROCK_PATH.exec(path);
-      if (isObj(body) && bedrock) return send(res, converse(body, n, bedrock[1] === 'converse-stream'));
+      if (isObj(body) && bedrock) return send(res, bedrock[1]!.startsWith('invoke') ? bedrockInvoke(path, body, n) : converse(body, n, bedrock[1] === 'converse-stream'));
       if (isJsonRpc(body)) {
         const answers = mcpResponses(body);
         const session = { 'mcp-session-id': MCP_SESSION_ID };
@@ -190,6 +208,10 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
   };
 
   const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : createHttpServer(handler);
+  attachRealtime(server, (rec) => {
+    received.push(rec);
+    opts.onRequest?.(rec);
+  });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

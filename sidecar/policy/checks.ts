@@ -10,6 +10,7 @@ import { egressCheck } from './egress.js';
 import type { Check } from './pipeline.js';
 import { createRateLimitChecks } from './rate-limit.js';
 import { scheduleCheck } from './schedule.js';
+import { threatsCheck } from './threats.js';
 import { toolPinningCheck } from './tool-pinning.js';
 import { toolsCheck } from './tools.js';
 
@@ -34,6 +35,7 @@ export function createChecks(clock?: () => Date): CheckSet {
       toolsCheck,
       toolPinningCheck,
       dlpCheck,
+      threatsCheck,
       approvalsCheck,
       budget,
       limits.rateLimitCheck,

@@ -10,7 +10,7 @@ export const DECISIONS = ['allow', 'audit', 'redact', 'hold', 'rate_limited', 'c
 export type Decision = (typeof DECISIONS)[number] | 'error';
 
 /** The rule families named in X-Chaperone-Rule and in metrics. */
-export type RuleName = 'egress' | 'schedule' | 'tools' | 'rate_limit' | 'dlp' | 'approval' | 'budget' | 'circuit' | 'tool_pinning';
+export type RuleName = 'egress' | 'schedule' | 'tools' | 'rate_limit' | 'dlp' | 'approval' | 'budget' | 'circuit' | 'tool_pinning' | 'threats';
 
 /** A text field to replace in the request (or response) JSON body: DLP redaction. */
 export interface TextRewrite {
@@ -53,6 +53,8 @@ export interface Verdict {
   stripTools?: string[];
   /** DLP: findings by detector (counts only, never values). */
   dlp?: Record<string, number>;
+  /** Threats: the categories found in tool-call arguments (sql_injection, ssrf, ...; never values). */
+  threats?: string[];
   /**
    * Approvals (decision `hold`): the tool calls to hold. Absent on a stream's tool_call event, whose
    * arguments are not complete yet: the data path holds the rest of the stream and asks again at its end.

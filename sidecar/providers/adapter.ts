@@ -74,6 +74,12 @@ export interface ProviderAdapter {
   parseResponse(body: unknown): ResponseFacts;
   /** Is this response a stream this adapter frames (by content type)? */
   isStream(contentType: string | undefined): boolean;
+  /**
+   * Does this request's answer come as bytes that are not text (OpenAI audio.speech)? Such an answer
+   * has nothing for the checks to read and is relayed as it comes; any other 2xx answer of an
+   * inspected call is read as JSON whatever its content type says, since SDKs parse it by what they asked for.
+   */
+  binaryAnswer?(facts: RequestFacts): boolean;
   /** A fresh incremental parser for one streamed response. */
   streamParser(): StreamParser;
   /** An error body in the provider's own shape; `request` is the parsed request body, when there is one (JSON-RPC answers name its ids). */

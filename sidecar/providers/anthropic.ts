@@ -4,7 +4,7 @@ import type { ErrorKind, ProviderAdapter, RequestHead } from './adapter.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, parseJson, pathOnly, requireArray,
-  requireObject, requireString, str, stringLeaves, toolCall, ToolCallCollector, toolDefinitionTexts,
+  requireObject, requireString, str, stringLeaves, toolCall, ToolCallCollector, toolDefinitionTexts, type Obj,
 } from './util.js';
 
 /** Text blocks of a content list; tool_result blocks nest their own content (string or blocks). */
@@ -27,9 +27,11 @@ function blockTexts(content: unknown, path: (string | number)[], out: TextField[
   });
 }
 
-function parseRequest(head: RequestHead, body: unknown): RequestFacts {
-  const b = requireObject(body, []);
-  const model = requireString(b.model, ['model']);
+/**
+ * The facts of a Messages body, whoever names its model: the Anthropic API (`model` in the body) or
+ * Bedrock's InvokeModel (the model in the path, `anthropic_version` in the body), so both read alike.
+ */
+export function messagesBodyFacts(b: Obj): Pick<RequestFacts, 'toolsDefined' | 'toolCalls' | 'texts' | 'maxOutputTokens'> {
   const texts: TextField[] = [];
   if (b.system !== undefined && b.system !== null) blockTexts(b.system, ['system'], texts);
 
@@ -60,15 +62,21 @@ function parseRequest(head: RequestHead, body: unknown): RequestFacts {
       toolCalls.push(toolCall(block.name, block.input, block.id));
     }
   }
+  return { toolsDefined, toolCalls, texts, ...(maxOutputTokens !== undefined && { maxOutputTokens }) };
+}
 
+function parseRequest(head: RequestHead, body: unknown): RequestFacts {
+  const b = requireObject(body, []);
+  const model = requireString(b.model, ['model']);
+  const facts = messagesBodyFacts(b);
   return {
     operation: pathOnly(head.path).endsWith('/count_tokens') ? 'messages.count_tokens' : 'messages',
     model,
-    toolsDefined,
-    toolCalls,
-    texts,
+    toolsDefined: facts.toolsDefined,
+    toolCalls: facts.toolCalls,
+    texts: facts.texts,
     stream: b.stream === true,
-    ...(maxOutputTokens !== undefined && { maxOutputTokens }),
+    ...(facts.maxOutputTokens !== undefined && { maxOutputTokens: facts.maxOutputTokens }),
   };
 }
 
@@ -118,17 +126,22 @@ function parseResponse(body: unknown): ResponseFacts {
   return facts;
 }
 
-function streamParser() {
+/** Reads Messages stream events, whatever carries them (SSE here, Bedrock's event-stream chunks there). */
+export interface MessagesStreamReader {
+  /** One event's parsed JSON; `eventName` is the SSE event field, when there is one (the JSON's `type` comes first). */
+  read(ev: unknown, eventName?: string): StreamEvent[];
+  facts(): ResponseFacts;
+}
+
+export function messagesStreamReader(): MessagesStreamReader {
   const tools = new ToolCallCollector();
   let model: string | undefined;
   const usage: Partial<Usage> = {};
 
-  const read = (frame: SseEvent): StreamEvent[] => {
-    if (!frame.hasData) return [];
-    const ev = frameJson(frame.data);
+  const read = (ev: unknown, eventName?: string): StreamEvent[] => {
     if (!isObject(ev)) return [];
     const key = String(num(ev.index) ?? '');
-    switch (str(ev.type) ?? frame.event) {
+    switch (str(ev.type) ?? eventName) {
       case 'message_start': {
         const message = isObject(ev.message) ? ev.message : {};
         model = str(message.model) ?? model;
@@ -170,14 +183,20 @@ function streamParser() {
     }
   };
 
-  return sseStreamParser(read, () => ({
+  const facts = (): ResponseFacts => ({
     ...(model !== undefined && { model }),
     ...(usage.inputTokens !== undefined || usage.outputTokens !== undefined
       ? { usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 } }
       : {}),
     toolCalls: tools.list(),
     texts: [],
-  }));
+  });
+  return { read, facts };
+}
+
+function streamParser() {
+  const reader = messagesStreamReader();
+  return sseStreamParser((frame: SseEvent) => (frame.hasData ? reader.read(frameJson(frame.data), frame.event) : []), reader.facts);
 }
 
 function anthropicError(kind: ErrorKind, message: string) {

@@ -1,16 +1,16 @@
-// Amazon Bedrock runtime: Converse and ConverseStream (POST /model/{modelId}/converse[-stream]).
-// The model is named in the path (URL-encoded; may be an ARN). InvokeModel paths are recognised
-// too, but their bodies are model-specific, so only the model and the stream flag are read.
+// Amazon Bedrock runtime (POST /model/{modelId}/{operation}; the model id is URL-encoded and may be
+// an ARN): Converse and ConverseStream (bedrock-converse.ts), InvokeModel and
+// InvokeModelWithResponseStream, whose bodies are the model's own format (bedrock-invoke.ts).
+// Streams of both come in AWS event-stream framing: ConverseStream's events by name, InvokeModel's
+// as `chunk` events carrying one of the model's own JSON events in base64.
 import { BEDROCK_HOSTS } from '../../api/intercept-hosts.js';
-import type { RequestFacts, ResponseFacts, StreamEvent, StreamFrame, TextField, ToolCall, Usage } from '../call.js';
+import type { RequestFacts, ResponseFacts, StreamEvent, StreamFrame } from '../call.js';
 import { UnreadableStream, type ErrorKind, type ProviderAdapter, type RequestHead, type StreamParser } from './adapter.js';
 import { EventStreamDecoder, EventStreamError, encodeMessage, headerString, type DecodedMessage } from './aws-eventstream.js';
+import { converseBodyFacts, converseRemoveTools, converseResponseFacts, converseStreamReader, isConverseAnswer } from './bedrock-converse.js';
+import { invokeBodyFacts, invokeRemoveTools, invokeResponseFacts, invokeStreamReader } from './bedrock-invoke.js';
 import { hostMatches } from './hosts.js';
-import {
-  arr, frameJson, isObject, malformed, num, objectTexts, optionalArray, parseJson, pathOnly, requireObject, schemaTexts, str, stringLeaves, toolDefinitionTexts,
-  toolCall, ToolCallCollector, UnreadableFrame, type Obj,
-  usageFrom,
-} from './util.js';
+import { frameJson, isObject, parseJson, pathOnly, requireObject, str, stringLeaves, UnreadableFrame } from './util.js';
 
 /** Defined in api/ with the other built-in intercept hosts. */
 export { BEDROCK_HOSTS };
@@ -33,92 +33,8 @@ function route(path: string): { model: string; operation: string } | undefined {
   return { model, operation: m[2]! };
 }
 
-/** Text-bearing content blocks: text, guardContent, text documents, and tool results. */
-function blockTexts(block: Obj, path: (string | number)[], out: TextField[]): void {
-  if (typeof block.text === 'string') out.push({ path: [...path, 'text'], text: block.text });
-  if (isObject(block.guardContent) && isObject(block.guardContent.text) && typeof block.guardContent.text.text === 'string') {
-    out.push({ path: [...path, 'guardContent', 'text', 'text'], text: block.guardContent.text.text });
-  }
-  if (isObject(block.document) && isObject(block.document.source) && typeof block.document.source.text === 'string') {
-    out.push({ path: [...path, 'document', 'source', 'text'], text: block.document.source.text });
-  }
-  if (isObject(block.toolUse) && block.toolUse.input !== undefined) {
-    stringLeaves(block.toolUse.input, [...path, 'toolUse', 'input'], out); // every turn's tool inputs
-  }
-  if (isObject(block.toolResult)) {
-    arr(block.toolResult.content).forEach((c, k) => {
-      if (!isObject(c)) return;
-      const at = [...path, 'toolResult', 'content', k];
-      if (typeof c.text === 'string') out.push({ path: [...at, 'text'], text: c.text });
-      if (c.json !== undefined) stringLeaves(c.json, [...at, 'json'], out);
-    });
-  }
-}
-
-function parseConverse(b: Obj): Pick<RequestFacts, 'toolsDefined' | 'toolCalls' | 'texts' | 'maxOutputTokens'> {
-  const texts: TextField[] = [];
-  optionalArray(b.system, ['system']).forEach((s, i) => blockTexts(requireObject(s, ['system', i]), ['system', i], texts));
-
-  let lastAssistant: unknown[] = [];
-  optionalArray(b.messages, ['messages']).forEach((m, i) => {
-    const msg = requireObject(m, ['messages', i]);
-    if (!Array.isArray(msg.content)) throw malformed(['messages', i, 'content'], 'must be an array');
-    msg.content.forEach((c, j) => blockTexts(requireObject(c, ['messages', i, 'content', j]), ['messages', i, 'content', j], texts));
-    if (msg.role === 'assistant') lastAssistant = msg.content;
-  });
-
-  const toolsDefined: string[] = [];
-  const toolCalls: ToolCall[] = [];
-  if (b.toolConfig !== undefined && b.toolConfig !== null) {
-    const config = requireObject(b.toolConfig, ['toolConfig']);
-    optionalArray(config.tools, ['toolConfig', 'tools']).forEach((t, i) => {
-      const tool = requireObject(t, ['toolConfig', 'tools', i]);
-      if (isObject(tool.toolSpec) && typeof tool.toolSpec.name === 'string') toolsDefined.push(tool.toolSpec.name);
-      if (isObject(tool.toolSpec)) {
-        const at = ['toolConfig', 'tools', i, 'toolSpec'];
-        toolDefinitionTexts(tool.toolSpec.description, undefined, at, 'description', '', texts);
-        if (isObject(tool.toolSpec.inputSchema)) schemaTexts(tool.toolSpec.inputSchema.json, [...at, 'inputSchema', 'json'], texts);
-      }
-    });
-    const choice = config.toolChoice;
-    if (isObject(choice) && isObject(choice.tool) && typeof choice.tool.name === 'string') toolCalls.push({ name: choice.tool.name });
-  }
-  // toolUse blocks of the last assistant turn: the calls whose results this request carries.
-  for (const c of lastAssistant) {
-    if (isObject(c) && isObject(c.toolUse) && typeof c.toolUse.name === 'string') {
-      toolCalls.push(toolCall(c.toolUse.name, c.toolUse.input, c.toolUse.toolUseId));
-    }
-  }
-  objectTexts(b.requestMetadata, ['requestMetadata'], texts);
-  const maxOutputTokens = isObject(b.inferenceConfig) ? num(b.inferenceConfig.maxTokens) : undefined;
-  return { toolsDefined, toolCalls, texts, ...(maxOutputTokens !== undefined && { maxOutputTokens }) };
-}
-
-/**
- * Removes tools (toolConfig.tools[].toolSpec) by name; cachePoint entries stay. A forced
- * toolChoice ({tool:{name}}) naming a removed tool becomes {auto:{}}. Bedrock requires at least
- * one tool in a toolConfig, so when no toolSpec is left the whole toolConfig goes. (Bedrock then
- * refuses a conversation that already holds toolUse blocks; such a call fails upstream rather
- * than offering the model a forbidden tool.)
- */
-function removeTools(body: unknown, names: ReadonlySet<string>): number {
-  if (!isObject(body) || !isObject(body.toolConfig) || !Array.isArray(body.toolConfig.tools)) return 0;
-  const config = body.toolConfig;
-  const tools = config.tools as unknown[];
-  const named = (t: unknown): string | undefined => (isObject(t) && isObject(t.toolSpec) ? str(t.toolSpec.name) : undefined);
-  const kept = tools.filter((t) => !names.has(named(t) ?? ''));
-  const removed = tools.length - kept.length;
-  if (removed === 0) return 0;
-  config.tools = kept;
-  const choice = config.toolChoice;
-  if (isObject(choice) && isObject(choice.tool) && names.has(str(choice.tool.name) ?? '')) config.toolChoice = { auto: {} };
-  if (!kept.some((t) => named(t) !== undefined)) delete body.toolConfig;
-  return removed;
-}
-
 function parseRequest(head: RequestHead, body: unknown): RequestFacts {
   const r = route(head.path);
-  // Other Bedrock runtime calls (InvokeModel, CountTokens, ...) have model-specific or no bodies.
   const facts: RequestFacts = {
     operation: r?.operation ?? 'unknown',
     ...(r !== undefined && { model: r.model }),
@@ -127,30 +43,22 @@ function parseRequest(head: RequestHead, body: unknown): RequestFacts {
     texts: [],
     stream: r !== undefined && STREAMING.has(r.operation),
   };
-  if (r?.operation !== 'converse' && r?.operation !== 'converse-stream') return facts;
-  return { ...facts, ...parseConverse(requireObject(body, [])) };
+  if (r?.operation === 'converse' || r?.operation === 'converse-stream') return { ...facts, ...converseBodyFacts(requireObject(body, [])) };
+  if (r?.operation === 'invoke' || r?.operation === 'invoke-with-response-stream') return { ...facts, ...invokeBodyFacts(head, r.model, body) };
+  // Other model calls (CountTokens, ...): their shape is not read, but every string in them is text.
+  return { ...facts, texts: stringLeaves(body, []) };
 }
 
-const usageOf = (u: unknown): Usage | undefined => usageFrom(u, ['inputTokens', 'cacheReadInputTokens', 'cacheWriteInputTokens'], 'outputTokens');
-
+/** Converse's answer shape (Nova's InvokeModel answer too), else an InvokeModel answer by its shape. */
 function parseResponse(body: unknown): ResponseFacts {
-  const facts: ResponseFacts = { toolCalls: [], texts: [] };
-  if (!isObject(body)) return facts;
-  const usage = usageOf(body.usage);
-  if (usage) facts.usage = usage;
-  const message = isObject(body.output) && isObject(body.output.message) ? body.output.message : {};
-  arr(message.content).forEach((c, i) => {
-    if (!isObject(c)) return;
-    if (typeof c.text === 'string') facts.texts.push({ path: ['output', 'message', 'content', i, 'text'], text: c.text });
-    if (isObject(c.toolUse) && typeof c.toolUse.name === 'string') facts.toolCalls.push(toolCall(c.toolUse.name, c.toolUse.input, c.toolUse.toolUseId));
-  });
-  return facts;
+  if (!isObject(body)) return { toolCalls: [], texts: [] };
+  return isConverseAnswer(body) ? converseResponseFacts(body) : invokeResponseFacts(body);
 }
 
 function streamParser(): StreamParser {
   const decoder = new EventStreamDecoder();
-  const tools = new ToolCallCollector();
-  let usage: Usage | undefined;
+  const converse = converseStreamReader();
+  const invoke = invokeStreamReader();
 
   const read = (msg: DecodedMessage): StreamEvent[] => {
     const messageType = headerString(msg.headers, ':message-type');
@@ -164,31 +72,10 @@ function streamParser(): StreamParser {
       const code = headerString(msg.headers, ':error-code') ?? 'error';
       return [{ type: 'error', message: `${code}: ${headerString(msg.headers, ':error-message') ?? ''}` }];
     }
-    const ev = frameJson(msg.payload.toString('utf8'));
-    if (!isObject(ev)) return [];
-    const key = String(num(ev.contentBlockIndex) ?? '');
-    switch (headerString(msg.headers, ':event-type')) {
-      case 'contentBlockStart': {
-        const use = isObject(ev.start) && isObject(ev.start.toolUse) ? ev.start.toolUse : undefined;
-        const name = str(use?.name);
-        if (name === undefined) return [];
-        return tools.start(key, name, str(use?.toolUseId)).map((n) => ({ type: 'tool_call', name: n, ...(typeof use?.toolUseId === 'string' && { id: use.toolUseId }) }));
-      }
-      case 'contentBlockDelta': {
-        const delta = isObject(ev.delta) ? ev.delta : {};
-        if (typeof delta.text === 'string') return delta.text === '' ? [] : [{ type: 'text', text: delta.text }];
-        if (isObject(delta.toolUse) && typeof delta.toolUse.input === 'string') tools.append(key, delta.toolUse.input);
-        return [];
-      }
-      case 'metadata': {
-        const u = usageOf(ev.usage);
-        if (!u) return [];
-        usage = u;
-        return [{ type: 'usage', usage: u }];
-      }
-      default:
-        return [];
-    }
+    const type = headerString(msg.headers, ':event-type');
+    // InvokeModelWithResponseStream: {"bytes": "<base64 of one JSON event of the model's stream>"}.
+    if (type === 'chunk') return invoke.read(msg.payload);
+    return converse.read(type, frameJson(msg.payload.toString('utf8')));
   };
 
   const toFrame = (msg: DecodedMessage): StreamFrame => {
@@ -214,8 +101,22 @@ function streamParser(): StreamParser {
       if (decoder.pending().length > 0) throw new UnreadableStream('the AWS event-stream ends inside a message');
       return [];
     },
-    facts: () => ({ ...(usage !== undefined && { usage }), toolCalls: tools.list(), texts: [] }),
+    facts: () => {
+      const fromChunks = invoke.facts();
+      const usage = fromChunks.usage ?? converse.usage();
+      return {
+        ...(fromChunks.model !== undefined && { model: fromChunks.model }),
+        ...(usage !== undefined && { usage }),
+        toolCalls: [...converse.toolCalls(), ...fromChunks.toolCalls],
+        texts: [],
+      };
+    },
   };
+}
+
+/** Tools leave a Converse-shaped body's toolConfig (Converse, Nova) or an InvokeModel body's tools list. */
+function removeTools(body: unknown, names: ReadonlySet<string>): number {
+  return converseRemoveTools(body, names) + invokeRemoveTools(body, names);
 }
 
 /** restJson1 error names for the x-amzn-ErrorType header of a whole answer. */
@@ -231,9 +132,11 @@ const ERROR_TYPES: Record<ErrorKind, string> = {
 };
 
 /**
- * Stream exceptions are named by the ConverseStream output union's member (camelCase), which is
- * what the AWS SDKs look up. That union has no access-denied member, so a denial travels as a
- * validationException: SDKs then raise a proper ValidationException carrying our message.
+ * Stream exceptions are named by the stream union's member (camelCase), which is what the AWS SDKs
+ * look up: ConverseStream's output and InvokeModelWithResponseStream's ResponseStream both have
+ * these (the Anthropic Bedrock SDK turns them into an Anthropic `error` event, which it raises).
+ * Neither union has an access-denied member, so a denial travels as a validationException: SDKs
+ * then raise a proper ValidationException carrying our message.
  */
 const STREAM_EXCEPTIONS: Record<ErrorKind, string> = {
   invalid_request: 'validationException',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestHead } from './adapter.js';
-import { ADAPTERS, adapterFor, unknownAdapter } from './index.js';
+import { ADAPTERS, adapterFor, geminiAdapter, likelyAdapterForHost, unknownAdapter } from './index.js';
 import { sse } from './testing.js';
 
 const head = (host: string, path: string, method = 'POST'): RequestHead => ({ host, method, path, contentType: 'application/json' });
@@ -16,6 +16,18 @@ describe('adapterFor', () => {
     ['bedrock-runtime.us-east-1.amazonaws.com', '/model/m/converse', { messages: [] }, 'converse'],
     ['api.groq.com', '/openai/v1/chat/completions', chat, 'chat.completions'],
     ['generativelanguage.googleapis.com', '/v1beta/openai/chat/completions', chat, 'chat.completions'],
+    ['generativelanguage.googleapis.com', '/v1beta/models/gemini-2.5-flash:generateContent', { contents: [] }, 'generateContent'],
+    ['generativelanguage.googleapis.com', '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', { contents: [] }, 'streamGenerateContent'],
+    ['us-central1-aiplatform.googleapis.com', '/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent', { contents: [] }, 'generateContent'],
+    ['gateway.example.com', '/google/v1beta/models/gemini-2.5-flash:countTokens', { contents: [] }, 'countTokens'], // by path on any host
+    ['generativelanguage.googleapis.com', '/v1beta/models', {}, 'unknown'], // not a call this adapter reads
+    ['api.openai.com', '/v1/completions', { model: 'm', prompt: 'x' }, 'completions'], // OpenAI's other endpoints
+    ['api.openai.com', '/v1/embeddings', { model: 'm', input: 'x' }, 'embeddings'],
+    ['myres.openai.azure.com', '/openai/deployments/ada/embeddings?api-version=2024-10-21', { input: 'x' }, 'embeddings'],
+    ['api.openai.com', '/v1/threads/thread_1/runs', { assistant_id: 'a' }, 'threads.runs'],
+    ['api.openai.com', '/v1/audio/speech', { model: 'm', input: 'x', voice: 'alloy' }, 'audio.speech'],
+    ['generativelanguage.googleapis.com', '/v1beta/openai/embeddings', { model: 'm', input: 'x' }, 'embeddings'],
+    ['mcp.example.com', '/v1/embeddings', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, 'tools/list'],
     ['mcp.example.com', '/mcp', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, 'tools/list'],
     ['mcp.example.com', '/v1/messages', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, 'tools/list'], // body wins over path for MCP
     ['example.com', '/anything', { a: 1 }, 'unknown'],
@@ -25,8 +37,26 @@ describe('adapterFor', () => {
   });
 
   it('ends with the fallback, which matches anything', () => {
-    expect(ADAPTERS.map((a) => a.provider)).toEqual(['bedrock', 'anthropic', 'openai', 'openai', 'mcp', 'unknown']);
+    expect(ADAPTERS.map((a) => a.provider)).toEqual(['bedrock', 'gemini', 'anthropic', 'openai', 'openai', 'openai', 'mcp', 'unknown']);
     expect(adapterFor(head('x', '/'), undefined)).toBe(unknownAdapter);
+  });
+});
+
+describe('likelyAdapterForHost', () => {
+  it.each([
+    ['generativelanguage.googleapis.com', 'gemini'],
+    ['us-central1-aiplatform.googleapis.com', 'gemini'],
+    ['aiplatform.googleapis.com', 'gemini'],
+    ['api.anthropic.com', 'anthropic'],
+    ['bedrock-runtime.us-east-1.amazonaws.com', 'bedrock'],
+    ['api.openai.com', 'unknown'],
+    ['mcp.example.com', 'mcp'],
+  ])('%s → %s', (host, provider) => {
+    expect(likelyAdapterForHost(host).provider).toBe(provider);
+  });
+
+  it('answers an unreadable request to Google in its error shape', () => {
+    expect(likelyAdapterForHost('generativelanguage.googleapis.com')).toBe(geminiAdapter);
   });
 });
 
