@@ -32,12 +32,12 @@ export function customPatternError(pattern: string): string | undefined {
  * Compiles a custom pattern (JavaScript syntax, as the policy validator checks it). Throws with a
  * one-line reason when re2js cannot run it.
  */
-export function compileCustom(name: string, pattern: string): CustomDetector {
+export function compileCustom(name: string, pattern: string, what = 'dlp custom detector'): CustomDetector {
   let re: RE2JS;
   try {
     re = compile(pattern);
   } catch (err) {
-    throw new Error(`dlp custom detector ${name}: pattern cannot run in linear time: ${(err as Error).message}`);
+    throw new Error(`${what} ${name}: pattern cannot run in linear time: ${(err as Error).message}`);
   }
   return {
     name,

@@ -2,8 +2,7 @@
 // (deny the call) or `redact` (replace each match with [REDACTED:<name>] where the argument can be
 // rewritten; threats.ts). Compiled as DLP's custom detectors are (api/linear-regex.ts: re2js, linear
 // time, the same compilation the policy validator does), and matched against each leaf as sent.
-import type { RE2JS } from 're2js';
-import { compileLinearPattern } from '../../../api/linear-regex.js';
+import { compileCustom } from '../dlp/custom.js';
 import type { Span } from '../dlp/index.js';
 
 export interface CustomRule {
@@ -12,31 +11,10 @@ export interface CustomRule {
   find(text: string): Span[];
 }
 
-/** Compiles a rule; throws with a one-line reason when re2js cannot run its pattern. */
+/** Compiles a rule, as DLP compiles its custom detectors; throws with a one-line reason when re2js cannot run its pattern. */
 export function compileRule(name: string, pattern: string, action: 'block' | 'redact'): CustomRule {
-  let re: RE2JS;
-  try {
-    re = compileLinearPattern(pattern);
-  } catch (err) {
-    throw new Error(`threats custom rule ${name}: pattern cannot run in linear time: ${(err as Error).message}`);
-  }
-  return {
-    name,
-    action,
-    find(text: string): Span[] {
-      if (text.length === 0 || !re.test(text)) return [];
-      const out: Span[] = [];
-      const m = re.matcher(text);
-      let from = 0;
-      while (from <= text.length && m.find(from)) {
-        const start = m.start();
-        const end = m.end();
-        if (end > start) out.push({ start, end });
-        from = end > start ? end : start + 1;
-      }
-      return out;
-    },
-  };
+  const { find } = compileCustom(name, pattern, 'threats custom rule');
+  return { name, action, find };
 }
 
 /** Each match replaced with [REDACTED:<name>] (spans sorted, not overlapping). */
