@@ -220,6 +220,8 @@ describe('the sidecar identity in a governed namespace', () => {
     expect(role.rules).toEqual([
       { apiGroups: ['chaperone.dev'], resources: ['approvalrequests'], verbs: ['create', 'get', 'list'] },
       { apiGroups: ['chaperone.dev'], resources: ['approvalrequests/status'], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['chaperone-tool-pins'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     ]);
     const binding = await rbac.readNamespacedRoleBinding({ name: 'chaperone-sidecar', namespace: NS });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'chaperone-sidecar', namespace: NS }]);
