@@ -98,6 +98,8 @@ bench: build tools control-plane
 	node dist/bench/admission.js
 	@# Threat detection quality on the labelled dataset (seconds; fails below its aim: bench/README.md).
 	node dist/bench/threats.js
+	@# Fleet-wide rate limits: added p50 of the shared store vs local buckets (fails above 0.3 ms).
+	node dist/bench/shared-limits.js
 	node dist/bench/run.js $(BENCH_ARGS)
 	@# SOAK=1: the soak too (another ~12 minutes; bench/README.md, "Soak").
 	@if [ -n "$(SOAK)" ]; then echo "node dist/bench/soak.js $(SOAK_ARGS)"; node dist/bench/soak.js $(SOAK_ARGS); fi

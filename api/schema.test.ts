@@ -71,6 +71,7 @@ const full: DeepRequired<GovernancePolicy> = {
       requestsPerMinute: 60,
       tokensPerMinute: 100000,
       agents: [{ name: 'writer', requestsPerMinute: 10, tokensPerMinute: 5000 }],
+      onStoreFailure: 'failClosed',
     },
     dlp: {
       mode: 'redact',

@@ -291,6 +291,12 @@ export const governancePolicySpecSchema: SchemaNode = {
       properties: {
         mode: sectionMode('rate limits'),
         ...perMinuteFields('for each agent without its own entry'),
+        onStoreFailure: {
+          type: 'string',
+          enum: ['failOpen', 'failClosed', 'local'],
+          description:
+            "With a shared counter store (the sidecar's --shared-limits-url), what the limits do while it cannot answer: local (the default) counts on each replica's own counters (the limits hold per replica), failOpen lets calls through uncounted, failClosed refuses them (503). Without a store it changes nothing.",
+        },
         agents: {
           type: 'array',
           description: 'Rate limits for specific agents, replacing the defaults above.',

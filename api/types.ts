@@ -99,9 +99,18 @@ export interface AgentRateLimit extends RateLimit {
   name: string;
 }
 
+/** What fleet-wide rate limits do while the shared counter store cannot answer (default local). */
+export type StoreFailureMode = 'failOpen' | 'failClosed' | 'local';
+
 export interface RateLimitsSpec extends RateLimit {
   mode?: Mode;
   agents?: AgentRateLimit[];
+  /**
+   * With a shared counter store (sidecar --shared-limits-url), while it cannot answer: `local`
+   * (default) counts on this replica's own counters, `failOpen` lets calls through uncounted,
+   * `failClosed` refuses them (503). Without a store it changes nothing.
+   */
+  onStoreFailure?: StoreFailureMode;
 }
 
 export interface DlpCustomDetector {

@@ -24,6 +24,13 @@ Flags:
   --admin HOST:PORT        admin listener: /healthz /readyz /metrics /status (default ${SIDECAR_DEFAULTS.admin})
   --resolve HOST=IP:PORT   send HOST's upstream traffic to IP:PORT, TLS still verifying HOST (repeatable)
   --upstream-ca FILE       trust this CA (PEM) for upstream TLS, besides the public roots
+  --shared-limits-url URL  fleet-wide rate limits: keep the rate-limit buckets in this Redis
+                           (redis://HOST:PORT, or rediss://HOST:PORT for TLS), shared by every replica;
+                           while it is away each policy's rateLimits.onStoreFailure applies. Without it
+                           each sidecar counts on its own
+  --shared-limits-password-file FILE
+                           the store's password (AUTH), read from FILE; never on the command line
+  --shared-limits-ca FILE  trust this CA (PEM) for a rediss:// store, besides the public roots
   --admin-token-file FILE  bearer token for the admin calls that change state (a standalone sidecar's
                            approvals; /quitquitquit)
   --approvals-credentials DIR
@@ -65,6 +72,9 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     admin: { type: 'string' },
     resolve: { type: 'string', multiple: true },
     'upstream-ca': { type: 'string' },
+    'shared-limits-url': { type: 'string' },
+    'shared-limits-password-file': { type: 'string' },
+    'shared-limits-ca': { type: 'string' },
     'admin-token-file': { type: 'string' },
     'approvals-credentials': { type: 'string' },
     'api-server': { type: 'string' },
@@ -82,6 +92,9 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     process.stdout.write(SIDECAR_HELP);
     return 0;
   }
+  for (const flag of ['shared-limits-password-file', 'shared-limits-ca'] as const) {
+    if (values[flag] && !values['shared-limits-url']) throw new UsageError(`--${flag} needs --shared-limits-url`);
+  }
   const d = SIDECAR_DEFAULTS;
   const log = createLogger('sidecar');
   // POST /quitquitquit drains exactly as SIGTERM does (bound below, once the handler exists).
@@ -98,6 +111,15 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
       ...(values['ca-dir'] ? { caDir: values['ca-dir'] } : {}),
       resolve: values.resolve ?? [],
       ...(values['upstream-ca'] ? { upstreamCaFile: values['upstream-ca'] } : {}),
+      ...(values['shared-limits-url']
+        ? {
+            sharedLimits: {
+              url: values['shared-limits-url'],
+              ...(values['shared-limits-password-file'] ? { passwordFile: values['shared-limits-password-file'] } : {}),
+              ...(values['shared-limits-ca'] ? { caFile: values['shared-limits-ca'] } : {}),
+            },
+          }
+        : {}),
       ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
       ...(values['approvals-credentials'] ? { approvalsCredentials: values['approvals-credentials'] } : {}),
       ...(values['api-server'] ? { apiServer: values['api-server'] } : {}),

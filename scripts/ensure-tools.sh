@@ -3,7 +3,8 @@
 #  - curl (a real client) and prometheus + promtool (a real scraper);
 #  - the local node: containerd, runc, the CNI plugins, iptables and conntrack (kube-proxy), iproute2;
 #  - the images: buildah (builds the Dockerfile without Docker), debootstrap (the base it starts from);
-#  - keytool (a Java runtime), which reads the JKS trust store the operator writes for Java apps.
+#  - keytool (a Java runtime), which reads the JKS trust store the operator writes for Java apps;
+#  - redis-server, the shared counter store of fleet-wide rate limits (e2e/harness/redis.ts).
 # kubectl and Go come with the machine; Kubernetes, etcd, CoreDNS and helm are built from Go modules
 # by e2e/control-plane/.
 set -euo pipefail
@@ -21,6 +22,7 @@ want ip iproute2
 want buildah buildah
 want debootstrap debootstrap
 want keytool openjdk-17-jre-headless
+want redis-server redis-server
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)

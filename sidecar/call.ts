@@ -125,4 +125,9 @@ export interface StreamFrame {
    * what it says is unknown, so where answers are checked it is not passed on.
    */
   unreadable?: string;
+  /**
+   * Set when the frame carries only what the sidecar itself asked the upstream for (the usage chunk
+   * of an OpenAI chat stream whose agent did not ask for usage): read, never relayed to the agent.
+   */
+  sidecarOnly?: boolean;
 }

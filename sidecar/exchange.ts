@@ -33,6 +33,7 @@ import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type Provide
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
 import { stringLeaves } from './providers/util.js';
 import { matchesHostPath } from './policy/egress.js';
+import { estimateInputTokens, estimateTokensOfText } from './policy/estimate.js';
 import { closedPrefixInPieces, structuralProblem, structuralProblemInPieces } from './json-structure.js';
 import { JSON_BOUNDS, JsonBeyondBounds, parseJsonInPieces, splitsPair, stringifyInPieces } from './json-pieces.js';
 import { LARGE_BODIES_AT_ONCE, Turns } from './large-work.js';
@@ -101,6 +102,8 @@ class Exchange {
   error: string | undefined;
   /** The answer was too large to hold: its checks read this many first bytes. */
   checkedBytes: number | undefined;
+  /** The sidecar asked the upstream for stream usage the agent did not ask for (adapter.askForUsage). */
+  usageAsked = false;
 
   readonly identity: Identity;
 
@@ -263,7 +266,7 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
       ...facts,
     };
     ex.call = call;
-    if (pause !== noPause) await dp.pipeline.prepareRequest(call, ex.snapshot.policies, pause);
+    if (pause !== noPause || dp.pipeline.preparesEveryCall) await dp.pipeline.prepareRequest(call, ex.snapshot.policies, pause);
   } finally {
     endTurn?.();
   }
@@ -275,6 +278,9 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
   let rewritten = false;
   for (const rewrite of outcome.rewrites) rewritten = setAt(call.body, rewrite.path, rewrite.text) || rewritten;
   if (outcome.stripTools.length > 0) rewritten = ex.adapter.removeTools(call.body, new Set(outcome.stripTools)) > 0 || rewritten;
+  // A stream that reports its usage only when asked is asked to, so that every stream is priced and
+  // settled; what the agent did not ask for it does not get (StreamFrame.sidecarOnly).
+  if (call.stream && ex.adapter.askForUsage?.(head, call.body)) rewritten = ex.usageAsked = true;
   if (rewritten) forwardBody = await stringifyJson(call.body, pause);
   // Ask for an uncompressed answer: usage and tool calls must be readable as they pass.
   // A decoded body goes without its content coding (and, read from UTF-16, as UTF-8 JSON).
@@ -584,7 +590,11 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
   const { res } = ex;
   const call = ex.call!;
   const policies = ex.snapshot.policies;
-  const parser = ex.adapter.streamParser();
+  const parser = ex.adapter.streamParser(ex.usageAsked ? { usageAskedBySidecar: true } : undefined);
+  /** Characters of text the model streamed: its output, estimated, if the stream ends without usage. */
+  let streamedChars = 0;
+  /** The upstream's stream ran to its end (not cut by a check, the client or a failure). */
+  let ended = false;
   // Frames are forwarded whole, as soon as they are complete; the length changes if we cut the stream.
   const headers = relayableHeaders(upstream.headers, ['content-length']);
   res.writeHead(upstream.statusCode, { ...headers, ...chaperoneHeaders(dp, ex) });
@@ -604,6 +614,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
     for (const frame of frames) {
       // What the checks cannot read, they cannot pass: the agent's reader might see a tool call in it.
       if (inspect && frame.unreadable) throw new UnreadableStream(`a frame of the upstream's stream cannot be checked: ${frame.unreadable}`);
+      for (const event of frame.events) if (event.type === 'text') streamedChars += event.text.length;
       let bytes = frame.bytes;
       // Judge every event before its frame leaves: a forbidden tool call is cut before the agent sees its name.
       if (inspect) {
@@ -627,6 +638,8 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
         }
       }
       if (cut) break;
+      // Read, not relayed: what only the sidecar asked for (a usage chunk the agent did not want).
+      if (frame.sidecarOnly) continue;
       if (!holding) {
         out.push(bytes);
         continue;
@@ -647,6 +660,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
     }
     // A last event the upstream did not end with a blank line is judged like any other.
     if (!cut && !res.destroyed) await pass(parser.end());
+    ended = !cut && !res.destroyed;
     if (cut) {
       res.end(streamStop(ex, KIND_OF[cut.decision] ?? 'forbidden', `chaperone: ${cut.reason ?? `stopped by ${cut.rule ?? 'policy'}`}`));
       discard(upstream);
@@ -677,9 +691,28 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
       res.destroy();
     }
   }
-  ex.response = parser.facts();
+  ex.response = withStreamedUsage(ex, parser.facts(), streamedChars, ended);
   ex.costUsd = priceCall(ex);
   finish(dp, ex, upstream.statusCode);
+}
+
+/**
+ * A model's stream that ended without reporting usage (cut short by the client, the upstream or a
+ * check) is not free: its usage is estimated, input from the request as the checks estimate it and
+ * output from the text streamed so far at ~4 characters per token (tool-call arguments counted as
+ * text), so budgets, cost and token limits settle on that rather than on $0. A stream cut before
+ * its last usage report (Anthropic's message_delta) is charged at least that estimate of its output.
+ */
+function withStreamedUsage(ex: Exchange, facts: ResponseFacts, streamedChars: number, ended: boolean): ResponseFacts {
+  const call = ex.call;
+  if (!call || call.provider === 'mcp' || call.provider === 'unknown') return facts;
+  if (ex.upstreamStatus < 200 || ex.upstreamStatus >= 300) return facts;
+  if (facts.usage && ended) return facts;
+  let chars = streamedChars;
+  for (const t of facts.toolCalls) chars += t.arguments === undefined ? 0 : typeof t.arguments === 'string' ? t.arguments.length : JSON.stringify(t.arguments).length;
+  const output = estimateTokensOfText(chars);
+  if (facts.usage) return facts.usage.outputTokens >= output ? facts : { ...facts, usage: { ...facts.usage, outputTokens: output } };
+  return { ...facts, usage: { inputTokens: estimateInputTokens(call), outputTokens: output } };
 }
 
 /**

@@ -21,6 +21,7 @@ import { createChecks } from './policy/checks.js';
 import { createProxy, type Proxy } from './proxy.js';
 import { createTransparentListener, type OpaqueTraffic } from './transparent.js';
 import { parseResolve, Upstream } from './upstream.js';
+import { displayUrl, SharedLimitStore, storeOptionsFromFlags } from './shared-limits/store.js';
 
 export const POD_CONFIG_FILE = '/etc/chaperone/config/policies.yaml';
 export const POD_CA_DIR = '/etc/chaperone/ca';
@@ -61,6 +62,8 @@ export interface SidecarOptions {
   onQuit?: () => void;
   /** Serve the admin port over HTTPS with a certificate from the interception CA (in a pod). */
   adminTls?: boolean;
+  /** Fleet-wide rate limits: the shared counter store (redis:// or rediss://), its password file and CA. */
+  sharedLimits?: { url: string; passwordFile?: string; caFile?: string };
 }
 
 export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 'version'> = {
@@ -139,7 +142,33 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const toolPins = new ToolPins(pinStore, { onDrift: (kind, tools) => metrics.toolPinChanges.inc({ kind }, tools) });
   const adminToken = options.adminTokenFile ? (await readFile(options.adminTokenFile, 'utf8')).trim() : undefined;
   if (options.adminTokenFile && !adminToken) throw new Error(`--admin-token-file ${options.adminTokenFile} is empty`);
-  const checks = createChecks();
+  // Fleet-wide rate limits: the store connects in the background; until it answers, and whenever it
+  // is away, each policy's rateLimits.onStoreFailure applies (shared-limits/shared-limits.ts).
+  let store: SharedLimitStore | undefined;
+  if (options.sharedLimits) {
+    const storeOptions = await storeOptionsFromFlags(options.sharedLimits);
+    const shown = displayUrl(options.sharedLimits.url);
+    metrics.enableSharedLimits();
+    let lastLogged = 0;
+    store = new SharedLimitStore({
+      ...storeOptions,
+      onState: (up) => {
+        metrics.sharedLimitsUp.set(up ? 1 : 0);
+        if (up) log.info({ store: shown }, 'shared limits store connected');
+        else log.warn({ store: shown }, 'shared limits store unavailable; rate limits follow rateLimits.onStoreFailure');
+      },
+      onError: (err) => {
+        metrics.sharedLimitsErrors.inc();
+        // A store that is away fails every reconnect attempt: log at most every 10 s.
+        if (Date.now() - lastLogged > 10_000) {
+          lastLogged = Date.now();
+          log.warn({ store: shown, err: err.message }, 'shared limits store error');
+        }
+      },
+    });
+    store.start();
+  }
+  const checks = createChecks(undefined, store ? { shared: { store, onError: () => metrics.sharedLimitsErrors.inc() } } : {});
   const dp: DataPath = {
     maxBodyBytes: options.maxBodyBytes,
     maxResponseBytes: options.maxResponseBytes,
@@ -175,6 +204,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
       if (dp.draining) return 'draining';
       if (!config.current()) return `configuration not loaded${lastReloadError ? `: ${lastReloadError}` : ''}`;
       if (caDir && !certs.enabled) return 'interception CA not loaded';
+      // Only failClosed refuses calls while the store is away: then the pod is truly not serving.
+      if (store && !store.up && config.current()?.policies.some((p) => p.spec.rateLimits?.onStoreFailure === 'failClosed')) {
+        return 'shared limits store unavailable (a policy has rateLimits.onStoreFailure: failClosed)';
+      }
       return undefined;
     },
     metrics,
@@ -184,7 +217,18 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     lastReloadError: () => lastReloadError,
     approvals,
     ...(adminToken ? { adminToken } : {}),
-    extraStatus: checks.status,
+    extraStatus: () => ({
+      ...checks.status(),
+      ...(store && options.sharedLimits
+        ? {
+            sharedLimits: {
+              store: displayUrl(options.sharedLimits.url),
+              up: store.up,
+              ...(store.up ? {} : { reason: `unavailable${store.lastError ? `: ${store.lastError}` : ''}; rate limits follow each policy's rateLimits.onStoreFailure (default local)` }),
+            },
+          }
+        : {}),
+    }),
     ...(options.onQuit ? { quit: options.onQuit } : {}),
     // Gauges that follow state kept elsewhere are brought up to date when Prometheus scrapes.
     beforeScrape: () => {
@@ -239,6 +283,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
         adminServer.close();
         adminServer.closeAllConnections();
         await upstream.close().catch(() => {});
+        await store?.close();
         if (approvals instanceof KubernetesApprovals) await approvals.close().catch(() => {});
         if (pinStore instanceof KubernetesToolPins) await pinStore.close().catch(() => {});
         return clean;

@@ -98,6 +98,23 @@ export class SidecarMetrics {
     labelNames: ['upstream'] as const,
     registers: [this.registry],
   });
+  readonly sharedLimitsUp = new Gauge({
+    name: 'chaperone_shared_limits_up',
+    help: '1 while the shared counter store of fleet-wide rate limits (--shared-limits-url) answers, else 0 (the limits follow rateLimits.onStoreFailure). Absent without a store.',
+    registers: [],
+  });
+  readonly sharedLimitsErrors = new Counter({
+    name: 'chaperone_shared_limits_errors_total',
+    help: 'Failed commands and connection errors of the shared counter store of fleet-wide rate limits.',
+    registers: [],
+  });
+
+  /** Shows the shared-limits series (only sidecars with a store have them). */
+  enableSharedLimits(): void {
+    this.registry.registerMetric(this.sharedLimitsUp);
+    this.registry.registerMetric(this.sharedLimitsErrors);
+    this.sharedLimitsUp.set(0);
+  }
 
   /**
    * Counts a call's policy findings (violations by policy, rule and action; DLP findings by

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelPricing } from '../api/index.js';
 import type { Call } from './call.js';
-import { BUILTIN_PRICES, costOf, estimateCost, formatUsd, matchModelGlob, modelCandidates, priceFor, priceTokens } from './pricing.js';
+import { BUILTIN_PRICES, costOf, DEFAULT_MAX_OUTPUT_TOKENS, estimateCost, formatUsd, knownMaxOutputTokens, matchModelGlob, modelCandidates, priceFor, priceTokens, worstCaseCost } from './pricing.js';
 
 describe('built-in price table', () => {
   it.each([
@@ -182,5 +182,46 @@ describe('cost arithmetic', () => {
     [0.5, '$0.50'],
   ])('formats %d as %s', (usd, text) => {
     expect(formatUsd(usd)).toBe(text);
+  });
+});
+
+describe('max output tokens and the worst-case cost of a call', () => {
+  it.each([
+    ['gpt-4o-2024-08-06', 16_384],
+    ['gpt-4o-2024-05-13', 4_096],
+    ['gpt-5-mini-2025-08-07', 128_000],
+    ['gpt-5-pro', 272_000],
+    ['o4-mini', 100_000],
+    ['claude-sonnet-4-5-20250929', 64_000],
+    ['claude-3-5-haiku-20241022', 8_192],
+    ['us.anthropic.claude-opus-4-1-20250805-v1:0', 32_000],
+    ['publishers/google/models/gemini-2.5-pro', 65_536],
+    ['meta.llama3-1-70b-instruct-v1:0', 8_192],
+    ['text-embedding-3-small', 0],
+  ])('%s answers at most %i tokens', (model, max) => {
+    expect(knownMaxOutputTokens(model)).toBe(max);
+  });
+
+  it('knows nothing of unknown models', () => {
+    expect(knownMaxOutputTokens('in-house-7b')).toBeUndefined();
+    expect(knownMaxOutputTokens(undefined)).toBeUndefined();
+  });
+
+  const call = (over: Partial<Call>): Call => ({
+    id: '1', provider: 'openai', agent: 'a', host: 'api.openai.com', port: 443, method: 'POST', path: '/v1/chat/completions',
+    operation: 'chat.completions', toolsDefined: [], toolCalls: [], texts: [{ path: ['messages', 0, 'content'], text: 'x'.repeat(400) }], stream: false, ...over,
+  });
+
+  it('is the input estimate plus the caller\'s output cap, else the model\'s max output', () => {
+    // gpt-4o: $2.50 in, $10 out per million; 400 characters are ~100 input tokens.
+    expect(worstCaseCost(call({ model: 'gpt-4o', maxOutputTokens: 1_000 }))).toBeCloseTo(0.00025 + 0.01, 10);
+    expect(worstCaseCost(call({ model: 'gpt-4o' }))).toBeCloseTo(0.00025 + 0.16384, 10);
+  });
+
+  it('reserves a generous default for a priced model of unknown max output, and nothing for an unpriced one', () => {
+    const pricing = [{ model: 'house-*', inputPerMTokUSD: 1, outputPerMTokUSD: 1 }];
+    expect(worstCaseCost(call({ model: 'house-7b' }), pricing)).toBeCloseTo((100 + DEFAULT_MAX_OUTPUT_TOKENS) / 1e6, 10);
+    expect(worstCaseCost(call({ model: 'house-7b' }))).toBeUndefined();
+    expect(worstCaseCost(call({ model: undefined }))).toBeUndefined();
   });
 });

@@ -159,6 +159,103 @@ export const BUILTIN_PRICES: ReadonlyArray<Readonly<ModelPricing>> = Object.free
   TABLE.map(([model, inputPerMTokUSD, outputPerMTokUSD]) => Object.freeze({ model, inputPerMTokUSD, outputPerMTokUSD })),
 );
 
+/**
+ * [pattern, max output tokens]: the most a model can answer in one call (reasoning and thinking
+ * tokens included), from the providers' model pages as of PRICES_AS_OF. The budget reserves this
+ * much output for a call that names no output cap of its own. Matched like the price table.
+ */
+const MAX_OUTPUT_TABLE: ReadonlyArray<readonly [string, number]> = [
+  // ---- OpenAI ----
+  ['gpt-5.1', 128_000],
+  ['gpt-5', 128_000],
+  ['gpt-5-chat', 16_384],
+  ['gpt-5-pro', 272_000],
+  ['gpt-4.5', 16_384],
+  ['gpt-4.1', 32_768],
+  ['gpt-4o', 16_384],
+  ['gpt-4o-2024-05-13', 4_096],
+  ['gpt-4o-realtime', 4_096],
+  ['gpt-4o-mini-realtime', 4_096],
+  ['gpt-realtime', 32_768],
+  ['chatgpt-4o', 16_384],
+  ['gpt-4-turbo', 4_096],
+  ['gpt-4-1106', 4_096],
+  ['gpt-4-0125', 4_096],
+  ['gpt-4-vision', 4_096],
+  ['gpt-4', 8_192],
+  ['gpt-4-32k', 32_768],
+  ['gpt-3.5-turbo', 4_096],
+  ['o1', 100_000],
+  ['o1-mini', 65_536],
+  ['o3', 100_000],
+  ['o3-mini', 100_000],
+  ['o4-mini', 100_000],
+  ['codex-mini', 100_000],
+  ['computer-use-preview', 1_024],
+  ['text-embedding-3-small', 0],
+  ['text-embedding-3-large', 0],
+  ['text-embedding-ada-002', 0],
+  ['ft:gpt-4o', 16_384],
+  ['ft:gpt-4.1', 32_768],
+  ['ft:gpt-3.5-turbo', 4_096],
+  ['ft:o4-mini', 100_000],
+  // ---- Anthropic ----
+  ['claude-opus-4-5', 64_000],
+  ['claude-opus-4-1', 32_000],
+  ['claude-opus-4', 32_000],
+  ['claude-sonnet-4-5', 64_000],
+  ['claude-sonnet-4', 64_000],
+  ['claude-haiku-4-5', 64_000],
+  ['claude-3-7-sonnet', 64_000],
+  ['claude-3-5-sonnet', 8_192],
+  ['claude-3-5-haiku', 8_192],
+  ['claude-3-opus', 4_096],
+  ['claude-3-sonnet', 4_096],
+  ['claude-3-haiku', 4_096],
+  ['claude-2.0', 4_096],
+  ['claude-2.1', 4_096],
+  ['claude-v2', 4_096],
+  ['claude-instant', 4_096],
+  // ---- Google Gemini ----
+  ['gemini-2.5-pro', 65_536],
+  ['gemini-2.5-flash', 65_536],
+  ['gemini-2.5-flash-lite', 65_536],
+  ['gemini-2.0-flash', 8_192],
+  ['gemini-2.0-flash-lite', 8_192],
+  ['gemini-1.5-pro', 8_192],
+  ['gemini-1.5-flash', 8_192],
+  // ---- Amazon Bedrock native model ids ----
+  ['amazon.nova-premier', 32_000],
+  ['amazon.nova-pro', 10_000],
+  ['amazon.nova-lite', 10_000],
+  ['amazon.nova-micro', 10_000],
+  ['amazon.titan-text-premier', 3_072],
+  ['amazon.titan-text-express', 8_192],
+  ['amazon.titan-text-lite', 4_096],
+  ['amazon.titan-embed-text-v1', 0],
+  ['amazon.titan-embed-text-v2', 0],
+  ['meta.llama3', 2_048],
+  ['meta.llama3-1', 8_192],
+  ['meta.llama3-2', 8_192],
+  ['meta.llama3-3', 8_192],
+  ['meta.llama4-scout-17b-instruct', 8_192],
+  ['meta.llama4-maverick-17b-instruct', 8_192],
+  ['mistral.mistral-7b-instruct', 8_192],
+  ['mistral.mixtral-8x7b-instruct', 4_096],
+  ['mistral.mistral-small-2402', 8_192],
+  ['mistral.mistral-large-2402', 8_192],
+  ['mistral.mistral-large-2407', 8_192],
+  ['cohere.command-r', 4_096],
+  ['cohere.command-r-plus', 4_096],
+  ['deepseek.r1', 32_768],
+];
+
+/**
+ * Output tokens reserved for a priced model not in MAX_OUTPUT_TABLE (a policy's own pricing glob, a
+ * model newer than the table): generous, so a budget errs on the side of refusing a parallel call.
+ */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 32_768;
+
 /** Characters after which a dated or versioned suffix may follow a pattern. */
 const SEPARATORS = new Set(['-', ':', '@', '_']);
 /** Bedrock cross-region inference-profile prefixes: us.anthropic.claude-..., global.anthropic.claude-... */
@@ -266,6 +363,39 @@ export function costOf(model: string | undefined, usage: Usage, overrides?: read
 export function estimateCost(call: Call, overrides?: readonly ModelPricing[]): number | undefined {
   const price = priceFor(call.model, overrides);
   return price ? priceTokens(price, estimateInputTokens(call), estimateOutputTokens(call)) : undefined;
+}
+
+/** Bounded memo of max-output lookups: model names come from request bodies. */
+const maxOutputCache = new Map<string, number | null>();
+
+/** The most output a model can produce in one call, when the table knows the model. */
+export function knownMaxOutputTokens(model: string | undefined): number | undefined {
+  if (!model) return undefined;
+  const cached = maxOutputCache.get(model);
+  if (cached !== undefined) return cached ?? undefined;
+  let best: readonly [string, number] | undefined;
+  for (const id of modelCandidates(model)) {
+    for (const entry of MAX_OUTPUT_TABLE) {
+      if ((!best || entry[0].length > best[0].length) && prefixMatches(entry[0], id)) best = entry;
+    }
+  }
+  if (model.length <= 256) {
+    if (maxOutputCache.size >= BUILTIN_CACHE_MAX) maxOutputCache.clear();
+    maxOutputCache.set(model, best ? best[1] : null);
+  }
+  return best?.[1];
+}
+
+/**
+ * The most a call can cost (USD), for a budget to reserve while it is in flight: estimated input
+ * plus the caller's output cap, else the model's max output (DEFAULT_MAX_OUTPUT_TOKENS when the
+ * table does not know it). Undefined when the model's price is unknown: such a call reserves nothing.
+ */
+export function worstCaseCost(call: Call, overrides?: readonly ModelPricing[]): number | undefined {
+  const price = priceFor(call.model, overrides);
+  if (!price) return undefined;
+  const output = call.maxOutputTokens ?? knownMaxOutputTokens(call.model) ?? DEFAULT_MAX_OUTPUT_TOKENS;
+  return priceTokens(price, estimateInputTokens(call), output);
 }
 
 /** USD for humans: at least two decimals, up to four when they matter ($50.02, $1.004, $0.0031). */

@@ -38,6 +38,7 @@ const CASES: Case[] = [
   { name: 'resource-overrides' },
   { name: 'volume-conflict' },
   { name: 'upstream-ca', settings: { upstreamCaConfigMap: 'gateway-ca' } },
+  { name: 'shared-limits', settings: { sharedLimitsUrl: 'rediss://redis.limits.svc:6380', sharedLimitsPasswordSecret: 'limits-redis', sharedLimitsPasswordKey: 'redis-password', sharedLimitsCaConfigMap: 'limits-redis-ca' } },
   { name: 'proxy-env-merge' },
   { name: 'transparent' },
   { name: 'transparent-non-native', settings: { clusterSupportsNativeSidecars: false }, request: { namespaceOptedIn: true, namespaceLabels: { 'chaperone.dev/capture': 'transparent' } } },

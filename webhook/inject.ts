@@ -9,6 +9,7 @@ import {
   INJECT_ANNOTATION, INJECTED_LABEL, INTERCEPT_HOSTS_ANNOTATION, NATIVE_SIDECAR_ANNOTATION, NEVER_INJECTED_NAMESPACES,
   PODINFO_DIR, PODINFO_VOLUME, PROXY_CONTAINER, PROXY_CPU_ANNOTATION, PROXY_CPU_LIMIT_ANNOTATION, PROXY_MEMORY_ANNOTATION,
   PROXY_MEMORY_LIMIT_ANNOTATION, PROXY_URL, QUIT_URL, READYZ_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME, UPSTREAM_CA_DIR, UPSTREAM_CA_VOLUME,
+  SHARED_LIMITS_CA_DIR, SHARED_LIMITS_CA_VOLUME, SHARED_LIMITS_PASSWORD_DIR, SHARED_LIMITS_PASSWORD_VOLUME,
   SIDECAR_TOKEN_DIR, SIDECAR_TOKEN_VOLUME,
 } from './names.js';
 import { isQuantity, quantityValue } from './quantity.js';
@@ -131,6 +132,14 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
       'sidecar',
       '--admin-tls',
       ...(settings.upstreamCaConfigMap ? ['--upstream-ca', `${UPSTREAM_CA_DIR}/ca.crt`] : []),
+      // Fleet-wide rate limits; the password comes from a file, never the command line.
+      ...(settings.sharedLimitsUrl
+        ? [
+            '--shared-limits-url', settings.sharedLimitsUrl,
+            ...(settings.sharedLimitsPasswordSecret ? ['--shared-limits-password-file', `${SHARED_LIMITS_PASSWORD_DIR}/password`] : []),
+            ...(settings.sharedLimitsCaConfigMap ? ['--shared-limits-ca', `${SHARED_LIMITS_CA_DIR}/ca.crt`] : []),
+          ]
+        : []),
       ...(transparent ? ['--transparent-port', String(TRANSPARENT_PORT), '--opaque-traffic', settings.opaqueTraffic] : []),
       // Held tool calls become ApprovalRequest objects, written with the sidecar's own token.
       '--approvals-credentials', SIDECAR_TOKEN_DIR,
@@ -151,6 +160,8 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
       mount(PODINFO_VOLUME, PODINFO_DIR),
       mount(SIDECAR_TOKEN_VOLUME, SIDECAR_TOKEN_DIR),
       ...(settings.upstreamCaConfigMap ? [mount(UPSTREAM_CA_VOLUME, UPSTREAM_CA_DIR)] : []),
+      ...(settings.sharedLimitsUrl && settings.sharedLimitsPasswordSecret ? [mount(SHARED_LIMITS_PASSWORD_VOLUME, SHARED_LIMITS_PASSWORD_DIR)] : []),
+      ...(settings.sharedLimitsUrl && settings.sharedLimitsCaConfigMap ? [mount(SHARED_LIMITS_CA_VOLUME, SHARED_LIMITS_CA_DIR)] : []),
     ],
     readinessProbe: readyz(5, 3),
     // A native sidecar counts as started once this succeeds, and only then does the kubelet start
@@ -196,6 +207,13 @@ function chaperoneVolumes(settings: InjectionSettings): V1Volume[] {
     { name: SIDECAR_TOKEN_VOLUME, secret: { secretName: SIDECAR_TOKEN_VOLUME, optional: true } },
     // Not optional: a sidecar that cannot verify its upstream must not start (the pod's events say why).
     ...(settings.upstreamCaConfigMap ? [{ name: UPSTREAM_CA_VOLUME, configMap: { name: settings.upstreamCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
+    // Not optional either: a sidecar told to use the store with a password must have it.
+    ...(settings.sharedLimitsUrl && settings.sharedLimitsPasswordSecret
+      ? [{ name: SHARED_LIMITS_PASSWORD_VOLUME, secret: { secretName: settings.sharedLimitsPasswordSecret, items: [{ key: settings.sharedLimitsPasswordKey, path: 'password' }] } }]
+      : []),
+    ...(settings.sharedLimitsUrl && settings.sharedLimitsCaConfigMap
+      ? [{ name: SHARED_LIMITS_CA_VOLUME, configMap: { name: settings.sharedLimitsCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }]
+      : []),
   ];
 }
 

@@ -54,10 +54,13 @@ export const TRUST_VOLUME = TRUST_CONFIG_MAP_NAME;
 export const PODINFO_VOLUME = 'chaperone-podinfo';
 /** Only with --upstream-ca-configmap: that ConfigMap, in the sidecar alone. */
 export const UPSTREAM_CA_VOLUME = 'chaperone-upstream-ca';
+/** Only with --shared-limits-password-secret / --shared-limits-ca-configmap: in the sidecar alone. */
+export const SHARED_LIMITS_PASSWORD_VOLUME = 'chaperone-shared-limits-password';
+export const SHARED_LIMITS_CA_VOLUME = 'chaperone-shared-limits-ca';
 /** The sidecar's own API credentials (approvals), in the sidecar alone; optional until the operator writes it. */
 export const SIDECAR_TOKEN_VOLUME = SIDECAR_TOKEN_SECRET;
 /** Every volume name the injector may add: a pod that already has one is not injected. */
-export const CHAPERONE_VOLUMES: readonly string[] = Object.freeze([CONFIG_VOLUME, CA_VOLUME, TRUST_VOLUME, PODINFO_VOLUME, UPSTREAM_CA_VOLUME, SIDECAR_TOKEN_VOLUME]);
+export const CHAPERONE_VOLUMES: readonly string[] = Object.freeze([CONFIG_VOLUME, CA_VOLUME, TRUST_VOLUME, PODINFO_VOLUME, UPSTREAM_CA_VOLUME, SIDECAR_TOKEN_VOLUME, SHARED_LIMITS_PASSWORD_VOLUME, SHARED_LIMITS_CA_VOLUME]);
 
 // Whole-directory mounts, never subPath, so ConfigMap and Secret updates reach the pod.
 export const CONFIG_DIR = '/etc/chaperone/config';
@@ -65,6 +68,8 @@ export const CA_DIR = '/etc/chaperone/ca';
 export const TRUST_DIR = '/etc/chaperone/trust';
 export const PODINFO_DIR = '/etc/chaperone/podinfo';
 export const UPSTREAM_CA_DIR = '/etc/chaperone/upstream-ca';
+export const SHARED_LIMITS_PASSWORD_DIR = '/etc/chaperone/shared-limits-password';
+export const SHARED_LIMITS_CA_DIR = '/etc/chaperone/shared-limits-ca';
 /** Public roots plus our CA: for the variables that replace the system roots. */
 export const TRUST_BUNDLE_FILE = `${TRUST_DIR}/ca-bundle.crt`;
 /** Our CA alone: for NODE_EXTRA_CA_CERTS, which appends to Node's roots. */

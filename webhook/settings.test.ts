@@ -17,7 +17,23 @@ describe('defaultInjectionSettings', () => {
       capture: 'proxy-env',
       capturePorts: [80, 443],
       opaqueTraffic: 'deny',
+      sharedLimitsUrl: '',
+      sharedLimitsPasswordSecret: '',
+      sharedLimitsPasswordKey: 'password',
+      sharedLimitsCaConfigMap: '',
     });
+  });
+
+  it('takes the shared limits store, and refuses a URL with a password or another scheme', () => {
+    expect(settingsFromFlags({ 'shared-limits-url': 'rediss://redis.limits.svc:6380', 'shared-limits-password-secret': 'limits-redis', 'shared-limits-ca-configmap': 'limits-ca' })).toMatchObject({
+      sharedLimitsUrl: 'rediss://redis.limits.svc:6380',
+      sharedLimitsPasswordSecret: 'limits-redis',
+      sharedLimitsPasswordKey: 'password',
+      sharedLimitsCaConfigMap: 'limits-ca',
+    });
+    expect(() => settingsFromFlags({ 'shared-limits-url': 'redis://:secret@redis:6379' })).toThrow(/without a password/);
+    expect(() => settingsFromFlags({ 'shared-limits-url': 'http://redis:6379' })).toThrow(UsageError);
+    expect(() => settingsFromFlags({ 'shared-limits-password-secret': 'Bad_Name' })).toThrow(/not an object name/);
   });
 
   it('takes overrides', () => {

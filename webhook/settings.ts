@@ -39,6 +39,13 @@ export interface InjectionSettings {
   capturePorts: number[];
   /** Transparent capture: what the sidecar does with traffic that names no host. */
   opaqueTraffic: OpaqueTraffic;
+  /** Fleet-wide rate limits: the shared counter store (redis:// or rediss://) every sidecar uses. '' = none. */
+  sharedLimitsUrl: string;
+  /** A Secret (in each injected pod's namespace) holding the store's password, under this key. '' = none. */
+  sharedLimitsPasswordSecret: string;
+  sharedLimitsPasswordKey: string;
+  /** A ConfigMap (in each injected pod's namespace) whose ca.crt the sidecar trusts for a rediss:// store. '' = none. */
+  sharedLimitsCaConfigMap: string;
 }
 
 export function defaultInjectionSettings(overrides: Partial<InjectionSettings> = {}): InjectionSettings {
@@ -54,6 +61,10 @@ export function defaultInjectionSettings(overrides: Partial<InjectionSettings> =
     capture: 'proxy-env',
     capturePorts: [...DEFAULT_CAPTURE_PORTS],
     opaqueTraffic: 'deny',
+    sharedLimitsUrl: '',
+    sharedLimitsPasswordSecret: '',
+    sharedLimitsPasswordKey: 'password',
+    sharedLimitsCaConfigMap: '',
     ...overrides,
   };
 }
@@ -82,6 +93,10 @@ export const SETTINGS_FLAGS = {
   capture: { type: 'string' },
   'capture-ports': { type: 'string' },
   'opaque-traffic': { type: 'string' },
+  'shared-limits-url': { type: 'string' },
+  'shared-limits-password-secret': { type: 'string' },
+  'shared-limits-password-key': { type: 'string' },
+  'shared-limits-ca-configmap': { type: 'string' },
 } as const satisfies Flags;
 
 export type SettingsFlagValues = Partial<Record<keyof typeof SETTINGS_FLAGS, string>>;
@@ -104,6 +119,15 @@ export function settingsFlagsHelp(base: InjectionSettings = defaultInjectionSett
                                 per pod: chaperone.dev/capture-ports)
   --opaque-traffic MODE         deny | egress (default ${base.opaqueTraffic}): captured traffic with no TLS server name
                                 and no HTTP Host is denied, or judged by the egress rules on its destination
+  --shared-limits-url URL       fleet-wide rate limits: every sidecar keeps its rate-limit buckets in this Redis
+                                (redis://HOST:PORT, rediss://HOST:PORT for TLS) (default: none, per replica)
+  --shared-limits-password-secret NAME
+                                a Secret (in the pod's namespace) with the store's password, mounted in the sidecar
+                                alone (key: --shared-limits-password-key, default ${base.sharedLimitsPasswordKey})
+  --shared-limits-password-key KEY
+  --shared-limits-ca-configmap NAME
+                                the sidecar trusts the ca.crt of this ConfigMap (in the pod's namespace) for a
+                                rediss:// store, besides the public roots
 `;
 }
 
@@ -136,6 +160,18 @@ export function settingsFromFlags(values: SettingsFlagValues, base: InjectionSet
   if (upstreamCa !== undefined && upstreamCa !== '' && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(upstreamCa)) {
     throw new UsageError(`--upstream-ca-configmap ${upstreamCa}: not a ConfigMap name (lower-case letters, digits, '-' and '.')`);
   }
+  const objectName = (flag: 'shared-limits-password-secret' | 'shared-limits-ca-configmap'): void => {
+    const v = values[flag];
+    if (v !== undefined && v !== '' && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v)) throw new UsageError(`--${flag} ${v}: not an object name (lower-case letters, digits, '-' and '.')`);
+  };
+  objectName('shared-limits-password-secret');
+  objectName('shared-limits-ca-configmap');
+  const sharedUrl = values['shared-limits-url'] ?? base.sharedLimitsUrl;
+  if (sharedUrl !== '' && !/^rediss?:\/\/[^/@\s]+(\/\d*)?$/.test(sharedUrl)) {
+    throw new UsageError(`--shared-limits-url ${sharedUrl}: expected redis://HOST:PORT or rediss://HOST:PORT, without a password (use --shared-limits-password-secret)`);
+  }
+  const passwordKey = values['shared-limits-password-key'] ?? base.sharedLimitsPasswordKey;
+  if (!/^[-._a-zA-Z0-9]+$/.test(passwordKey)) throw new UsageError(`--shared-limits-password-key ${passwordKey}: not a Secret key`);
   let capturePorts = base.capturePorts;
   if (values['capture-ports'] !== undefined) {
     const parsed = parseCapturePorts(values['capture-ports']);
@@ -152,5 +188,9 @@ export function settingsFromFlags(values: SettingsFlagValues, base: InjectionSet
     resources,
     nativeSidecars: oneOf('native-sidecars', ['auto', 'on', 'off'], base.nativeSidecars),
     upstreamCaConfigMap: upstreamCa ?? base.upstreamCaConfigMap,
+    sharedLimitsUrl: sharedUrl,
+    sharedLimitsPasswordSecret: values['shared-limits-password-secret'] ?? base.sharedLimitsPasswordSecret,
+    sharedLimitsPasswordKey: passwordKey,
+    sharedLimitsCaConfigMap: values['shared-limits-ca-configmap'] ?? base.sharedLimitsCaConfigMap,
   };
 }

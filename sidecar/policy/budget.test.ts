@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { validatePolicy, type GovernancePolicy } from '../../api/index.js';
 import type { Call } from '../call.js';
-import { createBudgetCheck, SESSION_IDLE_MS, type BudgetCheck } from './budget.js';
+import { createBudgetCheck, RESERVATION_TTL_MS, SESSION_IDLE_MS, type BudgetCheck } from './budget.js';
 import { Pipeline, type CallResult } from './pipeline.js';
 
 function policy(name: string, spec: object): GovernancePolicy {
@@ -148,5 +148,133 @@ describe('budget check', () => {
     run(call({ session: 's1' }), p, cost(0.1));
     run(call({ session: 's1' }), p, cost(0.2));
     expect(budget.spendSnapshot().sessions).toEqual([{ policy: 'ns/p', session: 's1', spentUsd: 0.3, lastSeen: '2025-06-01T10:00:00.000Z' }]);
+  });
+
+  describe('reserve, then settle', () => {
+    // gpt-4o: $2.50 / $10 per million tokens. 'hello' is 2 input tokens ($0.000005).
+    const worstOf = (maxOutputTokens: number) => 0.000005 + maxOutputTokens / 100_000;
+    const admit = (c: Call, policies: GovernancePolicy[]) => pipeline.evaluateRequest(c, policies).final;
+    const settleAt = (c: Call, policies: GovernancePolicy[], usd: number) => pipeline.settle(c, cost(usd), policies);
+
+    it('lets 20 parallel calls of ~$0.41 against a $0.50 cap spend at most the cap plus one call\'s estimate error', () => {
+      const p = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.5 } })];
+      const calls = Array.from({ length: 20 }, () => call({ maxOutputTokens: 41_000 }));
+      const admitted = calls.filter((c) => admit(c, p).decision === 'allow');
+      expect(admitted).toHaveLength(1);
+      // The rest are told why, in flight included.
+      expect(admit(call({ maxOutputTokens: 41_000 }), p)).toMatchObject({
+        decision: 'deny', rule: 'budget',
+        reason: 'agent writer spent $0.00 of $0.50 today, calls in flight may cost up to $0.41 more, and this call may cost up to $0.41',
+      });
+      expect(budget.spendSnapshot().agents).toEqual([]);
+      // Its real input was larger than estimated (the estimate error): $0.002 more than reserved.
+      for (const c of admitted) settleAt(c, p, worstOf(41_000) + 0.002);
+      const spent = budget.spendSnapshot().agents[0]!.spentUsd;
+      expect(spent).toBeLessThanOrEqual(0.5 + 0.002);
+    });
+
+    it('admits as many parallel calls as fit, and never reserves past the cap', () => {
+      const p = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.5 } })];
+      const decisions = Array.from({ length: 10 }, () => admit(call({ maxOutputTokens: 10_000 }), p).decision);
+      expect(decisions.filter((d) => d === 'allow')).toHaveLength(4); // 5 × $0.100005 > $0.50
+      expect(budget.spendSnapshot().agents).toEqual([]);
+    });
+
+    it('reserves the model\'s max output when the caller names no cap', () => {
+      const p = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.17 } })];
+      // gpt-4o answers at most 16,384 tokens: $0.16384 + input; another $0.01 does not fit.
+      expect(admit(call({ maxOutputTokens: undefined }), p).decision).toBe('allow');
+      expect(admit(call({ maxOutputTokens: 1_000 }), p)).toMatchObject({ decision: 'deny', reason: expect.stringMatching(/in flight may cost up to \$0\.1638 more/) });
+    });
+
+    it('refunds on settle: the reservation gives way to the real cost, or to nothing when the call failed', () => {
+      const p = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.5 } })];
+      const a = call({ maxOutputTokens: 41_000 });
+      const b = call({ maxOutputTokens: 41_000 });
+      expect(admit(a, p).decision).toBe('allow');
+      expect(admit(b, p).decision).toBe('deny');
+      settleAt(a, p, 0.01); // it answered briefly
+      expect(budget.spendSnapshot().agents[0]).toEqual({ policy: 'ns/p', agent: 'writer', day: '2025-06-01', spentUsd: 0.01 });
+      expect(admit(b, p).decision).toBe('allow');
+      pipeline.settle(b, { status: 502, failure: 'server_error' }, p); // no usage: released, nothing charged
+      expect(budget.spendSnapshot().agents[0]!.spentUsd).toBe(0.01);
+      expect(admit(call({ maxOutputTokens: 41_000 }), p).decision).toBe('allow');
+    });
+
+    it('shows what is reserved in the snapshot while calls are in flight', () => {
+      const p = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 10, maxCostPerSessionUSD: 10 } })];
+      run(call({ session: 's' }), p, cost(1));
+      const c = call({ session: 's', maxOutputTokens: 10_000 });
+      admit(c, p);
+      const snap = budget.spendSnapshot();
+      expect(snap.agents[0]).toMatchObject({ spentUsd: 1, reservedUsd: 0.100005 });
+      expect(snap.sessions[0]).toMatchObject({ spentUsd: 1, reservedUsd: 0.100005 });
+      settleAt(c, p, 0.05);
+      expect(budget.spendSnapshot().agents[0]).toEqual({ policy: 'ns/p', agent: 'writer', day: '2025-06-01', spentUsd: 1.05 });
+    });
+
+    it('reserves against the session too, across agents', () => {
+      const p = [policy('p', { budget: { maxCostPerSessionUSD: 0.5 } })];
+      expect(admit(call({ session: 's', maxOutputTokens: 41_000 }), p).decision).toBe('allow');
+      expect(admit(call({ session: 's', agent: 'reader', maxOutputTokens: 41_000 }), p)).toMatchObject({ decision: 'deny', reason: expect.stringMatching(/^session s spent \$0\.00 of \$0\.50, calls in flight/) });
+      expect(admit(call({ session: 't', maxOutputTokens: 41_000 }), p).decision).toBe('allow');
+    });
+
+    it('lets a call larger than the cap go only on an empty total', () => {
+      const p = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.5 } })];
+      const big = call({ maxOutputTokens: 100_000 }); // $1.00
+      expect(admit(big, p).decision).toBe('allow');
+      expect(admit(call({ maxOutputTokens: 100 }), p).decision).toBe('deny'); // while it is in flight
+      settleAt(big, p, 0.2);
+      expect(admit(call({ maxOutputTokens: 100_000 }), p)).toMatchObject({ decision: 'deny', reason: 'agent writer spent $0.20 of $0.50 today, and this call may cost up to $1.00' });
+      expect(admit(call({ maxOutputTokens: 100 }), p).decision).toBe('allow');
+    });
+
+    it('forgets a reservation never settled (a client that vanished) after a few minutes', () => {
+      const p = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.5 } })];
+      expect(admit(call({ maxOutputTokens: 41_000 }), p).decision).toBe('allow');
+      now = new Date(now.getTime() + RESERVATION_TTL_MS - 1000);
+      expect(admit(call({ maxOutputTokens: 41_000 }), p).decision).toBe('deny');
+      now = new Date(now.getTime() + 2000);
+      // Expired reservations no longer count, even before a sweep removes them.
+      expect(admit(call({ maxOutputTokens: 41_000 }), p).decision).toBe('allow');
+    });
+
+    it('takes a shorter reservation TTL as an option', () => {
+      budget = createBudgetCheck(clock, { reservationTtlMs: 1000 });
+      pipeline = new Pipeline([budget], clock);
+      const p = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.5 } })];
+      admit(call({ maxOutputTokens: 41_000 }), p);
+      now = new Date(now.getTime() + 1001);
+      expect(admit(call({ maxOutputTokens: 41_000 }), p).decision).toBe('allow');
+    });
+
+    it('reserves nothing for a model of unknown price, nor without a total cap', () => {
+      const unknown = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.000001 } })];
+      for (let i = 0; i < 5; i++) expect(admit(call({ model: 'in-house-7b', maxOutputTokens: 1_000_000 }), unknown).decision).toBe('allow');
+      const perRequestOnly = [policy('q', { budget: { maxCostPerRequestUSD: 1 } })];
+      for (let i = 0; i < 5; i++) expect(admit(call({ maxOutputTokens: 41_000 }), perRequestOnly).decision).toBe('allow');
+      expect(budget.spendSnapshot().agents).toEqual([]);
+    });
+
+    it('in audit mode notes the calls that would not fit, lets them go, and settles them all', () => {
+      const p = [policy('p', { budget: { mode: 'audit', maxCostPerAgentPerDayUSD: 0.5 } })];
+      const calls = Array.from({ length: 5 }, () => call({ maxOutputTokens: 41_000 }));
+      expect(calls.map((c) => admit(c, p).decision)).toEqual(['allow', 'audit', 'audit', 'audit', 'audit']);
+      for (const c of calls) settleAt(c, p, 0.1);
+      expect(budget.spendSnapshot().agents[0]).toEqual({ policy: 'ns/p', agent: 'writer', day: '2025-06-01', spentUsd: 0.5 });
+      expect(admit(call({ maxOutputTokens: 100 }), p)).toMatchObject({ decision: 'audit', reason: 'agent writer spent $0.50 of $0.50 today' });
+    });
+
+    it('settles the reservation of a policy reloaded meanwhile (same name, new object)', () => {
+      const before = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.5 } })];
+      const after = [policy('p', { budget: { maxCostPerAgentPerDayUSD: 0.6 } })];
+      const c = call({ maxOutputTokens: 41_000 });
+      admit(c, before);
+      expect(admit(call({ maxOutputTokens: 10_000 }), after).decision).toBe('allow'); // 0.41 + 0.10 <= 0.60
+      settleAt(c, after, 0.01);
+      expect(admit(call({ maxOutputTokens: 50_000 }), after).decision).toBe('deny'); // $0.01 spent + $0.10 in flight + $0.50 > $0.60
+      expect(admit(call({ maxOutputTokens: 40_000 }), after).decision).toBe('allow'); // the $0.41 reservation is gone
+    });
   });
 });

@@ -9,6 +9,7 @@ import { dlpCheck } from './dlp.js';
 import { egressCheck } from './egress.js';
 import type { Check } from './pipeline.js';
 import { createRateLimitChecks } from './rate-limit.js';
+import type { SharedLimits } from '../shared-limits/shared-limits.js';
 import { scheduleCheck } from './schedule.js';
 import { threatsCheck } from './threats.js';
 import { toolPinningCheck } from './tool-pinning.js';
@@ -22,9 +23,9 @@ export interface CheckSet {
   refreshGauges(metrics: SidecarMetrics): void;
 }
 
-/** Builds the checks with their state; one set per sidecar. */
-export function createChecks(clock?: () => Date): CheckSet {
-  const limits = createRateLimitChecks();
+/** Builds the checks with their state; one set per sidecar (`shared`: fleet-wide rate limits). */
+export function createChecks(clock?: () => Date, options: { shared?: SharedLimits } = {}): CheckSet {
+  const limits = createRateLimitChecks(options.shared ? { shared: options.shared } : {});
   const budget = createBudgetCheck(clock);
   const breaker = createCircuitBreakerCheck(clock);
   let shownOpen = new Set<string>();

@@ -21,3 +21,12 @@ export function estimateOutputTokens(call: Call): number {
 export function estimateTotalTokens(call: Call): number {
   return estimateInputTokens(call) + estimateOutputTokens(call);
 }
+
+/**
+ * Tokens of text a model produced, estimated from its length (~4 characters per token): what a
+ * stream that ended without reporting its usage (cut short by the client, the upstream or a check)
+ * is charged for, rather than nothing.
+ */
+export function estimateTokensOfText(chars: number): number {
+  return Math.ceil(Math.max(0, chars) / CHARS_PER_TOKEN);
+}

@@ -15,6 +15,12 @@
 // prepare() (prepareRequest / prepareResponse): a check whose work grows with the body (DLP) does
 // that work there, in slices with `pause()` between them, and keeps the result for request() or
 // response() to read: the same result it would compute itself, so the checks stay pure.
+//
+// A check that must ask something asynchronous before request() (fleet-wide rate limits reserve in
+// a shared store: shared-limits/shared-limits.ts) sets `prepareEveryCall`: the data path then runs
+// prepareRequest for every call, whatever its size (`preparesEveryCall`), and the check records the
+// answer for request() to read. What prepare took is given back by release() when the call is not
+// admitted (evaluateRequest calls it on a stop).
 import type { GovernancePolicy, GovernancePolicySpec } from '../../api/index.js';
 import type { Call, ResponseFacts, StreamEvent, Usage } from '../call.js';
 import { blocks, combine, type Outcome, type Verdict } from './verdict.js';
@@ -46,6 +52,10 @@ export interface Check {
   settle?(call: Call, result: CallResult, policy: GovernancePolicy, ctx: CheckContext): void;
   /** Does ahead, in slices, the work request() would do on this call's body (see above). */
   prepareRequest?(call: Call, policy: GovernancePolicy, pause: Pause): Promise<void>;
+  /** prepareRequest must run for every call, not only large ones (it asks an async store). */
+  prepareEveryCall?: boolean;
+  /** The call was prepared but not admitted (a check stopped it): give back what prepare took. */
+  release?(call: Call, policy: GovernancePolicy, ctx: CheckContext): void;
   /** Does ahead, in slices, the work response() would do on this answer. */
   prepareResponse?(call: Call, facts: ResponseFacts, policy: GovernancePolicy, pause: Pause): Promise<void>;
 }
@@ -81,10 +91,15 @@ export class Pipeline {
   /** Per policy (an immutable snapshot object): the checks whose section it has, with their mode. */
   private readonly active = new WeakMap<GovernancePolicy, ActiveCheck[]>();
 
+  /** Some check asks an async store before request(): the data path must prepare every call. */
+  readonly preparesEveryCall: boolean;
+
   constructor(
     private readonly checks: readonly Check[],
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.preparesEveryCall = checks.some((c) => c.prepareEveryCall === true);
+  }
 
   private activeChecks(policy: GovernancePolicy): ActiveCheck[] {
     let list = this.active.get(policy);
@@ -100,6 +115,7 @@ export class Pipeline {
     const ctx = { now: this.clock() };
     const outcome = this.collect(policies, (check, policy) => check.request?.(call, policy, ctx));
     if (!blocks(outcome.final.decision)) this.forEach(policies, (check, policy) => check.admit?.(call, policy, ctx));
+    else this.forEach(policies, (check, policy) => check.release?.(call, policy, ctx));
     return outcome;
   }
 

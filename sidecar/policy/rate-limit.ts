@@ -26,8 +26,16 @@
 // - Unsettled reservations (a client that vanished) are forgotten after a few minutes, and buckets
 //   that have refilled completely are dropped (a full bucket and no bucket are the same), so the
 //   state stays proportional to the agents active in the last couple of minutes.
+//
+// Fleet-wide: with a shared counter store (createRateLimitChecks({ shared })), the same buckets live
+// in the store and are reserved in the async prepare step before request(), which reads the answer
+// from a per-call memo; the local buckets are the fallback of onStoreFailure: local. The whole design
+// is in shared-limits/shared-limits.ts.
 import { policyKey, type GovernancePolicy, type RateLimit, type RateLimitsSpec } from '../../api/index.js';
 import type { Call } from '../call.js';
+import { sharedKeys, type SharedKeys } from '../shared-limits/keys.js';
+import { Reservations } from '../shared-limits/reservations.js';
+import { DEFAULT_STORE_FAILURE, type SharedLimits } from '../shared-limits/shared-limits.js';
 import { ruleForCall } from './egress.js';
 import { estimateTotalTokens } from './estimate.js';
 import type { CallResult, Check, CheckContext } from './pipeline.js';
@@ -66,6 +74,8 @@ export interface Demand {
   tokens: number;
   /** For the reason, e.g. "for agent writer" or "of egress rule 2 for agent writer". */
   scope: string;
+  /** The party's buckets in the shared store (fleet-wide limits). */
+  shared: SharedKeys;
 }
 
 const MINUTE_MS = 60_000;
@@ -207,26 +217,98 @@ function rateLimited(d: Demand, waitSeconds: number, policy: string): Verdict {
   };
 }
 
+/** failClosed while the shared store cannot answer: refused as unavailable (503), not as over the limit. */
+function storeDown(d: Demand, policy: string): Verdict {
+  return {
+    decision: 'circuit_open',
+    rule: 'rate_limit',
+    policy,
+    retryAfterSeconds: 1,
+    reason: `rate limit ${d.scope} cannot be counted: the shared limits store is unavailable (onStoreFailure: failClosed)`,
+  };
+}
+
 /** One limit family as a Check: how to find a call's demand under a policy, if it is limited. */
 function limitCheck(
   limiter: RateLimiter,
   section: 'rateLimits' | 'egress',
   demandOf: (call: Call, policy: GovernancePolicy, ctx: CheckContext) => Demand | undefined,
+  shared: SharedLimits | undefined,
+  memos: Reservations,
 ): Check {
   const owner = (policy: GovernancePolicy): string => `${section} ${policyKey(policy)}`;
+  const failureMode = (policy: GovernancePolicy) => policy.spec.rateLimits?.onStoreFailure ?? DEFAULT_STORE_FAILURE;
+  const failed = (err: Error): void => shared?.onError?.(err);
+  /** Gives a reservation back to the store (a refused call): best effort, it refills anyway. */
+  const giveBack = (m: Extract<ReturnType<Reservations['get']>, { kind: 'taken' }>): void => {
+    if (!shared) return;
+    if (m.rpm !== undefined) shared.store.adjust(m.keys.requests, m.rpm, 1).catch(failed);
+    if (m.tpm !== undefined && m.tokens > 0) shared.store.adjust(m.keys.tokens, m.tpm, m.tokens).catch(failed);
+  };
+  // Whether the local buckets count this call: no store, no memo, or the store away under `local`.
+  const local = (call: Call, policy: GovernancePolicy): boolean => {
+    if (!shared) return true;
+    const m = memos.get(call.id, owner(policy));
+    return !m || (m.kind === 'unavailable' && failureMode(policy) === 'local');
+  };
   return {
     section,
+    ...(shared
+      ? {
+          prepareEveryCall: true,
+          async prepareRequest(call: Call, policy: GovernancePolicy): Promise<void> {
+            const now = new Date();
+            const d = demandOf(call, policy, { now });
+            if (!d) return;
+            const at = now.getTime();
+            const { requestsPerMinute: rpm, tokensPerMinute: tpm } = d.limits;
+            if (!shared.store.up) return memos.set(call.id, owner(policy), { kind: 'unavailable', at });
+            try {
+              const r = await shared.store.reserve(d.shared.requests, d.shared.tokens, rpm, tpm, d.tokens);
+              memos.set(
+                call.id,
+                owner(policy),
+                r.ok
+                  ? { kind: 'taken', keys: d.shared, ...(rpm !== undefined ? { rpm } : {}), ...(tpm !== undefined ? { tpm } : {}), tokens: d.tokens, at }
+                  : { kind: 'refused', waitMs: r.waitMs, at },
+              );
+            } catch (err) {
+              failed(err as Error);
+              memos.set(call.id, owner(policy), { kind: 'unavailable', at });
+            }
+          },
+          release(call: Call, policy: GovernancePolicy): void {
+            const m = memos.take(call.id, owner(policy));
+            if (m?.kind === 'taken') giveBack(m);
+          },
+        }
+      : {}),
     request(call, policy, ctx) {
       const d = demandOf(call, policy, ctx);
       if (!d) return undefined;
+      const m = shared ? memos.get(call.id, owner(policy)) : undefined;
+      if (m?.kind === 'taken') return undefined;
+      if (m?.kind === 'refused') return rateLimited(d, m.waitMs / 1000, policyKey(policy));
+      if (m?.kind === 'unavailable') {
+        const mode = failureMode(policy);
+        if (mode === 'failOpen') return undefined;
+        if (mode === 'failClosed') return storeDown(d, policyKey(policy));
+      }
       const wait = limiter.wait(d, ctx.now.getTime());
       return wait > 0 ? rateLimited(d, wait, policyKey(policy)) : undefined;
     },
     admit(call, policy, ctx) {
+      if (!local(call, policy)) return;
       const d = demandOf(call, policy, ctx);
       if (d) limiter.take(d, ctx.now.getTime(), call.id, owner(policy));
     },
     settle(call, result, policy, ctx) {
+      const m = shared ? memos.take(call.id, owner(policy)) : undefined;
+      if (m?.kind === 'taken') {
+        const used = tokensUsed(result);
+        if (m.tpm !== undefined && m.tokens > 0 && used !== undefined && used !== m.tokens) shared!.store.adjust(m.keys.tokens, m.tpm, m.tokens - used).catch(failed);
+        return;
+      }
       limiter.settle(call.id, owner(policy), tokensUsed(result), ctx.now.getTime());
     },
   };
@@ -243,9 +325,16 @@ export interface RateLimitChecks {
   limiter: RateLimiter;
 }
 
+export interface RateLimitCheckOptions extends RateLimiterOptions {
+  /** A shared counter store: the limits hold for the whole fleet (shared-limits/shared-limits.ts). */
+  shared?: SharedLimits;
+}
+
 /** The two rate-limit checks, sharing one limiter. Create once per sidecar (the state is in here). */
-export function createRateLimitChecks(options: RateLimiterOptions = {}): RateLimitChecks {
+export function createRateLimitChecks(options: RateLimitCheckOptions = {}): RateLimitChecks {
   const limiter = new RateLimiter(options);
+  const memos = new Reservations(options.reservationTtlMs);
+  const prefix = options.shared?.prefix;
 
   // Per limited party (a policy's section or egress rule, and an agent) the limits and bucket names
   // never change: they are built once, not per call (a fresh key string would also be hashed anew
@@ -262,17 +351,19 @@ export function createRateLimitChecks(options: RateLimiterOptions = {}): RateLim
     }
     return party;
   };
-  const party = (key: string, limits: RateLimit, scope: string): Party => ({ key, limits, scope, requestsBucket: `${key}#requests`, tokensBucket: `${key}#tokens` });
+  const party = (key: string, limits: RateLimit, scope: string, shared: SharedKeys): Party => ({ key, limits, scope, requestsBucket: `${key}#requests`, tokensBucket: `${key}#tokens`, shared });
 
   const rateLimitCheck = limitCheck(limiter, 'rateLimits', (call, policy) => {
     const spec = policy.spec.rateLimits;
     if (!spec) return undefined;
     const p = partyOf(spec, call.agent, () => {
       const limits = agentLimits(spec, call.agent);
-      return limited(limits) ? party(`rateLimits\u0000${policyKey(policy)}\u0000${call.agent}`, limits, `for agent ${call.agent}`) : null;
+      return limited(limits)
+        ? party(`rateLimits\u0000${policyKey(policy)}\u0000${call.agent}`, limits, `for agent ${call.agent}`, sharedKeys(policyKey(policy), 'rateLimits', call.agent, prefix))
+        : null;
     });
     return p ? { ...p, tokens: tokenEstimate(call) } : undefined;
-  });
+  }, options.shared, memos);
 
   const egressRateLimitCheck = limitCheck(limiter, 'egress', (call, policy, ctx) => {
     const spec = policy.spec.egress;
@@ -282,10 +373,15 @@ export function createRateLimitChecks(options: RateLimiterOptions = {}): RateLim
     const { rule, index } = matched;
     // The match is part of the key so that reordered rules on a reload do not share buckets.
     const p = partyOf(rule, call.agent, () =>
-      party(`egress\u0000${policyKey(policy)}\u0000${index}\u0000${rule.match}\u0000${call.agent}`, rule.rateLimit!, `of egress rule ${index + 1} for agent ${call.agent}`),
+      party(
+        `egress\u0000${policyKey(policy)}\u0000${index}\u0000${rule.match}\u0000${call.agent}`,
+        rule.rateLimit!,
+        `of egress rule ${index + 1} for agent ${call.agent}`,
+        sharedKeys(policyKey(policy), `egress:${index}:${rule.match}`, call.agent, prefix),
+      ),
     );
     return p ? { ...p, tokens: tokenEstimate(call) } : undefined;
-  });
+  }, options.shared, memos);
 
   return { rateLimitCheck, egressRateLimitCheck, limiter };
 }

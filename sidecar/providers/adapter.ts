@@ -64,6 +64,15 @@ export interface StreamParser {
   facts(): ResponseFacts;
 }
 
+/** How one stream is to be read. */
+export interface StreamParserOptions {
+  /**
+   * The sidecar asked for usage the agent did not ask for (askForUsage changed the request): frames
+   * that carry only that usage are marked sidecarOnly.
+   */
+  usageAskedBySidecar?: boolean;
+}
+
 export interface ProviderAdapter {
   readonly provider: Provider;
   /** Does this adapter speak the request at this host and path? Checked in a fixed order; first wins. */
@@ -81,7 +90,14 @@ export interface ProviderAdapter {
    */
   binaryAnswer?(facts: RequestFacts): boolean;
   /** A fresh incremental parser for one streamed response. */
-  streamParser(): StreamParser;
+  streamParser(options?: StreamParserOptions): StreamParser;
+  /**
+   * For a streamed request whose answer reports token usage only when asked (OpenAI Chat
+   * Completions' stream_options.include_usage): asks for it, in place, in the parsed request body,
+   * where the service at `head` is known to take the field. Returns whether it changed the body
+   * (false when the agent asked already, the request does not stream, or the service may refuse it).
+   */
+  askForUsage?(head: RequestHead, body: unknown): boolean;
   /** An error body in the provider's own shape; `request` is the parsed request body, when there is one (JSON-RPC answers name its ids). */
   errorAnswer(kind: ErrorKind, message: string, request?: unknown): ErrorAnswer;
   /** A stream frame that ends a stream with an error, in the provider's stream format. */

@@ -462,3 +462,70 @@ describe('openai-chat custom tool calls in answers', () => {
     }
   });
 });
+
+describe('openai-chat usage the sidecar asks for', () => {
+  const ask = (extra: object) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...extra });
+
+  it.each([
+    ['a stream without stream_options', ask({ stream: true }), true, { include_usage: true }],
+    ['a stream with other stream_options', ask({ stream: true, stream_options: { include_obfuscation: false } }), true, { include_obfuscation: false, include_usage: true }],
+    ['a stream with include_usage: false', ask({ stream: true, stream_options: { include_usage: false } }), true, { include_usage: true }],
+    ['a stream that asked already', ask({ stream: true, stream_options: { include_usage: true } }), false, { include_usage: true }],
+    ['no stream', ask({}), false, undefined],
+    ['stream: "true" (not a stream to OpenAI)', ask({ stream: 'true' }), false, undefined],
+  ])('%s', (_name, body, changed, options) => {
+    expect(adapter.askForUsage!(head(), body)).toBe(changed);
+    expect((body as { stream_options?: unknown }).stream_options).toEqual(options);
+  });
+
+  it('leaves a body that is not an object alone', () => {
+    expect(adapter.askForUsage!(head(), null)).toBe(false);
+    expect(adapter.askForUsage!(head(), [1])).toBe(false);
+  });
+
+  it.each([
+    ['api.openai.com', '/v1/chat/completions', true],
+    ['API.OpenAI.com', '/v1/chat/completions', true],
+    ['my.openai.azure.com', '/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21', true],
+    ['my.openai.azure.com', '/openai/deployments/gpt4o/chat/completions?api-version=2025-04-01-preview', true],
+    ['my.openai.azure.com', '/openai/deployments/gpt4o/chat/completions?api-version=2024-02-01', false],
+    ['my.openai.azure.com', '/openai/deployments/gpt4o/chat/completions', false],
+    ['my.openai.azure.com', '/openai/v1/chat/completions', true],
+    ['api.mistral.ai', '/v1/chat/completions', false], // refuses stream_options, reports usage anyway
+    ['api.groq.com', '/openai/v1/chat/completions', false],
+    ['llm.internal.example.com', '/v1/chat/completions', false],
+  ])('asks %s%s for usage: %s', (host, path, asks) => {
+    const body = ask({ stream: true });
+    expect(adapter.askForUsage!(head(path, host), body)).toBe(asks);
+    expect('stream_options' in body).toBe(asks);
+  });
+
+  const base = { id: 'chatcmpl-9', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', usage: null };
+  const stream = sse([
+    [undefined, { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' }, finish_reason: null }] }],
+    [undefined, { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }],
+    [undefined, { ...base, choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } }],
+    [undefined, '[DONE]'],
+  ]);
+
+  it('marks the usage-only chunk sidecarOnly when the sidecar asked for usage, and still reads the usage', () => {
+    for (const { name, fed } of feedAll(() => adapter.streamParser({ usageAskedBySidecar: true }), stream)) {
+      expect(fed.frames.map((f) => f.sidecarOnly === true), name).toEqual([false, false, true, false]);
+      expect(fed.facts.usage, name).toEqual({ inputTokens: 5, outputTokens: 1 });
+      expect(fed.events, name).toContainEqual({ type: 'usage', usage: { inputTokens: 5, outputTokens: 1 } });
+    }
+  });
+
+  it('withholds nothing when the agent asked for usage itself', () => {
+    for (const { name, fed } of feedAll(() => adapter.streamParser(), stream)) {
+      expect(fed.frames.some((f) => f.sidecarOnly), name).toBe(false);
+      expect(fed.facts.usage, name).toEqual({ inputTokens: 5, outputTokens: 1 });
+    }
+  });
+
+  it('never withholds a chunk with choices, even one that carries usage (some look-alikes send it there)', () => {
+    const merged = sse([[undefined, { ...base, choices: [{ index: 0, delta: { content: 'x' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } }]]);
+    const frames = adapter.streamParser({ usageAskedBySidecar: true }).push(merged);
+    expect(frames.map((f) => f.sidecarOnly)).toEqual([undefined]);
+  });
+});
