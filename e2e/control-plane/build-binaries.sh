@@ -38,7 +38,10 @@ log() { echo "build-binaries: $*" >&2; }
 # Each binary reports the pinned version, or the build is wrong (and the cached file is removed).
 check_version() {
   local name="$1" want="$2" got
-  got="$("$BIN/$name" --version 2>&1 | head -1)"
+  # The first line, cut here: `| head -1` under pipefail fails with SIGPIPE (141) when the binary
+  # writes its second line after head has gone (coredns prints several).
+  got="$("$BIN/$name" --version 2>&1)"
+  got="${got%%$'\n'*}"
   if [[ "$got" != *"$want"* ]]; then
     rm -f "$BIN/$name"
     echo "build-binaries: $name reports '$got', expected $want" >&2
