@@ -15,12 +15,11 @@ export interface SidecarApiOptions {
   timeoutMs?: number;
 }
 
-/** The API server cannot be asked (no credentials yet) or did not answer. */
-export class ApiUnreachable extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ApiUnreachable';
-  }
+/** The pod a sidecar runs in, as the downward API tells it: named in the objects and Events it writes. */
+export interface PodIdentity {
+  name?: string;
+  uid?: string;
+  serviceAccount?: string;
 }
 
 export interface ApiAnswer<T> {
@@ -32,7 +31,14 @@ export class SidecarApi {
   private readonly timeoutMs: number;
   private agent: { ca: string; dispatcher: Agent } | undefined;
 
-  constructor(private readonly options: SidecarApiOptions) {
+  /**
+   * `unavailable` makes the error thrown when the API server cannot be asked (no credentials yet)
+   * or did not answer: each store its own "unavailable".
+   */
+  constructor(
+    private readonly options: SidecarApiOptions,
+    private readonly unavailable: (message: string) => Error,
+  ) {
     this.timeoutMs = options.timeoutMs ?? 5000;
   }
 
@@ -43,7 +49,7 @@ export class SidecarApi {
     } catch {
       // reported below
     }
-    throw new ApiUnreachable(`no ${key} in ${this.options.credentialsDir} yet (the operator writes Secret ${SIDECAR_TOKEN_SECRET} in governed namespaces)`);
+    throw this.unavailable(`no ${key} in ${this.options.credentialsDir} yet (the operator writes Secret ${SIDECAR_TOKEN_SECRET} in governed namespaces)`);
   }
 
   /** The namespace the credentials are for: the pod's own. */
@@ -78,7 +84,7 @@ export class SidecarApi {
       const json = (await res.body.json().catch(() => ({}))) as T;
       return { status: res.statusCode, json };
     } catch (err) {
-      throw new ApiUnreachable(`the API server did not answer: ${(err as Error).message}`);
+      throw this.unavailable(`the API server did not answer: ${(err as Error).message}`);
     }
   }
 

@@ -12,14 +12,8 @@ import {
 import { API_VERSION } from '../../api/index.js';
 import type { HeldTool } from '../policy/verdict.js';
 import { decisionTime, effectivePhase, type ObservedApproval } from '../../api/approval-phase.js';
-import { ApiUnreachable, apiFailure, SidecarApi, type SidecarApiOptions } from '../kube-api.js';
+import { apiFailure, SidecarApi, type ApiAnswer, type PodIdentity, type SidecarApiOptions } from '../kube-api.js';
 import { ApprovalStoreUnavailable, type ApprovalRecord, type ApprovalStore, type HoldContext } from './store.js';
-
-export interface PodIdentity {
-  name?: string;
-  uid?: string;
-  serviceAccount?: string;
-}
 
 export interface KubernetesApprovalsOptions extends SidecarApiOptions {
   pod: PodIdentity;
@@ -40,16 +34,11 @@ export class KubernetesApprovals implements ApprovalStore {
 
   constructor(private readonly options: KubernetesApprovalsOptions) {
     this.clock = options.clock ?? (() => new Date());
-    this.kube = new SidecarApi(options);
+    this.kube = new SidecarApi(options, (message) => new ApprovalStoreUnavailable(message));
   }
 
-  private async api<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; json: T }> {
-    try {
-      return await this.kube.call<T>(method, `apis/${API_VERSION}`, `${APPROVAL_PLURAL}${path}`, body);
-    } catch (err) {
-      if (err instanceof ApiUnreachable) throw new ApprovalStoreUnavailable(err.message);
-      throw err;
-    }
+  private api<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<ApiAnswer<T>> {
+    return this.kube.call<T>(method, `apis/${API_VERSION}`, `${APPROVAL_PLURAL}${path}`, body);
   }
 
   private toRecord(obj: Stored): ApprovalRecord {

@@ -98,7 +98,7 @@ export function converseRemoveTools(body: unknown, names: ReadonlySet<string>): 
 }
 
 /** Converse counts cached input apart (cacheRead/WriteInputTokens); Nova's InvokeModel names them ...TokenCount. */
-export const converseUsage = (u: unknown): Usage | undefined =>
+const converseUsage = (u: unknown): Usage | undefined =>
   usageFrom(u, ['inputTokens', 'cacheReadInputTokens', 'cacheWriteInputTokens', 'cacheReadInputTokenCount', 'cacheWriteInputTokenCount'], 'outputTokens');
 
 /** Is this answer in the Converse shape (output.message)? */

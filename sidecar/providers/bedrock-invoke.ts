@@ -82,7 +82,7 @@ function shapeOf(b: Obj): Dialect {
 }
 
 /** The family's first shape the body has; else the body's shape, whatever the id said. */
-export function dialectOf(model: string, b: Obj): Dialect {
+function dialectOf(model: string, b: Obj): Dialect {
   const family = familyOf(model);
   for (const d of family !== undefined ? (FAMILY_DIALECTS[family] ?? []) : []) {
     if (d !== 'unknown' && MARK[d] in b) return d;

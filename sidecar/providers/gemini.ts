@@ -21,7 +21,7 @@ import {
 } from './util.js';
 
 /** Google's model API hosts: the Gemini API, Vertex AI's regional and global endpoints. */
-export const GEMINI_HOSTS: string[] = ['generativelanguage.googleapis.com', '*-aiplatform.googleapis.com', 'aiplatform.googleapis.com'];
+const GEMINI_HOSTS: string[] = ['generativelanguage.googleapis.com', '*-aiplatform.googleapis.com', 'aiplatform.googleapis.com'];
 
 /** The methods read here; other `models/{m}:method` calls (predict, batches...) are left to the fallback, which scans every string. */
 const METHODS = new Set(['generateContent', 'streamGenerateContent', 'countTokens', 'embedContent', 'batchEmbedContents']);
@@ -420,7 +420,7 @@ const GOOGLE_ERRORS: Record<ErrorKind, [number, string]> = {
   internal: [500, 'INTERNAL'],
 };
 
-export function googleError(kind: ErrorKind, message: string): { error: { code: number; message: string; status: string } } {
+function googleError(kind: ErrorKind, message: string): { error: { code: number; message: string; status: string } } {
   const [code, status] = GOOGLE_ERRORS[kind];
   return { error: { code, message, status } };
 }

@@ -2,6 +2,7 @@
 // takes effect within seconds without a read per call), pins a server at its first tools/list,
 // remembers what each server offered last, and reports a change once (metric and Event). The
 // toolPinning check then compares, purely, with what it is given on the call (call.toolPins).
+import { pathWithoutQuery } from '../audit.js';
 import type { OfferedTool, ToolPinView } from '../call.js';
 import { driftOf, hasDrift } from './drift.js';
 import { PinStoreUnavailable, type PinnedServer, type ToolPinStore } from './store.js';
@@ -72,11 +73,12 @@ export class ToolPins {
    * remembers them as what it offers now, and reports what differs from the pins, once.
    */
   async observe(server: string, offered: readonly OfferedTool[]): Promise<ToolPinView> {
-    remember(this.current, server, new Map(offered.map((t) => [t.name, t.digest])), MAX_SERVERS);
+    const current = new Map(offered.map((t) => [t.name, t.digest]));
+    remember(this.current, server, current, MAX_SERVERS);
     try {
       let pins = await this.pinsOf(server);
       if (!pins) {
-        pins = await this.store.pinIfAbsent({ server, pinnedAt: this.clock().toISOString(), tools: Object.fromEntries(offered.map((t) => [t.name, t.digest])) });
+        pins = await this.store.pinIfAbsent({ server, pinnedAt: this.clock().toISOString(), tools: Object.fromEntries(current) });
         remember(this.cached, server, { pins, at: this.clock().getTime() }, MAX_SERVERS);
       }
       const view = this.viewOf(server, pins);
@@ -104,6 +106,5 @@ export class ToolPins {
 
 /** The pin key of the MCP endpoint a call goes to: host, port and path, without the query. */
 export function mcpServerOf(host: string, port: number, path: string): string {
-  const q = path.indexOf('?');
-  return `${host}:${port}${q < 0 ? path : path.slice(0, q)}`;
+  return `${host}:${port}${pathWithoutQuery(path)}`;
 }

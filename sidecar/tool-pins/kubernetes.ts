@@ -4,8 +4,7 @@
 // added, never replaced, by a sidecar: a patch carries the resourceVersion it read, so of two
 // sidecars pinning one server at once, the second finds the first's pins and keeps them.
 import { TOOL_PINS_CONFIGMAP, toolPinKey } from '../../api/tool-pins.js';
-import { ApiUnreachable, apiFailure, SidecarApi, type SidecarApiOptions } from '../kube-api.js';
-import type { PodIdentity } from '../approvals/kubernetes.js';
+import { apiFailure, SidecarApi, type PodIdentity, type SidecarApiOptions } from '../kube-api.js';
 import { PinStoreUnavailable, type Drift, type PinnedServer, type ToolPinStore } from './store.js';
 
 interface ConfigMap {
@@ -36,24 +35,15 @@ export class KubernetesToolPins implements ToolPinStore {
   private readonly clock: () => Date;
 
   constructor(private readonly options: KubernetesToolPinsOptions) {
-    this.kube = new SidecarApi(options);
+    this.kube = new SidecarApi(options, (message) => new PinStoreUnavailable(message));
     this.clock = options.clock ?? (() => new Date());
   }
 
   private async configMap(): Promise<ConfigMap> {
-    const { status, json } = await this.call<ConfigMap>('GET', 'api/v1', `configmaps/${TOOL_PINS_CONFIGMAP}`);
+    const { status, json } = await this.kube.call<ConfigMap>('GET', 'api/v1', `configmaps/${TOOL_PINS_CONFIGMAP}`);
     if (status === 404) throw new PinStoreUnavailable(`no ConfigMap ${TOOL_PINS_CONFIGMAP} in the namespace yet (the operator creates it in governed namespaces)`);
     if (status !== 200) throw new PinStoreUnavailable(apiFailure(`reading ConfigMap ${TOOL_PINS_CONFIGMAP}`, status, json));
     return json;
-  }
-
-  private async call<T>(method: 'GET' | 'POST' | 'PATCH', group: string, path: string, body?: unknown, contentType?: string) {
-    try {
-      return await this.kube.call<T>(method, group, path, body, contentType);
-    } catch (err) {
-      if (err instanceof ApiUnreachable) throw new PinStoreUnavailable(err.message);
-      throw err;
-    }
   }
 
   async read(server: string): Promise<PinnedServer | undefined> {
@@ -67,7 +57,7 @@ export class KubernetesToolPins implements ToolPinStore {
       const kept = entryOf(pins.server, cm.data?.[key]);
       if (kept) return kept;
       const patch = { metadata: { resourceVersion: cm.metadata?.resourceVersion }, data: { [key]: JSON.stringify(pins) } };
-      const { status, json } = await this.call('PATCH', 'api/v1', `configmaps/${TOOL_PINS_CONFIGMAP}`, patch, 'application/merge-patch+json');
+      const { status, json } = await this.kube.call('PATCH', 'api/v1', `configmaps/${TOOL_PINS_CONFIGMAP}`, patch, 'application/merge-patch+json');
       if (status === 200) return pins;
       if (status !== 409) throw new PinStoreUnavailable(apiFailure(`pinning the tools of ${pins.server}`, status, json));
     }
@@ -85,7 +75,7 @@ export class KubernetesToolPins implements ToolPinStore {
     const now = this.clock().toISOString();
     const what = [drift.changed.length ? `changed: ${drift.changed.join(', ')}` : '', drift.added.length ? `not pinned: ${drift.added.join(', ')}` : ''].filter(Boolean).join('; ');
     const namespace = await this.kube.namespace().catch(() => undefined);
-    await this.call('POST', 'api/v1', 'events', {
+    await this.kube.call('POST', 'api/v1', 'events', {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { generateName: `${pod.name}.tool-pins.` },
