@@ -3,7 +3,7 @@
 // connection. Each connection carries its authority: where its requests go, fixed by what the
 // sidecar itself established (the CONNECT target, the TLS server name), never by the request.
 // Every request's path is made canonical here (canonical-path.ts) before anything reads it.
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
@@ -12,7 +12,7 @@ import { canonicalTarget, splitAbsoluteTarget } from './canonical-path.js';
 import type { Target } from './data-path.js';
 import type { LeafCertificates } from './leaf-certificates.js';
 import { BUILTIN_INTERCEPT_HOSTS, hostMatches } from './providers/index.js';
-import { isWebSocketUpgrade } from './websocket/handshake.js';
+import { isWebSocketUpgrade, writeAnswer } from './websocket/handshake.js';
 
 export function isIntercepted(host: string, snapshot: ConfigSnapshot | undefined): boolean {
   return (
@@ -228,9 +228,8 @@ function serveUpgradeAsRequest(server: Server, req: IncomingMessage, socket: Dup
 
 /** An answer of the sidecar's own on a connection no HTTP server writes to any more, then closed. */
 export function rawError(socket: Duplex, status: number, message: string): void {
-  if (!socket.writable) return void socket.destroy();
   const body = JSON.stringify({ error: { message: `chaperone: ${message}`, type: 'proxy_error', code: status } });
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  writeAnswer(socket, status, [['Content-Type', 'application/json']], Buffer.from(body));
 }
 
 export function plainError(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {

@@ -14,7 +14,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { handleUpgrade, type UpgradeContext } from './websocket/upgrade.js';
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { BlockList, isIP, type Socket } from 'node:net';
 import { ambiguousEscape, canonicalTarget, splitAbsoluteTarget, tryCanonicalPath } from './canonical-path.js';
 import type { DataPath, Target } from './data-path.js';
 import { decide, refuse } from './decision.js';
@@ -305,10 +305,31 @@ export function openRelay(gate: Gate, client: Duplex, upstream: Socket, head: Bu
   recordTunnel(gate.dp, tunnel, identity, outcome, 200);
 }
 
-/** 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost: where the sidecar's own listeners are. */
+/** Addresses that reach this host: 127.0.0.0/8 and ::1, and 0.0.0.0/8 and ::, which connect to it too. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addSubnet('0.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addAddress('::', 'ipv6');
+
+/**
+ * Loopback and localhost (IPv4-mapped too): where the sidecar's own listeners are. Every spelling
+ * a resolver reads as such an address counts (`127.1`, `0x7f000001`, `2130706433`, `0`,
+ * `[0:0:0:0:0:0:0:1]`), or it would name the sidecar past the check.
+ */
 export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').replace(/^::ffff:/i, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+  let h = host.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  // A number in another form (inet_aton's: fewer parts, hex, octal): made a plain address first.
+  if (isIP(h) === 0 && /^[0-9a-fx.]+$/.test(h)) {
+    try {
+      h = new URL(`http://${h}/`).hostname;
+    } catch {
+      return false;
+    }
+  }
+  const family = isIP(h);
+  return family !== 0 && LOOPBACK.check(h, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** An HTTP answer written on a raw socket (CONNECT), then closed. */

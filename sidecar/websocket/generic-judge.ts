@@ -5,7 +5,11 @@
 // A refusal closes the session (1008): there is no error message a client of an unknown protocol
 // would understand. A binary message cannot be read, so it is not forwarded (1003), unless a
 // policy lets the host and path through unread (spec.intercept.passThrough; upgrade.ts).
+// JSON that reads two ways (a key repeated with another value, excessive nesting) is not
+// forwarded either (1007), as such an HTTP body is refused (exchange.ts): the checks read one
+// value, the server might read the other.
 import type { TextField } from '../call.js';
+import { structuralProblem } from '../json-structure.js';
 import { setAt } from '../providers/adapter.js';
 import { stringLeaves } from '../providers/util.js';
 import { blocks } from '../policy/verdict.js';
@@ -28,6 +32,8 @@ export function genericJudge(session: SocketSession): SessionJudge {
       } catch {
         isJson = false;
       }
+      const problem = isJson ? structuralProblem(text) : undefined;
+      if (problem) return { kind: 'close', code: CLOSE.invalidPayload, reason: `a message cannot be read: ${problem}` };
       const texts: TextField[] = isJson ? stringLeaves(json, []) : [{ path: [], text }];
       const call = session.messageCall({ operation: 'websocket', toolsDefined: [], toolCalls: [], texts, stream: true, maxOutputTokens: 0 });
       const outcome = session.decide(call);

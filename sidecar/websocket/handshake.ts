@@ -2,7 +2,7 @@
 // a WebSocket upgrade, the upstream's side of it (connect, send the GET, read the 101 within a
 // bound and a time), and the raw HTTP answers written on a socket the HTTP server has let go of.
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
@@ -35,7 +35,7 @@ export function handshakeProblem(req: IncomingMessage): string | undefined {
 }
 
 /** The Sec-WebSocket-Accept a server must answer a key with. */
-export function acceptFor(key: string): string {
+function acceptFor(key: string): string {
   return createHash('sha1').update(key + GUID).digest('base64');
 }
 
@@ -154,20 +154,10 @@ export function relayedHeaders(rawHeaders: readonly string[]): Array<[string, st
   return out;
 }
 
-const REASONS: Record<number, string> = {
-  101: 'Switching Protocols',
-  400: 'Bad Request',
-  403: 'Forbidden',
-  429: 'Too Many Requests',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 /** Writes an HTTP/1.1 answer head (and body, then the end) on a raw client socket. */
 export function writeAnswer(socket: Duplex, status: number, headers: ReadonlyArray<readonly [string, string]>, body?: Buffer): void {
   if (!socket.writable) return void socket.destroy();
-  const lines = [`HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}`, ...headers.map(([name, value]) => `${name}: ${value}`)];
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Status'}`, ...headers.map(([name, value]) => `${name}: ${value}`)];
   if (status === 101) {
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     return;

@@ -33,7 +33,7 @@ const PREPARE_ABOVE_CHARS = 256 * 1024;
 const letOthersRun = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A text message read as a JSON object, or why it cannot be. */
-export function readJsonMessage(message: Message): { event: Obj } | { problem: Action } {
+function readJsonMessage(message: Message): { event: Obj } | { problem: Action } {
   if (message.opcode !== OPCODE.text) {
     return { problem: { kind: 'close', code: CLOSE.unsupportedData, reason: 'a binary message on a Realtime socket (its events are JSON text)' } };
   }
@@ -124,13 +124,19 @@ export function realtimeJudge(session: SocketSession): SessionJudge {
     return { kind: 'close', code: CLOSE.policyViolation, reason, tell: realtimeError(kindOf(verdict.decision), reason) };
   };
 
-  /** A whole proposed call, judged once: a line of its own, and the session stopped if it may not run. */
-  const judgeCall = (call: Call, type: string, tc: ToolCall): Action | undefined => {
-    const key = `${tc.id ?? ''}\u0000${tc.name}`;
-    if (judged.has(key)) return undefined;
+  /** Notes a proposed call as judged (counted and named once); false when it already was. */
+  const noteJudged = (id: string | undefined, name: string): boolean => {
+    const key = `${id ?? ''}\u0000${name}`;
+    if (judged.has(key)) return false;
     judged.add(key);
     session.toolCallsJudged++;
-    session.toolCalls.push(tc.name);
+    session.toolCalls.push(name);
+    return true;
+  };
+
+  /** A whole proposed call, judged once: a line of its own, and the session stopped if it may not run. */
+  const judgeCall = (call: Call, type: string, tc: ToolCall): Action | undefined => {
+    if (!noteJudged(tc.id, tc.name)) return undefined;
     if (tc.name === '') return stopModel(call, type, { decision: 'deny', rule: 'tools', reason: 'the model proposed a function call whose name never came, which cannot be judged' }, [], tc);
     const outcome = dp.pipeline.evaluateResponse(call, { toolCalls: [tc], texts: [] }, policies);
     if (blocks(outcome.final.decision)) return stopModel(call, type, outcome.final, outcome.findings, tc);
@@ -142,12 +148,8 @@ export function realtimeJudge(session: SocketSession): SessionJudge {
   const judgeEvent = (call: Call, type: string, ev: StreamEvent): Action | undefined => {
     const outcome = dp.pipeline.evaluateStreamEvent(call, ev, policies);
     if (blocks(outcome.final.decision)) {
-      if (ev.type === 'tool_call') {
-        // Judged whole here: the same call seen again when it is done needs no second line.
-        judged.add(`${ev.id ?? ''}\u0000${ev.name}`);
-        session.toolCallsJudged++;
-        session.toolCalls.push(ev.name);
-      }
+      // Judged whole here: the same call seen again when it is done needs no second line.
+      if (ev.type === 'tool_call') noteJudged(ev.id, ev.name);
       return stopModel(call, type, outcome.final, outcome.findings, ev.type === 'tool_call' ? { name: ev.name, ...(ev.id ? { id: ev.id } : {}) } : undefined);
     }
     session.findings.push(...outcome.findings);
