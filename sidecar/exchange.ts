@@ -32,7 +32,7 @@ import { costOf } from './pricing.js';
 import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type ProviderAdapter, type RequestHead } from './providers/adapter.js';
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
 import { stringLeaves } from './providers/util.js';
-import { matchesHostPath } from './policy/egress.js';
+import { passesUnread } from './policy/egress.js';
 import { estimateInputTokens, estimateTokensOfText } from './policy/estimate.js';
 import { closedPrefixInPieces, structuralProblem, structuralProblemInPieces } from './json-structure.js';
 import { JSON_BOUNDS, JsonBeyondBounds, parseJsonInPieces, splitsPair, stringifyInPieces } from './json-pieces.js';
@@ -241,7 +241,7 @@ async function inspected(dp: DataPath, ex: Exchange): Promise<void> {
     ex.provider = ex.adapter.provider;
     // Fail closed: what cannot be read on an intercepted host is not forwarded, unless a policy lets
     // this host and path through unread (multipart uploads, say).
-    if (unreadable && !passesUnread(ex.snapshot, target.host, target.path)) {
+    if (unreadable && !passesUnread(ex.snapshot.policies, target.host, target.path)) {
       if (ex.adapter.provider === 'unknown') ex.adapter = likelyAdapterForHost(target.host);
       // Broken JSON sent as JSON answers 400, as the provider would.
       if (unreadable.malformedJson && isJsonContentType(head.contentType)) throw new MalformedRequest(unreadable.reason);
@@ -837,11 +837,6 @@ function* piecesOf(events: readonly StreamEvent[]): Generator<StreamEvent> {
 function discard(upstream: Dispatcher.ResponseData): void {
   upstream.body.on('error', () => undefined);
   upstream.body.destroy();
-}
-
-/** May an unreadable body on this intercepted host and path go through unread (spec.intercept.passThrough)? */
-function passesUnread(snapshot: ConfigSnapshot, host: string, path: string): boolean {
-  return snapshot.policies.some((p) => (p.spec.intercept?.passThrough ?? []).some((m) => matchesHostPath(m, host, path)));
 }
 
 /** The selected policies' price overrides, in order, once per config snapshot. */

@@ -168,7 +168,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     });
     store.start();
   }
-  const checks = createChecks(undefined, store ? { shared: { store, onError: () => metrics.sharedLimitsErrors.inc() } } : {});
+  // No onError here: the store's own onError above already counts every failed command (once).
+  const checks = createChecks(undefined, store ? { shared: { store } } : {});
   const dp: DataPath = {
     maxBodyBytes: options.maxBodyBytes,
     maxResponseBytes: options.maxResponseBytes,

@@ -156,13 +156,15 @@ export function settingsFromFlags(values: SettingsFlagValues, base: InjectionSet
     }
   }
   if (values.image === '') throw new UsageError('--image: must not be empty');
+  /** A Kubernetes object name (DNS-1123 subdomain): ConfigMaps and Secrets. */
+  const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
   const upstreamCa = values['upstream-ca-configmap'];
-  if (upstreamCa !== undefined && upstreamCa !== '' && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(upstreamCa)) {
+  if (upstreamCa !== undefined && upstreamCa !== '' && !OBJECT_NAME.test(upstreamCa)) {
     throw new UsageError(`--upstream-ca-configmap ${upstreamCa}: not a ConfigMap name (lower-case letters, digits, '-' and '.')`);
   }
   const objectName = (flag: 'shared-limits-password-secret' | 'shared-limits-ca-configmap'): void => {
     const v = values[flag];
-    if (v !== undefined && v !== '' && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v)) throw new UsageError(`--${flag} ${v}: not an object name (lower-case letters, digits, '-' and '.')`);
+    if (v !== undefined && v !== '' && !OBJECT_NAME.test(v)) throw new UsageError(`--${flag} ${v}: not an object name (lower-case letters, digits, '-' and '.')`);
   };
   objectName('shared-limits-password-secret');
   objectName('shared-limits-ca-configmap');

@@ -22,7 +22,7 @@
 // denied, rule 'schedule'; a `mode` on the schedule itself may soften that to audit or off). A
 // deny rule is only in force inside its schedule: outside it, the rule is skipped and the next
 // rule decides ("Only apply this rule inside this time window", as the schema says).
-import { policyKey, type EgressRule, type EgressSpec } from '../../api/index.js';
+import { policyKey, type EgressRule, type EgressSpec, type GovernancePolicy } from '../../api/index.js';
 import type { Call } from '../call.js';
 import { hostGlob, pathGlob } from './glob.js';
 import type { Check } from './pipeline.js';
@@ -53,6 +53,11 @@ function parseMatch(match: string): ParsedMatch {
 export function matchesHostPath(match: string, host: string, path: string): boolean {
   const m = parseMatch(match);
   return hostGlob(m.host, host) && (m.path === undefined || pathGlob(m.path, pathOnly(path)));
+}
+
+/** May a body (or a WebSocket's messages) on this host and path go through unread? A policy's spec.intercept.passThrough says so. */
+export function passesUnread(policies: readonly GovernancePolicy[], host: string, path: string): boolean {
+  return policies.some((p) => (p.spec.intercept?.passThrough ?? []).some((m) => matchesHostPath(m, host, path)));
 }
 
 /** Does the rule's path part cover every path, so a tunnel (host only) can be judged by it? */

@@ -34,7 +34,7 @@
 import { policyKey, type GovernancePolicy, type RateLimit, type RateLimitsSpec } from '../../api/index.js';
 import type { Call } from '../call.js';
 import { sharedKeys, type SharedKeys } from '../shared-limits/keys.js';
-import { Reservations } from '../shared-limits/reservations.js';
+import { Reservations, type Memo } from '../shared-limits/reservations.js';
 import { DEFAULT_STORE_FAILURE, type SharedLimits } from '../shared-limits/shared-limits.js';
 import { ruleForCall } from './egress.js';
 import { estimateTotalTokens } from './estimate.js';
@@ -240,7 +240,7 @@ function limitCheck(
   const failureMode = (policy: GovernancePolicy) => policy.spec.rateLimits?.onStoreFailure ?? DEFAULT_STORE_FAILURE;
   const failed = (err: Error): void => shared?.onError?.(err);
   /** Gives a reservation back to the store (a refused call): best effort, it refills anyway. */
-  const giveBack = (m: Extract<ReturnType<Reservations['get']>, { kind: 'taken' }>): void => {
+  const giveBack = (m: Extract<Memo, { kind: 'taken' }>): void => {
     if (!shared) return;
     if (m.rpm !== undefined) shared.store.adjust(m.keys.requests, m.rpm, 1).catch(failed);
     if (m.tpm !== undefined && m.tokens > 0) shared.store.adjust(m.keys.tokens, m.tpm, m.tokens).catch(failed);
@@ -333,7 +333,7 @@ export interface RateLimitCheckOptions extends RateLimiterOptions {
 /** The two rate-limit checks, sharing one limiter. Create once per sidecar (the state is in here). */
 export function createRateLimitChecks(options: RateLimitCheckOptions = {}): RateLimitChecks {
   const limiter = new RateLimiter(options);
-  const memos = new Reservations(options.reservationTtlMs);
+  const memos = new Reservations(options.reservationTtlMs, options.sweepIntervalMs);
   const prefix = options.shared?.prefix;
 
   // Per limited party (a policy's section or egress rule, and an agent) the limits and bucket names
@@ -352,6 +352,8 @@ export function createRateLimitChecks(options: RateLimitCheckOptions = {}): Rate
     return party;
   };
   const party = (key: string, limits: RateLimit, scope: string, shared: SharedKeys): Party => ({ key, limits, scope, requestsBucket: `${key}#requests`, tokensBucket: `${key}#tokens`, shared });
+  // The estimate reads every text of the call: only a party with a tokens limit needs it.
+  const demand = (p: Party, call: Call): Demand => ({ ...p, tokens: p.limits.tokensPerMinute !== undefined ? tokenEstimate(call) : 0 });
 
   const rateLimitCheck = limitCheck(limiter, 'rateLimits', (call, policy) => {
     const spec = policy.spec.rateLimits;
@@ -362,7 +364,7 @@ export function createRateLimitChecks(options: RateLimitCheckOptions = {}): Rate
         ? party(`rateLimits\u0000${policyKey(policy)}\u0000${call.agent}`, limits, `for agent ${call.agent}`, sharedKeys(policyKey(policy), 'rateLimits', call.agent, prefix))
         : null;
     });
-    return p ? { ...p, tokens: tokenEstimate(call) } : undefined;
+    return p ? demand(p, call) : undefined;
   }, options.shared, memos);
 
   const egressRateLimitCheck = limitCheck(limiter, 'egress', (call, policy, ctx) => {
@@ -380,7 +382,7 @@ export function createRateLimitChecks(options: RateLimitCheckOptions = {}): Rate
         sharedKeys(policyKey(policy), `egress:${index}:${rule.match}`, call.agent, prefix),
       ),
     );
-    return p ? { ...p, tokens: tokenEstimate(call) } : undefined;
+    return p ? demand(p, call) : undefined;
   }, options.shared, memos);
 
   return { rateLimitCheck, egressRateLimitCheck, limiter };

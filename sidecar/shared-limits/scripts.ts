@@ -1,4 +1,4 @@
-// The server-side half of fleet-wide rate limits: three Lua scripts, each run atomically by Redis,
+// The server-side half of fleet-wide rate limits: two Lua scripts, each run atomically by Redis,
 // over the same token buckets as policy/rate-limit.ts keeps in memory (one bucket = a hash with
 // `level` and `at`; full capacity = one minute's limit; refill capacity/60 s; never below -capacity).
 // A token bucket refilling continuously is the GCRA: exact, two numbers per bucket, no log of calls.

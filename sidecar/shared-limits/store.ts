@@ -16,7 +16,7 @@ export interface SharedStoreOptions {
   password?: string;
   /** PEM CA for rediss:// besides the public roots. */
   caPem?: string;
-  /** Deadline of one command. Default 250 ms. */
+  /** Deadline of one command. Default 1 s: a loaded store (or a loaded node) must not turn a fleet limit into a per-replica one. */
   commandTimeoutMs?: number;
   /** Called when the store comes up (true) or goes away (false). */
   onState?: (up: boolean) => void;
@@ -65,7 +65,7 @@ export class SharedLimitStore {
   private lastErrorText: string | undefined;
 
   constructor(private readonly options: SharedStoreOptions) {
-    this.timeoutMs = options.commandTimeoutMs ?? 250;
+    this.timeoutMs = options.commandTimeoutMs ?? 1_000;
     const tls = options.url.startsWith('rediss:');
     this.client = createClient({
       url: options.url,

@@ -95,7 +95,7 @@ export function realtimeJudge(session: SocketSession): SessionJudge {
     const isResponse = reading.type === 'response.create';
     // Only a response spends tokens; other events are settled at once with none.
     const call = session.messageCall({ ...reading.facts, ...(isResponse ? {} : { maxOutputTokens: 0 }) });
-    if (call.texts.reduce((n, t) => n + t.text.length, 0) > PREPARE_ABOVE_CHARS) await dp.pipeline.prepareRequest(call, policies, letOthersRun);
+    if (dp.pipeline.preparesEveryCall || call.texts.reduce((n, t) => n + t.text.length, 0) > PREPARE_ABOVE_CHARS) await dp.pipeline.prepareRequest(call, policies, letOthersRun);
     const outcome: Outcome = session.decide(call);
     if (blocks(outcome.final.decision)) return refuseEvent(call, reading, outcome.final, outcome.findings);
 

@@ -22,7 +22,7 @@ import { identify, type Identity } from '../identity.js';
 import type { ErrorKind } from '../providers/adapter.js';
 import { openAiError } from '../providers/openai-chat.js';
 import { isRealtimePath, realtimeModel } from '../providers/realtime.js';
-import { matchesHostPath } from '../policy/egress.js';
+import { passesUnread } from '../policy/egress.js';
 import { blocks, type Decision, type Outcome, type Verdict } from '../policy/verdict.js';
 import { relay } from '../tunnel.js';
 import { genericJudge } from './generic-judge.js';
@@ -99,7 +99,7 @@ export async function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, s
   }
 
   // Frames are read on an intercepted host, unless a policy lets this host and path through unread.
-  const readFrames = target.inspect && !passesUnread(snapshot, target.host, target.path);
+  const readFrames = target.inspect && !passesUnread(snapshot.policies, target.host, target.path);
   const key = headerValue(req.headers['sec-websocket-key'])!;
   let upstream: UpstreamAnswer;
   try {
@@ -155,11 +155,6 @@ export async function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, s
       live.recordEnd(stats);
     },
   });
-}
-
-/** May this host and path go through unread (spec.intercept.passThrough, as for unreadable bodies)? */
-function passesUnread(snapshot: ConfigSnapshot, host: string, path: string): boolean {
-  return snapshot.policies.some((p) => (p.spec.intercept?.passThrough ?? []).some((m) => matchesHostPath(m, host, path)));
 }
 
 const errorBody = (kind: ErrorKind, message: string): Buffer => Buffer.from(JSON.stringify({ error: openAiError(kind, `chaperone: ${message}`) }));
