@@ -95,6 +95,7 @@ const full: DeepRequired<GovernancePolicy> = {
       maxCostPerAgentPerDayUSD: 50,
       maxCostPerSessionUSD: 5.5,
       pricing: [{ model: 'gpt-4o*', inputPerMTokUSD: 2.5, outputPerMTokUSD: 10 }],
+      onStoreFailure: 'failOpen',
     },
     circuitBreaker: { mode: 'off', failureThreshold: 10, windowSeconds: 300, recoverySeconds: 60 },
     toolPinning: { mode: 'audit' },

@@ -74,6 +74,15 @@ export const PATTERN_MESSAGES: Record<string, string> = {
 };
 
 // Every section may override spec.mode; absent means "inherit spec.mode", hence no default.
+/** A section's onStoreFailure: what it does while the shared counter store cannot answer. */
+function storeFailureField(what: string, local: string): SchemaNode {
+  return {
+    type: 'string',
+    enum: ['failOpen', 'failClosed', 'local'],
+    description: `With a shared counter store (the sidecar's --shared-limits-url), what ${what} do while it cannot answer: local (the default) counts on ${local}, failOpen lets calls through uncounted, failClosed refuses them (503). Without a store it changes nothing.`,
+  };
+}
+
 function sectionMode(section: string): SchemaNode {
   return {
     type: 'string',
@@ -291,12 +300,7 @@ export const governancePolicySpecSchema: SchemaNode = {
       properties: {
         mode: sectionMode('rate limits'),
         ...perMinuteFields('for each agent without its own entry'),
-        onStoreFailure: {
-          type: 'string',
-          enum: ['failOpen', 'failClosed', 'local'],
-          description:
-            "With a shared counter store (the sidecar's --shared-limits-url), what the limits do while it cannot answer: local (the default) counts on each replica's own counters (the limits hold per replica), failOpen lets calls through uncounted, failClosed refuses them (503). Without a store it changes nothing.",
-        },
+        onStoreFailure: storeFailureField('the limits', "each replica's own counters (the limits hold per replica)"),
         agents: {
           type: 'array',
           description: 'Rate limits for specific agents, replacing the defaults above.',
@@ -471,6 +475,7 @@ export const governancePolicySpecSchema: SchemaNode = {
         maxCostPerSessionUSD: {
           type: 'number', minimum: 0, exclusiveMinimum: true, description: 'Maximum cost per session (X-Chaperone-Session).',
         },
+        onStoreFailure: storeFailureField('the day and session caps', "each replica's own totals (its own spend plus the fleet's as last read)"),
         pricing: {
           type: 'array',
           description: 'Prices per model, overriding the built-in price table.',

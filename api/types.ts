@@ -99,7 +99,7 @@ export interface AgentRateLimit extends RateLimit {
   name: string;
 }
 
-/** What fleet-wide rate limits do while the shared counter store cannot answer (default local). */
+/** What fleet-wide rate limits and budgets do while the shared counter store cannot answer (default local). */
 export type StoreFailureMode = 'failOpen' | 'failClosed' | 'local';
 
 export interface RateLimitsSpec extends RateLimit {
@@ -172,6 +172,12 @@ export interface BudgetSpec {
   maxCostPerAgentPerDayUSD?: number;
   maxCostPerSessionUSD?: number;
   pricing?: ModelPricing[];
+  /**
+   * With a shared counter store (sidecar --shared-limits-url) the day and session totals are the
+   * fleet's; while the store cannot answer: `local` (default) judges on this replica's own totals,
+   * `failOpen` lets calls through without the day and session caps, `failClosed` refuses them (503).
+   */
+  onStoreFailure?: StoreFailureMode;
 }
 
 export interface CircuitBreakerSpec {

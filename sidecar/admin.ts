@@ -28,7 +28,8 @@ export interface AdminState {
   /** The admin bearer token, when one is configured. */
   adminToken?: string;
   /** Extra status sections from stateful checks (spend, circuits). */
-  extraStatus?: () => Record<string, unknown>;
+  /** More sections for /status (it may read a store: awaited). */
+  extraStatus?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Brings gauges that mirror state kept elsewhere up to date. */
   beforeScrape?: () => void;
   /** Drain and exit (POST /quitquitquit): how a Job pod without native sidecars completes. */
@@ -66,7 +67,7 @@ export function createAdminApp(state: AdminState): Express {
   });
 
   // It names agents, session ids and spend: with a token configured, only its holder reads it.
-  app.get('/status', (req, res) => {
+  app.get('/status', async (req, res) => {
     if (state.adminToken && !authorised(req, state.adminToken)) return void deny(res, state.adminToken);
     const snapshot = state.snapshot();
     res.json({
@@ -91,7 +92,7 @@ export function createAdminApp(state: AdminState): Express {
       })),
       agents: state.stats.snapshot(),
       ...(state.approvals instanceof MemoryApprovals ? { approvalsPending: state.approvals.pendingCount() } : { approvals: 'ApprovalRequest objects' }),
-      ...(state.extraStatus?.() ?? {}),
+      ...((await state.extraStatus?.()) ?? {}),
     });
   });
 

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createAuditLogger, createLogger, type Logger } from '../lib/logger.js';
 import { splitHostPort } from '../lib/cli.js';
+import { policyKey } from '../api/index.js';
 import { createAdminApp } from './admin.js';
 import { KubernetesApprovals } from './approvals/kubernetes.js';
 import { MemoryApprovals } from './approvals/memory.js';
@@ -22,6 +23,7 @@ import { createProxy, type Proxy } from './proxy.js';
 import { createTransparentListener, type OpaqueTraffic } from './transparent.js';
 import { parseResolve, Upstream } from './upstream.js';
 import { displayUrl, SharedLimitStore, storeOptionsFromFlags } from './shared-limits/store.js';
+import { fleetSpend, StoreSpendLedger } from './shared-limits/spend-ledger.js';
 
 export const POD_CONFIG_FILE = '/etc/chaperone/config/policies.yaml';
 export const POD_CA_DIR = '/etc/chaperone/ca';
@@ -145,6 +147,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   // Fleet-wide rate limits: the store connects in the background; until it answers, and whenever it
   // is away, each policy's rateLimits.onStoreFailure applies (shared-limits/shared-limits.ts).
   let store: SharedLimitStore | undefined;
+  let ledger: StoreSpendLedger | undefined;
   if (options.sharedLimits) {
     const storeOptions = await storeOptionsFromFlags(options.sharedLimits);
     const shown = displayUrl(options.sharedLimits.url);
@@ -154,8 +157,11 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
       ...storeOptions,
       onState: (up) => {
         metrics.sharedLimitsUp.set(up ? 1 : 0);
-        if (up) log.info({ store: shown }, 'shared limits store connected');
-        else log.warn({ store: shown }, 'shared limits store unavailable; rate limits follow rateLimits.onStoreFailure');
+        if (up) {
+          log.info({ store: shown }, 'shared limits store connected');
+          // Budget charges made while it was away.
+          void ledger?.flush();
+        } else log.warn({ store: shown }, 'shared limits store unavailable; rate limits and budgets follow their onStoreFailure');
       },
       onError: (err) => {
         metrics.sharedLimitsErrors.inc();
@@ -166,10 +172,11 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
         }
       },
     });
+    ledger = new StoreSpendLedger(store);
     store.start();
   }
   // No onError here: the store's own onError above already counts every failed command (once).
-  const checks = createChecks(undefined, store ? { shared: { store } } : {});
+  const checks = createChecks(undefined, store && ledger ? { shared: { store }, ledger } : {});
   const dp: DataPath = {
     maxBodyBytes: options.maxBodyBytes,
     maxResponseBytes: options.maxResponseBytes,
@@ -206,8 +213,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
       if (!config.current()) return `configuration not loaded${lastReloadError ? `: ${lastReloadError}` : ''}`;
       if (caDir && !certs.enabled) return 'interception CA not loaded';
       // Only failClosed refuses calls while the store is away: then the pod is truly not serving.
-      if (store && !store.up && config.current()?.policies.some((p) => p.spec.rateLimits?.onStoreFailure === 'failClosed')) {
-        return 'shared limits store unavailable (a policy has rateLimits.onStoreFailure: failClosed)';
+      const closed = config.current()?.policies.find((p) => p.spec.rateLimits?.onStoreFailure === 'failClosed' || p.spec.budget?.onStoreFailure === 'failClosed');
+      if (store && !store.up && closed) {
+        const section = closed.spec.rateLimits?.onStoreFailure === 'failClosed' ? 'rateLimits' : 'budget';
+        return `shared limits store unavailable (policy ${policyKey(closed)} has ${section}.onStoreFailure: failClosed)`;
       }
       return undefined;
     },
@@ -218,15 +227,17 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     lastReloadError: () => lastReloadError,
     approvals,
     ...(adminToken ? { adminToken } : {}),
-    extraStatus: () => ({
+    extraStatus: async () => ({
       ...checks.status(),
-      ...(store && options.sharedLimits
+      ...(store && ledger && options.sharedLimits
         ? {
             sharedLimits: {
               store: displayUrl(options.sharedLimits.url),
               up: store.up,
-              ...(store.up ? {} : { reason: `unavailable${store.lastError ? `: ${store.lastError}` : ''}; rate limits follow each policy's rateLimits.onStoreFailure (default local)` }),
+              ...(store.up ? {} : { reason: `unavailable${store.lastError ? `: ${store.lastError}` : ''}; rate limits and budgets follow each policy's onStoreFailure (default local)` }),
+              ...(ledger.pendingCharges > 0 ? { pendingCharges: ledger.pendingCharges } : {}),
             },
+            fleetSpend: await fleetSpend(ledger, config.current()?.policies ?? []),
           }
         : {}),
     }),

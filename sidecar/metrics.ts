@@ -79,6 +79,12 @@ export class SidecarMetrics {
     labelNames: ['provider', 'model', 'agent'] as const,
     registers: [this.registry],
   });
+  readonly budgetSpent = new Gauge({
+    name: 'chaperone_budget_spent_usd',
+    help: "Each agent's spend today (UTC) under each policy with a budget section, in US dollars. scope=fleet: the fleet's total from the shared store (--shared-limits-url) as this replica last read it (take the max across replicas); scope=replica: this replica's own (sum across replicas).",
+    labelNames: ['policy', 'agent', 'scope'] as const,
+    registers: [this.registry],
+  });
   /** Pending approvals are counted by the operator, from the ApprovalRequest objects (chaperone_approvals_pending). */
   readonly approvalLookups = new Counter({
     name: 'chaperone_approval_lookups_total',
@@ -100,12 +106,12 @@ export class SidecarMetrics {
   });
   readonly sharedLimitsUp = new Gauge({
     name: 'chaperone_shared_limits_up',
-    help: '1 while the shared counter store of fleet-wide rate limits (--shared-limits-url) answers, else 0 (the limits follow rateLimits.onStoreFailure). Absent without a store.',
+    help: '1 while the shared counter store of fleet-wide rate limits and budgets (--shared-limits-url) answers, else 0 (each section follows its onStoreFailure). Absent without a store.',
     registers: [],
   });
   readonly sharedLimitsErrors = new Counter({
     name: 'chaperone_shared_limits_errors_total',
-    help: 'Failed commands and connection errors of the shared counter store of fleet-wide rate limits.',
+    help: 'Failed commands and connection errors of the shared counter store of fleet-wide rate limits and budgets.',
     registers: [],
   });
 

@@ -16,6 +16,7 @@ import { createWorld, writePolicy, type World } from '../e2e/harness/world.js';
 let world: World;
 let redis: RedisServer;
 let sidecars: SidecarProcess[] = [];
+let sidecarArgs: string[] = [];
 
 const POLICIES = `apiVersion: chaperone.dev/v1alpha1
 kind: GovernancePolicy
@@ -35,15 +36,26 @@ spec:
     onStoreFailure: failClosed
     agents:
       - {name: closed, requestsPerMinute: 100}
+---
+apiVersion: chaperone.dev/v1alpha1
+kind: GovernancePolicy
+metadata: {name: budget, namespace: agents}
+spec:
+  budget:
+    maxCostPerAgentPerDayUSD: 0.05
+    # The rate-limit agents' model costs nothing here: only budget-model calls count.
+    pricing:
+      - {model: "budget-model*", inputPerMTokUSD: 1000, outputPerMTokUSD: 1000}
+      - {model: "gpt-4o-mini*", inputPerMTokUSD: 0, outputPerMTokUSD: 0}
 `;
 
 const PROMPT = 'hello';
 
-async function chat(sidecar: SidecarProcess, agent: string): Promise<{ status: number; body: any; retryAfter?: string }> {
+async function chat(sidecar: SidecarProcess, agent: string, model = 'gpt-4o-mini', maxTokens?: number): Promise<{ status: number; body: any; retryAfter?: string }> {
   const res = await request(`${sidecar.proxyUrl}/openai/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-chaperone-agent': agent },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }] }),
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: PROMPT }], ...(maxTokens ? { max_tokens: maxTokens } : {}) }),
   });
   const text = await res.body.text();
   const retryAfter = res.headers['retry-after'];
@@ -69,7 +81,8 @@ beforeAll(async () => {
   world = await createWorld();
   redis = await startRedis();
   const policy = await writePolicy(world.dir, 'fleet', POLICIES);
-  sidecars = await Promise.all([0, 1, 2].map(() => spawnSidecar(['--policy', policy, '--shared-limits-url', redis.url, ...world.upstreamFlags])));
+  sidecarArgs = ['--policy', policy, '--shared-limits-url', redis.url, ...world.upstreamFlags];
+  sidecars = await Promise.all([0, 1, 2].map(() => spawnSidecar(sidecarArgs)));
   await allUp(1);
 }, 60_000);
 afterAll(async () => {
@@ -123,5 +136,45 @@ describe('fleet-wide rate limits across three sidecars', () => {
     // Fleet-wide again: 12 calls over 3 sidecars against 3 per minute.
     const after = await Promise.all(Array.from({ length: 12 }, (_, i) => chat(sidecars[i % 3]!, 'after')));
     expect(after.filter((r) => r.status === 200)).toHaveLength(3);
+  }, 60_000);
+
+  it('a daily budget across 3 sidecars: 30 concurrent calls keep the fleet within the cap ($0.05); a restarted sidecar keeps the day\'s spend', async () => {
+    // budget-model: $0.001 a token; max_tokens 10 reserves ~$0.012; the fake answers in 5 tokens ($0.005).
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => chat(sidecars[i % 3]!, 'spender', 'budget-model-1', 10)));
+    const passed = results.filter((r) => r.status === 200);
+    expect(passed.length).toBeGreaterThanOrEqual(3);
+    expect(results.filter((r) => r.status === 403).length).toBeGreaterThanOrEqual(20);
+    const usage = passed.map((r) => (r.body.usage.prompt_tokens + r.body.usage.completion_tokens) * 0.001);
+    const spent = usage.reduce((a, b) => a + b, 0);
+    // Within the cap plus one call's input estimate error (~4 characters a token; allow 5 tokens).
+    expect(spent).toBeLessThanOrEqual(0.05 + 0.005);
+    // Every sidecar shows the fleet's spend today, read from the store.
+    const fleetSpent = async (s: SidecarProcess): Promise<number | undefined> => {
+      const status = (await (await fetch(`${s.adminUrl}/status`)).json()) as any;
+      return status.fleetSpend?.agents?.find((a: any) => a.policy === 'agents/budget' && a.agent === 'spender')?.spentUsd;
+    };
+    await until('every sidecar to show the fleet spend', async () => (await Promise.all(sidecars.map(fleetSpent))).every((v) => v !== undefined && Math.abs(v - spent) < 1e-6));
+
+    // Spend the rest of the day's budget with small calls until refused.
+    // (A call can also be refused for the reservation of the one before, whose settle is still on
+    // its way to the store: stop when the settled spend itself leaves no room.)
+    for (let i = 0; i < 60; i++) {
+      if ((await chat(sidecars[i % 3]!, 'spender', 'budget-model-1', 10)).status !== 200 && (await fleetSpent(sidecars[0]!))! + 0.012 > 0.05) break;
+    }
+    const refused = await chat(sidecars[0]!, 'spender', 'budget-model-1', 10);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toMatch(/agent spender spent \$0\.0\d+ of \$0\.05 today \(fleet-wide\)/);
+
+    // A sidecar killed and started again continues from the day's spend: still refused.
+    await sidecars[2]!.stop();
+    sidecars[2] = await spawnSidecar(sidecarArgs);
+    await allUp(1);
+    const again = await chat(sidecars[2]!, 'spender', 'budget-model-1', 10);
+    expect(again.status).toBe(403);
+    expect(again.body.error.message).toContain('(fleet-wide)');
+    expect(await fleetSpent(sidecars[2]!)).toBeGreaterThan(0.035);
+    // The gauge for Grafana: the fleet's total today as this replica read it.
+    const metrics = await (await fetch(`${sidecars[2]!.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^chaperone_budget_spent_usd\{policy="agents\/budget",agent="spender",scope="fleet"\} 0\.0\d+$/m);
   }, 60_000);
 });

@@ -3,7 +3,7 @@
 // reported, so the plain deny checks come first.
 import type { SidecarMetrics } from '../metrics.js';
 import { approvalsCheck } from './approvals.js';
-import { createBudgetCheck } from './budget.js';
+import { createBudgetCheck, type SpendLedger } from './budget.js';
 import { createCircuitBreakerCheck } from './circuit-breaker.js';
 import { dlpCheck } from './dlp.js';
 import { egressCheck } from './egress.js';
@@ -23,10 +23,10 @@ export interface CheckSet {
   refreshGauges(metrics: SidecarMetrics): void;
 }
 
-/** Builds the checks with their state; one set per sidecar (`shared`: fleet-wide rate limits). */
-export function createChecks(clock?: () => Date, options: { shared?: SharedLimits } = {}): CheckSet {
+/** Builds the checks with their state; one set per sidecar (`shared`, `ledger`: fleet-wide rate limits and budgets). */
+export function createChecks(clock?: () => Date, options: { shared?: SharedLimits; ledger?: SpendLedger } = {}): CheckSet {
   const limits = createRateLimitChecks(options.shared ? { shared: options.shared } : {});
-  const budget = createBudgetCheck(clock);
+  const budget = createBudgetCheck(clock, options.ledger ? { ledger: options.ledger } : {});
   const breaker = createCircuitBreakerCheck(clock);
   let shownOpen = new Set<string>();
   return {
@@ -50,6 +50,10 @@ export function createChecks(clock?: () => Date, options: { shared?: SharedLimit
       for (const upstream of shownOpen) if (!open.has(upstream)) metrics.circuitOpen.set({ upstream }, 0);
       for (const upstream of open) metrics.circuitOpen.set({ upstream }, 1);
       shownOpen = new Set([...shownOpen, ...open]);
+      // Today's totals: the fleet's as this replica last read them from the store, else its own.
+      const scope = options.ledger ? 'fleet' : 'replica';
+      metrics.budgetSpent.reset();
+      for (const a of budget.spendSnapshot().agents) metrics.budgetSpent.set({ policy: a.policy, agent: metrics.agents.value(a.agent), scope }, a.spentUsd);
     },
   };
 }

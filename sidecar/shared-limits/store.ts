@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createClient } from '@redis/client';
+import { BUDGET_RESERVE_SCRIPT, BUDGET_SETTLE_SCRIPT } from './budget-scripts.js';
 import { ADJUST_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
 
 export interface SharedStoreOptions {
@@ -30,10 +31,34 @@ export interface ReserveResult {
   waitMs: number;
 }
 
+/** One spending total as the store holds it, in nano-USD (budget-scripts.ts). */
+export interface StoredTotal {
+  spent: number;
+  reserved: number;
+}
+
+/** What a budget reservation answers: taken, or the index of the total that refused; every total read. */
+export interface BudgetReserveResult {
+  ok: boolean;
+  refusedIndex: number;
+  totals: StoredTotal[];
+}
+
 /** The store could not answer: the caller applies onStoreFailure. */
 export class StoreUnavailable extends Error {}
 
 const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex');
+
+/** A total's hash as stored (budget-scripts.ts): spent, and the reservations not yet expired at `now`. */
+function totalOf(fields: Record<string, string>, now: number): StoredTotal {
+  let reserved = 0;
+  for (const [name, value] of Object.entries(fields)) {
+    if (!name.startsWith('r:')) continue;
+    const [usd, expires] = value.split(' ').map(Number);
+    if (usd !== undefined && expires !== undefined && expires > now) reserved += usd;
+  }
+  return { spent: Number(fields.spent ?? 0), reserved };
+}
 
 /** Builds the client options from the sidecar's flags (the password file is read here). */
 export async function storeOptionsFromFlags(flags: { url: string; passwordFile?: string; caFile?: string }): Promise<SharedStoreOptions> {
@@ -60,6 +85,8 @@ export class SharedLimitStore {
   private readonly timeoutMs: number;
   private readonly reserveSha = sha1(RESERVE_SCRIPT);
   private readonly adjustSha = sha1(ADJUST_SCRIPT);
+  private readonly budgetReserveSha = sha1(BUDGET_RESERVE_SCRIPT);
+  private readonly budgetSettleSha = sha1(BUDGET_SETTLE_SCRIPT);
   private ready = false;
   private closed = false;
   private lastErrorText: string | undefined;
@@ -112,6 +139,49 @@ export class SharedLimitStore {
     await this.run(this.adjustSha, ADJUST_SCRIPT, [key], [String(capacity), String(delta)]);
   }
 
+  /**
+   * Reserves a call's worst-case cost (nano-USD) against spending totals when each has room under
+   * its cap (budget-scripts.ts); every total is read either way.
+   */
+  async reserveSpend(callId: string, worstNanoUsd: number, reservationTtlMs: number, totals: ReadonlyArray<{ key: string; capNanoUsd: number; ttlMs: number }>): Promise<BudgetReserveResult> {
+    const args = [callId, String(worstNanoUsd), String(reservationTtlMs)];
+    for (const t of totals) args.push(String(t.capNanoUsd), String(t.ttlMs));
+    const reply = (await this.run(this.budgetReserveSha, BUDGET_RESERVE_SCRIPT, totals.map((t) => t.key), args)) as number[];
+    const read: StoredTotal[] = [];
+    for (let i = 2; i + 1 < reply.length; i += 2) read.push({ spent: Number(reply[i]), reserved: Number(reply[i + 1]) });
+    return { ok: Number(reply[0]) === 1, refusedIndex: Number(reply[1]) - 1, totals: read };
+  }
+
+  /** Deletes a call's reservation from `reservedKeys` and adds its cost to `charge`; answers the new totals. */
+  async settleSpend(callId: string, reservedKeys: readonly string[], nanoUsd: number, charge: ReadonlyArray<{ key: string; ttlMs: number }>): Promise<number[]> {
+    const args = [callId, String(reservedKeys.length), String(nanoUsd), ...charge.map((c) => String(c.ttlMs))];
+    const reply = (await this.run(this.budgetSettleSha, BUDGET_SETTLE_SCRIPT, [...reservedKeys, ...charge.map((c) => c.key)], args)) as number[];
+    return reply.map(Number);
+  }
+
+  /**
+   * Every total whose key matches `pattern` (SCAN, at most `limit` keys), with live reservations
+   * summed: for /status. Read-only and not atomic across keys; a moment's snapshot.
+   */
+  async readTotals(pattern: string, limit: number): Promise<Map<string, StoredTotal>> {
+    if (!this.up) throw new StoreUnavailable('the shared limits store is not connected');
+    const read = async (): Promise<Map<string, StoredTotal>> => {
+      const out = new Map<string, StoredTotal>();
+      let cursor = '0';
+      do {
+        const page = await this.client.scan(cursor, { MATCH: pattern, COUNT: 500 });
+        cursor = String(page.cursor);
+        const keys = page.keys.slice(0, limit - out.size);
+        const hashes = await Promise.all(keys.map((key) => this.client.hGetAll(key)));
+        const now = Date.now();
+        keys.forEach((key, i) => out.set(key, totalOf(hashes[i]!, now)));
+      } while (cursor !== '0' && out.size < limit);
+      return out;
+    };
+    // A SCAN walks the whole key space: it gets a few commands' time, not one's.
+    return this.withDeadline(read(), this.timeoutMs * 5);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.setState(false);
@@ -133,12 +203,17 @@ export class SharedLimitStore {
         return await this.client.eval(script, { keys, arguments: args });
       }
     };
+    return this.withDeadline(call(), this.timeoutMs);
+  }
+
+  /** Fails with StoreUnavailable when `work` takes longer than `ms`, or fails itself. */
+  private async withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, fail) => {
-      timer = setTimeout(() => fail(new StoreUnavailable(`the shared limits store did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(() => fail(new StoreUnavailable(`the shared limits store did not answer within ${ms} ms`)), ms);
     });
     try {
-      return await Promise.race([call(), deadline]);
+      return await Promise.race([work, deadline]);
     } catch (err) {
       this.failed(err as Error);
       throw err instanceof StoreUnavailable ? err : new StoreUnavailable(`the shared limits store failed: ${(err as Error).message}`);
