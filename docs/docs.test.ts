@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { approvalRequestSpecSchema, approvalRequestStatusSchema } from '../api/approval-crd.js';
 import { governancePolicySpecSchema, governancePolicyStatusSchema, type SchemaNode } from '../api/schema.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -114,6 +115,16 @@ describe('documentation', () => {
     const reference = readFileSync(join(root, 'docs/policy-reference.md'), 'utf8');
     const paths = [...schemaPaths(governancePolicySpecSchema, 'spec'), ...schemaPaths(governancePolicyStatusSchema, 'status')];
     expect(paths.filter((p) => !reference.includes(`\`${p}\``))).toEqual([]);
+  });
+
+  it('lists every ApprovalRequest spec and status field in the approvals page', () => {
+    const page = readFileSync(join(root, 'docs/approvals.md'), 'utf8');
+    const fields = [
+      ...Object.keys(approvalRequestSpecSchema.properties ?? {}).map((k) => `spec.${k}`),
+      ...Object.keys(approvalRequestStatusSchema.properties ?? {}).map((k) => `status.${k}`),
+    ];
+    expect(fields.length).toBeGreaterThan(10);
+    expect(fields.filter((f) => !new RegExp(`\\b${escape(f)}\\b`).test(page))).toEqual([]);
   });
 
   it('has no broken relative link or anchor in README.md and docs/', () => {
