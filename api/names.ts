@@ -1,4 +1,4 @@
-// The Kubernetes names the components agree on (DESIGN §2): what users write on pods and
+// The Kubernetes names the components agree on (docs/design.md §2): what users write on pods and
 // namespaces, what the webhook writes, and the per-namespace objects the operator makes and the
 // injected pod mounts. One definition, so the sidecar, webhook and operator cannot drift apart.
 

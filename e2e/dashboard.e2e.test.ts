@@ -59,7 +59,7 @@ spec:
   circuitBreaker: {failureThreshold: 2, windowSeconds: 60, recoverySeconds: 600}
 `;
 
-/** Metrics the issue asks the dashboard to show (DESIGN §5, the operator and the webhook contract). */
+/** Metrics the issue asks the dashboard to show (docs/design.md §5, the operator and the webhook contract). */
 const REQUIRED_METRICS = [
   'chaperone_requests_total', 'chaperone_policy_violations_total', 'chaperone_dlp_findings_total', 'chaperone_tokens_total',
   'chaperone_cost_usd_total', 'chaperone_request_duration_seconds_bucket', 'chaperone_proxy_overhead_seconds_bucket',

@@ -1,4 +1,4 @@
-// Which namespaces the operator governs (DESIGN §2): those opted in with the label
+// Which namespaces the operator governs (docs/design.md §2): those opted in with the label
 // `chaperone.dev/injection: enabled`, those holding a GovernancePolicy and those with a pod annotated
 // `chaperone.dev/inject: "true"`; never the system namespaces or Chaperone's own.
 

@@ -1,4 +1,4 @@
-// One JSON line per decision (DESIGN §6). Built from the neutral call and the outcome only:
+// One JSON line per decision (docs/design.md §6). Built from the neutral call and the outcome only:
 // it never sees a body or a header value, so it cannot leak a prompt, a secret or a credential.
 import type { Logger } from '../lib/logger.js';
 import type { Provider, Usage } from './call.js';

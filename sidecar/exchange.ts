@@ -68,7 +68,7 @@ const stringifyJson = (value: unknown, pause: Pause): Promise<Buffer> | Buffer =
 const NO_FACTS: RequestFacts = { operation: 'unknown', toolsDefined: [], toolCalls: [], texts: [], stream: false };
 const EMPTY_RESPONSE: ResponseFacts = { toolCalls: [], texts: [] };
 
-/** The status a blocking decision answers with (DESIGN §4). */
+/** The status a blocking decision answers with (docs/design.md §4). */
 const STATUS_OF: Partial<Record<Decision, number>> = { deny: 403, rate_limited: 429, hold: HOLD_STATUS, circuit_open: 503 };
 const KIND_OF: Partial<Record<Decision, ErrorKind>> = {
   deny: 'forbidden',

@@ -1,4 +1,4 @@
-// The data path's Prometheus metrics (DESIGN §5). One registry per sidecar, so tests can run several.
+// The data path's Prometheus metrics (docs/design.md §5). One registry per sidecar, so tests can run several.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BoundedLabels } from '../lib/bounded-labels.js';
 

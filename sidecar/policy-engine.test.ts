@@ -1,4 +1,4 @@
-// Every policy outcome of DESIGN §4 through the running sidecar, with curl and the official SDKs:
+// Every policy outcome of docs/design.md §4 through the running sidecar, with curl and the official SDKs:
 // status, headers and body shape, what the upstream received, metrics.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';

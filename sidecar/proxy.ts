@@ -1,4 +1,4 @@
-// The proxy's ways in (DESIGN §4), all ending in the same exchange (calls) or tunnel (bytes):
+// The proxy's ways in (docs/design.md §4), all ending in the same exchange (calls) or tunnel (bytes):
 //  1. Forward proxy, absolute-URI requests (`HTTP_PROXY` for http:// URLs).
 //  2. CONNECT (`HTTPS_PROXY`): the client's first bytes are read before any flow. TLS for an
 //     intercepted host is terminated with a leaf from the namespace CA and its requests handled like

@@ -1,4 +1,4 @@
-// The webhook's Prometheus metrics (DESIGN §5): admissions by result, admission latency, and when
+// The webhook's Prometheus metrics (docs/design.md §5): admissions by result, admission latency, and when
 // the serving certificate expires (alert on it well before the apiserver starts refusing us).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 

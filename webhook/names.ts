@@ -1,4 +1,4 @@
-// Every name the injector writes into a pod or reads from one (DESIGN §2). Those the sidecar and
+// Every name the injector writes into a pod or reads from one (docs/design.md §2). Those the sidecar and
 // the operator read too come from api/names.ts and are re-exported here.
 import { SIDECAR_TOKEN_SECRET } from '../api/approval-names.js';
 import { CA_SECRET_NAME, CONFIG_MAP_NAME, TRUST_CONFIG_MAP_NAME } from '../api/names.js';
