@@ -13,6 +13,18 @@ export function decide(dp: DataPath, call: Call, snapshot: ConfigSnapshot): Outc
   return dp.pipeline.evaluateRequest(call, snapshot.policies);
 }
 
+const noPause = (): Promise<void> => Promise.resolve();
+
+/**
+ * decide(), after the pipeline's async prepare step when a check needs it for every call (fleet-wide
+ * limits ask the shared store there): tunnels and WebSocket messages then count on the fleet's
+ * buckets and budgets like any call. Their bodies are small or absent, so nothing needs pausing.
+ */
+export async function prepareAndDecide(dp: DataPath, call: Call, snapshot: ConfigSnapshot): Promise<Outcome> {
+  if (dp.pipeline.preparesEveryCall) await dp.pipeline.prepareRequest(call, snapshot.policies, noPause);
+  return decide(dp, call, snapshot);
+}
+
 /**
  * A refusal of the data path itself, before any policy: what it cannot read or name on a governed
  * path, or a tunnel whose TLS names another host than it claimed. Reported as an egress denial.

@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 import { BlockList, isIP, type Socket } from 'node:net';
 import { ambiguousEscape, canonicalTarget, splitAbsoluteTarget, tryCanonicalPath } from './canonical-path.js';
 import type { DataPath, Target } from './data-path.js';
-import { decide, refuse } from './decision.js';
+import { prepareAndDecide, refuse } from './decision.js';
 import { handleExchange } from './exchange.js';
 import { readFirstBytes } from './first-bytes.js';
 import { headerValue } from './http-util.js';
@@ -249,7 +249,7 @@ async function handleConnect(gate: Gate, req: IncomingMessage, socket: Duplex, h
   let upstream: Socket | undefined;
   if (!intercepted) {
     tunnel = tunnelCall(identity, to.host, to.port, 'CONNECT');
-    outcome = decide(dp, tunnel.call, snapshot);
+    outcome = await prepareAndDecide(dp, tunnel.call, snapshot);
     if (blocks(outcome.final.decision)) {
       const v = outcome.final;
       const headers = [`X-Chaperone-Request-Id: ${tunnel.call.id}`, `X-Chaperone-Decision: ${v.decision}`];

@@ -8,6 +8,7 @@
 // call when a shared store is configured (`pipeline.preparesEveryCall`): these are ordinary small calls.
 import { join } from 'node:path';
 import { request } from 'undici';
+import { curl } from '../e2e/harness/curl.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../e2e/harness/redis.js';
 import { spawnSidecar, type SidecarProcess } from '../e2e/harness/sidecar-process.js';
@@ -27,6 +28,7 @@ spec:
       - {name: fleet, requestsPerMinute: 10}
       - {name: local, requestsPerMinute: 2}
       - {name: after, requestsPerMinute: 3}
+      - {name: tunneler, requestsPerMinute: 3}
 ---
 apiVersion: chaperone.dev/v1alpha1
 kind: GovernancePolicy
@@ -136,6 +138,14 @@ describe('fleet-wide rate limits across three sidecars', () => {
     // Fleet-wide again: 12 calls over 3 sidecars against 3 per minute.
     const after = await Promise.all(Array.from({ length: 12 }, (_, i) => chat(sidecars[i % 3]!, 'after')));
     expect(after.filter((r) => r.status === 200)).toHaveLength(3);
+  }, 60_000);
+
+  it('tunnels count fleet-wide too: 9 CONNECTs across 3 sidecars against 3 per minute, exactly 3 open', async () => {
+    // An IP literal is not intercepted: the CONNECT is judged by host, as a tunnel.
+    const results = await Promise.all(
+      Array.from({ length: 9 }, (_, i) => curl(['-x', sidecars[i % 3]!.proxyUrl, '--proxy-header', 'X-Chaperone-Agent: tunneler', '-k', '-s', '-o', '/dev/null', `https://127.0.0.1:${world.tls.port}/v1/models`])),
+    );
+    expect(results.filter((r) => r.exitCode === 0)).toHaveLength(3);
   }, 60_000);
 
   it('a daily budget across 3 sidecars: 30 concurrent calls keep the fleet within the cap ($0.05); a restarted sidecar keeps the day\'s spend', async () => {

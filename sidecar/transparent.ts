@@ -10,7 +10,7 @@
 // The sidecar's own upstream connections run as its own UID, which the rules leave alone.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ConfigSnapshot } from './config.js';
-import { decide, refuse } from './decision.js';
+import { prepareAndDecide, refuse } from './decision.js';
 import { readFirstBytes } from './first-bytes.js';
 import { identify, type Identity } from './identity.js';
 import { isIntercepted } from './inner-server.js';
@@ -92,7 +92,7 @@ async function handleCaptured(gate: Gate, options: TransparentOptions, socket: S
 async function tunnel(gate: Gate, snapshot: ConfigSnapshot, socket: Socket, head: Buffer, identity: Identity, host: string, port: number, kind: TunnelKind): Promise<void> {
   const { dp } = gate;
   const t = tunnelCall(identity, host, port, kind);
-  const outcome = decide(dp, t.call, snapshot);
+  const outcome = await prepareAndDecide(dp, t.call, snapshot);
   if (blocks(outcome.final.decision)) {
     socket.destroy();
     return recordTunnel(dp, t, identity, outcome, 403);

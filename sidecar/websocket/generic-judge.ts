@@ -19,7 +19,7 @@ import { asRefusal, type SocketSession } from './session.js';
 
 export function genericJudge(session: SocketSession): SessionJudge {
   return {
-    message(from: Side, message: Message): Action {
+    async message(from: Side, message: Message): Promise<Action> {
       if (from === 'server') return { kind: 'forward' };
       if (message.opcode !== OPCODE.text) {
         return { kind: 'close', code: CLOSE.unsupportedData, reason: 'a binary message to an intercepted host cannot be checked (spec.intercept.passThrough lets it through unread)' };
@@ -36,7 +36,7 @@ export function genericJudge(session: SocketSession): SessionJudge {
       if (problem) return { kind: 'close', code: CLOSE.invalidPayload, reason: `a message cannot be read: ${problem}` };
       const texts: TextField[] = isJson ? stringLeaves(json, []) : [{ path: [], text }];
       const call = session.messageCall({ operation: 'websocket', toolsDefined: [], toolCalls: [], texts, stream: true, maxOutputTokens: 0 });
-      const outcome = session.decide(call);
+      const outcome = await session.prepareAndDecide(call);
       if (blocks(outcome.final.decision)) {
         const refusal = asRefusal(outcome.final);
         session.recordMessage({ call, from: 'client', verdict: refusal, findings: outcome.findings });

@@ -17,7 +17,7 @@ import { pathWithoutQuery } from '../audit.js';
 import type { Call, RequestFacts, ToolCall, Usage } from '../call.js';
 import type { ConfigSnapshot } from '../config.js';
 import type { DataPath } from '../data-path.js';
-import { countUsage, decide, recordDecision } from '../decision.js';
+import { countUsage, decide, prepareAndDecide, recordDecision } from '../decision.js';
 import type { Identity } from '../identity.js';
 import type { ErrorKind } from '../providers/adapter.js';
 import type { CallResult } from '../policy/pipeline.js';
@@ -84,9 +84,14 @@ export class SocketSession {
     };
   }
 
-  /** The selected policies' verdict on a message's call; it is admitted when it may go on. */
+  /** The selected policies' verdict on a message's call, already prepared (realtime-judge.ts); it is admitted when it may go on. */
   decide(call: Call): Outcome {
     return decide(this.dp, call, this.snapshot);
+  }
+
+  /** decide() after the prepare step (fleet-wide limits): for a message nothing else prepared. */
+  prepareAndDecide(call: Call): Promise<Outcome> {
+    return prepareAndDecide(this.dp, call, this.snapshot);
   }
 
   settle(call: Call, result: CallResult): void {

@@ -16,7 +16,7 @@ import { pathWithoutQuery } from '../audit.js';
 import type { Call } from '../call.js';
 import type { ConfigSnapshot } from '../config.js';
 import type { DataPath, Target } from '../data-path.js';
-import { decide, recordDecision } from '../decision.js';
+import { prepareAndDecide, recordDecision } from '../decision.js';
 import { elapsedMs, headerValue } from '../http-util.js';
 import { identify, type Identity } from '../identity.js';
 import type { ErrorKind } from '../providers/adapter.js';
@@ -89,7 +89,7 @@ export async function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, s
   const problem = handshakeProblem(req);
   if (problem) return answerError(attempt, 400, 'invalid_request', problem);
 
-  const outcome = decide(dp, call, snapshot);
+  const outcome = await prepareAndDecide(dp, call, snapshot);
   if (blocks(outcome.final.decision)) {
     const refusal = asRefusal(outcome.final);
     const status = STATUS_OF[outcome.final.decision] ?? 403;
