@@ -376,6 +376,8 @@ async function decide(dp: DataPath, ex: Exchange, call: Call): Promise<Outcome |
     if (held.kind === 'stop') return void answerStop(dp, ex, held);
     approvals = held.use;
     call.approvedDigests = new Set(held.digests);
+    // The hold gave back what the prepare step reserved: reserve again (fleet-wide limits).
+    if (dp.pipeline.preparesEveryCall) await dp.pipeline.prepareRequest(call, ex.snapshot.policies, noPause);
     outcome = decideCall(dp, call, ex.snapshot);
   }
   ex.outcome = outcome;

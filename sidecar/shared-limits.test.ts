@@ -6,6 +6,7 @@
 //
 // The reservation is made in the pipeline's async prepare step, which the data path runs for every
 // call when a shared store is configured (`pipeline.preparesEveryCall`): these are ordinary small calls.
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { curl } from '../e2e/harness/curl.js';
@@ -187,4 +188,43 @@ describe('fleet-wide rate limits across three sidecars', () => {
     const metrics = await (await fetch(`${sidecars[2]!.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/^chaperone_budget_spent_usd\{policy="agents\/budget",agent="spender",scope="fleet"\} 0\.0\d+$/m);
   }, 60_000);
+});
+
+describe('a call re-checked after an approval hold', () => {
+  const TOKEN = 'approver-token';
+  let held: SidecarProcess;
+  beforeAll(async () => {
+    const tokenFile = join(world.dir, 'approver-token');
+    await writeFile(tokenFile, `${TOKEN}\n`);
+    const policy = await writePolicy(world.dir, 'held', `apiVersion: chaperone.dev/v1alpha1
+kind: GovernancePolicy
+metadata: {name: held, namespace: agents}
+spec:
+  intercept: {hosts: [mcp.tools.example.com]}
+  approvals: {tools: [send_email], timeoutSeconds: 600}
+  rateLimits:
+    agents: [{name: researcher, requestsPerMinute: 2}]
+`);
+    held = await spawnSidecar(['--policy', policy, '--ca-dir', world.caDir, '--shared-limits-url', redis.url, '--admin-token-file', tokenFile, ...world.upstreamFlags]);
+  }, 30_000);
+  afterAll(async () => {
+    await held?.stop();
+  });
+  const toolCall = (id: number, name: string) =>
+    curl(['-x', held.proxyUrl, '--cacert', world.caCertFile, '-H', 'content-type: application/json', '-H', 'x-chaperone-agent: researcher',
+      '-d', JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { to: 'ceo@example.com' } } }), 'https://mcp.tools.example.com/mcp']);
+
+  it('is counted in the shared store, not only on the replica', async () => {
+    const first = await toolCall(1, 'send_email');
+    expect(first.headers['x-chaperone-decision']).toBe('hold');
+    const id = first.headers['x-chaperone-approval']!;
+    const approved = await fetch(`${held.adminUrl}/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(approved.status).toBe(200);
+    // The resend passes and takes 1 of the 2 requests a minute from the store (the hold took none)...
+    expect((await toolCall(2, 'send_email')).headers['x-chaperone-decision']).toBe('allow');
+    // ...so one more call fits, and the next is limited by the store's count.
+    expect((await toolCall(3, 'search')).headers['x-chaperone-decision']).toBe('allow');
+    const limited = await toolCall(4, 'search');
+    expect(limited.headers['x-chaperone-decision']).toBe('rate_limited');
+  }, 30_000);
 });
