@@ -239,12 +239,14 @@ function limitCheck(
   const owner = (policy: GovernancePolicy): string => `${section} ${policyKey(policy)}`;
   const failureMode = (policy: GovernancePolicy) => policy.spec.rateLimits?.onStoreFailure ?? DEFAULT_STORE_FAILURE;
   const failed = (err: Error): void => shared?.onError?.(err);
-  /** Gives a reservation back to the store (a refused call): best effort, it refills anyway. */
-  const giveBack = (m: Extract<Memo, { kind: 'taken' }>): void => {
+  /** Moves a call's request and tokens in the store: +1 gives a reservation back (a refused call), -1 charges one the store refused. Best effort: buckets refill anyway. */
+  const move = (m: Extract<Memo, { kind: 'taken' }>, sign: 1 | -1): void => {
     if (!shared) return;
-    if (m.rpm !== undefined) shared.store.adjust(m.keys.requests, m.rpm, 1).catch(failed);
-    if (m.tpm !== undefined && m.tokens > 0) shared.store.adjust(m.keys.tokens, m.tpm, m.tokens).catch(failed);
+    if (m.rpm !== undefined) shared.store.adjust(m.keys.requests, m.rpm, sign).catch(failed);
+    if (m.tpm !== undefined && m.tokens > 0) shared.store.adjust(m.keys.tokens, m.tpm, sign * m.tokens).catch(failed);
   };
+  const giveBack = (m: Extract<Memo, { kind: 'taken' }>): void => move(m, 1);
+  const charge = (m: Extract<Memo, { kind: 'taken' }>): void => move(m, -1);
   // Whether the local buckets count this call: no store, no memo, or the store away under `local`.
   const local = (call: Call, policy: GovernancePolicy): boolean => {
     if (!shared) return true;
@@ -265,13 +267,8 @@ function limitCheck(
             if (!shared.store.up) return memos.set(call.id, owner(policy), { kind: 'unavailable', at });
             try {
               const r = await shared.store.reserve(d.shared.requests, d.shared.tokens, rpm, tpm, d.tokens);
-              memos.set(
-                call.id,
-                owner(policy),
-                r.ok
-                  ? { kind: 'taken', keys: d.shared, ...(rpm !== undefined ? { rpm } : {}), ...(tpm !== undefined ? { tpm } : {}), tokens: d.tokens, at }
-                  : { kind: 'refused', waitMs: r.waitMs, at },
-              );
+              const demand = { keys: d.shared, ...(rpm !== undefined ? { rpm } : {}), ...(tpm !== undefined ? { tpm } : {}), tokens: d.tokens, at };
+              memos.set(call.id, owner(policy), r.ok ? { kind: 'taken', ...demand } : { kind: 'refused', waitMs: r.waitMs, ...demand });
             } catch (err) {
               failed(err as Error);
               memos.set(call.id, owner(policy), { kind: 'unavailable', at });
@@ -298,6 +295,15 @@ function limitCheck(
       return wait > 0 ? rateLimited(d, wait, policyKey(policy)) : undefined;
     },
     admit(call, policy, ctx) {
+      const m = shared ? memos.get(call.id, owner(policy)) : undefined;
+      if (m?.kind === 'refused') {
+        // Admitted over the limit (audit mode): charged all the same, as the local buckets are,
+        // so that audit shows what enforce would do; settle then corrects the token estimate.
+        const taken = { ...m, kind: 'taken' as const };
+        charge(taken);
+        memos.set(call.id, owner(policy), taken);
+        return;
+      }
       if (!local(call, policy)) return;
       const d = demandOf(call, policy, ctx);
       if (d) limiter.take(d, ctx.now.getTime(), call.id, owner(policy));

@@ -92,6 +92,21 @@ describe('fleet-wide rate limits (checks with a shared store)', () => {
     expect((await decide(pipelines[1]!, call({ agent: 'blocked' }), [policy2])).decision).toBe('deny');
   });
 
+  it('audit mode charges the store for calls over the limit, as the local buckets do', async () => {
+    const { pipelines } = fleet(2);
+    const audited = testPolicy({ rateLimits: { mode: 'audit', requestsPerMinute: 2 } }, 'audited');
+    const finals = [];
+    for (let i = 0; i < 4; i++) finals.push((await decide(pipelines[i % 2]!, call(), [audited])).decision);
+    expect(finals).toEqual(['allow', 'allow', 'audit', 'audit']);
+    await new Promise((r) => setTimeout(r, 50));
+    // The same policy enforced: the bucket is 2 below empty, so the wait is a whole minute
+    // (30 s if the audited calls over the limit had not been charged).
+    const enforced = testPolicy({ rateLimits: { requestsPerMinute: 2 } }, 'audited');
+    const limited = await decide(pipelines[0]!, call(), [enforced]);
+    expect(limited.decision).toBe('rate_limited');
+    expect(limited.retryAfterSeconds).toBeGreaterThan(50);
+  });
+
   it('while the store is away: local counts per replica, failOpen passes, failClosed refuses (503); then it resumes', async () => {
     const { pipelines, errors } = fleet(2);
     const local = testPolicy({ rateLimits: { requestsPerMinute: 2 } }, 'local');

@@ -6,7 +6,7 @@ import type { SharedKeys } from './keys.js';
 
 export type Memo =
   | { kind: 'taken'; keys: SharedKeys; rpm?: number; tpm?: number; tokens: number; at: number }
-  | { kind: 'refused'; waitMs: number; at: number }
+  | { kind: 'refused'; waitMs: number; keys: SharedKeys; rpm?: number; tpm?: number; tokens: number; at: number }
   | { kind: 'unavailable'; at: number };
 
 export class Reservations {
