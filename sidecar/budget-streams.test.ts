@@ -131,6 +131,21 @@ describe('no stream is free', () => {
     expect(body).not.toMatch(/"prompt_tokens"/);
   });
 
+  it('a streamed legacy completion without include_usage is counted too; the agent sees no usage chunk', async () => {
+    const { data: stream, response } = await openai('completer')
+      .completions.create({ model: 'gpt-3.5-turbo-instruct', stream: true, prompt: 'legacy stream without usage' })
+      .withResponse();
+    const chunks: OpenAI.Completions.Completion[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.some((c) => c.choices.length === 0 || c.usage)).toBe(false);
+    const rec = world.tls.received.find((r) => r.path.endsWith('/v1/completions') && r.body.includes('legacy stream without usage'));
+    expect((rec?.json as Record<string, unknown>).stream_options).toEqual({ include_usage: true });
+    const audit = await auditOf(response.headers.get('x-chaperone-request-id'));
+    expect(audit).toMatchObject({ provider: 'openai', operation: 'completions', status: 200, tokens: { inputTokens: expect.any(Number), outputTokens: expect.any(Number) } });
+    expect((audit.tokens as { outputTokens: number }).outputTokens).toBeGreaterThan(0);
+  });
+
   it('an Anthropic stream is charged', async () => {
     const { data: stream, response } = await anthropic('claude-streamer')
       .messages.create({ model: 'claude-haiku-4-5', max_tokens: 200, stream: true, messages: [{ role: 'user', content: 'stream me a few words' }] })

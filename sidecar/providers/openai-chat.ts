@@ -2,6 +2,7 @@
 // OpenRouter, Together, DeepSeek, Gemini's OpenAI endpoint... Any path ending in /chat/completions.
 import type { RequestFacts, ResponseFacts, StreamEvent, StreamFrame, TextField, ToolCall, Usage } from '../call.js';
 import type { ErrorAnswer, ErrorKind, ProviderAdapter, RequestHead, StreamParser, StreamParserOptions } from './adapter.js';
+import { askForStreamUsage, isUsageOnlyChunk, markingSidecarOnly } from './openai-usage.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson, pathOnly,
@@ -195,38 +196,6 @@ function parseResponse(body: unknown): ResponseFacts {
   return facts;
 }
 
-/** Azure OpenAI api-versions from which chat completions take stream_options (older ones refuse unknown fields). */
-const AZURE_STREAM_OPTIONS_SINCE = '2024-09-01';
-
-/**
- * Does the service take stream_options? OpenAI and Azure OpenAI (its v1 API, or a recent enough
- * api-version) do. Look-alikes differ: Mistral refuses the field (422, extra inputs not permitted)
- * and reports usage anyway; others are not known, so they are not asked (a stream of theirs that
- * ends without usage is charged an estimate by the data path).
- */
-function takesStreamOptions(head: RequestHead): boolean {
-  const host = head.host.toLowerCase();
-  if (host === 'api.openai.com') return true;
-  if (!host.endsWith('.openai.azure.com')) return false;
-  const query = head.path.includes('?') ? head.path.slice(head.path.indexOf('?') + 1) : '';
-  const version = new URLSearchParams(query).get('api-version');
-  if (version === null) return pathOnly(head.path).startsWith('/openai/v1/');
-  return /^\d{4}-\d{2}-\d{2}/.test(version) && version.slice(0, 10) >= AZURE_STREAM_OPTIONS_SINCE;
-}
-
-/**
- * A stream reports its usage only when the request asks for it (stream_options.include_usage): in a
- * last chunk with no choices. The sidecar asks for it when the agent did not, so that every stream
- * is priced, and withholds that chunk from the agent (see streamParser).
- */
-function askForUsage(head: RequestHead, body: unknown): boolean {
-  if (!isObject(body) || body.stream !== true || !takesStreamOptions(head)) return false;
-  const options = body.stream_options;
-  if (isObject(options) && options.include_usage === true) return false;
-  body.stream_options = { ...(isObject(options) ? options : {}), include_usage: true };
-  return true;
-}
-
 function streamParser(options: StreamParserOptions = {}): StreamParser {
   const tools = new ToolCallCollector();
   let model: string | undefined;
@@ -275,7 +244,7 @@ function streamParser(options: StreamParserOptions = {}): StreamParser {
       usage = u;
       events.push({ type: 'usage', usage: u });
       // The usage-only chunk (no choices) the agent did not ask for: its SDK may not expect it.
-      if (options.usageAskedBySidecar && Array.isArray(chunk.choices) && chunk.choices.length === 0) sidecarOnly.add(frame.bytes);
+      if (options.usageAskedBySidecar && isUsageOnlyChunk(chunk)) sidecarOnly.add(frame.bytes);
     }
     return events;
   };
@@ -286,12 +255,7 @@ function streamParser(options: StreamParserOptions = {}): StreamParser {
     toolCalls: tools.list(),
     texts: [],
   }));
-  if (!options.usageAskedBySidecar) return parser;
-  const mark = (frames: StreamFrame[]): StreamFrame[] => {
-    for (const f of frames) if (sidecarOnly.has(f.bytes)) f.sidecarOnly = true;
-    return frames;
-  };
-  return { push: (chunk) => mark(parser.push(chunk)), end: () => mark(parser.end()), facts: () => parser.facts() };
+  return options.usageAskedBySidecar ? markingSidecarOnly(parser, sidecarOnly) : parser;
 }
 
 /** OpenAI's error vocabulary: `type` is the family SDKs and users read, `code` the specific reason. */
@@ -320,7 +284,7 @@ export const openAiChatAdapter: ProviderAdapter = {
   parseResponse,
   isStream: (contentType) => contentType?.toLowerCase().includes('text/event-stream') ?? false,
   streamParser,
-  askForUsage,
+  askForUsage: askForStreamUsage,
   errorAnswer: openAiErrorAnswer,
   streamError: (kind, message) => Buffer.from(`data: ${JSON.stringify({ error: openAiError(kind, message) })}\n\n`),
   removeTools,

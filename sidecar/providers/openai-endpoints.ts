@@ -16,9 +16,10 @@
 // chunks, the Assistants API's `thread.*` events, speech and image-generation events.
 import { createHash, type Hash } from 'node:crypto';
 import type { JsonPath, RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall, Usage } from '../call.js';
-import type { ProviderAdapter, RequestHead } from './adapter.js';
+import type { ProviderAdapter, RequestHead, StreamParser, StreamParserOptions } from './adapter.js';
 import { anyHostMatches } from './hosts.js';
 import { openAiError, openAiErrorAnswer } from './openai-chat.js';
+import { askForStreamUsage, isUsageOnlyChunk, markingSidecarOnly } from './openai-usage.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, baseResponseFacts, frameJson, isJsonRpc, isObject, malformed, num, objectTexts, optionalArray, optionalString, parseArguments,
@@ -430,7 +431,7 @@ const MAX_TRACKED_MESSAGES = 256;
 /** Run-step tool calls whose id is remembered, for deltas that name the call by its index only. */
 const MAX_TRACKED_CALLS = 1024;
 
-function streamParser() {
+function streamParser(options: StreamParserOptions = {}): StreamParser {
   const tools = new ToolCallCollector();
   let model: string | undefined;
   let usage: Usage | undefined;
@@ -533,6 +534,8 @@ function streamParser() {
     }
     return events;
   };
+  /** Chunks carrying only the usage the sidecar asked for (legacy completions), by their bytes. */
+  const sidecarOnly = new WeakSet<Buffer>();
 
   const read = (frame: SseEvent): StreamEvent[] => {
     if (!frame.hasData || frame.data === '[DONE]') return []; // Assistants end with `event: done` / `data: [DONE]`
@@ -541,15 +544,17 @@ function streamParser() {
     if (isObject(ev.error)) return [{ type: 'error', message: str(ev.error.message) ?? 'upstream error' }];
     if (frame.event === 'error') return [{ type: 'error', message: str(ev.message) ?? 'upstream error' }];
     if (frame.event?.startsWith('thread.')) return readAssistantEvent(frame.event, ev);
+    if (options.usageAskedBySidecar && ev.usage !== undefined && isUsageOnlyChunk(ev)) sidecarOnly.add(frame.bytes);
     return readChunk(ev);
   };
 
-  return sseStreamParser(read, () => ({
+  const parser = sseStreamParser(read, () => ({
     ...(model !== undefined && { model }),
     ...(usage !== undefined && { usage }),
     toolCalls: tools.list(),
     texts: [],
   }));
+  return options.usageAskedBySidecar ? markingSidecarOnly(parser, sidecarOnly) : parser;
 }
 
 export const openAiEndpointsAdapter: ProviderAdapter = {
@@ -561,6 +566,8 @@ export const openAiEndpointsAdapter: ProviderAdapter = {
   isStream: (contentType) => contentType?.toLowerCase().includes('text/event-stream') ?? false,
   // Speech is audio bytes (the SDK asks for application/octet-stream); asked for as SSE, it is a stream.
   binaryAnswer: (facts) => facts.operation === 'audio.speech' && !facts.stream,
+  // Legacy completions stream their usage only when asked, as chat does.
+  askForUsage: (head, body) => routeOf(head.path)?.operation === 'completions' && askForStreamUsage(head, body),
   streamParser,
   errorAnswer: openAiErrorAnswer,
   // An `error` event holding {error}: the OpenAI SDKs raise it on every one of these streams (named
