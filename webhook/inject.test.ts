@@ -37,6 +37,7 @@ const CASES: Case[] = [
   { name: 'job-non-native', settings: { clusterSupportsNativeSidecars: false } },
   { name: 'resource-overrides' },
   { name: 'volume-conflict' },
+  { name: 'sidecar-volume-mount' },
   { name: 'upstream-ca', settings: { upstreamCaConfigMap: 'gateway-ca' } },
   { name: 'shared-limits', settings: { sharedLimitsUrl: 'rediss://redis.limits.svc:6380', sharedLimitsPasswordSecret: 'limits-redis', sharedLimitsPasswordKey: 'redis-password', sharedLimitsCaConfigMap: 'limits-redis-ca' } },
   { name: 'proxy-env-merge' },

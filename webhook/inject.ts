@@ -52,6 +52,13 @@ function conflict(spec: V1PodSpec): string | undefined {
   if (volume) return `the pod already has a volume named ${volume.name}`;
   const taken = [...spec.containers, ...(spec.initContainers ?? [])].find((c) => c.name === PROXY_CONTAINER || c.name === CAPTURE_CONTAINER);
   if (taken) return `the pod already has a container named ${taken.name}`;
+  // A container of the user's naming a volume only the sidecar may mount (the CA key, the sidecar's
+  // API token, the store password...) would get it once the injection adds the volume: not injected,
+  // so the pod fails validation for want of that volume instead. The CA bundle is for everyone.
+  for (const c of [...spec.containers, ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])]) {
+    const mount = c.volumeMounts?.find((m) => CHAPERONE_VOLUMES.includes(m.name) && m.name !== TRUST_VOLUME);
+    if (mount) return `container ${c.name} mounts ${mount.name}, which only the ${PROXY_CONTAINER} container may mount`;
+  }
   return undefined;
 }
 
