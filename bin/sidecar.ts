@@ -24,10 +24,13 @@ Flags:
   --admin HOST:PORT        admin listener: /healthz /readyz /metrics /status (default ${SIDECAR_DEFAULTS.admin})
   --resolve HOST=IP:PORT   send HOST's upstream traffic to IP:PORT, TLS still verifying HOST (repeatable)
   --upstream-ca FILE       trust this CA (PEM) for upstream TLS, besides the public roots
-  --shared-limits-url URL  fleet-wide rate limits: keep the rate-limit buckets in this Redis
-                           (redis://HOST:PORT, or rediss://HOST:PORT for TLS), shared by every replica;
-                           while it is away each policy's rateLimits.onStoreFailure applies. Without it
-                           each sidecar counts on its own
+  --shared-limits-url URL  fleet-wide rate limits and budgets: keep the rate-limit buckets and spending
+                           totals in this Redis (redis://HOST:PORT, or rediss://HOST:PORT for TLS),
+                           shared by every replica; while it is away each policy's onStoreFailure
+                           applies. Without it each sidecar counts on its own
+  --shared-limits-username NAME
+                           the store's ACL user (AUTH NAME PASSWORD), e.g. one per namespace limited
+                           to its own keys; without it the default user
   --shared-limits-password-file FILE
                            the store's password (AUTH), read from FILE; never on the command line
   --shared-limits-ca FILE  trust this CA (PEM) for a rediss:// store, besides the public roots
@@ -74,6 +77,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     'upstream-ca': { type: 'string' },
     'shared-limits-url': { type: 'string' },
     'shared-limits-password-file': { type: 'string' },
+    'shared-limits-username': { type: 'string' },
     'shared-limits-ca': { type: 'string' },
     'admin-token-file': { type: 'string' },
     'approvals-credentials': { type: 'string' },
@@ -92,7 +96,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     process.stdout.write(SIDECAR_HELP);
     return 0;
   }
-  for (const flag of ['shared-limits-password-file', 'shared-limits-ca'] as const) {
+  for (const flag of ['shared-limits-password-file', 'shared-limits-username', 'shared-limits-ca'] as const) {
     if (values[flag] && !values['shared-limits-url']) throw new UsageError(`--${flag} needs --shared-limits-url`);
   }
   const d = SIDECAR_DEFAULTS;
@@ -116,6 +120,7 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
             sharedLimits: {
               url: values['shared-limits-url'],
               ...(values['shared-limits-password-file'] ? { passwordFile: values['shared-limits-password-file'] } : {}),
+              ...(values['shared-limits-username'] ? { username: values['shared-limits-username'] } : {}),
               ...(values['shared-limits-ca'] ? { caFile: values['shared-limits-ca'] } : {}),
             },
           }

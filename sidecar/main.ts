@@ -65,7 +65,7 @@ export interface SidecarOptions {
   /** Serve the admin port over HTTPS with a certificate from the interception CA (in a pod). */
   adminTls?: boolean;
   /** Fleet-wide rate limits: the shared counter store (redis:// or rediss://), its password file and CA. */
-  sharedLimits?: { url: string; passwordFile?: string; caFile?: string };
+  sharedLimits?: { url: string; username?: string; passwordFile?: string; caFile?: string };
 }
 
 export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 'version'> = {

@@ -39,7 +39,7 @@ const CASES: Case[] = [
   { name: 'volume-conflict' },
   { name: 'sidecar-volume-mount' },
   { name: 'upstream-ca', settings: { upstreamCaConfigMap: 'gateway-ca' } },
-  { name: 'shared-limits', settings: { sharedLimitsUrl: 'rediss://redis.limits.svc:6380', sharedLimitsPasswordSecret: 'limits-redis', sharedLimitsPasswordKey: 'redis-password', sharedLimitsCaConfigMap: 'limits-redis-ca' } },
+  { name: 'shared-limits', settings: { sharedLimitsUrl: 'rediss://redis.limits.svc:6380', sharedLimitsPasswordSecret: 'limits-redis', sharedLimitsPasswordKey: 'redis-password', sharedLimitsCaConfigMap: 'limits-redis-ca', sharedLimitsUserPrefix: 'chaperone-' } },
   { name: 'proxy-env-merge' },
   { name: 'transparent' },
   { name: 'transparent-non-native', settings: { clusterSupportsNativeSidecars: false }, request: { namespaceOptedIn: true, namespaceLabels: { 'chaperone.dev/capture': 'transparent' } } },

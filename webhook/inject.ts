@@ -36,7 +36,7 @@ type Annotations = Readonly<Record<string, string>>;
 /** Why `pod` must not be injected, or undefined when it should be. Opting out beats everything. */
 function skipReason(pod: V1Pod, settings: InjectionSettings, request: InjectionRequest): string | undefined {
   if (!pod.spec) return 'the pod has no spec';
-  const namespace = pod.metadata?.namespace || request.namespace; // an empty namespace is none
+  const namespace = podNamespace(pod, request);
   if (NEVER_INJECTED_NAMESPACES.includes(namespace)) return `namespace ${namespace} is never injected`;
   if (namespace === settings.ownNamespace) return `namespace ${namespace} is Chaperone's own`;
   if (pod.spec.hostNetwork) return "hostNetwork pods are never injected: the sidecar's ports would be the node's";
@@ -45,6 +45,9 @@ function skipReason(pod: V1Pod, settings: InjectionSettings, request: InjectionR
   if (inject === 'true' || request.namespaceOptedIn || request.manual) return undefined;
   return 'not opted in';
 }
+
+/** The pod's namespace: its own, else the request's (an empty namespace is none). */
+const podNamespace = (pod: V1Pod, request: InjectionRequest): string => pod.metadata?.namespace || request.namespace;
 
 /** One of our names already in use, with no record that we put it there: it is the user's to keep. */
 function conflict(spec: V1PodSpec): string | undefined {
@@ -126,7 +129,7 @@ const readyz = (periodSeconds: number, failureThreshold: number): V1Probe => ({
   failureThreshold,
 });
 
-function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequirements, native: boolean, capture: CaptureChoice): V1Container {
+function proxyContainer(settings: InjectionSettings, namespace: string, resources: V1ResourceRequirements, native: boolean, capture: CaptureChoice): V1Container {
   const transparent = capture.mode === 'transparent';
   const mount = (name: string, mountPath: string) => ({ name, mountPath, readOnly: true });
   const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
@@ -144,6 +147,7 @@ function proxyContainer(settings: InjectionSettings, resources: V1ResourceRequir
         ? [
             '--shared-limits-url', settings.sharedLimitsUrl,
             ...(settings.sharedLimitsPasswordSecret ? ['--shared-limits-password-file', `${SHARED_LIMITS_PASSWORD_DIR}/password`] : []),
+            ...(settings.sharedLimitsUserPrefix ? ['--shared-limits-username', `${settings.sharedLimitsUserPrefix}${namespace}`] : []),
             ...(settings.sharedLimitsCaConfigMap ? ['--shared-limits-ca', `${SHARED_LIMITS_CA_DIR}/ca.crt`] : []),
           ]
         : []),
@@ -262,7 +266,7 @@ export function injectPod(input: V1Pod, settings: InjectionSettings, request: In
   const native = nativeSidecar(annotations, settings, warnings);
   const capture = chooseCapture(annotations, request.namespaceLabels, settings, warnings);
   const transparent = capture.mode === 'transparent';
-  const proxy = proxyContainer(settings, proxyResources(settings.resources, annotations, warnings), native, capture);
+  const proxy = proxyContainer(settings, podNamespace(pod, request), proxyResources(settings.resources, annotations, warnings), native, capture);
 
   // Native sidecars start before the init containers, so those are apps too; otherwise they run
   // before the proxy exists and must reach the network directly.

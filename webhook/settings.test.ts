@@ -20,6 +20,7 @@ describe('defaultInjectionSettings', () => {
       sharedLimitsUrl: '',
       sharedLimitsPasswordSecret: '',
       sharedLimitsPasswordKey: 'password',
+      sharedLimitsUserPrefix: '',
       sharedLimitsCaConfigMap: '',
     });
   });
@@ -34,6 +35,13 @@ describe('defaultInjectionSettings', () => {
     expect(() => settingsFromFlags({ 'shared-limits-url': 'redis://:secret@redis:6379' })).toThrow(/without a password/);
     expect(() => settingsFromFlags({ 'shared-limits-url': 'http://redis:6379' })).toThrow(UsageError);
     expect(() => settingsFromFlags({ 'shared-limits-password-secret': 'Bad_Name' })).toThrow(/not an object name/);
+  });
+
+  it('never uses a store without a password; takes a per-namespace ACL user prefix', () => {
+    expect(() => settingsFromFlags({ 'shared-limits-url': 'redis://redis.limits.svc:6379' })).toThrow(/needs --shared-limits-password-secret/);
+    expect(settingsFromFlags({ 'shared-limits-url': 'redis://r:6379', 'shared-limits-password-secret': 'pw', 'shared-limits-user-prefix': 'chaperone-' })).toMatchObject({ sharedLimitsUserPrefix: 'chaperone-' });
+    expect(() => settingsFromFlags({ 'shared-limits-url': 'redis://r:6379', 'shared-limits-password-secret': 'pw', 'shared-limits-user-prefix': 'a b' })).toThrow(/--shared-limits-user-prefix/);
+    expect(() => settingsFromFlags({ 'shared-limits-user-prefix': 'chaperone-' })).toThrow(/needs --shared-limits-url/);
   });
 
   it('takes overrides', () => {

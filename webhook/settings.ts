@@ -44,6 +44,8 @@ export interface InjectionSettings {
   /** A Secret (in each injected pod's namespace) holding the store's password, under this key. '' = none. */
   sharedLimitsPasswordSecret: string;
   sharedLimitsPasswordKey: string;
+  /** Each sidecar authenticates as the ACL user `<prefix><namespace>` (a user per namespace, limited to its keys). '' = the default user. */
+  sharedLimitsUserPrefix: string;
   /** A ConfigMap (in each injected pod's namespace) whose ca.crt the sidecar trusts for a rediss:// store. '' = none. */
   sharedLimitsCaConfigMap: string;
 }
@@ -64,6 +66,7 @@ export function defaultInjectionSettings(overrides: Partial<InjectionSettings> =
     sharedLimitsUrl: '',
     sharedLimitsPasswordSecret: '',
     sharedLimitsPasswordKey: 'password',
+    sharedLimitsUserPrefix: '',
     sharedLimitsCaConfigMap: '',
     ...overrides,
   };
@@ -96,6 +99,7 @@ export const SETTINGS_FLAGS = {
   'shared-limits-url': { type: 'string' },
   'shared-limits-password-secret': { type: 'string' },
   'shared-limits-password-key': { type: 'string' },
+  'shared-limits-user-prefix': { type: 'string' },
   'shared-limits-ca-configmap': { type: 'string' },
 } as const satisfies Flags;
 
@@ -119,12 +123,19 @@ export function settingsFlagsHelp(base: InjectionSettings = defaultInjectionSett
                                 per pod: chaperone.dev/capture-ports)
   --opaque-traffic MODE         deny | egress (default ${base.opaqueTraffic}): captured traffic with no TLS server name
                                 and no HTTP Host is denied, or judged by the egress rules on its destination
-  --shared-limits-url URL       fleet-wide rate limits: every sidecar keeps its rate-limit buckets in this Redis
-                                (redis://HOST:PORT, rediss://HOST:PORT for TLS) (default: none, per replica)
+  --shared-limits-url URL       fleet-wide rate limits and budgets: every sidecar keeps its buckets and spending
+                                totals in this Redis (redis://HOST:PORT, rediss://HOST:PORT for TLS) (default: none,
+                                per replica); needs --shared-limits-password-secret
   --shared-limits-password-secret NAME
                                 a Secret (in the pod's namespace) with the store's password, mounted in the sidecar
-                                alone (key: --shared-limits-password-key, default ${base.sharedLimitsPasswordKey})
+                                alone (key: --shared-limits-password-key, default ${base.sharedLimitsPasswordKey}). Required
+                                with a store: the agent shares its pod's network with the sidecar, and only the
+                                password keeps it from rewriting its own counters
   --shared-limits-password-key KEY
+  --shared-limits-user-prefix PREFIX
+                                each sidecar authenticates as the ACL user PREFIX<namespace> (one user per
+                                namespace, limited to its keys; the Secret holds that user's password). Default: none,
+                                the default user
   --shared-limits-ca-configmap NAME
                                 the sidecar trusts the ca.crt of this ConfigMap (in the pod's namespace) for a
                                 rediss:// store, besides the public roots
@@ -174,6 +185,15 @@ export function settingsFromFlags(values: SettingsFlagValues, base: InjectionSet
   }
   const passwordKey = values['shared-limits-password-key'] ?? base.sharedLimitsPasswordKey;
   if (!/^[-._a-zA-Z0-9]+$/.test(passwordKey)) throw new UsageError(`--shared-limits-password-key ${passwordKey}: not a Secret key`);
+  const passwordSecret = values['shared-limits-password-secret'] ?? base.sharedLimitsPasswordSecret;
+  // The agent reaches whatever its sidecar reaches (one network namespace): without a password it
+  // could rewrite its own counters and spend. So a store is never used without one.
+  if (sharedUrl !== '' && passwordSecret === '') {
+    throw new UsageError('--shared-limits-url needs --shared-limits-password-secret: the agent shares its pod\'s network with the sidecar, and without a password it could rewrite its own counters');
+  }
+  const userPrefix = values['shared-limits-user-prefix'] ?? base.sharedLimitsUserPrefix;
+  if (!/^[-._a-zA-Z0-9]*$/.test(userPrefix)) throw new UsageError(`--shared-limits-user-prefix ${userPrefix}: letters, digits, '-', '.' and '_' only`);
+  if (userPrefix !== '' && sharedUrl === '') throw new UsageError('--shared-limits-user-prefix needs --shared-limits-url');
   let capturePorts = base.capturePorts;
   if (values['capture-ports'] !== undefined) {
     const parsed = parseCapturePorts(values['capture-ports']);
@@ -191,8 +211,9 @@ export function settingsFromFlags(values: SettingsFlagValues, base: InjectionSet
     nativeSidecars: oneOf('native-sidecars', ['auto', 'on', 'off'], base.nativeSidecars),
     upstreamCaConfigMap: upstreamCa ?? base.upstreamCaConfigMap,
     sharedLimitsUrl: sharedUrl,
-    sharedLimitsPasswordSecret: values['shared-limits-password-secret'] ?? base.sharedLimitsPasswordSecret,
+    sharedLimitsPasswordSecret: passwordSecret,
     sharedLimitsPasswordKey: passwordKey,
+    sharedLimitsUserPrefix: userPrefix,
     sharedLimitsCaConfigMap: values['shared-limits-ca-configmap'] ?? base.sharedLimitsCaConfigMap,
   };
 }

@@ -1,7 +1,7 @@
 // The bucket scripts and the store client against a real redis-server (e2e/harness/redis.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisCommand, startRedis, type RedisServer } from '../../e2e/harness/redis.js';
-import { sharedKeys } from './keys.js';
+import { agentDayKey, sharedKeys } from './keys.js';
 import { BUCKET_TTL_MS } from './scripts.js';
 import { displayUrl, SharedLimitStore, storeOptionsFromFlags, StoreUnavailable } from './store.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -128,6 +128,38 @@ describe('shared buckets in redis-server', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await secured.stop();
+    }
+  });
+
+  it('as a per-namespace ACL user: its own namespace\'s keys only', async () => {
+    const acl = await startRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'chaperone-acl-'));
+    try {
+      // What an operator of the store runs once per namespace (docs/security.md).
+      expect(await redisCommand(acl.port, 'ACL', 'SETUSER', 'chaperone-team-a', 'on', '>pw-a', '~chaperone:rl:team-a/*', '~chaperone:budget:team-a/*', '+@all', '-@dangerous')).toBe('+OK');
+      writeFileSync(join(dir, 'password'), 'pw-a\n');
+      const options = await storeOptionsFromFlags({ url: acl.url, username: 'chaperone-team-a', passwordFile: join(dir, 'password') });
+      const errors: string[] = [];
+      const a = new SharedLimitStore({ ...options, onError: (e) => errors.push(e.message) });
+      a.start();
+      await waitUp(a);
+      const own = sharedKeys('team-a/p', 'rateLimits', 'writer');
+      expect((await a.reserve(own.requests, own.tokens, 5, undefined, 0)).ok).toBe(true);
+      const spend = await a.reserveSpend('c1', 1_000, 60_000, [{ key: agentDayKey('team-a/p', 'writer', '2026-12-02'), capNanoUsd: 10_000, ttlMs: 60_000 }]);
+      expect(spend.ok).toBe(true);
+      expect((await a.readTotals('chaperone:budget:team-a/*', 10)).size).toBe(1);
+      // Another namespace's buckets and totals are out of reach.
+      const theirs = sharedKeys('team-b/p', 'rateLimits', 'writer');
+      await expect(a.reserve(theirs.requests, theirs.tokens, 5, undefined, 0)).rejects.toBeInstanceOf(StoreUnavailable);
+      await expect(a.reserveSpend('c2', 1, 60_000, [{ key: agentDayKey('team-b/p', 'writer', '2026-12-02'), capNanoUsd: 10, ttlMs: 60_000 }])).rejects.toThrow(/NOPERM|permission/i);
+      expect(errors.join(' ')).toMatch(/NOPERM|permission/i);
+      expect(errors.join(' ')).not.toContain('pw-a');
+      await a.close();
+      await expect(storeOptionsFromFlags({ url: acl.url, username: 'chaperone-team-a' })).rejects.toThrow(/--shared-limits-username needs --shared-limits-password-file/);
+      await expect(storeOptionsFromFlags({ url: 'redis://someone@127.0.0.1:1' })).rejects.toThrow(/must not carry a user/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await acl.stop();
     }
   });
 

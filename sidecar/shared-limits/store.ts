@@ -14,6 +14,8 @@ import { ADJUST_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
 export interface SharedStoreOptions {
   /** redis://host:port or rediss://host:port (TLS). */
   url: string;
+  /** An ACL user (AUTH username password); default: the default user. */
+  username?: string;
   password?: string;
   /** PEM CA for rediss:// besides the public roots. */
   caPem?: string;
@@ -61,15 +63,17 @@ function totalOf(fields: Record<string, string>, now: number): StoredTotal {
 }
 
 /** Builds the client options from the sidecar's flags (the password file is read here). */
-export async function storeOptionsFromFlags(flags: { url: string; passwordFile?: string; caFile?: string }): Promise<SharedStoreOptions> {
+export async function storeOptionsFromFlags(flags: { url: string; username?: string; passwordFile?: string; caFile?: string }): Promise<SharedStoreOptions> {
   const url = new URL(flags.url);
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`--shared-limits-url must be redis://HOST:PORT or rediss://HOST:PORT, not ${url.protocol}`);
   if (url.password) throw new Error('--shared-limits-url must not carry a password: use --shared-limits-password-file');
+  if (url.username) throw new Error('--shared-limits-url must not carry a user: use --shared-limits-username');
+  if (flags.username && !flags.passwordFile) throw new Error('--shared-limits-username needs --shared-limits-password-file');
   if (flags.caFile && url.protocol !== 'rediss:') throw new Error('--shared-limits-ca needs a rediss:// URL');
   const password = flags.passwordFile ? (await readFile(flags.passwordFile, 'utf8')).trim() : undefined;
   if (flags.passwordFile && !password) throw new Error(`--shared-limits-password-file ${flags.passwordFile} is empty`);
   const caPem = flags.caFile ? await readFile(flags.caFile, 'utf8') : undefined;
-  return { url: flags.url, ...(password ? { password } : {}), ...(caPem ? { caPem } : {}) };
+  return { url: flags.url, ...(flags.username ? { username: flags.username } : {}), ...(password ? { password } : {}), ...(caPem ? { caPem } : {}) };
 }
 
 /** The URL as it may be shown: without user info. */
@@ -96,6 +100,7 @@ export class SharedLimitStore {
     const tls = options.url.startsWith('rediss:');
     this.client = createClient({
       url: options.url,
+      ...(options.username ? { username: options.username } : {}),
       ...(options.password ? { password: options.password } : {}),
       disableOfflineQueue: true,
       socket: {
