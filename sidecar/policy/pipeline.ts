@@ -129,11 +129,21 @@ export class Pipeline {
     return this.collect(policies, (check, policy) => check.streamEvent?.(call, event, policy, ctx));
   }
 
-  /** Lets the checks read a large request ahead, in slices (see above); then evaluateRequest. */
+  /**
+   * Lets the checks read a large request ahead, in slices (see above); then evaluateRequest. The
+   * checks that ask a store (prepareEveryCall) are asked all at once, so a call under several
+   * limits and budgets waits for one round trip, not one per check; the slicing ones run in turn.
+   */
   async prepareRequest(call: Call, policies: readonly GovernancePolicy[], pause: Pause): Promise<void> {
+    const asked: Array<Promise<void>> = [];
     for (const policy of policies) {
-      for (const { check, mode } of this.activeChecks(policy)) if (mode !== 'off' && check.prepareRequest) await check.prepareRequest(call, policy, pause);
+      for (const { check, mode } of this.activeChecks(policy)) {
+        if (mode === 'off' || !check.prepareRequest) continue;
+        if (check.prepareEveryCall) asked.push(check.prepareRequest(call, policy, pause));
+        else await check.prepareRequest(call, policy, pause);
+      }
     }
+    await Promise.all(asked);
   }
 
   /** Lets the checks read a large answer ahead, in slices; then evaluateResponse. */
