@@ -49,6 +49,7 @@ import { isGoverned } from './governed.js';
 import { MANAGED_LABELS, desiredConfigMap } from './namespace-config.js';
 import { desiredStatus, statusChanged } from './policy-status.js';
 import { desiredSidecarIdentity, desiredTokenSecret, tokenNeedsMint, tokenRenewAt } from './sidecar-identity.js';
+import { kubernetesLease } from '../lib/kubernetes-lease.js';
 import { LeaderElector } from '../lib/leader-election.js';
 import { WorkQueue } from './runtime/work-queue.js';
 import { desiredTrust } from './trust-bundle.js';
@@ -622,9 +623,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   // --- leader election ---
   let elector: LeaderElector | undefined;
   if (opts.leaderElection) {
-    elector = new LeaderElector(kc, {
-      name: LEASE_NAME,
-      namespace: opts.namespace,
+    elector = new LeaderElector(kubernetesLease(kc, opts.namespace, LEASE_NAME), {
       identity: opts.identity,
       ...(opts.leaseDurationMs !== undefined ? { leaseDurationMs: opts.leaseDurationMs } : {}),
       ...(opts.renewDeadlineMs !== undefined ? { renewDeadlineMs: opts.renewDeadlineMs } : {}),
