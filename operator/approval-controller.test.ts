@@ -8,7 +8,7 @@ import type { ApprovalRequestStatus } from '../api/approval-names.js';
 import { createLogger } from '../lib/logger.js';
 import { approvalEventName, approvalKey, startApprovalController } from './approval-controller.js';
 import type { ObservedApproval } from './approvals.js';
-import type { WorkQueue } from './runtime/work-queue.js';
+import type { WorkQueue } from './manager/work-queue.js';
 
 const NOW = new Date('2030-05-01T12:01:00Z');
 

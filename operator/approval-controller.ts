@@ -1,6 +1,6 @@
 // The operator's ApprovalRequest controller, the I/O around planApproval (approvals.ts): one key
 // (`namespace/name`) per request in its own work queue, fed by an informer on approvalrequests in
-// every namespace (controller.ts owns the informer). Only the leader writes. A status is written by
+// every namespace (main.ts wires the informer into the manager). Only the leader writes. A status is written by
 // replace with the resourceVersion the plan was made from, so a sidecar's concurrent Used (or a
 // person's decision) is never overwritten: on 409 the object is read again and planned again. Events,
 // the notification and the latency observation follow only a write that succeeded, so each happens
@@ -15,7 +15,7 @@ import { isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/logger.js';
 import { isPendingAt, notificationBody, planApproval, type ApprovalPlan, type ObservedApproval, type PlannedEvent } from './approvals.js';
 import { MANAGED_LABELS } from './namespace-config.js';
-import type { WorkQueue } from './runtime/work-queue.js';
+import type { WorkQueue } from './manager/work-queue.js';
 
 const VERSION = API_VERSION.split('/')[1]!;
 /** Re-plans after conflicts before the key goes back to the queue with backoff. */
