@@ -11,6 +11,7 @@ import { APPROVAL_PLURAL } from '../api/approval-names.js';
 import { INJECT_ANNOTATION, INJECTED_LABEL } from '../api/index.js';
 import { API_GROUP, API_VERSION } from '../api/schema.js';
 import { loadKubeConfig } from '../lib/kube.js';
+import { kubernetesLease } from '../lib/kubernetes-lease.js';
 import { defaultIdentity } from '../lib/leader-election.js';
 import type { Logger } from '../lib/logger.js';
 import { approvalKey, startApprovalController, type ApprovalController } from './approval-controller.js';
@@ -85,8 +86,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     ...(opts.leaderElection
       ? {
           leaderElection: {
-            namespace: opts.namespace,
-            leaseName: LEASE_NAME,
+            lease: kubernetesLease(kc, opts.namespace, LEASE_NAME),
             identity: opts.identity,
             ...(opts.leaseDurationMs !== undefined ? { leaseDurationMs: opts.leaseDurationMs } : {}),
             ...(opts.renewDeadlineMs !== undefined ? { renewDeadlineMs: opts.renewDeadlineMs } : {}),
@@ -179,7 +179,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   let approvals: ApprovalController | undefined;
   const approvalController = manager.controller({
     name: 'approval',
-    reconcile: (key) => approvals!.worker(key),
+    reconcile: (key, signal) => approvals!.worker(key, signal),
     allKeys: () => approvalRequests.list().flatMap((ar) => approvalKey(ar) ?? []),
     logKey: 'approvalRequest',
     failureMessage: 'approval reconcile failed; retrying',

@@ -7,7 +7,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { kubernetesLease } from '../../lib/kubernetes-lease.js';
+import type { Lease } from '../../lib/lease.js';
 import { LeaderElector } from '../../lib/leader-election.js';
 import type { Logger } from '../../lib/logger.js';
 import { Controller, ReconcileMetrics, type ControllerOptions } from './controller.js';
@@ -15,8 +15,8 @@ import { startHealthServer, type HealthServer } from './health-server.js';
 import { WatchedResource, type InformerOptions } from './informer.js';
 
 export interface LeaderElectionSettings {
-  namespace: string;
-  leaseName: string;
+  /** Where the election is held (kubernetesLease in production, MemoryLease in tests). */
+  lease: Lease;
   identity: string;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
@@ -102,7 +102,7 @@ export class Manager {
       this.lead(new AbortController().signal);
       return;
     }
-    this.elector = new LeaderElector(kubernetesLease(this.opts.kubeconfig, election.namespace, election.leaseName), {
+    this.elector = new LeaderElector(election.lease, {
       identity: election.identity,
       ...(election.leaseDurationMs !== undefined ? { leaseDurationMs: election.leaseDurationMs } : {}),
       ...(election.renewDeadlineMs !== undefined ? { renewDeadlineMs: election.renewDeadlineMs } : {}),
@@ -121,13 +121,17 @@ export class Manager {
     this.elector.start();
   }
 
+  /**
+   * As controller-runtime on shutdown: reconciles in flight stop at their next write (the next
+   * leader redoes them), the queues drain, then the lease is released so another replica takes over
+   * at once.
+   */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
-    for (const resource of this.resources) await resource.stop();
-    // Reconciles in flight finish (or stop at their next write once leadership is released below).
-    await Promise.all(this.controllers.map((c) => c.stop()));
-    await this.elector?.stop();
     this.leadership?.abort();
+    await Promise.all(this.controllers.map((c) => c.stop()));
+    for (const resource of this.resources) await resource.stop();
+    await this.elector?.stop();
     await this.health?.close();
   }
 
