@@ -14,7 +14,7 @@ import { loadKubeConfig } from '../lib/kube.js';
 import { kubernetesLease } from '../lib/kubernetes-lease.js';
 import { defaultIdentity } from '../lib/leader-election.js';
 import type { Logger } from '../lib/logger.js';
-import { approvalKey, startApprovalController, type ApprovalController } from './approval-controller.js';
+import { approvalKey, startApprovalController } from './approval-controller.js';
 import type { ObservedApproval } from './approvals.js';
 import type { GovernancePolicyObject } from './cluster-client.js';
 import { GOVERNANCE_POLICY_PLURAL, kubeClusterClients } from './kube-cluster-client.js';
@@ -176,15 +176,15 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   manager.whenLeading(() => reconciler.applied.forgetUncached());
 
   // --- the approval controller ---
-  let approvals: ApprovalController | undefined;
   const approvalController = manager.controller({
     name: 'approval',
-    reconcile: (key, signal) => approvals!.worker(key, signal),
+    // `approvals` is made just below, before the manager starts any worker.
+    reconcile: (key, signal) => approvals.worker(key, signal),
     allKeys: () => approvalRequests.list().flatMap((ar) => approvalKey(ar) ?? []),
     logKey: 'approvalRequest',
     failureMessage: 'approval reconcile failed; retrying',
   });
-  approvals = startApprovalController({
+  const approvals = startApprovalController({
     core,
     custom,
     cache: approvalRequests,
@@ -213,7 +213,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     registry: manager.registry,
     async stop(): Promise<void> {
       await manager.stop();
-      await approvals!.drain();
+      await approvals.drain();
     },
   };
 }

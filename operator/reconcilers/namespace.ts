@@ -3,6 +3,7 @@
 // longer governed loses what the operator made there. Reads come from the cache, writes go
 // through the ClusterClient bound to the leader's signal.
 
+import { INJECT_ANNOTATION } from '../../api/index.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ClusterClient } from '../cluster-client.js';
 import { isGoverned } from '../governed.js';
@@ -15,7 +16,6 @@ import { writePolicyStatuses } from './policy-status.js';
 import { RecentWrites } from './recent-writes.js';
 import { reconcileSidecarIdentity } from './sidecar-identity.js';
 import { UninjectedPodReporter } from './uninjected-pods.js';
-import { INJECT_ANNOTATION } from '../../api/index.js';
 
 /** Never sooner than 10 s: a token that needs renewing at once again would otherwise loop. */
 const MIN_REQUEUE_MS = 10_000;
@@ -54,13 +54,15 @@ export class NamespaceReconciler {
     const { log } = this.opts;
     const client = this.opts.clientFor(signal);
     const ns = client.namespace(namespace);
-    if (!ns || ns.metadata?.deletionTimestamp) return {}; // gone or going: its objects go with it
+    if (!ns || ns.metadata?.deletionTimestamp) {
+      this.forget(namespace); // gone or going: its objects go with it
+      return {};
+    }
     const policies = client.policies(namespace);
     const pods = client.pods(namespace);
     const hasInjectPods = pods.some((p) => p.metadata?.annotations?.[INJECT_ANNOTATION] === 'true');
     if (!isGoverned({ metadata: { name: namespace, labels: ns.metadata?.labels ?? null } }, policies.length > 0, hasInjectPods, this.opts.ownNamespace)) {
-      this.applied.forgetNamespace(namespace);
-      this.recent.forgetNamespace(namespace);
+      this.forget(namespace);
       await cleanUp(client, namespace, log);
       return {};
     }
@@ -73,5 +75,10 @@ export class NamespaceReconciler {
     await this.uninjected.report(client, pods, now);
     await writePolicyStatuses(client, namespace, policies, results, pods, now);
     return { requeueAfterMs: Math.min(Math.max(renewInMs, MIN_REQUEUE_MS), MAX_REQUEUE_MS) };
+  }
+
+  private forget(namespace: string): void {
+    this.applied.forgetNamespace(namespace);
+    this.recent.forgetNamespace(namespace);
   }
 }
