@@ -33,6 +33,11 @@ export class AppliedObjects {
     this.entries.set(key, { digest, cached, resourceVersions });
   }
 
+  /** Whether this replica applied the object (and has not forgotten it). */
+  has(kind: string, namespace: string, name: string): boolean {
+    return this.entries.has(`${kind}/${namespace}/${name}`);
+  }
+
   /** At resync: objects no cache can vouch for are applied again. */
   forgetUncached(): void {
     for (const [key, entry] of this.entries) if (!entry.cached) this.entries.delete(key);

@@ -1,8 +1,9 @@
 // A namespace no longer governed loses the objects the operator made there (the tool pins stay:
-// they are the sidecars' record, not ours). Decided from the cache: the ConfigMaps and Secrets are
-// in it when they exist, so a namespace that never was governed costs no request at all, at every
-// resync. The sidecar identity (ServiceAccount, Role, RoleBinding) is not cached: it is looked up
-// by name, and only while one of those ConfigMaps or Secrets is left, which is why they go last.
+// they are the sidecars' record, not ours). Decided from what the operator knows without asking:
+// its cache, plus what it wrote that the watch may not have delivered yet. So a namespace that
+// never was governed costs no request at all, at every resync. The sidecar identity
+// (ServiceAccount, Role, RoleBinding) is not cached: it is looked up by name, and only while one of
+// those ConfigMaps or Secrets is left, which is why they go last.
 
 import { SIDECAR_ROLE, SIDECAR_SERVICE_ACCOUNT, SIDECAR_TOKEN_SECRET } from '../../api/approval-names.js';
 import { CA_SECRET_NAME, CONFIG_MAP_NAME, TRUST_CONFIG_MAP_NAME } from '../../api/index.js';
@@ -32,15 +33,18 @@ export interface CleanupPlan {
   leftovers: ObjectRef[];
 }
 
-/** What to delete in `namespace`, from what the cache shows. */
-export function planCleanup(namespace: string, client: Pick<ClusterClient, 'cached'>): CleanupPlan {
-  const leftovers = CACHED_LEFTOVERS.filter(({ kind, name }) => client.cached(kind, namespace, name)).map(({ kind, name }) => ({ apiVersion: 'v1', kind, name, namespace }));
+/** Whether the operator knows of its object `kind`/`name` in the namespace. */
+export type KnownObject = (kind: CachedKind, name: string) => boolean;
+
+/** What to delete in `namespace`. */
+export function planCleanup(namespace: string, known: KnownObject): CleanupPlan {
+  const leftovers = CACHED_LEFTOVERS.filter(({ kind, name }) => known(kind, name)).map(({ kind, name }) => ({ apiVersion: 'v1', kind, name, namespace }));
   if (leftovers.length === 0) return { identity: [], leftovers: [] };
   return { identity: IDENTITY.map((r) => ({ ...r, namespace })), leftovers };
 }
 
-export async function cleanUp(client: ClusterClient, namespace: string, log: Logger): Promise<void> {
-  const plan = planCleanup(namespace, client);
+export async function cleanUp(client: ClusterClient, namespace: string, known: KnownObject, log: Logger): Promise<void> {
+  const plan = planCleanup(namespace, known);
   for (const ref of plan.identity) {
     const found = await client.read(ref);
     if (found?.metadata?.labels?.[MANAGED_BY] !== MANAGED_LABELS[MANAGED_BY]) continue;

@@ -179,6 +179,23 @@ describe('NamespaceReconciler', () => {
     expect(client.calls).toEqual([]);
   });
 
+  it('cleans up what it wrote even while the cache has not seen it yet', async () => {
+    const { client, reconciler } = world();
+    client.freezeCache(); // the watch delivers nothing
+    await run(reconciler);
+    client.policyList.length = 0;
+    await run(reconciler);
+    for (const [kind, name] of [
+      ['ConfigMap', 'chaperone-config'],
+      ['ConfigMap', 'chaperone-trust'],
+      ['Secret', 'chaperone-ca'],
+      ['Secret', 'chaperone-sidecar-token'],
+      ['ServiceAccount', 'chaperone-sidecar'],
+    ]) {
+      expect(client.get(kind!, NS, name!), `${kind}/${name}`).toBeUndefined();
+    }
+  });
+
   it('leaves objects of the same names that are not the operator\'s', async () => {
     const { client, reconciler } = world();
     client.policyList.length = 0;

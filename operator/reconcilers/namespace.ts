@@ -5,7 +5,7 @@
 
 import { INJECT_ANNOTATION } from '../../api/index.js';
 import type { Logger } from '../../lib/logger.js';
-import type { ClusterClient } from '../cluster-client.js';
+import type { CachedKind, ClusterClient } from '../cluster-client.js';
 import { isGoverned } from '../governed.js';
 import type { ReconcileResult } from '../manager/controller.js';
 import { desiredConfigMap } from '../namespace-config.js';
@@ -62,8 +62,10 @@ export class NamespaceReconciler {
     const pods = client.pods(namespace);
     const hasInjectPods = pods.some((p) => p.metadata?.annotations?.[INJECT_ANNOTATION] === 'true');
     if (!isGoverned({ metadata: { name: namespace, labels: ns.metadata?.labels ?? null } }, policies.length > 0, hasInjectPods, this.opts.ownNamespace)) {
+      const known = (kind: CachedKind, name: string): boolean =>
+        !!client.cached(kind, namespace, name) || this.applied.has(kind, namespace, name) || !!this.recent.freshest(kind, namespace, name, undefined);
+      await cleanUp(client, namespace, known, log);
       this.forget(namespace);
-      await cleanUp(client, namespace, log);
       return {};
     }
 
