@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
 import { PROJECT_ROOT } from '../lib/project.js';
-import { startOperator, type Operator } from '../operator/controller.js';
+import { startOperator, type Operator } from '../operator/main.js';
 import { curl, type CurlResult } from './harness/curl.js';
 import { installApprovalAdmission, installCrd, kubectl, kubectlOk, serviceAccountKubeconfig } from './harness/kubectl.js';
 import { kubectlChaperone } from './harness/plugin.js';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApprovalRequestObject } from '../api/approval-names.js';
 import { loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
-import { startOperator, type Operator } from '../operator/controller.js';
+import { startOperator, type Operator } from '../operator/main.js';
 import { dashboardProblems, loadDashboard, panelQueries, substitute, type Variable } from './dashboard-json.js';
 import { admissionReview, startPrometheus, startWebhook, type Prometheus, type PromSample, type WebhookProcess } from './dashboard-world.js';
 import { curl, type CurlResult } from './harness/curl.js';

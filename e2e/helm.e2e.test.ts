@@ -655,7 +655,8 @@ describe('against the API server', () => {
       const operator: Array<[string[], string]> = [
         [['patch', 'configmaps', '-n', 'default'], 'yes'],
         [['update', 'configmaps', '-n', 'default'], 'no'],
-        [['list', 'secrets', '-n', 'default'], 'no'],
+        [['watch', 'secrets', '-n', 'default'], 'yes'],
+        [['update', 'secrets', '-n', 'default'], 'no'],
         [['update', 'lease/chaperone-operator', '-n', NS_INSTALL], 'yes'],
         [['update', 'lease/chaperone-operator', '-n', 'default'], 'no'],
         [['patch', 'governancepolicies.chaperone.dev', '--subresource=status', '-n', 'default'], 'yes'],

@@ -20,7 +20,7 @@ import type { ApprovalRequestObject, ApprovalRequestSpec } from '../api/approval
 import { apiStatus, isNotFound, loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
 import { PROJECT_ROOT } from '../lib/project.js';
-import { startOperator, type Operator, type OperatorOptions } from '../operator/controller.js';
+import { startOperator, type Operator, type OperatorOptions } from '../operator/main.js';
 import { serviceAccountUser } from '../api/approval-admission.js';
 import { installApprovalAdmission, installCrd, kubeconfig, kubectl, kubectlOk, serviceAccountKubeconfig } from './harness/kubectl.js';
 

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyObject, loadKubeConfig } from '../lib/kube.js';
+import { kubernetesLease } from '../lib/kubernetes-lease.js';
 import { LeaderElector, type LeaderElectionOptions } from '../lib/leader-election.js';
 import { kubeconfig } from './harness/kubectl.js';
 
@@ -76,9 +77,7 @@ describe('LeaderElector on a Lease', () => {
   const electors: LeaderElector[] = [];
 
   const candidate = (identity: string, extra: Partial<LeaderElectionOptions> = {}): LeaderElector => {
-    const e = new LeaderElector(kc, {
-      name: LEASE,
-      namespace: NS,
+    const e = new LeaderElector(kubernetesLease(kc, NS, LEASE), {
       identity,
       ...timings,
       onStartedLeading: () => void events.push(`${identity} started`),

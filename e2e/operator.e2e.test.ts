@@ -13,7 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { isNotFound, loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
 import { PROJECT_ROOT } from '../lib/project.js';
-import { startOperator, type Operator } from '../operator/controller.js';
+import { startOperator, type Operator } from '../operator/main.js';
 import { LeafCertificates } from '../sidecar/leaf-certificates.js';
 import { kubeconfig, kubectl, kubectlOk, installCrd } from './harness/kubectl.js';
 

@@ -20,7 +20,7 @@ import { TOOL_PINS_CONFIGMAP, toolPinKey } from '../api/tool-pins.js';
 import { loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
 import { PROJECT_ROOT } from '../lib/project.js';
-import { startOperator, type Operator } from '../operator/controller.js';
+import { startOperator, type Operator } from '../operator/main.js';
 import { installCrd, kubectl, kubectlOk, serviceAccountKubeconfig } from './harness/kubectl.js';
 import { kubectlChaperone } from './harness/plugin.js';
 import { waitFor } from './harness/wait.js';

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isNotFound, loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
 import { PROJECT_ROOT } from '../lib/project.js';
-import { startOperator, type Operator } from '../operator/controller.js';
+import { startOperator, type Operator } from '../operator/main.js';
 import { webhookConfiguration } from '../webhook/configuration.js';
 import { installCrd, kubeconfig, kubectl, kubectlOk, serviceAccountKubeconfig } from './harness/kubectl.js';
 import { freePort, WEBHOOK_HOST } from './harness/ports.js';

@@ -1,10 +1,12 @@
-// Leader election on a coordination.k8s.io/v1 Lease, after client-go's leaderelection package.
-// Every write carries the resourceVersion that was read, so of two candidates racing for a free or
-// expired lease the API server lets exactly one win (the other gets 409 Conflict and keeps waiting).
+// Leader election on a Lease (lease.ts), with client-go's leaderelection semantics: a candidate
+// judges a lease held by someone else expired only when leaseDuration has passed, on its own
+// monotonic clock, since it last saw the record change. The holder's renewTime is never compared
+// with the local wall clock, so clocks skewed between nodes cannot make two leaders: a holder that
+// keeps renewing keeps changing the record, whatever time it writes.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { isConflict, isNotFound } from './kube.js';
+import { performance } from 'node:perf_hooks';
+import type { Lease, LeaseRecord, VersionedLeaseRecord } from './lease.js';
 
 /** A candidate's identity: $POD_NAME in a pod, else the hostname plus a random suffix. */
 export function defaultIdentity(): string {
@@ -12,12 +14,9 @@ export function defaultIdentity(): string {
 }
 
 export interface LeaderElectionOptions {
-  /** Lease name and namespace. */
-  name: string;
-  namespace: string;
   /** This candidate's identity (pod name, or hostname + random suffix). */
   identity: string;
-  /** How long a lease is valid after its last renewal (stored in whole seconds). Default 15 s. */
+  /** How long a lease is valid after its holder's last observed renewal (stored in whole seconds). Default 15 s. */
   leaseDurationMs?: number;
   /** A leader that has not renewed for this long steps down. Default 10 s; must be < leaseDuration. */
   renewDeadlineMs?: number;
@@ -29,8 +28,12 @@ export interface LeaderElectionOptions {
   onStoppedLeading?: () => void;
   /** Someone (maybe this candidate) was observed holding the lease for the first time. */
   onNewLeader?: (identity: string) => void;
-  /** Errors talking to the API server (the loop carries on). */
+  /** Errors talking to the lease store (the loop carries on). */
   onError?: (err: unknown) => void;
+  /** Milliseconds on a clock that only moves forward (default performance.now); tests pass a fake one. */
+  monotonicNow?: () => number;
+  /** The wall clock, only for the times written into the record for people to read. */
+  wallClock?: () => Date;
 }
 
 export interface StopOptions {
@@ -39,24 +42,31 @@ export interface StopOptions {
 }
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
-  private readonly opts: LeaderElectionOptions;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
+  private readonly monotonicNow: () => number;
+  private readonly wallClock: () => Date;
   private leading = false;
+  /** Monotonic time of this leader's last successful renewal. */
   private lastRenew = 0;
+  /** The record as last seen (serialised), and when on the monotonic clock it was first seen so. */
+  private observedRecord: string | undefined;
+  private observedAt = 0;
   private observedLeader: string | undefined;
   private leaderAbort: AbortController | undefined;
   private readonly stopAbort = new AbortController();
   private loop: Promise<void> | undefined;
 
-  constructor(kc: KubeConfig, opts: LeaderElectionOptions) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
-    this.opts = opts;
+  constructor(
+    private readonly lease: Lease,
+    private readonly opts: LeaderElectionOptions,
+  ) {
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
+    this.monotonicNow = opts.monotonicNow ?? (() => performance.now());
+    this.wallClock = opts.wallClock ?? (() => new Date());
     if (!(this.renewDeadlineMs < this.leaseDurationMs)) throw new Error('leader election: renewDeadline must be shorter than leaseDuration');
     if (!(this.retryPeriodMs < this.renewDeadlineMs)) throw new Error('leader election: retryPeriod must be shorter than renewDeadline');
     if (!opts.identity) throw new Error('leader election: identity is required');
@@ -97,27 +107,30 @@ export class LeaderElector {
     while (!stopped.aborted) {
       const ok = await this.attempt();
       if (stopped.aborted) break;
-      const now = Date.now();
       if (ok) {
-        this.lastRenew = now;
-        if (!this.leading) {
-          this.leading = true;
-          this.leaderAbort = new AbortController();
-          const signal = this.leaderAbort.signal;
-          void Promise.resolve()
-            .then(() => this.opts.onStartedLeading?.(signal))
-            .catch((err: unknown) => this.opts.onError?.(err));
-        }
-      } else if (this.leading && now - this.lastRenew >= this.renewDeadlineMs) {
+        this.lastRenew = this.monotonicNow();
+        if (!this.leading) this.startLeading();
+      } else if (this.leading && (this.observedLeader !== this.opts.identity || this.monotonicNow() - this.lastRenew >= this.renewDeadlineMs)) {
+        // Someone else holds the lease now, or we could not renew in time: whoever takes over
+        // must not find this replica still writing.
         this.stepDown();
       }
       await sleep(this.retryPeriodMs, stopped);
     }
   }
 
+  private startLeading(): void {
+    this.leading = true;
+    this.leaderAbort = new AbortController();
+    const signal = this.leaderAbort.signal;
+    void Promise.resolve()
+      .then(() => this.opts.onStartedLeading?.(signal))
+      .catch((err: unknown) => this.opts.onError?.(err));
+  }
+
   /** One try at acquiring or renewing, bounded by the renew deadline when leading. */
   private async attempt(): Promise<boolean> {
-    const limit = this.leading ? Math.max(0, this.lastRenew + this.renewDeadlineMs - Date.now()) : this.leaseDurationMs;
+    const limit = this.leading ? Math.max(0, this.lastRenew + this.renewDeadlineMs - this.monotonicNow()) : this.leaseDurationMs;
     const ac = new AbortController();
     try {
       return await Promise.race([
@@ -133,72 +146,50 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const { name, namespace, identity } = this.opts;
-    const now = new V1MicroTime(Date.now());
-    const durationSeconds = Math.max(1, Math.ceil(this.leaseDurationMs / 1000));
-    let lease: V1Lease;
-    try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      try {
-        await this.api.createNamespacedLease({
-          namespace,
-          body: {
-            apiVersion: 'coordination.k8s.io/v1',
-            kind: 'Lease',
-            metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
-          },
-        });
-      } catch (createErr) {
-        if (isConflict(createErr)) return false; // another candidate created it first
-        throw createErr;
-      }
-      this.observe(identity);
+    const { identity } = this.opts;
+    const now = this.wallClock();
+    const mine: LeaseRecord = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.max(1, Math.ceil(this.leaseDurationMs / 1000)),
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: 0,
+    };
+    const current = await this.lease.get();
+    if (!current) {
+      if (!(await this.lease.create(mine))) return false; // another candidate created it first
+      this.observe(mine);
       return true;
     }
 
-    const spec = lease.spec ?? {};
-    const holder = spec.holderIdentity || undefined;
-    this.observe(holder);
-    if (holder && holder !== identity && !expired(spec.renewTime, spec.leaseDurationSeconds, Date.now())) return false;
+    const { record } = current;
+    this.observe(record);
+    const holder = record.holderIdentity;
+    if (holder && holder !== identity && !this.observedExpired(record)) return false;
 
-    const taking = holder !== identity;
-    const body: V1Lease = {
-      ...lease,
-      spec: {
-        ...spec,
-        holderIdentity: identity,
-        leaseDurationSeconds: durationSeconds,
-        renewTime: now,
-        acquireTime: taking ? now : (spec.acquireTime ?? now),
-        leaseTransitions: (spec.leaseTransitions ?? 0) + (taking && holder !== undefined ? 1 : 0),
-      },
-    };
-    try {
-      // metadata.resourceVersion is the one read: a concurrent writer makes this a 409.
-      await this.api.replaceNamespacedLease({ name, namespace, body });
-    } catch (err) {
-      if (isConflict(err)) return false;
-      throw err;
+    if (holder === identity) {
+      mine.acquireTime = record.acquireTime;
+      mine.leaseTransitions = record.leaseTransitions;
+    } else {
+      mine.leaseTransitions = record.leaseTransitions + (holder ? 1 : 0);
     }
-    this.observe(identity);
+    if (!(await this.lease.update(mine, current.version))) return false; // someone wrote in between
+    this.observe(mine);
     return true;
   }
 
-  /** Give the lease up: clear holderIdentity, if we still hold it. */
+  /** Expired when the record has not changed for its leaseDuration, as this replica saw it. */
+  private observedExpired(record: LeaseRecord): boolean {
+    return this.observedAt + record.leaseDurationSeconds * 1000 <= this.monotonicNow();
+  }
+
+  /** Give the lease up: clear holderIdentity with a 1 s lease, if we still hold it. */
   private async release(): Promise<void> {
-    const { name, namespace, identity } = this.opts;
-    const lease = await this.api.readNamespacedLease({ name, namespace });
-    if (lease.spec?.holderIdentity !== identity) return;
-    const now = new V1MicroTime(Date.now());
-    await this.api.replaceNamespacedLease({
-      name,
-      namespace,
-      body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
-    });
-    this.observe(undefined);
+    const current: VersionedLeaseRecord | undefined = await this.lease.get();
+    if (current?.record.holderIdentity !== this.opts.identity) return;
+    const now = this.wallClock();
+    const released: LeaseRecord = { ...current.record, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now };
+    if (await this.lease.update(released, current.version)) this.observe(released);
   }
 
   private stepDown(): void {
@@ -209,17 +200,18 @@ export class LeaderElector {
     this.opts.onStoppedLeading?.();
   }
 
-  private observe(holder: string | undefined): void {
+  /** Note the record; a change (any field) restarts its expiry on our clock. */
+  private observe(record: LeaseRecord): void {
+    const serialised = JSON.stringify(record);
+    if (serialised !== this.observedRecord) {
+      this.observedRecord = serialised;
+      this.observedAt = this.monotonicNow();
+    }
+    const holder = record.holderIdentity || undefined;
     if (holder === this.observedLeader) return;
     this.observedLeader = holder;
     if (holder) this.opts.onNewLeader?.(holder);
   }
-}
-
-/** A lease is expired when renewTime + leaseDurationSeconds lies in the past (or it was never renewed). */
-export function expired(renewTime: Date | undefined, leaseDurationSeconds: number | undefined, nowMs: number): boolean {
-  if (!renewTime) return true;
-  return new Date(renewTime).getTime() + (leaseDurationSeconds ?? 0) * 1000 < nowMs;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

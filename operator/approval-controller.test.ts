@@ -8,7 +8,7 @@ import type { ApprovalRequestStatus } from '../api/approval-names.js';
 import { createLogger } from '../lib/logger.js';
 import { approvalEventName, approvalKey, startApprovalController } from './approval-controller.js';
 import type { ObservedApproval } from './approvals.js';
-import type { WorkQueue } from './runtime/work-queue.js';
+import type { WorkQueue } from './manager/work-queue.js';
 
 const NOW = new Date('2030-05-01T12:01:00Z');
 
@@ -101,6 +101,16 @@ afterEach(() => {
 });
 
 describe('approval controller', () => {
+  it('writes nothing once the leader\'s signal is aborted (leadership lost)', async () => {
+    const { w, controller, put } = setup();
+    put(ar('a0'));
+    const leadership = new AbortController();
+    leadership.abort();
+    await expect(controller.worker('agents/a0', leadership.signal)).rejects.toThrow();
+    expect(w.writes).toEqual([]);
+    expect(w.events).toEqual([]);
+  });
+
   it('first sight: writes Pending with the resourceVersion it read, then Held Events on the request and the pod, then looks again at expiresAt', async () => {
     const { w, controller, put } = setup();
     put(ar('a1'));

@@ -1,6 +1,6 @@
 // The operator's ApprovalRequest controller, the I/O around planApproval (approvals.ts): one key
 // (`namespace/name`) per request in its own work queue, fed by an informer on approvalrequests in
-// every namespace (controller.ts owns the informer). Only the leader writes. A status is written by
+// every namespace (main.ts wires the informer into the manager). Only the leader writes. A status is written by
 // replace with the resourceVersion the plan was made from, so a sidecar's concurrent Used (or a
 // person's decision) is never overwritten: on 409 the object is read again and planned again. Events,
 // the notification and the latency observation follow only a write that succeeded, so each happens
@@ -15,7 +15,7 @@ import { isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/logger.js';
 import { isPendingAt, notificationBody, planApproval, type ApprovalPlan, type ObservedApproval, type PlannedEvent } from './approvals.js';
 import { MANAGED_LABELS } from './namespace-config.js';
-import type { WorkQueue } from './runtime/work-queue.js';
+import type { WorkQueue } from './manager/work-queue.js';
 
 const VERSION = API_VERSION.split('/')[1]!;
 /** Re-plans after conflicts before the key goes back to the queue with backoff. */
@@ -44,8 +44,11 @@ export interface ApprovalControllerOptions {
 }
 
 export interface ApprovalController {
-  /** Plans and acts on one key; resolves when done, throws to be retried with backoff. */
-  worker(key: string): Promise<void>;
+  /**
+   * Plans and acts on one key; resolves when done, throws to be retried with backoff. `signal` is
+   * the leader's: once aborted (leadership lost), no further write is made.
+   */
+  worker(key: string, signal?: AbortSignal): Promise<void>;
   /** Queues every request in the cache (on leadership and resyncs). */
   enqueueAll(): void;
   /** Waits for notifications still in flight. */
@@ -111,7 +114,8 @@ export function startApprovalController(opts: ApprovalControllerOptions): Approv
     }
   }
 
-  async function writeStatus(ar: ObservedApproval, status: ApprovalRequestStatus): Promise<void> {
+  async function writeStatus(ar: ObservedApproval, status: ApprovalRequestStatus, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
     // The status subresource ignores everything but status; resourceVersion makes the write
     // conditional on the object being what the plan saw.
     const { managedFields: _mf, ...metadata } = ar.metadata;
@@ -122,7 +126,8 @@ export function startApprovalController(opts: ApprovalControllerOptions): Approv
     });
   }
 
-  async function remove(ar: ObservedApproval): Promise<void> {
+  async function remove(ar: ObservedApproval, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
     await custom.deleteNamespacedCustomObject({
       ...coordinates(ar.metadata.namespace!, ar.metadata.name!),
       // Not if a sidecar marked it Used (or anything else changed) since the plan was made.
@@ -131,7 +136,8 @@ export function startApprovalController(opts: ApprovalControllerOptions): Approv
     log.info({ namespace: ar.metadata.namespace, approvalRequest: ar.metadata.name, phase: ar.status?.phase }, 'deleted approval request (retention passed)');
   }
 
-  async function emit(ar: ObservedApproval, event: PlannedEvent, now: Date): Promise<void> {
+  async function emit(ar: ObservedApproval, event: PlannedEvent, now: Date, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
     const namespace = ar.metadata.namespace!;
     const involvedObject =
       event.on === 'Pod'
@@ -193,17 +199,17 @@ export function startApprovalController(opts: ApprovalControllerOptions): Approv
     void sent.finally(() => inFlight.delete(sent));
   }
 
-  async function act(ar: ObservedApproval, plan: ApprovalPlan, key: string, now: Date): Promise<void> {
+  async function act(ar: ObservedApproval, plan: ApprovalPlan, key: string, now: Date, signal: AbortSignal | undefined): Promise<void> {
     if (plan.status) {
       log.info({ namespace: ar.metadata.namespace, approvalRequest: ar.metadata.name, from: ar.status?.phase ?? null, to: plan.status.phase }, 'approval request transition');
     }
-    for (const event of plan.events) await emit(ar, event, now);
+    for (const event of plan.events) await emit(ar, event, now, signal);
     if (plan.observe) decisionSeconds.observe({ decision: plan.observe.decision }, plan.observe.seconds);
     if (plan.notify) notify(ar);
     if (plan.requeueAfterMs !== undefined) queue.addAfter(key, plan.requeueAfterMs);
   }
 
-  async function worker(key: string): Promise<void> {
+  async function worker(key: string, signal?: AbortSignal): Promise<void> {
     if (!opts.isLeading()) return;
     const slash = key.indexOf('/');
     const namespace = key.slice(0, slash);
@@ -213,15 +219,15 @@ export function startApprovalController(opts: ApprovalControllerOptions): Approv
       const now = clock();
       const plan = planApproval(ar, now, opts.retentionMs);
       try {
-        if (plan.status) await writeStatus(ar, plan.status);
-        else if (plan.delete) await remove(ar);
+        if (plan.status) await writeStatus(ar, plan.status, signal);
+        else if (plan.delete) await remove(ar, signal);
       } catch (err) {
         if (isNotFound(err)) return; // deleted meanwhile
         if (!isConflict(err)) throw err;
         ar = await read(namespace, name); // changed meanwhile: plan again from what is there now
         continue;
       }
-      if (!plan.delete) await act(ar, plan, key, now);
+      if (!plan.delete) await act(ar, plan, key, now, signal);
       return;
     }
     if (ar) throw new Error(`approval request ${key}: still conflicting after ${MAX_ATTEMPTS} attempts`);

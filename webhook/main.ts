@@ -1,6 +1,7 @@
 // `chaperone webhook` wiring: settings (with the cluster's native-sidecar support read from its
 // version), the serving certificate's source, leader election for the one who renews it, the server.
 import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
+import { kubernetesLease } from '../lib/kubernetes-lease.js';
 import { LeaderElector } from '../lib/leader-election.js';
 import type { Logger } from '../lib/logger.js';
 import { WEBHOOK_CONFIGURATION_NAME } from './configuration.js';
@@ -91,9 +92,7 @@ export async function runWebhook(config: WebhookConfig, log: Logger): Promise<Ru
     selfManaged ?? new FileTlsSource(config.certFile!, config.keyFile!, config.refreshMs, (err) => log.warn({ err: err.message }, 'reading the TLS files failed'));
   const elector =
     config.leaderElection
-      ? new LeaderElector(config.kubeconfig, {
-          name: LEASE_NAME,
-          namespace: config.namespace,
+      ? new LeaderElector(kubernetesLease(config.kubeconfig, config.namespace, LEASE_NAME), {
           identity: config.identity,
           onStartedLeading: () => {
             leading = true;

@@ -1,6 +1,6 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { isUninjected } from './controller.js';
+import { isUninjected } from './uninjected-pods.js';
 
 const pod = (over: { ns?: string; inject?: string; containers?: string[]; init?: string[]; hostNetwork?: boolean }): V1Pod => ({
   metadata: { name: 'p', namespace: over.ns ?? 'team', annotations: over.inject === undefined ? {} : { 'chaperone.dev/inject': over.inject } },
