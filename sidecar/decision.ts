@@ -6,7 +6,22 @@ import type { AuditRecord } from './audit.js';
 import type { Call } from './call.js';
 import type { ConfigSnapshot } from './config.js';
 import type { DataPath } from './data-path.js';
-import { combine, type Outcome, type Verdict } from './policy/verdict.js';
+import type { ErrorKind } from './providers/adapter.js';
+import { combine, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
+
+/**
+ * The HTTP status a stop answers with (docs/design.md §4). A hold is `holdStatus`: 428 where the
+ * agent can send the call again once approved (HTTP calls), else refused as 403 (a WebSocket).
+ */
+export function stopStatus(decision: Decision, holdStatus = 403): number {
+  if (decision === 'hold') return holdStatus;
+  return decision === 'rate_limited' ? 429 : decision === 'circuit_open' ? 503 : 403;
+}
+
+/** The error kind a stop is told with, in the provider's error shape. */
+export function stopKind(decision: Decision): ErrorKind {
+  return decision === 'hold' ? 'approval_required' : decision === 'rate_limited' ? 'rate_limited' : decision === 'circuit_open' ? 'upstream_unavailable' : 'forbidden';
+}
 
 /** The selected policies' verdict on a call or a tunnel (checks that count admit it when it passes). */
 export function decide(dp: DataPath, call: Call, snapshot: ConfigSnapshot): Outcome {

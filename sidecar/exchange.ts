@@ -10,7 +10,7 @@ import { approvalHeader, holdBody, holdMessage, HOLD_STATUS, wantsAsync } from '
 import { gate, useAll } from './approvals/resolve.js';
 import { ApprovalStoreUnavailable, type ApprovalRecord } from './approvals/store.js';
 import { pathWithoutQuery } from './audit.js';
-import { decide as decideCall, recordDecision } from './decision.js';
+import { decide as decideCall, recordDecision, stopKind, stopStatus } from './decision.js';
 import type { Call, OfferedTool, Provider, RequestFacts, ResponseFacts, StreamEvent, StreamFrame, Usage } from './call.js';
 import type { ConfigSnapshot } from './config.js';
 import type { DataPath, Target } from './data-path.js';
@@ -67,15 +67,6 @@ const stringifyJson = (value: unknown, pause: Pause): Promise<Buffer> | Buffer =
 
 const NO_FACTS: RequestFacts = { operation: 'unknown', toolsDefined: [], toolCalls: [], texts: [], stream: false };
 const EMPTY_RESPONSE: ResponseFacts = { toolCalls: [], texts: [] };
-
-/** The status a blocking decision answers with (docs/design.md §4). */
-const STATUS_OF: Partial<Record<Decision, number>> = { deny: 403, rate_limited: 429, hold: HOLD_STATUS, circuit_open: 503 };
-const KIND_OF: Partial<Record<Decision, ErrorKind>> = {
-  deny: 'forbidden',
-  hold: 'approval_required',
-  rate_limited: 'rate_limited',
-  circuit_open: 'upstream_unavailable',
-};
 
 /** State of one exchange, filled in as it goes and read once by `finish`. */
 class Exchange {
@@ -438,7 +429,7 @@ async function useApprovals(dp: DataPath, ex: Exchange, records: readonly Approv
 function describeStop(dp: DataPath, stop: Stop): { kind: ErrorKind; message: string } {
   if (stop.unavailable) return { kind: 'upstream_unavailable', message: `chaperone: the call needs an approval and approvals are unavailable: ${stop.unavailable}` };
   if (stop.records) return { kind: 'approval_required', message: holdMessage(dp.approvals, stop.records, stop.verdict.reason) };
-  return { kind: KIND_OF[stop.verdict.decision] ?? 'forbidden', message: `chaperone: ${stop.verdict.reason ?? 'denied by approval'}` };
+  return { kind: stopKind(stop.verdict.decision), message: `chaperone: ${stop.verdict.reason ?? 'denied by approval'}` };
 }
 
 function answerStop(dp: DataPath, ex: Exchange, stop: Stop): void {
@@ -664,7 +655,7 @@ async function relayStream(dp: DataPath, ex: Exchange, upstream: Dispatcher.Resp
     if (!cut && !res.destroyed) await pass(parser.end());
     ended = !cut && !res.destroyed;
     if (cut) {
-      res.end(streamStop(ex, KIND_OF[cut.decision] ?? 'forbidden', `chaperone: ${cut.reason ?? `stopped by ${cut.rule ?? 'policy'}`}`));
+      res.end(streamStop(ex, stopKind(cut.decision), `chaperone: ${cut.reason ?? `stopped by ${cut.rule ?? 'policy'}`}`));
       discard(upstream);
     } else {
       const stop = holding ? await releaseHeldStream(dp, ex, parser.facts()) : undefined;
@@ -866,10 +857,10 @@ function priceCall(ex: Exchange): number | undefined {
 function answerVerdict(dp: DataPath, ex: Exchange, verdict: Verdict): void {
   ex.decision = verdict.decision;
   ex.reported = verdict;
-  const status = STATUS_OF[verdict.decision] ?? 403;
+  const status = stopStatus(verdict.decision, HOLD_STATUS);
   const extra: OutgoingHttpHeaders = {};
   if (verdict.retryAfterSeconds !== undefined) extra['retry-after'] = String(Math.max(1, Math.ceil(verdict.retryAfterSeconds)));
-  const kind = KIND_OF[verdict.decision] ?? 'forbidden';
+  const kind = stopKind(verdict.decision);
   writeError(dp, ex, status, kind, `chaperone: ${verdict.reason ?? `denied by ${verdict.rule ?? 'policy'}`}`, extra);
 }
 

@@ -18,6 +18,9 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/** Is this (lower-case) header one connection's own, never relayed (HOP_BY_HOP)? */
+export const isHopByHop = (name: string): boolean => HOP_BY_HOP.has(name);
+
 /**
  * Copies headers for forwarding: drops hop-by-hop headers, those the Connection header names,
  * and every X-Chaperone-* header (ours to read, never the upstream's to see).

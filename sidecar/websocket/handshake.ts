@@ -7,7 +7,7 @@ import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { Target } from '../data-path.js';
-import { forwardableHeaders, headerValue } from '../http-util.js';
+import { forwardableHeaders, headerValue, isHopByHop } from '../http-util.js';
 import { connected } from '../tunnel.js';
 import type { Upstream } from '../upstream.js';
 
@@ -142,13 +142,13 @@ export function answerProblem(headers: IncomingHttpHeaders, key: string, readFra
 const isWebSocketUpgradeHeader = (value: string | undefined): boolean => /^\s*websocket\s*$/i.test(value ?? '');
 
 /** Headers of an upstream answer that may reach the client: no hop-by-hop header, no X-Chaperone-*. */
-const NOT_RELAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'upgrade', 'trailer', 'te']);
 export function relayedHeaders(rawHeaders: readonly string[]): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (NOT_RELAYED.has(lower) || lower.startsWith('x-chaperone-')) continue;
+    // writeAnswer frames the body itself: the upstream's length does not go with it.
+    if (isHopByHop(lower) || lower === 'content-length' || lower.startsWith('x-chaperone-')) continue;
     out.push([name, rawHeaders[i + 1]!]);
   }
   return out;

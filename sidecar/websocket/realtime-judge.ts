@@ -26,7 +26,8 @@ import { isObject, type Obj } from '../providers/util.js';
 import { blocks, type Outcome, type Verdict } from '../policy/verdict.js';
 import { CLOSE, OPCODE, type Message } from './frames.js';
 import type { Action, SessionJudge, Side } from './relay.js';
-import { asRefusal, kindOf, type SocketSession } from './session.js';
+import { stopKind } from '../decision.js';
+import { asRefusal, type SocketSession } from './session.js';
 
 /** Texts longer than this are read by the checks in steps, the event loop let run between them. */
 const PREPARE_ABOVE_CHARS = 256 * 1024;
@@ -66,7 +67,7 @@ export function realtimeJudge(session: SocketSession): SessionJudge {
     const refusal = asRefusal(verdict);
     session.recordMessage({ call, from: 'client', event: reading.type, verdict: refusal, findings });
     const reason = refusal.reason ?? `denied by ${refusal.rule ?? 'policy'}`;
-    return { kind: 'drop', tell: realtimeError(kindOf(verdict.decision), `chaperone: ${reason}`, reading.eventId) };
+    return { kind: 'drop', tell: realtimeError(stopKind(verdict.decision), `chaperone: ${reason}`, reading.eventId) };
   };
 
   /** Would the model be allowed to propose each of these tools? The first that it would not, if any. */
@@ -121,7 +122,7 @@ export function realtimeJudge(session: SocketSession): SessionJudge {
     const refusal = asRefusal(verdict);
     session.recordMessage({ call, from: 'server', event: type, verdict: refusal, findings, ...(toolCall ? { toolCalls: [toolCall] } : {}) });
     const reason = `chaperone: ${refusal.reason ?? `stopped by ${refusal.rule ?? 'policy'}`}`;
-    return { kind: 'close', code: CLOSE.policyViolation, reason, tell: realtimeError(kindOf(verdict.decision), reason) };
+    return { kind: 'close', code: CLOSE.policyViolation, reason, tell: realtimeError(stopKind(verdict.decision), reason) };
   };
 
   /** Notes a proposed call as judged (counted and named once); false when it already was. */

@@ -17,20 +17,15 @@ import { pathWithoutQuery } from '../audit.js';
 import type { Call, RequestFacts, ToolCall, Usage } from '../call.js';
 import type { ConfigSnapshot } from '../config.js';
 import type { DataPath } from '../data-path.js';
-import { countUsage, decide, prepareAndDecide, recordDecision } from '../decision.js';
+import { countUsage, decide, prepareAndDecide, recordDecision, stopStatus } from '../decision.js';
 import type { Identity } from '../identity.js';
-import type { ErrorKind } from '../providers/adapter.js';
 import type { CallResult } from '../policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from '../policy/verdict.js';
 import { costOf } from '../pricing.js';
 import type { RelayStats } from './relay.js';
 
-/** The status a refused message is recorded with: what the same stop answers over HTTP. */
-const STATUS_OF: Partial<Record<Decision, number>> = { deny: 403, rate_limited: 429, circuit_open: 503 };
-const KIND_OF: Partial<Record<Decision, ErrorKind>> = { deny: 'forbidden', rate_limited: 'rate_limited', circuit_open: 'upstream_unavailable', hold: 'approval_required' };
 
 /** The error kind a refusal is told with. */
-export const kindOf = (decision: Decision): ErrorKind => KIND_OF[decision] ?? 'forbidden';
 
 /**
  * A verdict as a socket can carry it out. A hold waits for a person, and a socket cannot wait, nor
@@ -114,7 +109,7 @@ export class SocketSession {
   /** The line of a message the checks acted on, or of a tool call the model proposed. */
   recordMessage(m: { call: Call; from: 'client' | 'server'; event?: string; verdict: Verdict; findings: readonly Verdict[]; toolCalls?: readonly ToolCall[]; error?: string }): void {
     const refused = blocks(m.verdict.decision);
-    const status = m.error !== undefined ? 400 : refused ? (STATUS_OF[m.verdict.decision] ?? 403) : 101;
+    const status = m.error !== undefined ? 400 : refused ? stopStatus(m.verdict.decision) : 101;
     this.record({
       requestId: m.call.id,
       method: 'WEBSOCKET',

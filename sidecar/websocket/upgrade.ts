@@ -14,9 +14,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pathWithoutQuery } from '../audit.js';
 import type { Call } from '../call.js';
-import type { ConfigSnapshot } from '../config.js';
 import type { DataPath, Target } from '../data-path.js';
-import { prepareAndDecide, recordDecision } from '../decision.js';
+import { prepareAndDecide, recordDecision, stopKind, stopStatus } from '../decision.js';
 import { elapsedMs, headerValue } from '../http-util.js';
 import { identify, type Identity } from '../identity.js';
 import type { ErrorKind } from '../providers/adapter.js';
@@ -29,7 +28,7 @@ import { genericJudge } from './generic-judge.js';
 import { answerProblem, handshakeProblem, HandshakeTimeout, relayedHeaders, upstreamHandshake, upstreamHeaders, writeAnswer, type UpstreamAnswer } from './handshake.js';
 import { realtimeJudge } from './realtime-judge.js';
 import { relayMessages } from './relay.js';
-import { asRefusal, kindOf, SocketSession } from './session.js';
+import { asRefusal, SocketSession } from './session.js';
 
 /** What an upgrade needs of the listener it came through (proxy.ts's Gate has it all). */
 export interface UpgradeContext {
@@ -41,8 +40,6 @@ export interface UpgradeContext {
   /** A client connection closed last when draining. */
   keep(socket: Duplex): void;
 }
-
-const STATUS_OF: Partial<Record<Decision, number>> = { deny: 403, hold: 403, rate_limited: 429, circuit_open: 503 };
 
 /** Bookkeeping of one upgrade until it is answered. */
 interface Attempt {
@@ -92,9 +89,9 @@ export async function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, s
   const outcome = await prepareAndDecide(dp, call, snapshot);
   if (blocks(outcome.final.decision)) {
     const refusal = asRefusal(outcome.final);
-    const status = STATUS_OF[outcome.final.decision] ?? 403;
+    const status = stopStatus(outcome.final.decision);
     const extra: Array<[string, string]> = outcome.final.retryAfterSeconds !== undefined ? [['Retry-After', String(Math.max(1, Math.ceil(outcome.final.retryAfterSeconds)))]] : [];
-    answer(attempt, status, kindOf(outcome.final.decision), refusal.reason ?? `denied by ${refusal.rule ?? 'policy'}`, { verdict: refusal, findings: outcome.findings, extra });
+    answer(attempt, status, stopKind(outcome.final.decision), refusal.reason ?? `denied by ${refusal.rule ?? 'policy'}`, { verdict: refusal, findings: outcome.findings, extra });
     return;
   }
 
