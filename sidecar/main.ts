@@ -2,6 +2,7 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { ADMIN_PORT, CA_DIR, CONFIG_FILE, PODINFO_DIR, PROXY_HOST, PROXY_PORT } from '../api/pod-contract.js';
 import { createAuditLogger, createLogger, type Logger } from '../lib/logger.js';
 import { splitHostPort } from '../lib/cli.js';
 import { createAdminApp } from './admin.js';
@@ -23,9 +24,6 @@ import { createTransparentListener, type OpaqueTraffic } from './transparent.js'
 import { parseResolve, Upstream } from './upstream.js';
 import { displayUrl, SharedLimitStore, storeOptionsFromFlags } from './shared-limits/store.js';
 
-export const POD_CONFIG_FILE = '/etc/chaperone/config/policies.yaml';
-export const POD_CA_DIR = '/etc/chaperone/ca';
-export const POD_PODINFO_DIR = '/etc/chaperone/podinfo';
 
 export interface SidecarOptions {
   listen: string;
@@ -67,11 +65,11 @@ export interface SidecarOptions {
 }
 
 export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 'version'> = {
-  listen: '127.0.0.1:14001',
+  listen: `${PROXY_HOST}:${PROXY_PORT}`,
   opaqueTraffic: 'deny',
-  admin: '0.0.0.0:14090',
-  configFile: POD_CONFIG_FILE,
-  podinfoDir: POD_PODINFO_DIR,
+  admin: `0.0.0.0:${ADMIN_PORT}`,
+  configFile: CONFIG_FILE,
+  podinfoDir: PODINFO_DIR,
   maxBodyBytes: 10 * 1024 * 1024,
   maxResponseBytes: 32 * 1024 * 1024,
   clientTimeoutMs: 60_000,
@@ -93,7 +91,7 @@ export interface RunningSidecar {
 
 export async function startSidecar(options: SidecarOptions, log: Logger = createLogger('sidecar')): Promise<RunningSidecar> {
   const standalone = options.policyFiles.length > 0;
-  const caDir = options.caDir ?? (standalone ? undefined : POD_CA_DIR);
+  const caDir = options.caDir ?? (standalone ? undefined : CA_DIR);
   const metrics = new SidecarMetrics(options.maxAgentLabels);
   const stats = new AgentStats(options.maxAgentLabels);
   const certs = new LeafCertificates();

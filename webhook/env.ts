@@ -9,10 +9,8 @@ import { isIP } from 'node:net';
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import { BUILTIN_INTERCEPT_HOSTS } from '../api/intercept-hosts.js';
 import { hostMatches } from '../sidecar/providers/hosts.js';
-import {
-  JAVA_OPTIONS_VAR, NO_PROXY_DEFAULTS, NODE_PROXY_SWITCH, PROXY_HOST, PROXY_PORT, PROXY_URL, TRUST_BUNDLE_FILE, TRUST_CA_FILE,
-  TRUST_JKS_FILE,
-} from './names.js';
+import { PROXY_HOST, PROXY_PORT, PROXY_URL, TRUST_BUNDLE_FILE, TRUST_CA_FILE, TRUST_JKS_FILE } from '../api/pod-contract.js';
+import { JAVA_OPTIONS_VAR, NO_PROXY_DEFAULTS, NODE_PROXY_SWITCH } from './names.js';
 
 /**
  * Each pair is one setting spelt two ways. Tools disagree on which spelling wins (curl prefers the
