@@ -7,7 +7,7 @@
 // fact (an approval binds to a digest; rewriting the digest under a decision would move the approval
 // to another call), and a decision, once made, stays made. Who may do what is not the CRD's business:
 // that is RBAC plus the `chaperone-approvals` ValidatingAdmissionPolicy (approval-admission.ts).
-import { stringify } from 'yaml';
+import { crdYaml } from './crd-yaml.js';
 import {
   APPROVAL_ACTIONS,
   APPROVAL_CRD_NAME,
@@ -211,5 +211,5 @@ export function approvalRequestCrd(): Record<string, unknown> {
 }
 
 export function approvalRequestCrdYaml(): string {
-  return `# Generated from api/approval-crd.ts by \`chaperone crd\`; do not edit by hand.\n${stringify(approvalRequestCrd(), { lineWidth: 0 })}`;
+  return crdYaml(approvalRequestCrd(), 'api/approval-crd.ts');
 }
