@@ -63,7 +63,10 @@ export interface SchemaNode {
 
 // Patterns used below. Kept as named constants so PATTERN_MESSAGES can explain them in words.
 export const HHMM_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
-export const HOST_PATTERN = '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A lowercase DNS name (labels of at most 63 characters), optionally starting with "*.". */
+export const HOST_PATTERN = '^(\\*\\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$';
+/** The longest DNS name. */
+export const HOST_MAX_LENGTH = 253;
 export const IDENTIFIER_PATTERN = '^[a-z][a-z0-9_]*$';
 
 /** Human wording for pattern failures; the validator falls back to quoting the pattern. */
@@ -174,7 +177,7 @@ export const governancePolicySpecSchema: SchemaNode = {
         hosts: {
           type: 'array',
           description: 'Host names to intercept, e.g. mcp.internal.example.com or *.example.com.',
-          items: { type: 'string', pattern: HOST_PATTERN, description: 'Host name, optionally with a leading "*." wildcard.' },
+          items: { type: 'string', pattern: HOST_PATTERN, maxLength: HOST_MAX_LENGTH, description: 'Host name, optionally with a leading "*." wildcard.' },
         },
         passThrough: {
           type: 'array',
@@ -397,7 +400,7 @@ export const governancePolicySpecSchema: SchemaNode = {
           default: [...THREAT_CLUSTER_DOMAINS],
           maxItems: 64,
           'x-kubernetes-list-type': 'set',
-          items: { type: 'string', pattern: HOST_PATTERN, maxLength: 253, description: 'A host name, or "*." and a domain for every name under it.' },
+          items: { type: 'string', pattern: HOST_PATTERN, maxLength: HOST_MAX_LENGTH, description: 'A host name, or "*." and a domain for every name under it.' },
         },
         custom: {
           type: 'array',
