@@ -16,7 +16,7 @@ export function parseInterceptHosts(value: string | undefined): { hosts: string[
   return { hosts, invalid };
 }
 
-/** Amazon Bedrock's runtime hosts (host patterns as in sidecar/providers/hosts.ts). */
+/** Amazon Bedrock's runtime hosts (host globs: host-glob.ts). */
 export const BEDROCK_HOSTS: string[] = ['bedrock-runtime.*.amazonaws.com', 'bedrock-runtime-fips.*.amazonaws.com'];
 
 /**

@@ -16,7 +16,7 @@
 import type { ModelPricing } from '../api/index.js';
 import type { Call, Usage } from './call.js';
 import { estimateInputTokens, estimateOutputTokens } from './policy/estimate.js';
-import { nameGlob } from './policy/glob.js';
+import { nameGlob } from '../api/glob.js';
 
 export interface Price {
   /** USD per million input (prompt) tokens. */

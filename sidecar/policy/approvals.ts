@@ -12,7 +12,7 @@
 import { policyKey, type GovernancePolicy } from '../../api/index.js';
 import { heldTool } from '../approvals/digest.js';
 import type { ToolCall } from '../call.js';
-import { anyNameGlob } from './glob.js';
+import { anyNameGlob } from '../../api/glob.js';
 import type { Check } from './pipeline.js';
 import type { HeldTool, Verdict } from './verdict.js';
 
