@@ -28,7 +28,7 @@ import {
 } from './http-util.js';
 import { effectiveMode, type LargeAnswers, type ModelPricing } from '../api/index.js';
 import { malformedJsonMessage } from './json-syntax.js';
-import { costOf } from './pricing.js';
+import { costOf } from './policy/pricing.js';
 import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type ProviderAdapter, type RequestHead } from './providers/adapter.js';
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
 import { stringLeaves } from './providers/util.js';

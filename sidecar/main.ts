@@ -141,7 +141,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const adminToken = options.adminTokenFile ? (await readFile(options.adminTokenFile, 'utf8')).trim() : undefined;
   if (options.adminTokenFile && !adminToken) throw new Error(`--admin-token-file ${options.adminTokenFile} is empty`);
   // Fleet-wide rate limits: the store connects in the background; until it answers, and whenever it
-  // is away, each policy's rateLimits.onStoreFailure applies (shared-limits/shared-limits.ts).
+  // is away, each policy's rateLimits.onStoreFailure applies (policy/shared-limits.ts).
   let store: SharedLimitStore | undefined;
   if (options.sharedLimits) {
     const storeOptions = await storeOptionsFromFlags(options.sharedLimits);
@@ -231,7 +231,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     ...(options.onQuit ? { quit: options.onQuit } : {}),
     // Gauges that follow state kept elsewhere are brought up to date when Prometheus scrapes.
     beforeScrape: () => {
-      checks.refreshGauges(metrics);
+      checks.refreshGauges(metrics.circuitOpen);
     },
   });
 

@@ -10,7 +10,7 @@
 //   tool; the data path holds back the rest of the stream and asks `response` again at its end.
 // One approval passes one execution: a call that carries the same held call twice is refused.
 import { policyKey, type GovernancePolicy } from '../../api/index.js';
-import { heldTool } from '../approvals/digest.js';
+import { heldTool } from './approval-digest.js';
 import type { ToolCall } from '../call.js';
 import { anyNameGlob } from '../../api/glob.js';
 import type { Check } from './pipeline.js';

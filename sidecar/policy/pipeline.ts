@@ -18,7 +18,7 @@
 // response() to read: the same result it would compute itself, so the checks stay pure.
 //
 // A check that must ask something asynchronous before request() (fleet-wide rate limits reserve in
-// a shared store: shared-limits/shared-limits.ts) sets `prepareEveryCall`: the data path then runs
+// a shared store: shared-limits.ts) sets `prepareEveryCall`: the data path then runs
 // prepareRequest for every call, whatever its size (`preparesEveryCall`), and the check records the
 // answer for request() to read. What prepare took is given back by release() when the call is not
 // admitted (evaluateRequest calls it on a stop).

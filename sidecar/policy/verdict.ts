@@ -23,7 +23,7 @@ export interface TextRewrite {
  * approver is shown. The arguments themselves are never kept, only their digest and a bounded preview.
  */
 export interface HeldTool {
-  /** sha256 of agent, tool, canonical arguments, policy and its generation (sidecar/approvals/digest.ts). */
+  /** sha256 of agent, tool, canonical arguments, policy and its generation (approval-digest.ts). */
   digest: string;
   /** sha256 of the canonical JSON of the arguments. */
   argumentsDigest: string;

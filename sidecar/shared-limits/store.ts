@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createClient } from '@redis/client';
+import type { ReserveResult, SharedCounterStore } from '../policy/shared-limits.js';
 import { ADJUST_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
 
 export interface SharedStoreOptions {
@@ -22,12 +23,6 @@ export interface SharedStoreOptions {
   onState?: (up: boolean) => void;
   /** Called for every failed command or connection error. */
   onError?: (err: Error) => void;
-}
-
-/** What reserve answers: taken, or not and how long until it would fit. */
-export interface ReserveResult {
-  ok: boolean;
-  waitMs: number;
 }
 
 /** The store could not answer: the caller applies onStoreFailure. */
@@ -55,7 +50,7 @@ export function displayUrl(url: string): string {
   return u.toString();
 }
 
-export class SharedLimitStore {
+export class SharedLimitStore implements SharedCounterStore {
   private readonly client;
   private readonly timeoutMs: number;
   private readonly reserveSha = sha1(RESERVE_SCRIPT);

@@ -22,7 +22,7 @@ import type { Identity } from '../identity.js';
 import type { ErrorKind } from '../providers/adapter.js';
 import type { CallResult } from '../policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from '../policy/verdict.js';
-import { costOf } from '../pricing.js';
+import { costOf } from '../policy/pricing.js';
 import type { RelayStats } from './relay.js';
 
 /** The status a refused message is recorded with: what the same stop answers over HTTP. */
