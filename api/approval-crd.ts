@@ -19,6 +19,7 @@ import {
   APPROVAL_PREVIEW_CHARS,
   APPROVAL_SHORT_NAME,
   APPROVAL_SINGULAR,
+  TIMEOUT_DECIDER,
 } from './approval-names.js';
 import { API_GROUP, APPROVAL_TIMEOUT_ACTIONS, type SchemaNode } from './schema.js';
 
@@ -143,7 +144,7 @@ export const approvalRequestStatusSchema: SchemaNode = {
   ],
   properties: {
     phase: { type: 'string', enum: [...APPROVAL_PHASES], description: 'Pending, Approved, Denied, Expired or Used.' },
-    decidedBy: { type: 'string', maxLength: APPROVAL_BOUNDS.user, description: 'Who decided (spec.decision.by), or chaperone:timeoutAction.' },
+    decidedBy: { type: 'string', maxLength: APPROVAL_BOUNDS.user, description: `Who decided (spec.decision.by), or ${TIMEOUT_DECIDER}.` },
     decidedAt: { type: 'string', format: 'date-time', maxLength: APPROVAL_BOUNDS.timestamp, description: 'When the decision (or expiry) took effect.' },
     usedAt: { type: 'string', format: 'date-time', maxLength: APPROVAL_BOUNDS.timestamp, description: 'When the approved execution passed.' },
     usedBy: { type: 'string', maxLength: APPROVAL_BOUNDS.requestId, description: 'The request id of the execution that used the approval.' },

@@ -27,6 +27,9 @@ export const THREAT_CLUSTER_DOMAINS: readonly string[] = ['kubernetes', 'kuberne
 export const EGRESS_ACTIONS = ['allow', 'deny', 'log'] as const;
 export const TOOLS_DEFAULT_ACTIONS = ['allow', 'deny'] as const;
 export const APPROVAL_TIMEOUT_ACTIONS = ['reject', 'approve'] as const;
+/** spec.approvals' defaults: how long a held call waits for a person, and what happens then. */
+export const APPROVAL_DEFAULT_TIMEOUT_SECONDS = 1800;
+export const APPROVAL_DEFAULT_TIMEOUT_ACTION = 'reject' satisfies (typeof APPROVAL_TIMEOUT_ACTIONS)[number];
 export const LARGE_ANSWERS = ['refuse', 'checkPrefix'] as const;
 export const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 
@@ -449,13 +452,13 @@ export const governancePolicySpecSchema: SchemaNode = {
           type: 'integer',
           minimum: 1,
           maximum: 86400,
-          default: 1800,
+          default: APPROVAL_DEFAULT_TIMEOUT_SECONDS,
           description: 'How long a pending approval waits before timeoutAction applies.',
         },
         timeoutAction: {
           type: 'string',
           enum: [...APPROVAL_TIMEOUT_ACTIONS],
-          default: 'reject',
+          default: APPROVAL_DEFAULT_TIMEOUT_ACTION,
           description: 'What happens to a pending approval when it times out: reject or approve.',
         },
       },

@@ -1,4 +1,5 @@
 // What a check answers, and how answers from many checks and many policies combine.
+import type { ApprovalTimeoutAction } from '../../api/index.js';
 import type { JsonPath } from '../call.js';
 
 /** Outcomes, from the mildest to the strictest. A call gets the strictest answer of all checks. */
@@ -36,7 +37,7 @@ export interface HeldTool {
   policy: string;
   policyGeneration: number;
   timeoutSeconds: number;
-  timeoutAction: 'reject' | 'approve';
+  timeoutAction: ApprovalTimeoutAction;
 }
 
 export interface Verdict {
