@@ -14,6 +14,9 @@ COPY operator operator
 COPY capture capture
 # tsc writes files without the executable bit: `chaperone` on PATH (below) needs it, as make build does.
 RUN npx tsc -p tsconfig.image.json && chmod +x dist/bin/chaperone.js && npm prune --omit=dev --ignore-scripts
+# Type declarations and source maps are for compilers and debuggers; nothing reads them at run time
+# (node would only with --enable-source-maps). They were 39 of the dependencies' 86 MB.
+RUN find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
