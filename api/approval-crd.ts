@@ -7,7 +7,7 @@
 // fact (an approval binds to a digest; rewriting the digest under a decision would move the approval
 // to another call), and a decision, once made, stays made. Who may do what is not the CRD's business:
 // that is RBAC plus the `chaperone-approvals` ValidatingAdmissionPolicy (approval-admission.ts).
-import { stringify } from 'yaml';
+import { crdYaml } from './crd-yaml.js';
 import {
   APPROVAL_ACTIONS,
   APPROVAL_CRD_NAME,
@@ -19,6 +19,7 @@ import {
   APPROVAL_PREVIEW_CHARS,
   APPROVAL_SHORT_NAME,
   APPROVAL_SINGULAR,
+  TIMEOUT_DECIDER,
 } from './approval-names.js';
 import { API_GROUP, APPROVAL_TIMEOUT_ACTIONS, type SchemaNode } from './schema.js';
 
@@ -143,7 +144,7 @@ export const approvalRequestStatusSchema: SchemaNode = {
   ],
   properties: {
     phase: { type: 'string', enum: [...APPROVAL_PHASES], description: 'Pending, Approved, Denied, Expired or Used.' },
-    decidedBy: { type: 'string', maxLength: APPROVAL_BOUNDS.user, description: 'Who decided (spec.decision.by), or chaperone:timeoutAction.' },
+    decidedBy: { type: 'string', maxLength: APPROVAL_BOUNDS.user, description: `Who decided (spec.decision.by), or ${TIMEOUT_DECIDER}.` },
     decidedAt: { type: 'string', format: 'date-time', maxLength: APPROVAL_BOUNDS.timestamp, description: 'When the decision (or expiry) took effect.' },
     usedAt: { type: 'string', format: 'date-time', maxLength: APPROVAL_BOUNDS.timestamp, description: 'When the approved execution passed.' },
     usedBy: { type: 'string', maxLength: APPROVAL_BOUNDS.requestId, description: 'The request id of the execution that used the approval.' },
@@ -211,5 +212,5 @@ export function approvalRequestCrd(): Record<string, unknown> {
 }
 
 export function approvalRequestCrdYaml(): string {
-  return `# Generated from api/approval-crd.ts by \`chaperone crd\`; do not edit by hand.\n${stringify(approvalRequestCrd(), { lineWidth: 0 })}`;
+  return crdYaml(approvalRequestCrd(), 'api/approval-crd.ts');
 }

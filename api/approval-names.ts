@@ -2,6 +2,7 @@
 // share: names, phases and the object's shape. A held tool call becomes one ApprovalRequest in the
 // agent's namespace; a person decides it with Kubernetes RBAC (`chaperone-approver`), never through
 // anything the agent's container can reach.
+import type { ApprovalTimeoutAction } from './types.js';
 
 export const APPROVAL_KIND = 'ApprovalRequest';
 export const APPROVAL_LIST_KIND = 'ApprovalRequestList';
@@ -21,6 +22,9 @@ export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
 /** Where the call was held: the agent's own request (MCP tools/call, a forced tool) or the model's answer. */
 export const APPROVAL_HELD_AT = ['request', 'response'] as const;
 export type ApprovalHeldAt = (typeof APPROVAL_HELD_AT)[number];
+
+/** status.decidedBy when the timeoutAction approved a request nobody decided. */
+export const TIMEOUT_DECIDER = 'chaperone:timeoutAction';
 
 /** The bound on spec.argumentsPreview: the whole arguments are never stored, only their digest. */
 export const APPROVAL_PREVIEW_CHARS = 1024;
@@ -72,7 +76,7 @@ export interface ApprovalRequestSpec {
   provider: string;
   /** RFC 3339: when timeoutAction applies if nobody decided. */
   expiresAt: string;
-  timeoutAction: 'reject' | 'approve';
+  timeoutAction: ApprovalTimeoutAction;
   /** Set by a person (kubectl chaperone approve|deny, or kubectl patch); immutable once set. */
   decision?: ApprovalDecision;
 }

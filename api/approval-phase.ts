@@ -1,6 +1,7 @@
 // How an ApprovalRequest stands, read the same way by the sidecar (which passes a call on it) and
 // the operator (which records its phase): one definition, so the two can never disagree.
 import type { ApprovalAction, ApprovalPhase, ApprovalRequestObject } from './approval-names.js';
+import type { ApprovalTimeoutAction } from './types.js';
 
 /** A managedFields entry, as the API server writes it. */
 export interface ManagedField {
@@ -39,7 +40,7 @@ export interface PhaseInputs {
   recorded?: ApprovalPhase;
   decision?: { action: ApprovalAction; at?: Date };
   expiresAt: Date;
-  timeoutAction: 'reject' | 'approve';
+  timeoutAction: ApprovalTimeoutAction;
   now: Date;
 }
 

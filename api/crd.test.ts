@@ -12,14 +12,21 @@ describe('the CRD', () => {
     expect(file).toBe(governancePolicyCrdYaml());
   });
 
-  it('embeds the validator schema verbatim (metadata aside), so every field, enum and default is the same', () => {
-    const crd = parse(governancePolicyCrdYaml()) as { spec: { versions: Array<{ schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }> } };
+  // The API server gets what kubectl and Helm read from the committed file, as YAML 1.1
+  // (sigs.k8s.io/yaml): an unquoted `off` there is `false`, and `mode: "off"` would fail the enum.
+  it.each(['governancepolicies.chaperone.dev.yaml', 'approvalrequests.chaperone.dev.yaml'])('crds/%s reads the same as YAML 1.1 (kubectl, Helm) and 1.2', async (file) => {
+    const text = await readFile(join(PROJECT_ROOT, 'crds', file), 'utf8');
+    expect(parse(text, { version: '1.1' })).toEqual(parse(text, { version: '1.2' }));
+  });
+
+  it('serves, as kubectl reads crds/, the validator schema (metadata aside): every field, enum and default', async () => {
+    const file = await readFile(join(PROJECT_ROOT, 'crds', 'governancepolicies.chaperone.dev.yaml'), 'utf8');
+    const crd = parse(file, { version: '1.1' }) as { spec: { versions: Array<{ schema: { openAPIV3Schema: SchemaNode } }> } };
     const served = crd.spec.versions[0]!.schema.openAPIV3Schema;
-    expect(served.properties.metadata).toEqual({ type: 'object' });
-    const { metadata: _served, ...rest } = served.properties;
-    const { metadata: _ours, ...ourRest } = JSON.parse(JSON.stringify(governancePolicySchema.properties)) as Record<string, unknown>;
-    expect(rest).toEqual(ourRest);
-    expect({ ...served, properties: undefined }).toEqual({ ...JSON.parse(JSON.stringify(governancePolicySchema)), properties: undefined });
+    const ours = JSON.parse(JSON.stringify(governancePolicySchema)) as SchemaNode;
+    expect(served.properties!.metadata).toEqual({ type: 'object' });
+    expect({ ...served, properties: { ...served.properties, metadata: ours.properties!.metadata } }).toEqual(ours);
+    expect(served.properties!.spec!.properties!.mode!.enum).toEqual(['enforce', 'audit', 'off']);
   });
 
   it('is a structural schema: every node has a type and a description, metadata aside', () => {

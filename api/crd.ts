@@ -1,8 +1,8 @@
 // The GovernancePolicy CustomResourceDefinition, generated from the one schema in schema.ts, so the
 // API server, the operator and the sidecar can never disagree about a field, an enum or a default.
 // `crds/governancepolicies.chaperone.dev.yaml` is this function's output (a test keeps it in step).
-import { stringify } from 'yaml';
 import { approvalRequestCrdYaml } from './approval-crd.js';
+import { crdYaml } from './crd-yaml.js';
 import { APPROVAL_CRD_NAME } from './approval-names.js';
 import { API_GROUP, KIND, LIST_KIND, governancePolicySchema, type SchemaNode } from './schema.js';
 
@@ -57,7 +57,7 @@ export function crdSchema(): SchemaNode {
 }
 
 export function governancePolicyCrdYaml(): string {
-  return `# Generated from api/schema.ts by \`chaperone crd\`; do not edit by hand.\n${stringify(governancePolicyCrd(), { lineWidth: 0 })}`;
+  return crdYaml(governancePolicyCrd(), 'api/schema.ts');
 }
 
 /**

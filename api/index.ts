@@ -9,6 +9,7 @@ export * from './load.js';
 export * from './linear-regex.js';
 export * from './crd.js';
 export * from './names.js';
+export * from './pod-contract.js';
 export * from './intercept-hosts.js';
 export * from './approval-names.js';
 export * from './approval-crd.js';

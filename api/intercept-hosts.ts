@@ -1,19 +1,22 @@
 // The chaperone.dev/intercept-hosts annotation: "api.example.com, *.tools.example.com". The webhook
 // warns about what is not a host name; the sidecar uses what is (lower-cased).
-const HOST_PATTERN = /^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+import { HOST_MAX_LENGTH, HOST_PATTERN } from './schema.js';
+
+/** The same host names a policy's spec.intercept.hosts accepts. */
+const HOST_NAME = new RegExp(HOST_PATTERN);
 
 export function parseInterceptHosts(value: string | undefined): { hosts: string[]; invalid: string[] } {
   const hosts: string[] = [];
   const invalid: string[] = [];
   for (const entry of (value ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '')) {
     const host = entry.toLowerCase();
-    if (host.length <= 253 && HOST_PATTERN.test(host)) hosts.push(host);
+    if (host.length <= HOST_MAX_LENGTH && HOST_NAME.test(host)) hosts.push(host);
     else invalid.push(entry);
   }
   return { hosts, invalid };
 }
 
-/** Amazon Bedrock's runtime hosts (host patterns as in sidecar/providers/hosts.ts). */
+/** Amazon Bedrock's runtime hosts (host globs: host-glob.ts). */
 export const BEDROCK_HOSTS: string[] = ['bedrock-runtime.*.amazonaws.com', 'bedrock-runtime-fips.*.amazonaws.com'];
 
 /**

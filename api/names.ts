@@ -24,13 +24,3 @@ export const TRUST_CONFIG_MAP_NAME = 'chaperone-trust';
 
 /** Never injected or governed, whatever they ask for (Chaperone's own namespace is a setting). */
 export const NEVER_INJECTED_NAMESPACES: readonly string[] = Object.freeze(['kube-system', 'kube-public', 'kube-node-lease']);
-
-/**
- * Transparent capture (chaperone.dev/capture: transparent): the pod's iptables rules send its
- * outbound TCP on the governed ports to this loopback port of the sidecar, except the connections
- * of the sidecar's own UID. The webhook, `chaperone capture-init` and the sidecar agree on both.
- */
-export const TRANSPARENT_PORT = 14002;
-export const PROXY_UID = 14001;
-/** The governed ports when neither the pod nor the webhook names others. */
-export const DEFAULT_CAPTURE_PORTS: readonly number[] = Object.freeze([80, 443]);

@@ -1,6 +1,6 @@
 // Small helpers every component needs once it holds a validated policy.
 
-import type { DlpMode, GovernancePolicy, GovernancePolicySpec, Mode, ModedSection } from './types.js';
+import type { DlpMode, GovernancePolicy, GovernancePolicySpec, Mode, PolicySection } from './types.js';
 
 const keys = new WeakMap<object, { namespace: string | undefined; name: string; key: string }>();
 
@@ -17,9 +17,14 @@ export function policyKey(p: Pick<GovernancePolicy, 'metadata'>): string {
   return key;
 }
 
-/** A section's own mode if it sets one, else spec.mode (itself defaulting to enforce). */
-export function effectiveMode(spec: GovernancePolicySpec, section: ModedSection): Mode {
-  return spec[section]?.mode ?? spec.mode ?? 'enforce';
+/**
+ * The mode a section runs in: its own if it sets one, else spec.mode, else enforce. dlp's own
+ * vocabulary adds `redact`, an enforcing mode (it rewrites where another section would deny).
+ */
+export function effectiveMode(spec: GovernancePolicySpec, section: PolicySection): Mode {
+  const own = spec[section]?.mode;
+  if (own === 'redact') return 'enforce';
+  return own ?? spec.mode ?? 'enforce';
 }
 
 /** dlp.mode if set, else spec.mode (enforce -> enforce, audit -> audit, off -> off). */

@@ -27,6 +27,9 @@ export const THREAT_CLUSTER_DOMAINS: readonly string[] = ['kubernetes', 'kuberne
 export const EGRESS_ACTIONS = ['allow', 'deny', 'log'] as const;
 export const TOOLS_DEFAULT_ACTIONS = ['allow', 'deny'] as const;
 export const APPROVAL_TIMEOUT_ACTIONS = ['reject', 'approve'] as const;
+/** spec.approvals' defaults: how long a held call waits for a person, and what happens then. */
+export const APPROVAL_DEFAULT_TIMEOUT_SECONDS = 1800;
+export const APPROVAL_DEFAULT_TIMEOUT_ACTION = 'reject' satisfies (typeof APPROVAL_TIMEOUT_ACTIONS)[number];
 export const LARGE_ANSWERS = ['refuse', 'checkPrefix'] as const;
 export const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 
@@ -63,7 +66,10 @@ export interface SchemaNode {
 
 // Patterns used below. Kept as named constants so PATTERN_MESSAGES can explain them in words.
 export const HHMM_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
-export const HOST_PATTERN = '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A lowercase DNS name (labels of at most 63 characters), optionally starting with "*.". */
+export const HOST_PATTERN = '^(\\*\\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$';
+/** The longest DNS name. */
+export const HOST_MAX_LENGTH = 253;
 export const IDENTIFIER_PATTERN = '^[a-z][a-z0-9_]*$';
 
 /** Human wording for pattern failures; the validator falls back to quoting the pattern. */
@@ -183,7 +189,7 @@ export const governancePolicySpecSchema: SchemaNode = {
         hosts: {
           type: 'array',
           description: 'Host names to intercept, e.g. mcp.internal.example.com or *.example.com.',
-          items: { type: 'string', pattern: HOST_PATTERN, description: 'Host name, optionally with a leading "*." wildcard.' },
+          items: { type: 'string', pattern: HOST_PATTERN, maxLength: HOST_MAX_LENGTH, description: 'Host name, optionally with a leading "*." wildcard.' },
         },
         passThrough: {
           type: 'array',
@@ -401,7 +407,7 @@ export const governancePolicySpecSchema: SchemaNode = {
           default: [...THREAT_CLUSTER_DOMAINS],
           maxItems: 64,
           'x-kubernetes-list-type': 'set',
-          items: { type: 'string', pattern: HOST_PATTERN, maxLength: 253, description: 'A host name, or "*." and a domain for every name under it.' },
+          items: { type: 'string', pattern: HOST_PATTERN, maxLength: HOST_MAX_LENGTH, description: 'A host name, or "*." and a domain for every name under it.' },
         },
         custom: {
           type: 'array',
@@ -450,13 +456,13 @@ export const governancePolicySpecSchema: SchemaNode = {
           type: 'integer',
           minimum: 1,
           maximum: 86400,
-          default: 1800,
+          default: APPROVAL_DEFAULT_TIMEOUT_SECONDS,
           description: 'How long a pending approval waits before timeoutAction applies.',
         },
         timeoutAction: {
           type: 'string',
           enum: [...APPROVAL_TIMEOUT_ACTIONS],
-          default: 'reject',
+          default: APPROVAL_DEFAULT_TIMEOUT_ACTION,
           description: 'What happens to a pending approval when it times out: reject or approve.',
         },
       },

@@ -252,3 +252,5 @@ export interface GovernancePolicy {
 
 /** Sections that carry their own `mode` (with the Mode enum; dlp has its own). */
 export type ModedSection = 'egress' | 'schedule' | 'tools' | 'rateLimits' | 'approvals' | 'budget' | 'circuitBreaker' | 'toolPinning' | 'threats';
+/** The sections a policy check belongs to: every one with a mode, dlp's included. */
+export type PolicySection = ModedSection | 'dlp';

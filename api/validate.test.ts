@@ -184,6 +184,9 @@ describe('helpers', () => {
     expect(effectiveMode({ mode: 'audit' }, 'egress')).toBe('audit');
     expect(effectiveMode({ mode: 'audit', egress: { mode: 'enforce' } }, 'egress')).toBe('enforce');
     expect(effectiveMode({}, 'tools')).toBe('enforce');
+    expect(effectiveMode({ mode: 'off', tools: {} }, 'tools')).toBe('off');
+    expect(effectiveMode({ mode: 'audit', dlp: { mode: 'redact' } }, 'dlp')).toBe('enforce'); // redact enforces
+    expect(effectiveMode({ mode: 'off', dlp: {} }, 'dlp')).toBe('off');
     expect(effectiveDlpMode({ mode: 'off', dlp: {} })).toBe('off');
     expect(effectiveDlpMode({ mode: 'audit', dlp: { mode: 'redact' } })).toBe('redact');
   });

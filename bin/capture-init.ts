@@ -4,7 +4,7 @@
 // pod sandbox. Runs as root with only NET_ADMIN and NET_RAW.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_CAPTURE_PORTS, PROXY_UID, TRANSPARENT_PORT } from '../api/names.js';
+import { DEFAULT_CAPTURE_PORTS, PROXY_UID, TRANSPARENT_PORT } from '../api/pod-contract.js';
 import { intFlag, parseFlags, UsageError } from '../lib/cli.js';
 import {
   CAPTURE_CHAIN,

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CRD_YAML } from '../api/crd.js';
+import { CA_CERT_FILE, READYZ_URL } from '../api/pod-contract.js';
 import { CHAPERONE_BIN } from '../e2e/harness/sidecar-process.js';
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -31,7 +32,7 @@ describe('chaperone CLI', () => {
     [['sidecar', '--policy', 'no-such-file.yaml'], /no-such-file\.yaml/],
     [['sidecar', '--policy', 'package.json'], /package\.json/],
     [['ca', 'init'], /--out DIR is required/],
-    [['policy', 'validate'], /./],
+    [['policy', 'validate'], /no files given/],
   ])('%j fails with a one-line reason', async (args, reason) => {
     const r = await run(args as string[]);
     expect(r.code).not.toBe(0);
@@ -79,5 +80,13 @@ describe('chaperone CLI', () => {
     const r = await run(['wait-ready', '--url', 'http://127.0.0.1:1/readyz', '--timeout-ms', '500']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not ready/);
+  });
+
+  it("wait-ready waits, by default, for what the injector's hook names: the sidecar's https /readyz, trusting the pod's CA", async () => {
+    const r = await run(['wait-ready', '--timeout-ms', '300']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${READYZ_URL} not ready`);
+    // Outside a pod the namespace CA is absent: the https probe names the file it needs.
+    expect(r.stderr).toContain(CA_CERT_FILE);
   });
 });

@@ -1,4 +1,5 @@
 // `chaperone sidecar`: the proxy, in a pod or standalone.
+import { CA_DIR } from '../api/pod-contract.js';
 import { createLogger, runUntilSignal } from '../lib/logger.js';
 import { intFlag, parseFlags, UsageError } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
@@ -7,12 +8,12 @@ import type { OpaqueTraffic } from '../sidecar/transparent.js';
 
 export const SIDECAR_HELP = `Usage: chaperone sidecar [flags]
 
-The proxy sidecar. In a pod it reads ${SIDECAR_DEFAULTS.configFile}, /etc/chaperone/ca and
+The proxy sidecar. In a pod it reads ${SIDECAR_DEFAULTS.configFile}, ${CA_DIR} and
 ${SIDECAR_DEFAULTS.podinfoDir}. Standalone, give --policy (and --ca-dir to intercept TLS).
 
 Flags:
   --policy FILE            GovernancePolicy YAML (repeatable, multi-document allowed); standalone mode
-  --ca-dir DIR             interception CA (tls.crt, tls.key); default /etc/chaperone/ca in a pod
+  --ca-dir DIR             interception CA (tls.crt, tls.key); default ${CA_DIR} in a pod
   --config FILE            pod config file (default ${SIDECAR_DEFAULTS.configFile})
   --podinfo DIR            downward-API labels/annotations (default ${SIDECAR_DEFAULTS.podinfoDir})
   --listen HOST:PORT       proxy listener (default ${SIDECAR_DEFAULTS.listen})

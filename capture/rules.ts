@@ -10,7 +10,7 @@
 // replaces our rules instead of adding a second copy. The one rule outside our chain, OUTPUT's jump
 // into it, survives --noflush: it is included only when `iptables -C` says it is absent.
 
-import { PROXY_UID, TRANSPARENT_PORT } from '../api/names.js';
+import { PROXY_UID, TRANSPARENT_PORT } from '../api/pod-contract.js';
 export interface CaptureSettings {
   /** Destination TCP ports whose outbound connections are captured (1 to 15: one multiport match). */
   ports: number[];

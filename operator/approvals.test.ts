@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ApprovalPhase, ApprovalRequestStatus } from '../api/approval-names.js';
+import { TIMEOUT_DECIDER, type ApprovalPhase, type ApprovalRequestStatus } from '../api/approval-names.js';
 import { effectivePhase } from '../api/approval-phase.js';
 import {
   MAX_REQUEUE_MS,
-  TIMEOUT_DECIDER,
   decisionTime,
   isPendingAt,
   lastTransition,

@@ -13,13 +13,12 @@
 //   by the operator's hand (only the sidecar moves Approved to Used); once their last transition is
 //   older than the retention, the object is deleted.
 
-import { APPROVAL_PHASES, type ApprovalPhase, type ApprovalRequestStatus } from '../api/approval-names.js';
+import { APPROVAL_PHASES, TIMEOUT_DECIDER, type ApprovalPhase, type ApprovalRequestStatus } from '../api/approval-names.js';
 import { decisionTime, type ObservedApproval } from '../api/approval-phase.js';
+import { kubeTime } from '../lib/kube-time.js';
 
 export { decisionTime, type ObservedApproval } from '../api/approval-phase.js';
 
-/** status.decidedBy when the timeoutAction approved a request nobody decided. */
-export const TIMEOUT_DECIDER = 'chaperone:timeoutAction';
 /** Longest wait before a request is looked at again (timers that long are pointless; resyncs are cheaper). */
 export const MAX_REQUEUE_MS = 60 * 60_000;
 /** The CRD's bound on status.message. */
@@ -56,9 +55,6 @@ const time = (v: string | Date | undefined): Date | undefined => {
   const d = v instanceof Date ? v : new Date(v);
   return Number.isNaN(d.getTime()) ? undefined : d;
 };
-
-/** RFC 3339 in whole seconds (what the API server prints for its own timestamps). */
-export const rfc3339 = (d: Date): string => new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 const clip = (s: string): string => (s.length <= MESSAGE_MAX ? s : `${s.slice(0, MESSAGE_MAX - 1)}…`);
 
@@ -123,7 +119,7 @@ export function planApproval(ar: ObservedApproval, now: Date, retentionMs: numbe
 
   if (recorded === undefined) {
     // First sight: the sidecar created it without a status.
-    const expires = expiresAt ? rfc3339(expiresAt) : 'an unreadable expiresAt';
+    const expires = expiresAt ? kubeTime(expiresAt) : 'an unreadable expiresAt';
     events.push(
       ...both(
         ar,
@@ -147,7 +143,7 @@ export function planApproval(ar: ObservedApproval, now: Date, retentionMs: numbe
       ...base,
       phase: approved ? 'Approved' : 'Denied',
       decidedBy: decision.by,
-      decidedAt: rfc3339(at),
+      decidedAt: kubeTime(at),
       message: clip(`${approved ? 'approved' : 'denied'} by ${decision.by}${decision.reason ? `: ${decision.reason}` : ''}`),
     };
     events.push(
@@ -176,11 +172,11 @@ export function planApproval(ar: ObservedApproval, now: Date, retentionMs: numbe
     const why = !expiresAt
       ? `spec.expiresAt ${JSON.stringify(ar.spec.expiresAt)} is not a time`
       : late
-        ? `the decision by ${decision.by} came after expiresAt ${rfc3339(expiresAt)} and does not count`
-        : `nobody decided before ${rfc3339(expiresAt)}`;
+        ? `the decision by ${decision.by} came after expiresAt ${kubeTime(expiresAt)} and does not count`
+        : `nobody decided before ${kubeTime(expiresAt)}`;
     const status: ApprovalRequestStatus = approve
-      ? { ...base, phase: 'Approved', decidedBy: TIMEOUT_DECIDER, decidedAt: rfc3339(expiryAt), message: clip(`${why}: timeoutAction approve`) }
-      : { ...base, phase: 'Expired', decidedAt: rfc3339(expiryAt), message: clip(`${why}${late || !expiresAt ? '' : ': timeoutAction reject'}`) };
+      ? { ...base, phase: 'Approved', decidedBy: TIMEOUT_DECIDER, decidedAt: kubeTime(expiryAt), message: clip(`${why}: timeoutAction approve`) }
+      : { ...base, phase: 'Expired', decidedAt: kubeTime(expiryAt), message: clip(`${why}${late || !expiresAt ? '' : ': timeoutAction reject'}`) };
     events.push(
       ...both(
         ar,

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalPolicyYaml, loadPolicies, validatePolicy } from '../api/index.js';
-import { CONFIG_HASH_ANNOTATION, CONFIG_KEY, configHash, desiredConfigMap } from './namespace-config.js';
+import { CONFIG_KEY } from '../api/pod-contract.js';
+import { CONFIG_HASH_ANNOTATION, configHash, desiredConfigMap } from './namespace-config.js';
 
 const NS = 'agents';
 

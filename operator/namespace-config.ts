@@ -3,9 +3,8 @@
 // policy for its status. No I/O: the controller feeds it what it observed and applies what it returns.
 
 import { createHash } from 'node:crypto';
-import { CONFIG_MAP_NAME, canonicalPolicyYaml, isPlainObject, validatePolicy, type GovernancePolicy } from '../api/index.js';
+import { CONFIG_KEY, CONFIG_MAP_NAME, canonicalPolicyYaml, isPlainObject, validatePolicy, type GovernancePolicy } from '../api/index.js';
 
-export const CONFIG_KEY = 'policies.yaml';
 export const CONFIG_HASH_ANNOTATION = 'chaperone.dev/config-hash';
 /** Labels on every object the operator writes (it finds its own objects by them for clean-up). */
 export const MANAGED_LABELS: Readonly<Record<string, string>> = Object.freeze({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Condition } from '../api/index.js';
 import type { PolicyResult } from './namespace-config.js';
-import { conditionTime, desiredStatus, MAX_CONDITION_MESSAGE, statusChanged } from './policy-status.js';
+import { desiredStatus, MAX_CONDITION_MESSAGE, statusChanged } from './policy-status.js';
 
 const T0 = new Date('2025-03-01T10:00:00.123Z');
 const T1 = new Date('2025-03-01T11:30:00.999Z');
@@ -14,12 +14,6 @@ const policy = (generation = 4, status?: unknown) => ({
 });
 const ready = (status: 'True' | 'False', at: string, extra: Partial<Condition> = {}): Condition => ({
   type: 'Ready', status, reason: status === 'True' ? 'Compiled' : 'Invalid', message: 'old', observedGeneration: 3, lastTransitionTime: at, ...extra,
-});
-
-describe('conditionTime', () => {
-  it('is RFC 3339 with whole seconds', () => {
-    expect(conditionTime(T0)).toBe('2025-03-01T10:00:00Z');
-  });
 });
 
 describe('desiredStatus', () => {

@@ -3,6 +3,7 @@
 // of injected pods the policy selects. Pure: the controller passes in the time and what it observed.
 
 import { isPlainObject, type Condition, type GovernancePolicyStatus } from '../api/index.js';
+import { kubeTime } from '../lib/kube-time.js';
 import type { PolicyResult } from './namespace-config.js';
 
 export const READY = 'Ready';
@@ -16,10 +17,6 @@ export interface PolicyStatus extends GovernancePolicyStatus {
   selectedPods: number;
 }
 
-/** RFC 3339 with second precision, as metav1.Time serialises ("2025-01-02T03:04:05Z"). */
-export function conditionTime(now: Date): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 function truncate(message: string): string {
   if (message.length <= MAX_CONDITION_MESSAGE) return message;
@@ -51,7 +48,7 @@ export function desiredStatus(
   const old = prior.find((c) => c.type === READY);
   const lastTransitionTime = old && old.status === status && typeof old.lastTransitionTime === 'string' && old.lastTransitionTime !== ''
     ? old.lastTransitionTime
-    : conditionTime(now);
+    : kubeTime(now);
   const ready: Condition = {
     type: READY,
     status,

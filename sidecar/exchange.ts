@@ -26,9 +26,9 @@ import {
   relayableHeaders,
   writeWithBackpressure,
 } from './http-util.js';
-import type { LargeAnswers, ModelPricing } from '../api/index.js';
+import { effectiveMode, type LargeAnswers, type ModelPricing } from '../api/index.js';
 import { malformedJsonMessage } from './json-syntax.js';
-import { costOf } from './pricing.js';
+import { costOf } from './policy/pricing.js';
 import { MalformedRequest, setAt, UnreadableStream, type ErrorKind, type ProviderAdapter, type RequestHead } from './providers/adapter.js';
 import { adapterFor, likelyAdapterForHost, unknownAdapter } from './providers/index.js';
 import { stringLeaves } from './providers/util.js';
@@ -38,7 +38,7 @@ import { closedPrefixInPieces, structuralProblem, structuralProblemInPieces } fr
 import { JSON_BOUNDS, JsonBeyondBounds, parseJsonInPieces, splitsPair, stringifyInPieces } from './json-pieces.js';
 import { LARGE_BODIES_AT_ONCE, Turns } from './large-work.js';
 import { decodeRequestBody, quoted, utf8Text } from './request-body.js';
-import { sectionMode, type CallResult, type Pause } from './policy/pipeline.js';
+import type { CallResult, Pause } from './policy/pipeline.js';
 import { mcpServerOf } from './tool-pins/book.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
 
@@ -312,7 +312,7 @@ function bodilessFacts(adapter: ProviderAdapter, head: RequestHead): RequestFact
 }
 
 /** Does a policy of this call pin MCP tools (a toolPinning section not off)? */
-const pinsTools = (ex: Exchange): boolean => ex.snapshot.policies.some((p) => p.spec.toolPinning !== undefined && sectionMode(p, 'toolPinning') !== 'off');
+const pinsTools = (ex: Exchange): boolean => ex.snapshot.policies.some((p) => p.spec.toolPinning !== undefined && effectiveMode(p.spec, 'toolPinning') !== 'off');
 
 const serverOf = (ex: Exchange): string => mcpServerOf(ex.target.host, ex.target.port, ex.target.path);
 

@@ -2,6 +2,7 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { ADMIN_PORT, CA_DIR, CONFIG_FILE, PODINFO_DIR, PROXY_HOST, PROXY_PORT } from '../api/pod-contract.js';
 import { createAuditLogger, createLogger, type Logger } from '../lib/logger.js';
 import { splitHostPort } from '../lib/cli.js';
 import { policyKey } from '../api/index.js';
@@ -25,9 +26,6 @@ import { parseResolve, Upstream } from './upstream.js';
 import { displayUrl, SharedLimitStore, storeOptionsFromFlags } from './shared-limits/store.js';
 import { fleetSpend, StoreSpendLedger } from './shared-limits/spend-ledger.js';
 
-export const POD_CONFIG_FILE = '/etc/chaperone/config/policies.yaml';
-export const POD_CA_DIR = '/etc/chaperone/ca';
-export const POD_PODINFO_DIR = '/etc/chaperone/podinfo';
 
 export interface SidecarOptions {
   listen: string;
@@ -69,11 +67,11 @@ export interface SidecarOptions {
 }
 
 export const SIDECAR_DEFAULTS: Omit<SidecarOptions, 'policyFiles' | 'resolve' | 'version'> = {
-  listen: '127.0.0.1:14001',
+  listen: `${PROXY_HOST}:${PROXY_PORT}`,
   opaqueTraffic: 'deny',
-  admin: '0.0.0.0:14090',
-  configFile: POD_CONFIG_FILE,
-  podinfoDir: POD_PODINFO_DIR,
+  admin: `0.0.0.0:${ADMIN_PORT}`,
+  configFile: CONFIG_FILE,
+  podinfoDir: PODINFO_DIR,
   maxBodyBytes: 10 * 1024 * 1024,
   maxResponseBytes: 32 * 1024 * 1024,
   clientTimeoutMs: 60_000,
@@ -95,7 +93,7 @@ export interface RunningSidecar {
 
 export async function startSidecar(options: SidecarOptions, log: Logger = createLogger('sidecar')): Promise<RunningSidecar> {
   const standalone = options.policyFiles.length > 0;
-  const caDir = options.caDir ?? (standalone ? undefined : POD_CA_DIR);
+  const caDir = options.caDir ?? (standalone ? undefined : CA_DIR);
   const metrics = new SidecarMetrics(options.maxAgentLabels);
   const stats = new AgentStats(options.maxAgentLabels);
   const certs = new LeafCertificates();
@@ -145,7 +143,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
   const adminToken = options.adminTokenFile ? (await readFile(options.adminTokenFile, 'utf8')).trim() : undefined;
   if (options.adminTokenFile && !adminToken) throw new Error(`--admin-token-file ${options.adminTokenFile} is empty`);
   // Fleet-wide rate limits: the store connects in the background; until it answers, and whenever it
-  // is away, each policy's rateLimits.onStoreFailure applies (shared-limits/shared-limits.ts).
+  // is away, each policy's rateLimits.onStoreFailure applies (policy/shared-limits.ts).
   let store: SharedLimitStore | undefined;
   let ledger: StoreSpendLedger | undefined;
   if (options.sharedLimits) {
@@ -244,7 +242,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
     ...(options.onQuit ? { quit: options.onQuit } : {}),
     // Gauges that follow state kept elsewhere are brought up to date when Prometheus scrapes.
     beforeScrape: () => {
-      checks.refreshGauges(metrics);
+      checks.refreshGauges({ circuitOpen: metrics.circuitOpen, budgetSpent: metrics.budgetSpent, agentLabel: (agent) => metrics.agents.value(agent) });
     },
   });
 

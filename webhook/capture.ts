@@ -11,9 +11,8 @@
 import type { V1Container, V1PodSpec, V1SecurityContext } from '@kubernetes/client-node';
 import { parseCapturePorts } from '../capture/rules.js';
 import { isProxyVariable } from './env.js';
-import {
-  CAPTURE_ANNOTATION, CAPTURE_CONTAINER, CAPTURE_PORTS_ANNOTATION, POD_SECURITY_ENFORCE_LABEL, PROXY_UID, TRANSPARENT_PORT,
-} from './names.js';
+import { PROXY_UID, TRANSPARENT_PORT } from '../api/pod-contract.js';
+import { CAPTURE_ANNOTATION, CAPTURE_CONTAINER, CAPTURE_PORTS_ANNOTATION, POD_SECURITY_ENFORCE_LABEL } from './names.js';
 import type { CaptureMode, InjectionSettings } from './settings.js';
 
 export interface CaptureChoice {

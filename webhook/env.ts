@@ -8,11 +8,9 @@
 import { isIP } from 'node:net';
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import { BUILTIN_INTERCEPT_HOSTS } from '../api/intercept-hosts.js';
-import { hostMatches } from '../sidecar/providers/hosts.js';
-import {
-  JAVA_OPTIONS_VAR, NO_PROXY_DEFAULTS, NODE_PROXY_SWITCH, PROXY_HOST, PROXY_PORT, PROXY_URL, TRUST_BUNDLE_FILE, TRUST_CA_FILE,
-  TRUST_JKS_FILE,
-} from './names.js';
+import { hostGlob } from '../api/host-glob.js';
+import { PROXY_HOST, PROXY_PORT, PROXY_URL, TRUST_BUNDLE_FILE, TRUST_CA_FILE, TRUST_JKS_FILE } from '../api/pod-contract.js';
+import { JAVA_OPTIONS_VAR, NO_PROXY_DEFAULTS, NODE_PROXY_SWITCH } from './names.js';
 
 /**
  * Each pair is one setting spelt two ways. Tools disagree on which spelling wins (curl prefers the
@@ -96,9 +94,9 @@ export function exemptsIntercepted(domain: string, pattern: string): boolean {
   if (domainLabels.length <= patternLabels.length) {
     // Some intercepted host is the domain or lies below it when the pattern's last labels admit the domain's.
     const tail = patternLabels.slice(patternLabels.length - domainLabels.length);
-    return tail.every((label, i) => hostMatches(label, domainLabels[i]!));
+    return tail.every((label, i) => hostGlob(label, domainLabels[i]!));
   }
-  return anyPrefix && hostMatches(pattern, domain); // a subdomain of the pattern's base that it matches
+  return anyPrefix && hostGlob(pattern, domain); // a subdomain of the pattern's base that it matches
 }
 
 const list = (items: readonly string[], max = 3): string =>

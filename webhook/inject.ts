@@ -5,12 +5,15 @@ import { parseInterceptHosts } from '../api/index.js';
 import { captureBypassWarnings, captureInitContainer, chooseCapture, type CaptureChoice } from './capture.js';
 import { addAppEnv, isProxyVariable } from './env.js';
 import {
-  ADMIN_PORT, ADMIN_PORT_NAME, AGENT_ANNOTATION, CAPTURE_CONTAINER, PROXY_UID, TRANSPARENT_PORT, CA_DIR, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_DIR, CONFIG_VOLUME,
+  ADMIN_PORT, ADMIN_PORT_NAME, ADMIN_SCHEME, CA_CERT_FILE, CA_DIR, CONFIG_DIR, PODINFO_DIR, PROXY_UID, PROXY_URL, QUIT_URL, READYZ_PATH, READYZ_URL,
+  SHARED_LIMITS_CA_DIR, SHARED_LIMITS_PASSWORD_DIR, TRANSPARENT_PORT, TRUST_DIR, UPSTREAM_CA_DIR,
+} from '../api/pod-contract.js';
+import {
+  AGENT_ANNOTATION, CAPTURE_CONTAINER, CA_VOLUME, CHAPERONE_VOLUMES, CONFIG_VOLUME,
   INJECT_ANNOTATION, INJECTED_LABEL, INTERCEPT_HOSTS_ANNOTATION, NATIVE_SIDECAR_ANNOTATION, NEVER_INJECTED_NAMESPACES,
-  PODINFO_DIR, PODINFO_VOLUME, PROXY_CONTAINER, PROXY_CPU_ANNOTATION, PROXY_CPU_LIMIT_ANNOTATION, PROXY_MEMORY_ANNOTATION,
-  PROXY_MEMORY_LIMIT_ANNOTATION, PROXY_URL, QUIT_URL, READYZ_URL, STATUS_ANNOTATION, TRUST_DIR, TRUST_VOLUME, UPSTREAM_CA_DIR, UPSTREAM_CA_VOLUME,
-  SHARED_LIMITS_CA_DIR, SHARED_LIMITS_CA_VOLUME, SHARED_LIMITS_PASSWORD_DIR, SHARED_LIMITS_PASSWORD_VOLUME,
-  SIDECAR_TOKEN_DIR, SIDECAR_TOKEN_VOLUME,
+  PODINFO_VOLUME, PROXY_CONTAINER, PROXY_CPU_ANNOTATION, PROXY_CPU_LIMIT_ANNOTATION, PROXY_MEMORY_ANNOTATION,
+  PROXY_MEMORY_LIMIT_ANNOTATION, STATUS_ANNOTATION, TRUST_VOLUME, UPSTREAM_CA_VOLUME,
+  SHARED_LIMITS_CA_VOLUME, SHARED_LIMITS_PASSWORD_VOLUME, SIDECAR_TOKEN_DIR, SIDECAR_TOKEN_VOLUME,
 } from './names.js';
 import { isQuantity, quantityValue } from './quantity.js';
 import type { InjectionSettings, ProxyResources } from './settings.js';
@@ -124,7 +127,7 @@ function checkSidecarAnnotations(annotations: Annotations, warnings: string[]): 
 
 /** A fresh object per probe: shared objects would come out as YAML anchors. */
 const readyz = (periodSeconds: number, failureThreshold: number): V1Probe => ({
-  httpGet: { path: '/readyz', port: ADMIN_PORT, scheme: 'HTTPS' },
+  httpGet: { path: READYZ_PATH, port: ADMIN_PORT, scheme: ADMIN_SCHEME.toUpperCase() },
   periodSeconds,
   failureThreshold,
 });
@@ -195,7 +198,7 @@ function proxyContainer(settings: InjectionSettings, namespace: string, resource
     ...(native
       ? { restartPolicy: 'Always' }
       // The kubelet starts the next container only once postStart returns, so the same ordering.
-      : { lifecycle: { postStart: { exec: { command: ['chaperone', 'wait-ready', '--url', READYZ_URL, '--ca-file', `${CA_DIR}/tls.crt`, '--timeout-ms', '120000'] } } } }),
+      : { lifecycle: { postStart: { exec: { command: ['chaperone', 'wait-ready', '--url', READYZ_URL, '--ca-file', CA_CERT_FILE, '--timeout-ms', '120000'] } } } }),
   };
 }
 

@@ -1,5 +1,6 @@
 // Every name the injector writes into a pod or reads from one (docs/design.md §2). Those the sidecar and
-// the operator read too come from api/names.ts and are re-exported here.
+// the operator read too come from api/names.ts and are re-exported here; the ports, paths and files
+// the programs in the pod rely on are in api/pod-contract.ts.
 import { SIDECAR_TOKEN_SECRET } from '../api/approval-names.js';
 import { CA_SECRET_NAME, CONFIG_MAP_NAME, TRUST_CONFIG_MAP_NAME } from '../api/names.js';
 
@@ -8,7 +9,6 @@ export { SIDECAR_TOKEN_DIR } from '../api/approval-names.js';
 export {
   AGENT_ANNOTATION, CA_SECRET_NAME, CONFIG_MAP_NAME, INJECT_ANNOTATION, INJECTED_LABEL, INJECTION_ENABLED, INJECTION_LABEL,
   INTERCEPT_HOSTS_ANNOTATION, NEVER_INJECTED_NAMESPACES, PROXY_CONTAINER, STATUS_ANNOTATION, TRUST_CONFIG_MAP_NAME,
-  DEFAULT_CAPTURE_PORTS, PROXY_UID, TRANSPARENT_PORT,
 } from '../api/names.js';
 
 /** Capture mode, on a pod (annotation) or its namespace (label): transparent | proxy-env. */
@@ -27,16 +27,6 @@ export const PROXY_MEMORY_ANNOTATION = 'chaperone.dev/proxy-memory';
 export const PROXY_CPU_LIMIT_ANNOTATION = 'chaperone.dev/proxy-cpu-limit';
 export const PROXY_MEMORY_LIMIT_ANNOTATION = 'chaperone.dev/proxy-memory-limit';
 
-/** The forward proxy listens on loopback only, so it has no containerPort. */
-export const PROXY_PORT = 14001;
-export const ADMIN_PORT = 14090;
-export const ADMIN_PORT_NAME = 'chaperone-admin';
-export const PROXY_HOST = '127.0.0.1';
-export const PROXY_URL = `http://${PROXY_HOST}:${PROXY_PORT}`;
-/** Where an app of a pod without native sidecars tells the sidecar to exit, so the pod can complete. */
-export const QUIT_URL = `https://127.0.0.1:${ADMIN_PORT}/quitquitquit`;
-/** What the postStart hook of a sidecar that is not native waits for. */
-export const READYZ_URL = `https://127.0.0.1:${ADMIN_PORT}/readyz`;
 /**
  * Never proxied: loopback only. In-cluster names (`.svc`, `.cluster.local`) are not exempt: a policy
  * may intercept an in-cluster MCP server, and policies are not known at admission.
@@ -61,18 +51,3 @@ export const SHARED_LIMITS_CA_VOLUME = 'chaperone-shared-limits-ca';
 export const SIDECAR_TOKEN_VOLUME = SIDECAR_TOKEN_SECRET;
 /** Every volume name the injector may add: a pod that already has one is not injected. */
 export const CHAPERONE_VOLUMES: readonly string[] = Object.freeze([CONFIG_VOLUME, CA_VOLUME, TRUST_VOLUME, PODINFO_VOLUME, UPSTREAM_CA_VOLUME, SIDECAR_TOKEN_VOLUME, SHARED_LIMITS_PASSWORD_VOLUME, SHARED_LIMITS_CA_VOLUME]);
-
-// Whole-directory mounts, never subPath, so ConfigMap and Secret updates reach the pod.
-export const CONFIG_DIR = '/etc/chaperone/config';
-export const CA_DIR = '/etc/chaperone/ca';
-export const TRUST_DIR = '/etc/chaperone/trust';
-export const PODINFO_DIR = '/etc/chaperone/podinfo';
-export const UPSTREAM_CA_DIR = '/etc/chaperone/upstream-ca';
-export const SHARED_LIMITS_PASSWORD_DIR = '/etc/chaperone/shared-limits-password';
-export const SHARED_LIMITS_CA_DIR = '/etc/chaperone/shared-limits-ca';
-/** Public roots plus our CA: for the variables that replace the system roots. */
-export const TRUST_BUNDLE_FILE = `${TRUST_DIR}/ca-bundle.crt`;
-/** Our CA alone: for NODE_EXTRA_CA_CERTS, which appends to Node's roots. */
-export const TRUST_CA_FILE = `${TRUST_DIR}/ca.crt`;
-/** The same as TRUST_BUNDLE_FILE as a JKS keystore (the ConfigMap's binaryData): for javax.net.ssl.trustStore. */
-export const TRUST_JKS_FILE = `${TRUST_DIR}/ca-bundle.jks`;

@@ -2,7 +2,7 @@
 // what each pod asks for in its annotations. Both commands take the same flags for it.
 import { UsageError, type Flags } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
-import { DEFAULT_CAPTURE_PORTS, TRANSPARENT_PORT } from '../api/names.js';
+import { DEFAULT_CAPTURE_PORTS, TRANSPARENT_PORT } from '../api/pod-contract.js';
 import { parseCapturePorts } from '../capture/rules.js';
 import { isQuantity, quantityValue } from './quantity.js';
 

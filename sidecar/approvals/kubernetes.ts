@@ -10,6 +10,7 @@ import {
   type ApprovalRequestObject,
 } from '../../api/approval-names.js';
 import { API_VERSION } from '../../api/index.js';
+import { kubeTime } from '../../lib/kube-time.js';
 import type { HeldTool } from '../policy/verdict.js';
 import { decisionTime, effectivePhase, type ObservedApproval } from '../../api/approval-phase.js';
 import { apiFailure, SidecarApi, type ApiAnswer, type PodIdentity, type SidecarApiOptions } from '../kube-api.js';
@@ -98,7 +99,7 @@ export class KubernetesApprovals implements ApprovalStore {
         heldAt: context.heldAt,
         provider: context.provider,
         // Whole seconds: what the API server stores, so what the agent is told is what is kept.
-        expiresAt: new Date(Math.ceil((now.getTime() + hold.timeoutSeconds * 1000) / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+        expiresAt: kubeTime(new Date(Math.ceil((now.getTime() + hold.timeoutSeconds * 1000) / 1000) * 1000)),
         timeoutAction: hold.timeoutAction,
       },
     };

@@ -9,14 +9,12 @@
 // - streamEvent: a tool_call event. Its arguments are not complete yet, so the verdict names no
 //   tool; the data path holds back the rest of the stream and asks `response` again at its end.
 // One approval passes one execution: a call that carries the same held call twice is refused.
-import { policyKey, type GovernancePolicy } from '../../api/index.js';
-import { heldTool } from '../approvals/digest.js';
+import { APPROVAL_DEFAULT_TIMEOUT_ACTION, APPROVAL_DEFAULT_TIMEOUT_SECONDS, policyKey, type GovernancePolicy } from '../../api/index.js';
+import { heldTool } from './approval-digest.js';
 import type { ToolCall } from '../call.js';
-import { anyNameGlob } from './glob.js';
+import { anyNameGlob } from '../../api/glob.js';
 import type { Check } from './pipeline.js';
 import type { HeldTool, Verdict } from './verdict.js';
-
-const DEFAULT_TIMEOUT_SECONDS = 1800;
 
 function holdsOf(agent: string, toolCalls: readonly ToolCall[], policy: GovernancePolicy): HeldTool[] {
   const spec = policy.spec.approvals!;
@@ -29,8 +27,8 @@ function holdsOf(agent: string, toolCalls: readonly ToolCall[], policy: Governan
         arguments: t.arguments,
         policy: policyKey(policy),
         generation: policy.metadata.generation ?? 0,
-        timeoutSeconds: spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
-        timeoutAction: spec.timeoutAction ?? 'reject',
+        timeoutSeconds: spec.timeoutSeconds ?? APPROVAL_DEFAULT_TIMEOUT_SECONDS,
+        timeoutAction: spec.timeoutAction ?? APPROVAL_DEFAULT_TIMEOUT_ACTION,
       }),
     );
 }

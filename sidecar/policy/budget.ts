@@ -40,7 +40,7 @@
 //   flight at midnight counts against the new day until it settles, which is the day it is charged to).
 import type { GovernancePolicy, StoreFailureMode } from '../../api/index.js';
 import type { Call } from '../call.js';
-import { costOf, estimateCost, formatUsd, priceFor, worstCaseCost } from '../pricing.js';
+import { costOf, estimateCost, formatUsd, priceFor, worstCaseCost } from './pricing.js';
 import type { CallResult, Check, CheckContext } from './pipeline.js';
 import type { Verdict } from './verdict.js';
 

@@ -50,6 +50,27 @@ describe('firstMatchingRule', () => {
     expect(firstMatchingRule(SPEC, host, undefined)?.index).toBe(want);
   });
 
+  // Host globs (api/host-glob.ts): a leading `*.` holds at any depth, so one more label does not slip
+  // past a deny rule; any other `*` stays in its label, so an allow rule opens no one else's domain.
+  it.each<[string, number | undefined]>([
+    ['a.b.internal.example.com', 0],
+    ['api.eu.example.com', 1],
+    ['api.eu.example.com.evil.net', undefined],
+    ['api.a.b.example.com', undefined],
+    ['api.openai.com', 2],
+    ['api.openai.com.evil.net', undefined],
+  ])('host globs: %s → rule %s', (host, want) => {
+    const spec: EgressSpec = {
+      rules: [{ match: '*.internal.example.com', action: 'deny' }, { match: 'api.*.example.com/v1/*', action: 'allow' }, { match: 'api.openai.*', action: 'allow' }],
+    };
+    expect(firstMatchingRule(spec, host, '/v1/x')?.index).toBe(want);
+  });
+
+  it('host glob `*` alone fits every host', () => {
+    expect(firstMatchingRule({ rules: [{ match: '*', action: 'log' }] }, 'any.host.at.all', '/')?.index).toBe(0);
+    expect(firstMatchingRule({ rules: [{ match: '*/v1/*', action: 'log' }] }, 'localhost', '/v1/x')?.index).toBe(0);
+  });
+
   it('tolerates a spec without rules', () => {
     expect(firstMatchingRule({}, 'x.com', '/')).toBeUndefined();
   });

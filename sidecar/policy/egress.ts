@@ -1,5 +1,5 @@
 // The egress section: which hosts and paths an agent may reach. Rules are tried in order; the first
-// whose `match` (a `host[/path]` glob, see glob.ts) fits the call decides:
+// whose `match` (a `host[/path]` glob: api/host-glob.ts, api/glob.ts) fits the call decides:
 //   deny  → the call is denied (rule 'egress'), with the rule's reason if it gives one;
 //   log   → the call goes through, recorded as an audit finding (rule 'egress');
 //   allow → the call goes through, within the rule's own schedule (outside it: denied, rule
@@ -24,7 +24,8 @@
 // rule decides ("Only apply this rule inside this time window", as the schema says).
 import { policyKey, type EgressRule, type EgressSpec, type GovernancePolicy } from '../../api/index.js';
 import type { Call } from '../call.js';
-import { hostGlob, pathGlob } from './glob.js';
+import { pathGlob } from '../../api/glob.js';
+import { hostGlob } from '../../api/host-glob.js';
 import type { Check } from './pipeline.js';
 import { inWindow, outsideSchedule } from './schedule.js';
 import type { Verdict } from './verdict.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validatePolicy, type GovernancePolicy } from '../../api/index.js';
 import type { Call } from '../call.js';
-import { Pipeline, sectionMode, type Check } from './pipeline.js';
+import { Pipeline, type Check } from './pipeline.js';
 import { blocks, combine } from './verdict.js';
 
 function policy(name: string, spec: object): GovernancePolicy {
@@ -59,9 +59,5 @@ describe('pipeline modes', () => {
     const out = pipeline.evaluateRequest(call, [policy('audit-only', { mode: 'audit', egress: {} }), policy('strict', { rateLimits: { requestsPerMinute: 1 } })]);
     expect(out.final.decision).toBe('rate_limited');
     expect(out.findings.map((f) => f.decision)).toEqual(['audit', 'rate_limited']);
-  });
-  it('reads section modes, with dlp redact counting as enforcing', () => {
-    expect(sectionMode(policy('p', { mode: 'audit', dlp: { mode: 'redact' } }), 'dlp')).toBe('enforce');
-    expect(sectionMode(policy('p', { mode: 'off', tools: {} }), 'tools')).toBe('off');
   });
 });

@@ -1,6 +1,7 @@
 // The policy pipeline: every check of every selected policy looks at the call; the strictest answer
 // wins (policy/verdict.ts). Each check belongs to a spec section whose mode (enforce | audit | off,
-// else spec.mode) the pipeline applies for it, so no check needs to know about modes.
+// else spec.mode: api/policy.ts effectiveMode) the pipeline applies for it, so no check needs to
+// know about modes.
 //
 // A check's life with one call:
 //   request()     pure: would this call pass? (reads state, never changes it)
@@ -17,16 +18,13 @@
 // response() to read: the same result it would compute itself, so the checks stay pure.
 //
 // A check that must ask something asynchronous before request() (fleet-wide rate limits reserve in
-// a shared store: shared-limits/shared-limits.ts) sets `prepareEveryCall`: the data path then runs
+// a shared store: shared-limits.ts) sets `prepareEveryCall`: the data path then runs
 // prepareRequest for every call, whatever its size (`preparesEveryCall`), and the check records the
 // answer for request() to read. What prepare took is given back by release() when the call is not
 // admitted (evaluateRequest calls it on a stop).
-import type { GovernancePolicy, GovernancePolicySpec } from '../../api/index.js';
+import { effectiveMode, type GovernancePolicy, type Mode, type PolicySection } from '../../api/index.js';
 import type { Call, ResponseFacts, StreamEvent, Usage } from '../call.js';
 import { blocks, combine, type Outcome, type Verdict } from './verdict.js';
-
-export type Section = Exclude<keyof GovernancePolicySpec, 'podSelector' | 'mode' | 'intercept'>;
-export type Mode = 'enforce' | 'audit' | 'off';
 
 export interface CheckContext {
   now: Date;
@@ -44,7 +42,7 @@ export interface CallResult {
 }
 
 export interface Check {
-  readonly section: Section;
+  readonly section: PolicySection;
   request?(call: Call, policy: GovernancePolicy, ctx: CheckContext): Verdict | undefined;
   admit?(call: Call, policy: GovernancePolicy, ctx: CheckContext): void;
   response?(call: Call, facts: ResponseFacts, policy: GovernancePolicy, ctx: CheckContext): Verdict | undefined;
@@ -62,14 +60,6 @@ export interface Check {
 
 /** Lets the event loop run (other connections, health checks) between two slices of one body's work. */
 export type Pause = () => Promise<void>;
-
-/** The mode a section runs in: its own, else the policy's, else enforce. */
-export function sectionMode(policy: GovernancePolicy, section: Section): Mode {
-  const own = (policy.spec[section] as { mode?: string } | undefined)?.mode;
-  // dlp.mode has its own vocabulary: `redact` is an enforcing mode there.
-  if (own === 'redact') return 'enforce';
-  return (own as Mode | undefined) ?? (policy.spec.mode as Mode | undefined) ?? 'enforce';
-}
 
 /** Applies the section's mode: audit turns a stop or a rewrite into a note. */
 function applyMode(verdict: Verdict | undefined, mode: Mode): Verdict | undefined {
@@ -104,7 +94,7 @@ export class Pipeline {
   private activeChecks(policy: GovernancePolicy): ActiveCheck[] {
     let list = this.active.get(policy);
     if (!list) {
-      list = this.checks.filter((c) => policy.spec[c.section] !== undefined).map((check) => ({ check, mode: sectionMode(policy, check.section) }));
+      list = this.checks.filter((c) => policy.spec[c.section] !== undefined).map((check) => ({ check, mode: effectiveMode(policy.spec, check.section) }));
       this.active.set(policy, list);
     }
     return list;

@@ -30,12 +30,12 @@
 // Fleet-wide: with a shared counter store (createRateLimitChecks({ shared })), the same buckets live
 // in the store and are reserved in the async prepare step before request(), which reads the answer
 // from a per-call memo; the local buckets are the fallback of onStoreFailure: local. The whole design
-// is in shared-limits/shared-limits.ts.
+// is in shared-limits.ts.
 import { policyKey, type GovernancePolicy, type RateLimit, type RateLimitsSpec } from '../../api/index.js';
 import type { Call } from '../call.js';
-import { sharedKeys, type SharedKeys } from '../shared-limits/keys.js';
-import { Reservations, type Memo } from '../shared-limits/reservations.js';
-import { DEFAULT_STORE_FAILURE, type SharedLimits } from '../shared-limits/shared-limits.js';
+import { sharedKeys, type SharedKeys } from './shared-limit-keys.js';
+import { Reservations, type Memo } from './shared-limit-reservations.js';
+import { DEFAULT_STORE_FAILURE, type SharedLimits } from './shared-limits.js';
 import { ruleForCall } from './egress.js';
 import { estimateTotalTokens } from './estimate.js';
 import type { CallResult, Check, CheckContext } from './pipeline.js';
@@ -332,7 +332,7 @@ export interface RateLimitChecks {
 }
 
 export interface RateLimitCheckOptions extends RateLimiterOptions {
-  /** A shared counter store: the limits hold for the whole fleet (shared-limits/shared-limits.ts). */
+  /** A shared counter store: the limits hold for the whole fleet (shared-limits.ts). */
   shared?: SharedLimits;
 }
 

@@ -9,7 +9,7 @@
 // Pins that cannot be read cannot vouch for anything: deny (fail closed; audit mode notes it).
 import { policyKey } from '../../api/index.js';
 import type { OfferedTool, ToolPinView } from '../call.js';
-import { driftOf, hasDrift } from '../tool-pins/drift.js';
+import { driftOf, hasDrift } from './tool-pin-drift.js';
 import type { Check } from './pipeline.js';
 import type { Verdict } from './verdict.js';
 

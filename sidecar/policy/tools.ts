@@ -19,7 +19,7 @@
 // - streamEvent: a tool_call event → deny (the data path cuts the stream before it); a tools_offered
 //   event (an MCP tools/list result in a stream) → `redact` with stripTools: the frame goes out without them.
 import { policyKey, type ToolsSpec } from '../../api/index.js';
-import { anyNameGlob } from './glob.js';
+import { anyNameGlob } from '../../api/glob.js';
 import type { Check } from './pipeline.js';
 import type { Verdict } from './verdict.js';
 

@@ -1,4 +1,5 @@
 // What a check answers, and how answers from many checks and many policies combine.
+import type { ApprovalTimeoutAction } from '../../api/index.js';
 import type { JsonPath } from '../call.js';
 
 /** Outcomes, from the mildest to the strictest. A call gets the strictest answer of all checks. */
@@ -23,7 +24,7 @@ export interface TextRewrite {
  * approver is shown. The arguments themselves are never kept, only their digest and a bounded preview.
  */
 export interface HeldTool {
-  /** sha256 of agent, tool, canonical arguments, policy and its generation (sidecar/approvals/digest.ts). */
+  /** sha256 of agent, tool, canonical arguments, policy and its generation (approval-digest.ts). */
   digest: string;
   /** sha256 of the canonical JSON of the arguments. */
   argumentsDigest: string;
@@ -36,7 +37,7 @@ export interface HeldTool {
   policy: string;
   policyGeneration: number;
   timeoutSeconds: number;
-  timeoutAction: 'reject' | 'approve';
+  timeoutAction: ApprovalTimeoutAction;
 }
 
 export interface Verdict {

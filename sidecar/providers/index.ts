@@ -10,9 +10,8 @@ import { openAiResponsesAdapter } from './openai-responses.js';
 import { unknownAdapter } from './unknown.js';
 
 import { BEDROCK_HOSTS, BUILTIN_INTERCEPT_HOSTS } from '../../api/intercept-hosts.js';
-import { hostMatches } from './hosts.js';
+import { hostGlob } from '../../api/host-glob.js';
 
-export { hostMatches, anyHostMatches } from './hosts.js';
 
 /**
  * Match order matters: Bedrock and Gemini first (their paths are unmistakable: `/model/{id}/converse`,
@@ -43,10 +42,10 @@ export function adapterFor(head: RequestHead, body: unknown): ProviderAdapter {
  * which reads JSON-RPC errors.
  */
 export function likelyAdapterForHost(host: string): ProviderAdapter {
-  if (hostMatches('api.anthropic.com', host)) return anthropicAdapter;
-  if (BEDROCK_HOSTS.some((p) => hostMatches(p, host))) return bedrockAdapter;
+  if (hostGlob('api.anthropic.com', host)) return anthropicAdapter;
+  if (BEDROCK_HOSTS.some((p) => hostGlob(p, host))) return bedrockAdapter;
   if (isGeminiHost(host)) return geminiAdapter;
-  if (!BUILTIN_INTERCEPT_HOSTS.some((p) => hostMatches(p, host))) return mcpAdapter;
+  if (!BUILTIN_INTERCEPT_HOSTS.some((p) => hostGlob(p, host))) return mcpAdapter;
   return unknownAdapter;
 }
 

@@ -3,7 +3,7 @@
 // Recognised by the body, on whatever host and path the server lives (the proxy only asks for
 // intercepted hosts).
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../approvals/digest.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
 import type { OfferedTool, RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall } from '../call.js';
 import type { ErrorKind, ProviderAdapter, RequestHead } from './adapter.js';
 import { parseSseFrame, sseStreamParser, type SseEvent } from './sse.js';

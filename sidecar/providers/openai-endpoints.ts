@@ -17,7 +17,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { JsonPath, RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall, Usage } from '../call.js';
 import type { ProviderAdapter, RequestHead, StreamParser, StreamParserOptions } from './adapter.js';
-import { anyHostMatches } from './hosts.js';
+import { anyHostGlob } from '../../api/host-glob.js';
 import { openAiError, openAiErrorAnswer } from './openai-chat.js';
 import { askForStreamUsage, isUsageOnlyChunk, markingSidecarOnly } from './openai-usage.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
@@ -315,7 +315,7 @@ function routeOf(path: string): Route | undefined {
  */
 const OTHER_FORMAT_HOSTS = ['api.anthropic.com', 'generativelanguage.googleapis.com', '*-aiplatform.googleapis.com', 'aiplatform.googleapis.com'];
 const speaksThis = (head: RequestHead): boolean =>
-  routeOf(head.path) !== undefined && (pathOnly(head.path).includes('/openai/') || !anyHostMatches(OTHER_FORMAT_HOSTS, head.host));
+  routeOf(head.path) !== undefined && (pathOnly(head.path).includes('/openai/') || !anyHostGlob(OTHER_FORMAT_HOSTS, head.host));
 
 /**
  * Every string of the fields not read above, as the unknown adapter read them: what OpenAI adds to

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisCommand, startRedis, type RedisServer } from '../../e2e/harness/redis.js';
 import { validatePolicy, type GovernancePolicy } from '../../api/index.js';
 import type { Call } from '../call.js';
-import { costOf } from '../pricing.js';
+import { costOf } from '../policy/pricing.js';
 import { createBudgetCheck } from '../policy/budget.js';
 import { Pipeline, type CallResult } from '../policy/pipeline.js';
-import { agentDayKey, sessionKey } from './keys.js';
+import { agentDayKey, sessionKey } from '../policy/shared-limit-keys.js';
 import { AGENT_DAY_TTL_MS, StoreSpendLedger } from './spend-ledger.js';
 import { SharedLimitStore } from './store.js';
 

@@ -8,7 +8,7 @@
 // outage; the queue is bounded (MAX_PENDING_CHARGES, oldest dropped first and counted).
 import type { GovernancePolicy } from '../../api/index.js';
 import { SESSION_IDLE_MS, type FleetTotal, type SpendLedger, type SpendScope } from '../policy/budget.js';
-import { agentDayKey, agentDayPattern, BUDGET_PREFIX, parseAgentDayKey, sessionKey } from './keys.js';
+import { agentDayKey, agentDayPattern, BUDGET_PREFIX, parseAgentDayKey, sessionKey } from '../policy/shared-limit-keys.js';
 import type { SharedLimitStore, StoredTotal } from './store.js';
 
 /** An agent's day total is kept a day after the day ends (for /status and late settles), then expires. */

@@ -1,7 +1,7 @@
 // The bucket scripts and the store client against a real redis-server (e2e/harness/redis.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisCommand, startRedis, type RedisServer } from '../../e2e/harness/redis.js';
-import { agentDayKey, sharedKeys } from './keys.js';
+import { agentDayKey, sharedKeys } from '../policy/shared-limit-keys.js';
 import { BUCKET_TTL_MS } from './scripts.js';
 import { displayUrl, SharedLimitStore, storeOptionsFromFlags, StoreUnavailable } from './store.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

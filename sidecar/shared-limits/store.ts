@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createClient } from '@redis/client';
+import type { ReserveResult, SharedCounterStore } from '../policy/shared-limits.js';
 import { BUDGET_RESERVE_SCRIPT, BUDGET_SETTLE_SCRIPT } from './budget-scripts.js';
 import { ADJUST_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
 
@@ -25,12 +26,6 @@ export interface SharedStoreOptions {
   onState?: (up: boolean) => void;
   /** Called for every failed command or connection error. */
   onError?: (err: Error) => void;
-}
-
-/** What reserve answers: taken, or not and how long until it would fit. */
-export interface ReserveResult {
-  ok: boolean;
-  waitMs: number;
 }
 
 /** One spending total as the store holds it, in nano-USD (budget-scripts.ts). */
@@ -84,7 +79,7 @@ export function displayUrl(url: string): string {
   return u.toString();
 }
 
-export class SharedLimitStore {
+export class SharedLimitStore implements SharedCounterStore {
   private readonly client;
   private readonly timeoutMs: number;
   private readonly reserveSha = sha1(RESERVE_SCRIPT);

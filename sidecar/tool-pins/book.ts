@@ -4,7 +4,7 @@
 // toolPinning check then compares, purely, with what it is given on the call (call.toolPins).
 import { pathWithoutQuery } from '../audit.js';
 import type { OfferedTool, ToolPinView } from '../call.js';
-import { driftOf, hasDrift } from './drift.js';
+import { driftOf, hasDrift } from '../policy/tool-pin-drift.js';
 import { PinStoreUnavailable, type PinnedServer, type ToolPinStore } from './store.js';
 
 /** How long pins read from the store are trusted before they are read again. */

@@ -5,7 +5,8 @@
 // sidecars pinning one server at once, the second finds the first's pins and keeps them.
 import { TOOL_PINS_CONFIGMAP, toolPinKey } from '../../api/tool-pins.js';
 import { apiFailure, SidecarApi, type PodIdentity, type SidecarApiOptions } from '../kube-api.js';
-import { PinStoreUnavailable, type Drift, type PinnedServer, type ToolPinStore } from './store.js';
+import type { Drift } from '../policy/tool-pin-drift.js';
+import { PinStoreUnavailable, type PinnedServer, type ToolPinStore } from './store.js';
 
 interface ConfigMap {
   metadata?: { resourceVersion?: string };

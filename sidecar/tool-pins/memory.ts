@@ -1,5 +1,6 @@
 // Tool pins of a standalone sidecar (no cluster): kept in memory, gone at restart, which re-pins.
-import type { Drift, PinnedServer, ToolPinStore } from './store.js';
+import type { Drift } from '../policy/tool-pin-drift.js';
+import type { PinnedServer, ToolPinStore } from './store.js';
 
 /** Servers it keeps pins for at most: a bound, not a limit anyone reaches. */
 const MAX_SERVERS = 10_000;

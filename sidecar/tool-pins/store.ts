@@ -1,6 +1,7 @@
 // Where tool pins live. In a pod: one ConfigMap per namespace (kubernetes.ts), shared by every
 // sidecar there, so the first tools/list any agent of the namespace sees pins a server for all of
 // them, and a person re-pins with kubectl. A standalone sidecar keeps them in memory (memory.ts).
+import type { Drift } from '../policy/tool-pin-drift.js';
 
 /** One MCP server's pinned tool definitions. */
 export interface PinnedServer {
@@ -10,14 +11,6 @@ export interface PinnedServer {
   pinnedAt: string;
   /** Tool name -> definition digest (sha256 hex of its canonical JSON). */
   tools: Record<string, string>;
-}
-
-/** What changed in a server's tool list since it was pinned. */
-export interface Drift {
-  /** Pinned tools whose definition is now different. */
-  changed: string[];
-  /** Tools the server offers that were not pinned. */
-  added: string[];
 }
 
 export interface ToolPinStore {

@@ -21,7 +21,7 @@ import { countUsage, decide, prepareAndDecide, recordDecision, stopStatus } from
 import type { Identity } from '../identity.js';
 import type { CallResult } from '../policy/pipeline.js';
 import { blocks, type Decision, type Outcome, type Verdict } from '../policy/verdict.js';
-import { costOf } from '../pricing.js';
+import { costOf } from '../policy/pricing.js';
 import type { RelayStats } from './relay.js';
 
 

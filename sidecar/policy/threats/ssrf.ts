@@ -26,6 +26,7 @@
 // (`redirect_uri=http://localhost:3000/cb` of an OAuth flow is the browser's business), only the
 // metadata service and the Kubernetes API count below high: prose and shell commands name
 // localhost and internal services all the time.
+import { anyHostGlob } from '../../../api/host-glob.js';
 import { classifyV4, classifyV6, dotted, parseIPv4, parseIPv6, type AddressClass, type Cidr } from './addresses.js';
 import { normalisePath, sensitiveFile } from './path-traversal.js';
 import type { Detect, Level, LeafView } from './types.js';
@@ -65,11 +66,6 @@ export interface HostVerdict {
   how?: string;
 }
 
-/** Does a host name match a cluster domain glob? */
-function inDomains(host: string, domains: readonly string[]): boolean {
-  return domains.some((d) => (d.startsWith('*.') ? host.endsWith(d.slice(1)) : host === d));
-}
-
 /**
  * Where a host (as it appears in a URL or a host field, readable text) points. A single-label name
  * counts as a cluster service only in a URL (`bare`): in a host field it may be a remote's or an
@@ -98,7 +94,8 @@ export function classifyHost(rawHost: string, cluster: ClusterConfig, bare = tru
     const inner = embeddedAddress(host.slice(0, -wildcard.length - 1));
     if (inner !== undefined) return { cls: classifyV4(inner, cluster.cidrs), how: `through ${wildcard}` };
   }
-  if (inDomains(host, cluster.domains)) return { cls: 'cluster' };
+  // Cluster domains are host globs: `*.svc` is every name under svc.
+  if (anyHostGlob(cluster.domains, host)) return { cls: 'cluster' };
   // A single label resolves through the pod's search domains: a service of the cluster.
   if (bare && !host.includes('.') && /^[a-z0-9_-]+$/.test(host)) return { cls: 'cluster', how: 'as a bare service name' };
   if (PRIVATE_SUFFIXES.some((s) => host.endsWith(s))) return { cls: 'private' };

@@ -1,12 +1,11 @@
 // Policy globs: `*` stands for any run of characters (none included, dots and slashes included);
 // every other character stands for itself. A glob must match the whole value.
 //
-//   hostGlob('*.example.com', 'api.eu.example.com')  true   (but not 'example.com' itself)
 //   pathGlob('/v1/*', '/v1/chat/completions')        true   (but not '/v1')
 //   nameGlob('mcp_*', 'mcp_search')                  true
 //
-// Host globs ignore case and a trailing dot (DNS names are case-insensitive); path and tool-name
-// globs are case-sensitive, as the servers that read them are.
+// Path and tool-name globs are case-sensitive, as the servers that read them are. Host globs have
+// their own dialect, built on this one label by label: host-glob.ts.
 //
 // A glob compiles to an anchored pattern of literal pieces instead of a RegExp: `^a.*b.*c.*d$`
 // backtracks polynomially on a long path an agent controls, while finding each middle piece at
@@ -59,11 +58,6 @@ export function globMatch(glob: string, value: string): boolean {
     at = found + piece.length;
   }
   return true;
-}
-
-/** Does a host name match a host glob? Case-insensitive; a trailing dot on either side is ignored. */
-export function hostGlob(glob: string, host: string): boolean {
-  return globMatch(glob.toLowerCase().replace(/\.$/, ''), host.toLowerCase().replace(/\.$/, ''));
 }
 
 /** Does a URL path (without its query) match a path glob? Case-sensitive. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelPricing } from '../api/index.js';
-import type { Call } from './call.js';
+import type { ModelPricing } from '../../api/index.js';
+import type { Call } from '../call.js';
 import { BUILTIN_PRICES, costOf, DEFAULT_MAX_OUTPUT_TOKENS, estimateCost, formatUsd, knownMaxOutputTokens, matchModelGlob, modelCandidates, priceFor, priceTokens, worstCaseCost } from './pricing.js';
 
 describe('built-in price table', () => {

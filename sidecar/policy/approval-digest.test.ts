@@ -1,7 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, heldTool } from './digest.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
+import { heldTool } from './approval-digest.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -1,7 +1,14 @@
 // One definition of "what changed since pinning", used by the toolPinning check (its verdict) and
 // by the pin book (its metric and Event).
 import type { OfferedTool } from '../call.js';
-import type { Drift } from './store.js';
+
+/** What changed in a server's tool list since it was pinned. */
+export interface Drift {
+  /** Pinned tools whose definition is now different. */
+  changed: string[];
+  /** Tools the server offers that were not pinned. */
+  added: string[];
+}
 
 /** The offered tools that differ from the pins: changed definitions, and tools that were never pinned. */
 export function driftOf(pinned: ReadonlyMap<string, string>, offered: readonly OfferedTool[]): Drift {

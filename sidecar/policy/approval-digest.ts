@@ -3,18 +3,8 @@
 // the same call from another replica of the agent) finds the approval; any other arguments do not.
 import { createHash } from 'node:crypto';
 import { APPROVAL_PREVIEW_CHARS } from '../../api/approval-names.js';
-import type { HeldTool } from '../policy/verdict.js';
-
-/** JSON with object keys sorted at every level: equal arguments give equal digests. */
-export function canonicalJson(value: unknown): string {
-  if (value === undefined) return 'null';
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
+import { canonicalJson } from '../../lib/canonical-json.js';
+import type { HeldTool } from './verdict.js';
 
 /**
  * A string that holds its own characters. V8 makes a slice of a long string a view that keeps the
@@ -36,7 +26,7 @@ export interface HoldTerms {
   policy: string;
   generation: number;
   timeoutSeconds: number;
-  timeoutAction: 'reject' | 'approve';
+  timeoutAction: HeldTool['timeoutAction'];
 }
 
 /** The held tool call: digests and a bounded preview; the arguments themselves are not kept. */

@@ -2,7 +2,7 @@
 // read by request(), admit(), release() and settle() of the same call (shared-limits.ts). Keyed by
 // call id and owner (check + policy). Entries of calls that never reach settle or release (a client
 // that vanished between prepare and decision) are forgotten after a TTL.
-import type { SharedKeys } from './keys.js';
+import type { SharedKeys } from './shared-limit-keys.js';
 
 export type Memo =
   | { kind: 'taken'; keys: SharedKeys; rpm?: number; tpm?: number; tokens: number; at: number }

@@ -2,10 +2,10 @@
 //
 // Rate limits: chaperone:rl:<namespace>/<policy>:<scope>:<agent>:requests|tokens, where scope is
 // `rateLimits` or `egress:<rule index>:<rule match>` (as rate-limit.ts keys its local buckets: per
-// policy, section or egress rule, and agent). Every key has a TTL (scripts.ts).
+// policy, section or egress rule, and agent). Every key has a TTL (shared-limits/scripts.ts).
 //
 // Budgets: chaperone:budget:<namespace>/<policy>:agent:<agent>:<UTC day> and
-// chaperone:budget:<namespace>/<policy>:session:<session> (budget-scripts.ts). The session id is
+// chaperone:budget:<namespace>/<policy>:session:<session> (shared-limits/budget-scripts.ts). The session id is
 // the agent's own header: one that is long or not plain printable ASCII is replaced by its SHA-256,
 // so an agent cannot make huge keys or keys that read as another party's.
 import { createHash } from 'node:crypto';

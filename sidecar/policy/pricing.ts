@@ -13,10 +13,10 @@
 // (`-`, `:`, `@`, `_`), so `gpt-4o` covers `gpt-4o-2024-08-06` and `gpt-4o-mini` has its own entry.
 // A dot is not a separator: `gpt-4.2` or `claude-2.1` is a different model, not a snapshot of `gpt-4`.
 // Names nothing matches (Azure deployment names, application inference profiles) have no price.
-import type { ModelPricing } from '../api/index.js';
-import type { Call, Usage } from './call.js';
-import { estimateInputTokens, estimateOutputTokens } from './policy/estimate.js';
-import { nameGlob } from './policy/glob.js';
+import type { ModelPricing } from '../../api/index.js';
+import type { Call, Usage } from '../call.js';
+import { estimateInputTokens, estimateOutputTokens } from './estimate.js';
+import { nameGlob } from '../../api/glob.js';
 
 export interface Price {
   /** USD per million input (prompt) tokens. */

@@ -1,0 +1,64 @@
+// Host globs: the one dialect for every host pattern, whether it says which hosts the sidecar
+// intercepts (the providers, spec.intercept.hosts, the intercept-hosts annotation), which an egress
+// or passThrough rule fits, or which names are the cluster's (spec.threats.clusterDomains):
+//
+//   *                       every host
+//   *.example.com           every name under example.com, at any depth (a.example.com,
+//                           a.b.example.com), not example.com itself
+//   bedrock-runtime.*.amazonaws.com, *-aiplatform.googleapis.com
+//                           any other `*` is part of one label: it never crosses a dot
+//
+// Case is ignored, and so is a trailing dot on either side (DNS names are case-insensitive).
+//
+// Why these: a leading `*.` owns a whole domain, as DNS delegates it. Everything below example.com
+// is example.com's to name, so a deny rule or an intercept list cannot be slipped past by one more
+// label (`a.b.internal.example.com` is still under `*.internal.example.com`), and an allow rule opens
+// nothing example.com does not control. A `*` anywhere else stays inside its label, so no pattern
+// can reach into a domain its author did not write: `api.*.com` fits `api.example.com`, never
+// `api.example.com.evil.net`.
+import { globMatch } from './glob.js';
+
+/** A glob split into its labels; `anySubdomain` for a leading `*.`; undefined labels for `*` alone. */
+interface CompiledHostGlob {
+  anySubdomain: boolean;
+  labels?: string[];
+}
+
+const cache = new Map<string, CompiledHostGlob>();
+/** Globs come from policies and the built-in lists, a bounded set; the limit only guards against a runaway. */
+const CACHE_LIMIT = 10_000;
+
+const normalized = (name: string): string => name.toLowerCase().replace(/\.$/, '');
+
+function compile(glob: string): CompiledHostGlob {
+  const g = normalized(glob);
+  if (g === '*') return { anySubdomain: false };
+  const anySubdomain = g.startsWith('*.');
+  return { anySubdomain, labels: (anySubdomain ? g.slice(2) : g).split('.') };
+}
+
+function compiled(glob: string): CompiledHostGlob {
+  let c = cache.get(glob);
+  if (!c) {
+    c = compile(glob);
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(glob, c);
+  }
+  return c;
+}
+
+/** Does the host fit the host glob? */
+export function hostGlob(glob: string, host: string): boolean {
+  const { anySubdomain, labels } = compiled(glob);
+  if (!labels) return true;
+  const hostLabels = normalized(host).split('.');
+  if (anySubdomain ? hostLabels.length <= labels.length : hostLabels.length !== labels.length) return false;
+  // The glob's labels against the host's last ones; a leading `*.` has taken the rest.
+  const offset = hostLabels.length - labels.length;
+  return labels.every((label, i) => globMatch(label, hostLabels[offset + i]!));
+}
+
+/** Does any of the host globs fit the host? */
+export function anyHostGlob(globs: readonly string[], host: string): boolean {
+  return globs.some((g) => hostGlob(g, host));
+}
