@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ApprovalRequestStatus } from '../api/approval-names.js';
 import { createLogger } from '../lib/logger.js';
 import { approvalEventName, approvalKey, startApprovalController } from './approval-controller.js';
-import type { ObservedApproval } from './approvals.js';
+import type { ObservedApproval } from './approval-phases.js';
 import type { WorkQueue } from './manager/work-queue.js';
 
 const NOW = new Date('2030-05-01T12:01:00Z');

@@ -13,7 +13,7 @@ import { APPROVAL_KIND, APPROVAL_PLURAL, type ApprovalRequestStatus } from '../a
 import { API_GROUP, API_VERSION } from '../api/schema.js';
 import { isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/logger.js';
-import { isPendingAt, notificationBody, planApproval, type ApprovalPlan, type ObservedApproval, type PlannedEvent } from './approvals.js';
+import { isPendingAt, notificationBody, planApproval, type ApprovalPlan, type ObservedApproval, type PlannedEvent } from './approval-phases.js';
 import { MANAGED_LABELS } from './namespace-config.js';
 import type { WorkQueue } from './manager/work-queue.js';
 

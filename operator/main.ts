@@ -15,7 +15,7 @@ import { kubernetesLease } from '../lib/kubernetes-lease.js';
 import { defaultIdentity } from '../lib/leader-election.js';
 import type { Logger } from '../lib/logger.js';
 import { approvalKey, startApprovalController } from './approval-controller.js';
-import type { ObservedApproval } from './approvals.js';
+import type { ObservedApproval } from './approval-phases.js';
 import type { GovernancePolicyObject } from './cluster-client.js';
 import { GOVERNANCE_POLICY_PLURAL, kubeClusterClients } from './kube-cluster-client.js';
 import { Manager } from './manager/manager.js';

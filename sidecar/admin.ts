@@ -9,6 +9,7 @@
 //   open like /healthz, /readyz and /metrics, which are always open (probes and Prometheus).
 import { timingSafeEqual } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
+import { serveHealth } from '../lib/health-endpoints.js';
 import { MemoryApprovals } from './approvals/memory.js';
 import type { ApprovalStore } from './approvals/store.js';
 import type { AgentStats } from './audit.js';
@@ -51,19 +52,9 @@ export function createAdminApp(state: AdminState): Express {
   const app = express();
   app.disable('x-powered-by');
 
-  app.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok\n');
-  });
-
-  app.get('/readyz', (_req, res) => {
-    const reason = state.notReadyReason();
-    if (reason) res.status(503).type('text/plain').send(`not ready: ${reason}\n`);
-    else res.type('text/plain').send('ready\n');
-  });
-
-  app.get('/metrics', async (_req, res) => {
-    state.beforeScrape?.();
-    res.type(state.metrics.registry.contentType).send(await state.metrics.registry.metrics());
+  const health = { notReadyReason: state.notReadyReason, registry: state.metrics.registry, ...(state.beforeScrape ? { beforeScrape: state.beforeScrape } : {}) };
+  app.use((req, res, next) => {
+    if (!serveHealth(health, req, res)) next();
   });
 
   // It names agents, session ids and spend: with a token configured, only its holder reads it.

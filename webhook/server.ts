@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serveHealth } from '../lib/health-endpoints.js';
 import type { Logger } from '../lib/logger.js';
 import { admit, type AdmissionScope } from './admission.js';
 import { NAMESPACE_INJECT_PATH, POD_INJECT_PATH } from './configuration.js';
@@ -63,17 +64,11 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   // path, and express's routing and body parsing cost as much CPU per review as the injection
   // itself (bench/admission.ts: 0.8 ms against 0.45 ms per review, client included).
   const limit = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  const health = { notReadyReason: () => (serving ? undefined : 'TLS not serving'), registry: metrics.registry };
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     const scope: AdmissionScope | undefined = path === POD_INJECT_PATH ? 'pod' : path === NAMESPACE_INJECT_PATH ? 'namespace' : undefined;
-    if (req.method === 'GET' && path === '/healthz') return text(res, 200, 'ok\n');
-    if (req.method === 'GET' && path === '/readyz') return serving ? text(res, 200, 'ready\n') : text(res, 503, 'not ready: TLS not serving\n');
-    if (req.method === 'GET' && path === '/metrics') {
-      return void metrics.registry.metrics().then(
-        (body) => send(res, 200, metrics.registry.contentType, body),
-        (err: unknown) => text(res, 500, `${String(err)}\n`),
-      );
-    }
+    if (serveHealth(health, req, res)) return;
     if (!scope) return text(res, 404, 'not found\n');
     if (req.method !== 'POST') return text(res, 405, 'use POST\n');
     // Read the body, bounded: the API server caps AdmissionReviews at 3 MiB.

@@ -18,7 +18,7 @@ describe('health server', () => {
     const base = `http://127.0.0.1:${server.address.port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const notReady = await fetch(`${base}/readyz`);
-    expect([notReady.status, await notReady.text()]).toEqual([503, 'informers not synced\n']);
+    expect([notReady.status, await notReady.text()]).toEqual([503, 'not ready: informers not synced\n']);
     ready = true;
     expect((await fetch(`${base}/readyz?verbose`)).status).toBe(200);
     expect(await (await fetch(`${base}/metrics`)).text()).toContain('chaperone_test_total 1');

@@ -1,5 +1,6 @@
 // The manager's health and metrics port: /healthz (the process answers), /readyz (the caches are
-// synced) and /metrics (Prometheus text), over plain HTTP or TLS with a self-signed certificate.
+// synced) and /metrics (Prometheus text; lib/health-endpoints.ts, as every component serves them),
+// over plain HTTP or TLS with a self-signed certificate.
 
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -7,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { splitHostPort } from '../../lib/cli.js';
+import { serveHealth } from '../../lib/health-endpoints.js';
 import { selfSignedServing } from '../../lib/x509.js';
 
 export interface HealthServerOptions {
@@ -24,21 +26,9 @@ export interface HealthServer {
 }
 
 export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
+  const endpoints = { notReadyReason: () => (opts.isReady() ? undefined : 'informers not synced'), registry: opts.registry };
   const serve: RequestListener = (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    } else if (path === '/readyz') {
-      const ready = opts.isReady();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok\n' : 'informers not synced\n');
-    } else if (path === '/metrics') {
-      opts.registry.metrics().then(
-        (body) => res.writeHead(200, { 'content-type': opts.registry.contentType }).end(body),
-        (err: unknown) => res.writeHead(500).end(String(err)),
-      );
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-    }
+    if (!serveHealth(endpoints, req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   };
   // TLS without a CA to trust: kubelet's HTTPS probes do not verify, and Prometheus scrapes it with
   // insecureSkipVerify (as controller-runtime's secure metrics do); it keeps the traffic private.

@@ -9,7 +9,7 @@ import {
   notificationBody,
   planApproval,
   type ObservedApproval,
-} from './approvals.js';
+} from './approval-phases.js';
 
 const CREATED = new Date('2030-05-01T12:00:00Z');
 const EXPIRES = new Date('2030-05-01T12:10:00Z');
