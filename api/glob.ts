@@ -10,6 +10,7 @@
 // A glob compiles to an anchored pattern of literal pieces instead of a RegExp: `^a.*b.*c.*d$`
 // backtracks polynomially on a long path an agent controls, while finding each middle piece at
 // its leftmost place after the previous one is both correct for `*` globs and linear.
+import { boundedMemo } from '../lib/bounded-memo.js';
 
 /** `a*b*c` as prefix 'a', middle ['b'], suffix 'c'; no star: exact. */
 interface CompiledGlob {
@@ -18,10 +19,6 @@ interface CompiledGlob {
   middle: string[];
   suffix: string;
 }
-
-const cache = new Map<string, CompiledGlob>();
-/** Globs come from policies, a bounded set; the limit only guards against a runaway. */
-const CACHE_LIMIT = 10_000;
 
 function compile(glob: string): CompiledGlob {
   const pieces = glob.split('*');
@@ -33,15 +30,8 @@ function compile(glob: string): CompiledGlob {
   };
 }
 
-function compiled(glob: string): CompiledGlob {
-  let c = cache.get(glob);
-  if (!c) {
-    c = compile(glob);
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(glob, c);
-  }
-  return c;
-}
+/** Globs are compiled once (lib/bounded-memo.ts). */
+const compiled = boundedMemo(compile);
 
 /** Does the whole value match the glob? Case-sensitive. */
 export function globMatch(glob: string, value: string): boolean {

@@ -17,16 +17,13 @@
 // can reach into a domain its author did not write: `api.*.com` fits `api.example.com`, never
 // `api.example.com.evil.net`.
 import { globMatch } from './glob.js';
+import { boundedMemo } from '../lib/bounded-memo.js';
 
 /** A glob split into its labels; `anySubdomain` for a leading `*.`; undefined labels for `*` alone. */
 interface CompiledHostGlob {
   anySubdomain: boolean;
   labels?: string[];
 }
-
-const cache = new Map<string, CompiledHostGlob>();
-/** Globs come from policies and the built-in lists, a bounded set; the limit only guards against a runaway. */
-const CACHE_LIMIT = 10_000;
 
 const normalized = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 
@@ -37,15 +34,8 @@ function compile(glob: string): CompiledHostGlob {
   return { anySubdomain, labels: (anySubdomain ? g.slice(2) : g).split('.') };
 }
 
-function compiled(glob: string): CompiledHostGlob {
-  let c = cache.get(glob);
-  if (!c) {
-    c = compile(glob);
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(glob, c);
-  }
-  return c;
-}
+/** Globs are compiled once (lib/bounded-memo.ts). */
+const compiled = boundedMemo(compile);
 
 /** Does the host fit the host glob? */
 export function hostGlob(glob: string, host: string): boolean {
