@@ -41,6 +41,7 @@
 import type { GovernancePolicy, StoreFailureMode } from '../../api/index.js';
 import type { Call } from '../call.js';
 import { costOf, estimateCost, formatUsd, priceFor, worstCaseCost } from './pricing.js';
+import { CallMemos } from './call-memos.js';
 import type { CallResult, Check, CheckContext } from './pipeline.js';
 import type { Verdict } from './verdict.js';
 
@@ -91,7 +92,7 @@ export const DEFAULT_BUDGET_STORE_FAILURE: StoreFailureMode = 'local';
 
 /** What the store answered when a call was prepared (see the header). */
 type Memo =
-  | { kind: 'taken'; scopes: SpendScope[]; at: number }
+  | { kind: 'taken'; scopes: SpendScope[]; reservedUsd: number; at: number }
   | { kind: 'refused'; reason: string; at: number }
   | { kind: 'unavailable'; at: number };
 
@@ -202,8 +203,8 @@ export function createBudgetCheck(clock: () => Date = () => new Date(), options:
   const reservations = new Map<string, Reservation>();
   /** scope -> the reservations in flight against it. */
   const inFlight = new Map<string, Set<Reservation>>();
-  /** Prepared calls' store answers, by policy + call id; forgotten at settle, release or after the reservation TTL. */
-  const memos = new Map<string, Memo>();
+  /** Prepared calls' store answers, by policy; forgotten at settle, release or after the reservation TTL. */
+  const memos = new CallMemos<Memo>(ttlMs);
   let lastSweep = -Infinity;
 
   /** What is reserved against a scope now (expired reservations no longer count, swept or not). */
@@ -232,7 +233,6 @@ export function createBudgetCheck(clock: () => Date = () => new Date(), options:
     if (nowMs - lastSweep < SWEEP_INTERVAL_MS) return;
     lastSweep = nowMs;
     for (const [key, r] of reservations) if (r.expires <= nowMs) release(key);
-    for (const [key, m] of memos) if (nowMs - m.at > ttlMs) memos.delete(key);
   };
 
   /** policy + agent -> spend on `day`; entries of past days read as zero and are pruned. */
@@ -306,31 +306,29 @@ export function createBudgetCheck(clock: () => Date = () => new Date(), options:
             const now = clock();
             const totals = capsOf(call, policy, utcDay(now));
             if (totals.length === 0) return;
-            const key = keyOf(policyKey(policy), call.id);
+            const pk = policyKey(policy);
             const at = now.getTime();
-            sweep(at);
-            if (!ledger.up) return void memos.set(key, { kind: 'unavailable', at });
+            if (!ledger.up) return void memos.set(call.id, pk, { kind: 'unavailable', at });
             const worst = worstCaseCost(call, spec.pricing) ?? 0;
             try {
               const answer = await ledger.reserve(call.id, worst, ttlMs, totals);
               answer.totals.forEach((t, i) => observe(totals[i]!.scope, t.spentUsd, at));
               const refused = totals[answer.refusedIndex];
               memos.set(
-                key,
+                call.id,
+                pk,
                 answer.ok
-                  ? { kind: 'taken', scopes: totals.map((t) => t.scope), at }
+                  ? { kind: 'taken', scopes: totals.map((t) => t.scope), reservedUsd: worst, at }
                   : { kind: 'refused', reason: overCap(whoOf(refused!.scope), answer.totals[answer.refusedIndex]!, refused!.capUsd, worst, ' (fleet-wide)') ?? 'over budget', at },
               );
             } catch {
               // The ledger counts the failure (chaperone_shared_limits_errors_total).
-              memos.set(key, { kind: 'unavailable', at });
+              memos.set(call.id, pk, { kind: 'unavailable', at });
             }
           },
           release(call: Call, policy: GovernancePolicy): void {
-            const key = keyOf(policyKey(policy), call.id);
-            const m = memos.get(key);
-            memos.delete(key);
-            if (m?.kind === 'taken') void ledger.settle(call.id, m.scopes, 0, []);
+            const m = memos.take(call.id, policyKey(policy));
+            if (m?.kind === 'taken' && m.reservedUsd > 0) void ledger.settle(call.id, m.scopes, 0, []);
           },
         }
       : {}),
@@ -340,7 +338,7 @@ export function createBudgetCheck(clock: () => Date = () => new Date(), options:
       if (!spec) return undefined;
       const pk = policyKey(policy);
       const deny = (reason: string): Verdict => ({ decision: 'deny', rule: 'budget', policy: pk, reason });
-      const m = ledger ? memos.get(keyOf(pk, call.id)) : undefined;
+      const m = ledger ? memos.get(call.id, pk) : undefined;
       if (m?.kind === 'refused') return deny(m.reason);
       const mode = spec.onStoreFailure ?? DEFAULT_BUDGET_STORE_FAILURE;
       // The day and session caps: judged by the store (taken), skipped (failOpen), refused
@@ -381,7 +379,7 @@ export function createBudgetCheck(clock: () => Date = () => new Date(), options:
       sweep(nowMs);
       const pk = policyKey(policy);
       // Reserved in the store already, or not counted at all (failOpen while it is away).
-      const m = ledger ? memos.get(keyOf(pk, call.id)) : undefined;
+      const m = ledger ? memos.get(call.id, pk) : undefined;
       if (m?.kind === 'taken' || (m?.kind === 'unavailable' && (spec.onStoreFailure ?? DEFAULT_BUDGET_STORE_FAILURE) === 'failOpen')) return;
       const scopes = capsOf(call, policy, utcDay(ctx.now)).map((t) => scopeKey(t.scope));
       if (scopes.length === 0) return;
@@ -404,8 +402,7 @@ export function createBudgetCheck(clock: () => Date = () => new Date(), options:
       const pk = policyKey(policy);
       // The reservation gives way to the real cost (none when the call failed without usage).
       release(keyOf(pk, call.id));
-      const memo = ledger ? memos.get(keyOf(pk, call.id)) : undefined;
-      memos.delete(keyOf(pk, call.id));
+      const memo = ledger ? memos.take(call.id, pk) : undefined;
       sweep(ctx.now.getTime());
       prune(ctx.now);
       // This policy's own prices win over whatever the data path priced the call at.
@@ -425,7 +422,7 @@ export function createBudgetCheck(clock: () => Date = () => new Date(), options:
       if (!ledger) return;
       // The fleet's totals: every charge goes to the store (also for calls judged locally while it
       // was away), to the totals of the day the call ends on.
-      const reserved = memo?.kind === 'taken' ? memo.scopes : [];
+      const reserved = memo?.kind === 'taken' && memo.reservedUsd > 0 ? memo.scopes : [];
       const charge = charged > 0 ? capsOf(call, policy, day).map((t) => t.scope) : [];
       if (reserved.length === 0 && charge.length === 0) return;
       void ledger.settle(call.id, reserved, charged, charge).then((spent) => spent?.forEach((usd, i) => observe(charge[i]!, usd, nowMs)));

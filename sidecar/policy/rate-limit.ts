@@ -34,7 +34,13 @@
 import { policyKey, type GovernancePolicy, type RateLimit, type RateLimitsSpec } from '../../api/index.js';
 import type { Call } from '../call.js';
 import { sharedKeys, type SharedKeys } from './shared-limit-keys.js';
-import { Reservations, type Memo } from './shared-limit-reservations.js';
+import { CallMemos } from './call-memos.js';
+
+/** What the store answered when a call was prepared (shared-limits.ts). */
+type Memo =
+  | { kind: 'taken'; keys: SharedKeys; rpm?: number; tpm?: number; tokens: number; at: number }
+  | { kind: 'refused'; waitMs: number; keys: SharedKeys; rpm?: number; tpm?: number; tokens: number; at: number }
+  | { kind: 'unavailable'; at: number };
 import { DEFAULT_STORE_FAILURE, type SharedLimits } from './shared-limits.js';
 import { ruleForCall } from './egress.js';
 import { estimateTotalTokens } from './estimate.js';
@@ -234,7 +240,7 @@ function limitCheck(
   section: 'rateLimits' | 'egress',
   demandOf: (call: Call, policy: GovernancePolicy, ctx: CheckContext) => Demand | undefined,
   shared: SharedLimits | undefined,
-  memos: Reservations,
+  memos: CallMemos<Memo>,
 ): Check {
   const owner = (policy: GovernancePolicy): string => `${section} ${policyKey(policy)}`;
   const failureMode = (policy: GovernancePolicy) => policy.spec.rateLimits?.onStoreFailure ?? DEFAULT_STORE_FAILURE;
@@ -339,7 +345,7 @@ export interface RateLimitCheckOptions extends RateLimiterOptions {
 /** The two rate-limit checks, sharing one limiter. Create once per sidecar (the state is in here). */
 export function createRateLimitChecks(options: RateLimitCheckOptions = {}): RateLimitChecks {
   const limiter = new RateLimiter(options);
-  const memos = new Reservations(options.reservationTtlMs, options.sweepIntervalMs);
+  const memos = new CallMemos<Memo>(options.reservationTtlMs, options.sweepIntervalMs);
   const prefix = options.shared?.prefix;
 
   // Per limited party (a policy's section or egress rule, and an agent) the limits and bucket names

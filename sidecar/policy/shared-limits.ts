@@ -6,7 +6,7 @@
 // trip is asynchronous, so the store is asked *before* them, in the pipeline's async prepare step:
 //   prepareRequest()  reserves atomically in the store (shared-limits/scripts.ts: 1 request and the
 //                     token estimate, or nothing and how long until it would fit) and writes the
-//                     answer on a per-call memo (shared-limit-reservations.ts).
+//                     answer on a per-call memo (call-memos.ts).
 //   request()         stays pure: it reads the memo. Taken: passes; refused: rate_limited with
 //                     Retry-After; the store could not answer: the section's onStoreFailure
 //                     (local: this replica's own buckets, as without a store; failOpen: passes
