@@ -15,14 +15,13 @@ import { startRedis } from '../e2e/harness/redis.js';
 import { PROJECT_ROOT } from '../lib/project.js';
 import { validatePolicy } from '../api/index.js';
 import type { Call } from '../sidecar/call.js';
-import { Pipeline } from '../sidecar/policy/pipeline.js';
+import { noPause, Pipeline } from '../sidecar/policy/pipeline.js';
 import { createBudgetCheck } from '../sidecar/policy/budget.js';
 import { createRateLimitChecks } from '../sidecar/policy/rate-limit.js';
 import { StoreSpendLedger } from '../sidecar/shared-limits/spend-ledger.js';
 import { SharedLimitStore } from '../sidecar/shared-limits/store.js';
 
 const AIM_MS = 0.3;
-const noPause = (): Promise<void> => Promise.resolve();
 const { policy } = validatePolicy({
   apiVersion: 'chaperone.dev/v1alpha1',
   kind: 'GovernancePolicy',

@@ -7,6 +7,7 @@ import type { Call } from './call.js';
 import type { ConfigSnapshot } from './config.js';
 import type { DataPath } from './data-path.js';
 import type { ErrorKind } from './providers/adapter.js';
+import { noPause } from './policy/pipeline.js';
 import { combine, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
 
 /**
@@ -27,8 +28,6 @@ export function stopKind(decision: Decision): ErrorKind {
 export function decide(dp: DataPath, call: Call, snapshot: ConfigSnapshot): Outcome {
   return dp.pipeline.evaluateRequest(call, snapshot.policies);
 }
-
-const noPause = (): Promise<void> => Promise.resolve();
 
 /**
  * decide(), after the pipeline's async prepare step when a check needs it for every call (fleet-wide

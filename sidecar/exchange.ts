@@ -10,7 +10,7 @@ import { approvalHeader, holdBody, holdMessage, HOLD_STATUS, wantsAsync } from '
 import { gate, useAll } from './approvals/resolve.js';
 import { ApprovalStoreUnavailable, type ApprovalRecord } from './approvals/store.js';
 import { pathWithoutQuery } from './audit.js';
-import { decide as decideCall, recordDecision, stopKind, stopStatus } from './decision.js';
+import { decide as decideCall, prepareAndDecide, recordDecision, stopKind, stopStatus } from './decision.js';
 import type { Call, OfferedTool, Provider, RequestFacts, ResponseFacts, StreamEvent, StreamFrame, Usage } from './call.js';
 import type { ConfigSnapshot } from './config.js';
 import type { DataPath, Target } from './data-path.js';
@@ -38,14 +38,13 @@ import { closedPrefixInPieces, structuralProblem, structuralProblemInPieces } fr
 import { JSON_BOUNDS, JsonBeyondBounds, parseJsonInPieces, splitsPair, stringifyInPieces } from './json-pieces.js';
 import { LARGE_BODIES_AT_ONCE, Turns } from './large-work.js';
 import { decodeRequestBody, quoted, utf8Text } from './request-body.js';
-import type { CallResult, Pause } from './policy/pipeline.js';
+import { noPause, type CallResult, type Pause } from './policy/pipeline.js';
 import { mcpServerOf } from './tool-pins/book.js';
 import { blocks, type Decision, type Outcome, type Verdict } from './policy/verdict.js';
 
 /** Bodies (and whole answers) larger than this are read in steps, the event loop let run between them. */
 const PAUSE_ABOVE_BYTES = 256 * 1024;
 const letOthersRun = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const noPause = (): Promise<void> => Promise.resolve();
 /** Large bodies read at once, taking turns (large-work.ts). */
 const largeBodies = new Turns(LARGE_BODIES_AT_ONCE);
 
@@ -367,9 +366,8 @@ async function decide(dp: DataPath, ex: Exchange, call: Call): Promise<Outcome |
     if (held.kind === 'stop') return void answerStop(dp, ex, held);
     approvals = held.use;
     call.approvedDigests = new Set(held.digests);
-    // The hold gave back what the prepare step reserved: reserve again (fleet-wide limits).
-    if (dp.pipeline.preparesEveryCall) await dp.pipeline.prepareRequest(call, ex.snapshot.policies, noPause);
-    outcome = decideCall(dp, call, ex.snapshot);
+    // The hold gave back what the prepare step reserved: prepared again (fleet-wide limits).
+    outcome = await prepareAndDecide(dp, call, ex.snapshot);
   }
   ex.outcome = outcome;
   if (outcome.final.decision !== 'allow') ex.reported = outcome.final;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { noPause } from './policy/pipeline.js';
 import { JSON_BOUNDS, JsonTooDeep, JsonTooWide, parseJsonInPieces, stringifyInPieces } from './json-pieces.js';
 import { writeJson, type Json, type WriteStyle } from '../e2e/fuzz/json-writer.js';
 import { buildPayload, PAYLOAD_KINDS } from '../e2e/fuzz/payloads.js';
 import { NAME_VARIANTS, SECRETS, SECRET_STYLES, spellSecret } from '../e2e/fuzz/threats.js';
 import { SeededRandom } from '../lib/seeded-random.js';
 
-const noPause = (): Promise<void> => Promise.resolve();
 const DEFAULT_PIECE = 256 * 1024;
 
 /** A seeded PRNG, so a failing case can be replayed. */

@@ -211,12 +211,11 @@ export async function startSidecar(options: SidecarOptions, log: Logger = create
       if (!config.current()) return `configuration not loaded${lastReloadError ? `: ${lastReloadError}` : ''}`;
       if (caDir && !certs.enabled) return 'interception CA not loaded';
       // Only failClosed refuses calls while the store is away: then the pod is truly not serving.
+      if (!store || store.up) return undefined;
       const closed = config.current()?.policies.find((p) => p.spec.rateLimits?.onStoreFailure === 'failClosed' || p.spec.budget?.onStoreFailure === 'failClosed');
-      if (store && !store.up && closed) {
-        const section = closed.spec.rateLimits?.onStoreFailure === 'failClosed' ? 'rateLimits' : 'budget';
-        return `shared limits store unavailable (policy ${policyKey(closed)} has ${section}.onStoreFailure: failClosed)`;
-      }
-      return undefined;
+      if (!closed) return undefined;
+      const section = closed.spec.rateLimits?.onStoreFailure === 'failClosed' ? 'rateLimits' : 'budget';
+      return `shared limits store unavailable (policy ${policyKey(closed)} has ${section}.onStoreFailure: failClosed)`;
     },
     metrics,
     stats,

@@ -154,7 +154,7 @@ interface SessionEntry {
 const policyKey = (policy: GovernancePolicy): string => `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name}`;
 /** "YYYY-MM-DD" in UTC, computed once per day rather than per call (toISOString is not free). */
 let lastDay = { number: NaN, text: '' };
-const utcDay = (d: Date): string => {
+export const utcDay = (d: Date): string => {
   const number = Math.floor(d.getTime() / 86_400_000);
   if (number !== lastDay.number) lastDay = { number, text: d.toISOString().slice(0, 10) };
   return lastDay.text;
@@ -344,7 +344,8 @@ export function createBudgetCheck(clock: () => Date = () => new Date(), options:
       // The day and session caps: judged by the store (taken), skipped (failOpen), refused
       // (failClosed) or judged on this replica's totals (local, no store, or not prepared).
       if (m?.kind !== 'taken' && !(m?.kind === 'unavailable' && mode === 'failOpen')) {
-        if (m?.kind === 'unavailable' && mode === 'failClosed' && capsOf(call, policy, '').length > 0) {
+        const caps = capsOf(call, policy, utcDay(ctx.now));
+        if (m?.kind === 'unavailable' && mode === 'failClosed' && caps.length > 0) {
           return {
             decision: 'circuit_open',
             rule: 'budget',
@@ -354,9 +355,8 @@ export function createBudgetCheck(clock: () => Date = () => new Date(), options:
           };
         }
         const nowMs = ctx.now.getTime();
-        const day = utcDay(ctx.now);
         let worst: number | undefined;
-        for (const { scope, capUsd } of capsOf(call, policy, day)) {
+        for (const { scope, capUsd } of caps) {
           worst ??= worstCaseCost(call, spec.pricing) ?? 0;
           const why = overCap(whoOf(scope), { spentUsd: spentOf(scope, nowMs), reservedUsd: reservedUsd(scopeKey(scope), nowMs) }, capUsd, worst, '');
           if (why) return deny(why);

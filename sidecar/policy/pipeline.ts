@@ -60,6 +60,8 @@ export interface Check {
 
 /** Lets the event loop run (other connections, health checks) between two slices of one body's work. */
 export type Pause = () => Promise<void>;
+/** The pause of work too small to share the event loop: none. */
+export const noPause: Pause = () => Promise.resolve();
 
 /** Applies the section's mode: audit turns a stop or a rewrite into a note. */
 function applyMode(verdict: Verdict | undefined, mode: Mode): Verdict | undefined {

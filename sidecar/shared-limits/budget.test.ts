@@ -4,37 +4,30 @@
 // day's spend, an abandoned reservation expires, and while the store is away onStoreFailure holds and
 // the charges made meanwhile reach the store when it is back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisCommand, startRedis, type RedisServer } from '../../e2e/harness/redis.js';
+import { redisCommand, type RedisServer } from '../../e2e/harness/redis.js';
 import { validatePolicy, type GovernancePolicy } from '../../api/index.js';
 import type { Call } from '../call.js';
 import { costOf } from '../policy/pricing.js';
-import { createBudgetCheck } from '../policy/budget.js';
-import { Pipeline, type CallResult } from '../policy/pipeline.js';
+import { createBudgetCheck, utcDay } from '../policy/budget.js';
+import { noPause, Pipeline, type CallResult } from '../policy/pipeline.js';
 import { agentDayKey, sessionKey } from '../policy/shared-limit-keys.js';
 import { AGENT_DAY_TTL_MS, StoreSpendLedger } from './spend-ledger.js';
-import { SharedLimitStore } from './store.js';
+import type { SharedLimitStore } from './store.js';
+import { startStore, waitUp, type StoreFixture } from './testing.js';
 
 let redis: RedisServer;
 let store: SharedLimitStore;
 let prefixN = 0;
 let seq = 0;
-const noPause = (): Promise<void> => Promise.resolve();
-const today = (): string => new Date().toISOString().slice(0, 10);
+const today = (): string => utcDay(new Date());
 
-async function waitUp(s: SharedLimitStore): Promise<void> {
-  for (let i = 0; i < 200 && !s.up; i++) await new Promise((r) => setTimeout(r, 25));
-  expect(s.up).toBe(true);
-}
-
+let fixture: StoreFixture | undefined;
 beforeAll(async () => {
-  redis = await startRedis();
-  store = new SharedLimitStore({ url: redis.url });
-  store.start();
-  await waitUp(store);
+  fixture = await startStore();
+  ({ redis, store } = fixture);
 });
 afterAll(async () => {
-  await store?.close();
-  await redis?.stop();
+  await fixture?.stop();
 });
 
 // $1 per 1,000 output tokens: a call with max_tokens 100 may cost up to $0.10 (+ its input).

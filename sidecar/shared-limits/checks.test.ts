@@ -2,28 +2,26 @@
 // gives back, settle refunds or charges, and onStoreFailure decides while the store is away. The
 // store is a real redis-server (e2e/harness/redis.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisCommand, startRedis, type RedisServer } from '../../e2e/harness/redis.js';
+import { redisCommand, type RedisServer } from '../../e2e/harness/redis.js';
 import type { Call } from '../call.js';
-import { Pipeline, type Check } from '../policy/pipeline.js';
+import { noPause, Pipeline, type Check } from '../policy/pipeline.js';
 import { createRateLimitChecks } from '../policy/rate-limit.js';
 import { testCall, testPolicy } from '../policy/testing.js';
-import { SharedLimitStore } from './store.js';
+import type { SharedLimitStore } from './store.js';
+import { startStore, type StoreFixture } from './testing.js';
 
 let redis: RedisServer;
 let store: SharedLimitStore;
 let prefixN = 0;
 let seq = 0;
-const noPause = (): Promise<void> => Promise.resolve();
 
+let fixture: StoreFixture | undefined;
 beforeAll(async () => {
-  redis = await startRedis();
-  store = new SharedLimitStore({ url: redis.url });
-  store.start();
-  for (let i = 0; i < 200 && !store.up; i++) await new Promise((r) => setTimeout(r, 25));
+  fixture = await startStore();
+  ({ redis, store } = fixture);
 });
 afterAll(async () => {
-  await store?.close();
-  await redis?.stop();
+  await fixture?.stop();
 });
 
 /** `replicas` sidecars' pipelines sharing the store (each with its own local state), plus `extra` checks. */

@@ -1,13 +1,13 @@
 // Fleet-wide budgets: the SpendLedger the budget check (policy/budget.ts) is given when the sidecar
 // has a shared counter store, over the store's budget scripts (budget-scripts.ts). It turns spending
-// totals into keys (keys.ts) and US dollars into integer nano-dollars, so that many small costs sum
+// totals into keys (policy/shared-limit-keys.ts) and US dollars into integer nano-dollars, so that many small costs sum
 // exactly in the store.
 //
 // A charge that cannot reach the store (it is away, or a command failed) is kept and sent when the
 // store is back (flush(), called when it reconnects), so the fleet's day totals lose nothing to an
-// outage; the queue is bounded (MAX_PENDING_CHARGES, oldest dropped first and counted).
+// outage; the queue is bounded (MAX_PENDING_CHARGES, oldest dropped first).
 import type { GovernancePolicy } from '../../api/index.js';
-import { SESSION_IDLE_MS, type FleetTotal, type SpendLedger, type SpendScope } from '../policy/budget.js';
+import { SESSION_IDLE_MS, utcDay, type FleetTotal, type SpendLedger, type SpendScope } from '../policy/budget.js';
 import { agentDayKey, agentDayPattern, BUDGET_PREFIX, parseAgentDayKey, sessionKey } from '../policy/shared-limit-keys.js';
 import type { SharedLimitStore, StoredTotal } from './store.js';
 
@@ -39,8 +39,6 @@ export interface FleetAgentSpend {
 export class StoreSpendLedger implements SpendLedger {
   private pending: PendingCharge[] = [];
   private flushing = false;
-  /** Charges dropped because the queue was full (the store was away for very long). */
-  dropped = 0;
 
   constructor(
     private readonly store: Pick<SharedLimitStore, 'up' | 'reserveSpend' | 'settleSpend' | 'readTotals'>,
@@ -121,10 +119,7 @@ export class StoreSpendLedger implements SpendLedger {
     // A release (nothing to charge) needs no retry: the reservation expires by itself.
     if (item.charge.length === 0) return;
     this.pending.push(item);
-    if (this.pending.length > MAX_PENDING_CHARGES) {
-      this.pending.shift();
-      this.dropped++;
-    }
+    if (this.pending.length > MAX_PENDING_CHARGES) this.pending.shift();
   }
 
   private keyOf(scope: SpendScope): string {
@@ -140,7 +135,7 @@ const usdOf = (t: StoredTotal): FleetTotal => ({ spentUsd: fromNano(t.spent), re
  * loaded policies with a budget; or why the store could not say.
  */
 export async function fleetSpend(ledger: StoreSpendLedger, policies: readonly GovernancePolicy[]): Promise<{ day: string; agents: FleetAgentSpend[] } | { error: string }> {
-  const day = new Date().toISOString().slice(0, 10);
+  const day = utcDay(new Date());
   const namespaces = [...new Set(policies.filter((p) => p.spec.budget).map((p) => p.metadata.namespace ?? 'default'))];
   if (!ledger.up) return { error: 'the shared limits store is unavailable' };
   try {

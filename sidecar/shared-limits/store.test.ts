@@ -4,6 +4,7 @@ import { redisCommand, startRedis, type RedisServer } from '../../e2e/harness/re
 import { agentDayKey, sharedKeys } from '../policy/shared-limit-keys.js';
 import { BUCKET_TTL_MS } from './scripts.js';
 import { displayUrl, SharedLimitStore, storeOptionsFromFlags, StoreUnavailable } from './store.js';
+import { startStore, waitUp, type StoreFixture } from './testing.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,20 +14,13 @@ let store: SharedLimitStore;
 let n = 0;
 const keys = () => sharedKeys('ns/p', 'rateLimits', `agent-${++n}`, 'test:rl:');
 
-async function waitUp(s: SharedLimitStore): Promise<void> {
-  for (let i = 0; i < 200 && !s.up; i++) await new Promise((r) => setTimeout(r, 25));
-  expect(s.up).toBe(true);
-}
-
+let fixture: StoreFixture | undefined;
 beforeAll(async () => {
-  redis = await startRedis();
-  store = new SharedLimitStore({ url: redis.url });
-  store.start();
-  await waitUp(store);
+  fixture = await startStore();
+  ({ redis, store } = fixture);
 });
 afterAll(async () => {
-  await store?.close();
-  await redis?.stop();
+  await fixture?.stop();
 });
 
 describe('shared buckets in redis-server', () => {
