@@ -40,6 +40,14 @@ describe('hostGlob', () => {
     ['*.*.example.com', 'a.example.com', false],
     ['*.*.example.com', 'a.b.example.com', true],
     ['*.*.example.com', 'a.b.c.example.com', true],
+    // an IPv4 address is no name: `*` is any run there, so address-prefix deny rules hold
+    ['169.254.*', '169.254.169.254', true],
+    ['10.*', '10.1.2.3', true],
+    ['10.*', '100.1.2.3', false],
+    ['10.0.0.1', '10.0.0.1', true],
+    ['10.0.0.1', '10.0.0.10', false],
+    ['*.example.com', '10.1.2.3', false],
+    ['*', '10.1.2.3', true],
   ])('%s ~ %s → %s', (glob, host, want) => {
     expect(hostGlob(glob, host)).toBe(want);
   });

@@ -9,6 +9,9 @@
 //                           any other `*` is part of one label: it never crosses a dot
 //
 // Case is ignored, and so is a trailing dot on either side (DNS names are case-insensitive).
+// An IPv4 address is no name: its dots are not labels, so there a `*` is any run of characters and
+// `10.*` or `169.254.*` fit every address they begin (a tunnel judged by its destination address,
+// --opaque-traffic egress, meets deny rules written that way).
 //
 // Why these: a leading `*.` owns a whole domain, as DNS delegates it. Everything below example.com
 // is example.com's to name, so a deny rule or an intercept list cannot be slipped past by one more
@@ -21,34 +24,53 @@ import { boundedMemo } from '../lib/bounded-memo.js';
 
 /** A glob split into its labels; `anySubdomain` for a leading `*.`; undefined labels for `*` alone. */
 interface CompiledHostGlob {
+  /** The whole glob, normalised: what an IPv4 address is matched against. */
+  text: string;
   anySubdomain: boolean;
   labels?: string[];
 }
 
 const normalized = (name: string): string => name.toLowerCase().replace(/\.$/, '');
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 function compile(glob: string): CompiledHostGlob {
   const g = normalized(glob);
-  if (g === '*') return { anySubdomain: false };
+  if (g === '*') return { text: g, anySubdomain: false };
   const anySubdomain = g.startsWith('*.');
-  return { anySubdomain, labels: (anySubdomain ? g.slice(2) : g).split('.') };
+  return { text: g, anySubdomain, labels: (anySubdomain ? g.slice(2) : g).split('.') };
 }
 
 /** Globs are compiled once (lib/bounded-memo.ts). */
 const compiled = boundedMemo(compile);
 
-/** Does the host fit the host glob? */
-export function hostGlob(glob: string, host: string): boolean {
-  const { anySubdomain, labels } = compiled(glob);
+/** A host as the globs read it: normalised once, split into labels unless it is an address. */
+interface HostName {
+  name: string;
+  labels?: string[];
+}
+
+function hostName(host: string): HostName {
+  const name = normalized(host);
+  return IPV4.test(name) ? { name } : { name, labels: name.split('.') };
+}
+
+function fits({ text, anySubdomain, labels }: CompiledHostGlob, host: HostName): boolean {
   if (!labels) return true;
-  const hostLabels = normalized(host).split('.');
+  if (!host.labels) return globMatch(text, host.name);
+  const hostLabels = host.labels;
   if (anySubdomain ? hostLabels.length <= labels.length : hostLabels.length !== labels.length) return false;
   // The glob's labels against the host's last ones; a leading `*.` has taken the rest.
   const offset = hostLabels.length - labels.length;
   return labels.every((label, i) => globMatch(label, hostLabels[offset + i]!));
 }
 
-/** Does any of the host globs fit the host? */
+/** Does the host fit the host glob? */
+export function hostGlob(glob: string, host: string): boolean {
+  return fits(compiled(glob), hostName(host));
+}
+
+/** Does any of the host globs fit the host? (The host is read once for all of them.) */
 export function anyHostGlob(globs: readonly string[], host: string): boolean {
-  return globs.some((g) => hostGlob(g, host));
+  const name = hostName(host);
+  return globs.some((g) => fits(compiled(g), name));
 }

@@ -115,7 +115,10 @@ export class LeaderElector {
         // must not find this replica still writing.
         this.stepDown();
       }
-      await sleep(this.retryPeriodMs, stopped);
+      // A leader never sleeps past its renew deadline: the attempt that would miss it must come
+      // in time for this replica to step down before another may take over.
+      const untilDeadline = this.leading ? Math.max(0, this.lastRenew + this.renewDeadlineMs - this.monotonicNow()) : Infinity;
+      await sleep(Math.min(this.retryPeriodMs, untilDeadline), stopped);
     }
   }
 

@@ -15,7 +15,6 @@ interface Applied {
   resourceVersions: Array<string | undefined>;
 }
 
-const keyOf = (obj: KubernetesObject): string => `${obj.kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 const digestOf = (obj: KubernetesObject): string => createHash('sha256').update(JSON.stringify(obj)).digest('hex');
 
 export class AppliedObjects {
@@ -23,12 +22,20 @@ export class AppliedObjects {
 
   /** Applies `obj` unless it is what was last applied and the cache shows it unchanged since. */
   async applyIfChanged<T extends KubernetesObject>(client: ClusterClient, obj: T): Promise<void> {
-    const key = keyOf(obj);
-    const digest = digestOf(obj);
-    const cached = CACHED_KINDS.has(obj.kind ?? '');
-    const seen = cached ? client.cached(obj.kind as CachedKind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '') : undefined;
+    await this.applyBuiltIfChanged(client, { kind: obj.kind ?? '', namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' }, digestOf(obj), () => obj);
+  }
+
+  /**
+   * The same for an object costly to build and hash (the ~400 KB trust bundle): `inputs` stand for
+   * it (equal inputs build an equal object), and it is built only when it has to be sent.
+   */
+  async applyBuiltIfChanged(client: ClusterClient, ref: { kind: string; namespace: string; name: string }, inputs: string, build: () => KubernetesObject): Promise<void> {
+    const key = `${ref.kind}/${ref.namespace}/${ref.name}`;
+    const digest = createHash('sha256').update(inputs).digest('hex');
+    const cached = CACHED_KINDS.has(ref.kind);
+    const seen = cached ? client.cached(ref.kind as CachedKind, ref.namespace, ref.name) : undefined;
     if (this.upToDate(this.entries.get(key), digest, cached, seen)) return;
-    const stored = await client.apply(obj);
+    const stored = await client.apply(build());
     const resourceVersions = [stored.metadata?.resourceVersion, ...(seen ? [seen.metadata?.resourceVersion] : [])];
     this.entries.set(key, { digest, cached, resourceVersions });
   }

@@ -2,7 +2,7 @@
 // only when the plan says so, then applies `chaperone-trust` for the certificates to trust (sent
 // only when it changed: applied-objects.ts).
 
-import { CA_SECRET_NAME } from '../../api/index.js';
+import { CA_SECRET_NAME, TRUST_CONFIG_MAP_NAME } from '../../api/index.js';
 import type { Logger } from '../../lib/logger.js';
 import { createCa } from '../../lib/x509.js';
 import { desiredCaSecret, planCaRotation, trustedCas, type CaContents, type ObservedCaSecret } from '../ca-rotation.js';
@@ -43,5 +43,7 @@ export async function reconcileCaAndTrust(ctx: CaTrustContext, namespace: string
     if (plan.action === 'mint') log.info({ namespace, rotation: plan.reason === 'rotated' }, plan.reason === 'rotated' ? 'rotated namespace CA' : 'created namespace CA');
     trust = trustedCas(contents);
   }
-  await ctx.applied.applyIfChanged(client, desiredTrust(namespace, trust));
+  // Equal certificates build an equal bundle: it is built (and hashed) only when it must be sent.
+  const ref = { kind: 'ConfigMap', namespace, name: TRUST_CONFIG_MAP_NAME };
+  await ctx.applied.applyBuiltIfChanged(client, ref, trust.join('\n'), () => desiredTrust(namespace, trust));
 }
