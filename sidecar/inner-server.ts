@@ -11,14 +11,14 @@ import type { ConfigSnapshot } from './config.js';
 import { canonicalTarget, splitAbsoluteTarget } from './canonical-path.js';
 import type { Target } from './data-path.js';
 import type { LeafCertificates } from './leaf-certificates.js';
-import { hostGlob } from '../api/host-glob.js';
+import { anyHostGlob } from '../api/host-glob.js';
 import { BUILTIN_INTERCEPT_HOSTS } from './providers/index.js';
 import { isWebSocketUpgrade, writeAnswer } from './websocket/handshake.js';
 
 export function isIntercepted(host: string, snapshot: ConfigSnapshot | undefined): boolean {
   return (
-    BUILTIN_INTERCEPT_HOSTS.some((p: string) => hostGlob(p, host)) ||
-    (snapshot?.interceptHosts.some((p) => hostGlob(p, host)) ?? false)
+    anyHostGlob(BUILTIN_INTERCEPT_HOSTS, host) ||
+    (snapshot !== undefined && anyHostGlob(snapshot.interceptHosts, host))
   );
 }
 

@@ -37,7 +37,7 @@ export interface CleanupPlan {
 export type KnownObject = (kind: CachedKind, name: string) => boolean;
 
 /** What to delete in `namespace`. */
-export function planCleanup(namespace: string, known: KnownObject): CleanupPlan {
+function planCleanup(namespace: string, known: KnownObject): CleanupPlan {
   const leftovers = CACHED_LEFTOVERS.filter(({ kind, name }) => known(kind, name)).map(({ kind, name }) => ({ apiVersion: 'v1', kind, name, namespace }));
   if (leftovers.length === 0) return { identity: [], leftovers: [] };
   return { identity: IDENTITY.map((r) => ({ ...r, namespace })), leftovers };

@@ -6,7 +6,7 @@
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 
-export const objectKey = (kind: string, namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
+const objectKey = (kind: string, namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
 
 export class RecentWrites {
   private readonly writes = new Map<string, KubernetesObject>();

@@ -9,7 +9,7 @@ import type { ClusterClient } from '../cluster-client.js';
 import { MANAGED_LABELS } from '../namespace-config.js';
 
 /** Event reason on a pod annotated for injection that has no sidecar. */
-export const NOT_INJECTED_REASON = 'NotInjected';
+const NOT_INJECTED_REASON = 'NotInjected';
 
 /**
  * A pod annotated `chaperone.dev/inject: "true"` without the `chaperone-proxy` container. Pods the
@@ -29,7 +29,7 @@ export function isUninjected(pod: V1Pod, ownNamespace: string): boolean {
  * The Event for an uninjected pod. Its name is derived from the pod's uid, so a second attempt
  * (this replica after a restart, or another leader) gets AlreadyExists: one Event per pod.
  */
-export function notInjectedEvent(pod: V1Pod, component: string, instance: string, now: Date): CoreV1Event {
+function notInjectedEvent(pod: V1Pod, component: string, instance: string, now: Date): CoreV1Event {
   const { uid = '', name = '', namespace = '' } = pod.metadata ?? {};
   return {
     metadata: { name: `${name}.not-injected.${uid.slice(0, 8)}`, namespace, labels: { ...MANAGED_LABELS } },

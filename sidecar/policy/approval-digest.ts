@@ -14,11 +14,11 @@ const ownCopy = (text: string): string => Buffer.from(text, 'utf8').toString('ut
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-export function approvalDigest(agent: string, tool: string, argumentsDigest: string, policy: string, generation: number): string {
+function approvalDigest(agent: string, tool: string, argumentsDigest: string, policy: string, generation: number): string {
   return sha256(JSON.stringify([agent, tool, argumentsDigest, policy, generation]));
 }
 
-export interface HoldTerms {
+interface HoldTerms {
   agent: string;
   tool: string;
   arguments: unknown;

@@ -29,6 +29,7 @@ import { hostGlob } from '../../api/host-glob.js';
 import type { Check } from './pipeline.js';
 import { inWindow, outsideSchedule } from './schedule.js';
 import type { Verdict } from './verdict.js';
+import { boundedMemo } from '../../lib/bounded-memo.js';
 
 /** A rule's match split into its host glob and optional path glob. */
 interface ParsedMatch {
@@ -37,18 +38,11 @@ interface ParsedMatch {
   path?: string;
 }
 
-const parsedMatches = new Map<string, ParsedMatch>();
-
-function parseMatch(match: string): ParsedMatch {
-  let parsed = parsedMatches.get(match);
-  if (!parsed) {
-    const slash = match.indexOf('/');
-    parsed = slash < 0 ? { host: match } : { host: match.slice(0, slash), path: match.slice(slash) };
-    if (parsedMatches.size > 10_000) parsedMatches.clear();
-    parsedMatches.set(match, parsed);
-  }
-  return parsed;
-}
+/** A rule's `host[/path]`, split once per match (lib/bounded-memo.ts). */
+const parseMatch = boundedMemo((match: string): ParsedMatch => {
+  const slash = match.indexOf('/');
+  return slash < 0 ? { host: match } : { host: match.slice(0, slash), path: match.slice(slash) };
+});
 
 /** Does a `host[/path]` glob fit this host and path (path and query; the query is not matched)? */
 export function matchesHostPath(match: string, host: string, path: string): boolean {

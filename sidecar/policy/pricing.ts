@@ -25,15 +25,14 @@ export interface Price {
   outputPerMTokUSD: number;
 }
 
-export interface PriceMatch extends Price {
+interface PriceMatch extends Price {
   /** `policy` when a budget.pricing override matched, `builtin` for the table below. */
   source: 'policy' | 'builtin';
   /** The override glob or the built-in pattern that matched. */
   pattern: string;
 }
 
-/** The date the built-in list prices were taken from the providers' public price pages. */
-export const PRICES_AS_OF = '2025-11-30';
+// The built-in list prices were taken from the providers' public price pages on 2025-11-30.
 
 /** [pattern, input USD/MTok, output USD/MTok]. Standard (on-demand, non-batch, <=200k context) text prices. */
 const TABLE: ReadonlyArray<readonly [string, number, number]> = [

@@ -9,7 +9,7 @@ import { UnreadableStream, type ErrorKind, type ProviderAdapter, type RequestHea
 import { EventStreamDecoder, EventStreamError, encodeMessage, headerString, type DecodedMessage } from './aws-eventstream.js';
 import { converseBodyFacts, converseRemoveTools, converseResponseFacts, converseStreamReader, isConverseAnswer } from './bedrock-converse.js';
 import { invokeBodyFacts, invokeRemoveTools, invokeResponseFacts, invokeStreamReader } from './bedrock-invoke.js';
-import { hostGlob } from '../../api/host-glob.js';
+import { anyHostGlob } from '../../api/host-glob.js';
 import { frameJson, isObject, parseJson, pathOnly, requireObject, str, stringLeaves, UnreadableFrame } from './util.js';
 
 /** Defined in api/ with the other built-in intercept hosts. */
@@ -153,7 +153,7 @@ export const bedrockAdapter: ProviderAdapter = {
   provider: 'bedrock',
   // On a Bedrock host any /model/ path; elsewhere (a gateway, a test server) only the known operations.
   matches: (head) =>
-    (BEDROCK_HOSTS.some((p) => hostGlob(p, head.host)) && pathOnly(head.path).startsWith('/model/')) ||
+    (anyHostGlob(BEDROCK_HOSTS, head.host) && pathOnly(head.path).startsWith('/model/')) ||
     OPERATIONS.has(route(head.path)?.operation ?? ''),
   parseRequest,
   parseResponse,

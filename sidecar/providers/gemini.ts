@@ -13,7 +13,7 @@
 // the array.
 import type { JsonPath, RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall, Usage } from '../call.js';
 import type { ErrorKind, ProviderAdapter, RequestHead } from './adapter.js';
-import { hostGlob } from '../../api/host-glob.js';
+import { anyHostGlob } from '../../api/host-glob.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
   arr, frameJson, isJsonRpc, isObject, malformed, num, objectTexts, optionalArray, optionalString, pathOnly, requireArray,
@@ -440,4 +440,4 @@ export const geminiAdapter: ProviderAdapter = {
 };
 
 /** Is this one of Google's model API hosts (for the error shape of a request that cannot be read)? */
-export const isGeminiHost = (host: string): boolean => GEMINI_HOSTS.some((p) => hostGlob(p, host));
+export const isGeminiHost = (host: string): boolean => anyHostGlob(GEMINI_HOSTS, host);

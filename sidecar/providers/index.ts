@@ -10,7 +10,7 @@ import { openAiResponsesAdapter } from './openai-responses.js';
 import { unknownAdapter } from './unknown.js';
 
 import { BEDROCK_HOSTS, BUILTIN_INTERCEPT_HOSTS } from '../../api/intercept-hosts.js';
-import { hostGlob } from '../../api/host-glob.js';
+import { anyHostGlob, hostGlob } from '../../api/host-glob.js';
 
 
 /**
@@ -43,9 +43,9 @@ export function adapterFor(head: RequestHead, body: unknown): ProviderAdapter {
  */
 export function likelyAdapterForHost(host: string): ProviderAdapter {
   if (hostGlob('api.anthropic.com', host)) return anthropicAdapter;
-  if (BEDROCK_HOSTS.some((p) => hostGlob(p, host))) return bedrockAdapter;
+  if (anyHostGlob(BEDROCK_HOSTS, host)) return bedrockAdapter;
   if (isGeminiHost(host)) return geminiAdapter;
-  if (!BUILTIN_INTERCEPT_HOSTS.some((p) => hostGlob(p, host))) return mcpAdapter;
+  if (!anyHostGlob(BUILTIN_INTERCEPT_HOSTS, host)) return mcpAdapter;
   return unknownAdapter;
 }
 
