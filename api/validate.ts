@@ -186,6 +186,8 @@ function editDistance(a: string, b: string): number {
 
 const TOP_LEVEL = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Is this a Kubernetes object name (a DNS-1123 subdomain of at most 253 characters)? */
+export const isObjectName = (name: string): boolean => name.length <= 253 && DNS1123_SUBDOMAIN.test(name);
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Light checks only: the API server owns metadata. Unknown metadata fields are dropped, not rejected. */

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
 import type { LeaseRecord } from './lease.js';
-import { MemoryLease } from './memory-lease.js';
+import { MemoryLease } from './testing.js';
 
 // Fake timers drive the loops; the electors' monotonic clock is the (fake) Date.now, so only the
 // time the test advances counts. Lease 3 s, renew deadline 2 s, retry 250 ms.

@@ -1,6 +1,6 @@
 // What leader election needs from a lease store, and nothing more: read the record with its
 // version, create it, and replace it only if it is still the version read. The Kubernetes Lease
-// (kubernetes-lease.ts) is one such store; memory-lease.ts is another, for tests.
+// (kubernetes-lease.ts) is one such store; testing.ts's MemoryLease is another, for tests.
 
 /** The fields of a coordination.k8s.io/v1 LeaseSpec that leader election reads and writes. */
 export interface LeaseRecord {

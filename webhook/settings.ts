@@ -3,6 +3,7 @@
 import { UsageError, type Flags } from '../lib/cli.js';
 import { VERSION } from '../lib/project.js';
 import { DEFAULT_CAPTURE_PORTS, TRANSPARENT_PORT } from '../api/pod-contract.js';
+import { isObjectName } from '../api/validate.js';
 import { parseCapturePorts } from '../capture/rules.js';
 import { isQuantity, quantityValue } from './quantity.js';
 
@@ -167,15 +168,13 @@ export function settingsFromFlags(values: SettingsFlagValues, base: InjectionSet
     }
   }
   if (values.image === '') throw new UsageError('--image: must not be empty');
-  /** A Kubernetes object name (DNS-1123 subdomain): ConfigMaps and Secrets. */
-  const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
   const upstreamCa = values['upstream-ca-configmap'];
-  if (upstreamCa !== undefined && upstreamCa !== '' && !OBJECT_NAME.test(upstreamCa)) {
+  if (upstreamCa !== undefined && upstreamCa !== '' && !isObjectName(upstreamCa)) {
     throw new UsageError(`--upstream-ca-configmap ${upstreamCa}: not a ConfigMap name (lower-case letters, digits, '-' and '.')`);
   }
   const objectName = (flag: 'shared-limits-password-secret' | 'shared-limits-ca-configmap'): void => {
     const v = values[flag];
-    if (v !== undefined && v !== '' && !OBJECT_NAME.test(v)) throw new UsageError(`--${flag} ${v}: not an object name (lower-case letters, digits, '-' and '.')`);
+    if (v !== undefined && v !== '' && !isObjectName(v)) throw new UsageError(`--${flag} ${v}: not an object name (lower-case letters, digits, '-' and '.')`);
   };
   objectName('shared-limits-password-secret');
   objectName('shared-limits-ca-configmap');

@@ -1,7 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
-import { MemoryLease } from '../../lib/memory-lease.js';
+import { MemoryLease } from '../../lib/testing.js';
 import { Manager } from './manager.js';
 
 // Two managers elect on one in-memory lease (short real timings), each with a controller whose

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClusterClient } from '../fake-cluster-client.js';
+import { FakeClusterClient } from '../testing.js';
 import { MANAGED_LABELS } from '../namespace-config.js';
 import { AppliedObjects } from './applied-objects.js';
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
 import { createCa } from '../../lib/x509.js';
 import { PREVIOUS_CA_KEY } from '../ca-rotation.js';
-import { FakeClusterClient } from '../fake-cluster-client.js';
+import { FakeClusterClient } from '../testing.js';
 import { MANAGED_LABELS } from '../namespace-config.js';
 import { NamespaceReconciler } from './namespace.js';
 
