@@ -2,13 +2,11 @@
 // the leader stops; then the operator and the API server are restarted mid-stream and the state
 // converges.
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { isNotFound, loadKubeConfig } from '../lib/kube.js';
 import { createLogger } from '../lib/logger.js';
-import { PROJECT_ROOT } from '../lib/project.js';
 import { startOperator, type Operator } from '../operator/main.js';
 import { canRestartApiServer, restartApiServer } from './control-plane/cluster.js';
 import { kubeconfig, kubectl, kubectlOk, installCrd } from './harness/kubectl.js';

@@ -7,7 +7,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { CA_SECRET_NAME } from '../api/index.js';
 import { needsRenewal, parseCertificates } from '../lib/x509.js';
-import { MANAGED_LABELS } from './namespace-config.js';
+import { isManaged, MANAGED_LABELS } from './namespace-config.js';
 
 /** Key in `chaperone-ca` holding the previous CA certificate during a rotation's overlap. */
 export const PREVIOUS_CA_KEY = 'previous.crt';
@@ -66,7 +66,7 @@ export function planCaRotation(now: Date, secret: ObservedCaSecret | undefined, 
   }
   if (rotate) return { action: 'mint', reason: 'rotated', ...(stillValid(certPem, now) ? { previousPem: certPem } : {}) };
   const kept: CaContents = { certPem, keyPem, ...(stillValid(previousPem, now) ? { previousPem: previousPem! } : {}) };
-  const ours = Object.entries(MANAGED_LABELS).every(([k, v]) => secret?.metadata?.labels?.[k] === v);
+  const ours = isManaged(secret);
   return ours ? { action: 'keep', trust: trustedCas(kept) } : { action: 'rewrite', contents: kept };
 }
 

@@ -19,7 +19,7 @@ import type { ObservedApproval } from './approval-phases.js';
 import type { GovernancePolicyObject } from './cluster-client.js';
 import { GOVERNANCE_POLICY_PLURAL, kubeClusterClients } from './kube-cluster-client.js';
 import { Manager } from './manager/manager.js';
-import { MANAGED_LABELS } from './namespace-config.js';
+import { MANAGED_SELECTOR } from './namespace-config.js';
 import { NamespaceReconciler } from './reconcilers/namespace.js';
 import { registerUninjectedGauge } from './reconcilers/uninjected-pods.js';
 
@@ -28,7 +28,6 @@ export const LEASE_NAME = 'chaperone-operator';
 const DAY_MS = 24 * 60 * 60_000;
 const VERSION = API_VERSION.split('/')[1]!;
 /** The ConfigMaps and Secrets the operator caches: its own. */
-const MANAGED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_LABELS['app.kubernetes.io/managed-by']}`;
 
 export interface OperatorOptions {
   kubeconfig: KubeConfig;

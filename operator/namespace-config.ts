@@ -6,11 +6,18 @@ import { createHash } from 'node:crypto';
 import { CONFIG_KEY, CONFIG_MAP_NAME, canonicalPolicyYaml, isPlainObject, validatePolicy, type GovernancePolicy } from '../api/index.js';
 
 export const CONFIG_HASH_ANNOTATION = 'chaperone.dev/config-hash';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 /** Labels on every object the operator writes (it finds its own objects by them for clean-up). */
 export const MANAGED_LABELS: Readonly<Record<string, string>> = Object.freeze({
-  'app.kubernetes.io/managed-by': 'chaperone-operator',
+  [MANAGED_BY_LABEL]: 'chaperone-operator',
   'app.kubernetes.io/part-of': 'chaperone',
 });
+/** The label selector of the operator's own objects (its informers watch only those). */
+export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_LABELS[MANAGED_BY_LABEL]}`;
+
+/** Does the object carry every one of the operator's labels? */
+export const isManaged = (obj: { metadata?: { labels?: Record<string, string> | null } | null } | undefined): boolean =>
+  Object.entries(MANAGED_LABELS).every(([k, v]) => obj?.metadata?.labels?.[k] === v);
 
 export interface ConfigMap {
   apiVersion: 'v1';

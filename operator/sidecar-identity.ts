@@ -17,7 +17,7 @@ import {
 } from '../api/approval-names.js';
 import { API_GROUP } from '../api/schema.js';
 import { TOOL_PINS_CONFIGMAP } from '../api/tool-pins.js';
-import { MANAGED_LABELS } from './namespace-config.js';
+import { isManaged, MANAGED_LABELS } from './namespace-config.js';
 
 /**
  * Annotation on the token Secret: the UID of the ServiceAccount the token was minted for. A token
@@ -215,7 +215,7 @@ export function tokenRenewAt(secret: SecretLike | undefined, ttlMs: number): Dat
  */
 export function tokenNeedsMint(secret: SecretLike | undefined, now: Date, ttlMs: number, serviceAccountUid?: string): boolean {
   if (!secret) return true;
-  const managed = Object.entries(MANAGED_LABELS).every(([k, v]) => secret.metadata?.labels?.[k] === v);
+  const managed = isManaged(secret);
   if (!managed) return true;
   if (serviceAccountUid !== undefined && secret.metadata?.annotations?.[SIDECAR_TOKEN_SA_UID_ANNOTATION] !== serviceAccountUid) return true;
   const renewAt = tokenRenewAt(secret, ttlMs);

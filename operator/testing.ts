@@ -4,7 +4,7 @@
 
 import type { CoreV1Event, KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { CachedKind, ClusterClient, GovernancePolicyObject, MintedToken, ObjectRef } from './cluster-client.js';
-import { MANAGED_LABELS } from './namespace-config.js';
+import { isManaged } from './namespace-config.js';
 
 const key = (kind: string, namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
 
@@ -39,7 +39,7 @@ export class FakeClusterClient implements ClusterClient {
 
   cached(kind: CachedKind, namespace: string, name: string): KubernetesObject | undefined {
     const obj = (this.cacheLag ?? this.store).get(key(kind, namespace, name));
-    const ours = obj && Object.entries(MANAGED_LABELS).every(([k, v]) => obj.metadata?.labels?.[k] === v);
+    const ours = obj && isManaged(obj);
     return ours ? obj : undefined;
   }
 

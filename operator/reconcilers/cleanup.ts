@@ -9,9 +9,8 @@ import { SIDECAR_ROLE, SIDECAR_SERVICE_ACCOUNT, SIDECAR_TOKEN_SECRET } from '../
 import { CA_SECRET_NAME, CONFIG_MAP_NAME, TRUST_CONFIG_MAP_NAME } from '../../api/index.js';
 import type { Logger } from '../../lib/logger.js';
 import type { CachedKind, ClusterClient, ObjectRef } from '../cluster-client.js';
-import { MANAGED_LABELS } from '../namespace-config.js';
+import { MANAGED_BY_LABEL, MANAGED_LABELS } from '../namespace-config.js';
 
-const MANAGED_BY = 'app.kubernetes.io/managed-by';
 
 const CACHED_LEFTOVERS: ReadonlyArray<{ kind: CachedKind; name: string }> = [
   { kind: 'ConfigMap', name: CONFIG_MAP_NAME },
@@ -47,7 +46,7 @@ export async function cleanUp(client: ClusterClient, namespace: string, known: K
   const plan = planCleanup(namespace, known);
   for (const ref of plan.identity) {
     const found = await client.read(ref);
-    if (found?.metadata?.labels?.[MANAGED_BY] !== MANAGED_LABELS[MANAGED_BY]) continue;
+    if (found?.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_LABELS[MANAGED_BY_LABEL]) continue;
     await client.delete(ref);
     log.info({ namespace, kind: ref.kind, name: ref.name }, 'deleted (namespace no longer governed)');
   }
