@@ -15,7 +15,7 @@
 //
 // Bounds (JSON_BOUNDS) keep each piece cheap: nesting, keys in one object, elements in one array.
 
-import { runInPieces, runToEnd } from '../lib/steps.js';
+import { runInPieces } from '../lib/steps.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

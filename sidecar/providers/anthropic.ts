@@ -3,7 +3,7 @@ import type { RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall, Usa
 import type { ErrorKind, ProviderAdapter, RequestHead } from './adapter.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
-  arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, parseJson, pathOnly, requireArray,
+  arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, pathOnly, requireArray,
   requireObject, requireString, str, stringLeaves, toolCall, ToolCallCollector, toolDefinitionTexts, type Obj,
 } from './util.js';
 

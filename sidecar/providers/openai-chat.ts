@@ -1,11 +1,11 @@
 // OpenAI Chat Completions, and everything that copies it: Azure OpenAI deployments, Mistral, Groq,
 // OpenRouter, Together, DeepSeek, Gemini's OpenAI endpoint... Any path ending in /chat/completions.
-import type { RequestFacts, ResponseFacts, StreamEvent, StreamFrame, TextField, ToolCall, Usage } from '../call.js';
+import type { RequestFacts, ResponseFacts, StreamEvent, TextField, ToolCall, Usage } from '../call.js';
 import type { ErrorAnswer, ErrorKind, ProviderAdapter, RequestHead, StreamParser, StreamParserOptions } from './adapter.js';
 import { askForStreamUsage, isUsageOnlyChunk, markingSidecarOnly } from './openai-usage.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
-  arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson, pathOnly,
+  arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, pathOnly,
   requireArray, requireObject, str, toolCall, ToolCallCollector, type Obj, objectTexts, toolDefinitionTexts,
   usageFrom,
   baseResponseFacts,

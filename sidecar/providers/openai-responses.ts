@@ -5,7 +5,7 @@ import type { ProviderAdapter } from './adapter.js';
 import { openAiError, openAiErrorAnswer } from './openai-chat.js';
 import { sseStreamParser, type SseEvent } from './sse.js';
 import {
-  arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments, parseJson,
+  arr, frameJson, isJsonRpc, isObject, malformed, num, optionalArray, optionalString, parseArguments,
   pathOnly, requireObject, str, stringLeaves, toolCall, ToolCallCollector, type Obj, objectTexts, toolDefinitionTexts,
   usageFrom,
   baseResponseFacts,
